@@ -1,0 +1,88 @@
+"""The composition root: builds the store, knowledge base, engine, ingest and outbox sender from
+the settings. The only place that knows every package."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.knowledge_files import seed_sample_if_empty
+from core.engine import Clock, ConversationEngine, EngineConfig, utc_now
+from core.i18n import Texts
+from core.ingest import Ingest
+from core.knowledge_base import KnowledgeBase
+from core.messages import ConversationRef
+from core.outbox import OutboxConfig, OutboxSender
+from core.ports import ChannelAdapter, Store
+from knowledge.matcher import FuzzyMatcher
+from knowledge.smalltalk import classify_small_talk
+from storage.database import open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: Store
+    engine: ConversationEngine
+    ingest: Ingest
+    sender: OutboxSender
+
+    async def close(self) -> None:
+        await self.ingest.stop()
+        await self.store.close()
+
+
+async def build_app(
+    settings: Settings,
+    adapters: Mapping[str, ChannelAdapter],
+    *,
+    clock: Clock = utc_now,
+    store: Store | None = None,
+) -> App:
+    store = store or await open_store(settings.database.url)
+    outbox = settings.outbox
+    sender = OutboxSender(
+        store,
+        adapters,
+        OutboxConfig(
+            poll_interval=outbox.poll_interval_seconds,
+            max_attempts=outbox.max_attempts,
+            backoff_base=outbox.backoff_base_seconds,
+            backoff_max=outbox.backoff_max_seconds,
+            lease_seconds=outbox.lease_seconds,
+        ),
+        clock,
+    )
+    engine = ConversationEngine(
+        store,
+        KnowledgeBase(FuzzyMatcher()),
+        Texts(settings.bot.default_language),
+        engine_config(settings),
+        classify_small_talk,
+        clock=clock,
+        on_committed=sender.wake,
+    )
+    if settings.knowledge.load_sample_when_empty:
+        await seed_sample_if_empty(store, clock())
+    count = await engine.load_knowledge()
+    log.info("knowledge base loaded", extra={"entries": count})
+    ingest = Ingest(engine, lanes=settings.engine.workers, batch_size=settings.engine.batch_size)
+    return App(settings, store, engine, ingest, sender)
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    roles: dict[tuple[str, str], set[str]] = {}
+    for role, channel, user_id in settings.roles.grants():
+        roles.setdefault((channel, user_id), set()).add(role.value)
+    return EngineConfig(
+        staff_chat=ConversationRef(settings.staff.channel, str(settings.staff.chat_id)),
+        answer_threshold=settings.knowledge.answer_threshold,
+        suggest_threshold=settings.knowledge.suggest_threshold,
+        default_language=settings.bot.default_language,
+        min_question_chars=settings.knowledge.min_question_chars,
+        bootstrap_roles={k: frozenset(v) for k, v in roles.items()},
+    )

@@ -1,0 +1,224 @@
+"""The `helpdesk` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = Path("config.toml")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "action"):
+        parser.print_help()
+        return 2
+    try:
+        settings = args.load(args)
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(args.log_level or settings.bot.log_level)
+    try:
+        return asyncio.run(args.action(settings, args)) or 0
+    except KeyboardInterrupt:
+        return 130
+    except _UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+class _UserError(Exception):
+    """A problem the person at the terminal can fix; printed without a traceback."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpdesk", description="Helpdesk bot for messengers")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="TOML settings file (default: $HELPDESK_CONFIG, else ./config.toml if present)",
+    )
+    parser.add_argument("--log-level", help="override [bot] log_level")
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="talk to the bot in this terminal (temporary database)")
+    demo.add_argument("--script", type=Path, help="read the conversation from a file ('-' = stdin)")
+    demo.add_argument("--lang", choices=("en", "ru"), default="en", help="the users' language")
+    demo.add_argument("--database", help="database URL to keep the demo's data (default: temporary)")
+    demo.set_defaults(action=_demo, load=_demo_settings)
+
+    run = commands.add_parser("run", help="run the bot with the configured channels")
+    run.set_defaults(action=_run, load=_settings)
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(metavar="ACTION")
+    upgrade = db.add_parser("upgrade", help="apply schema migrations")
+    upgrade.set_defaults(action=_db_upgrade, load=_settings)
+
+    kb = commands.add_parser("kb", help="knowledge base").add_subparsers(metavar="ACTION")
+    kb_import = kb.add_parser("import", help="add/replace entries from a YAML or CSV file")
+    kb_import.add_argument("file", type=Path)
+    kb_import.set_defaults(action=_kb_import, load=_settings)
+    kb_export = kb.add_parser("export", help="write the whole knowledge base to YAML or CSV")
+    kb_export.add_argument("file", type=Path)
+    kb_export.set_defaults(action=_kb_export, load=_settings)
+    kb_ask = kb.add_parser("ask", help="show the ranked matches and scores for a question")
+    kb_ask.add_argument("question")
+    kb_ask.add_argument("--lang", choices=("en", "ru"))
+    kb_ask.add_argument("--limit", type=int, default=5)
+    kb_ask.set_defaults(action=_kb_ask, load=_settings)
+    return parser
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    if args.config is not None:
+        return args.config
+    if os.environ.get("HELPDESK_CONFIG"):
+        return Path(os.environ["HELPDESK_CONFIG"])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(_config_path(args))
+
+
+def _demo_settings(args: argparse.Namespace) -> Settings:
+    """The demo ignores messenger settings: console only, its own database."""
+    database = args.database
+    if database is None:
+        directory = tempfile.mkdtemp(prefix="helpdesk-demo-")
+        database = f"sqlite+aiosqlite:///{directory}/demo.sqlite3"
+    return load_settings(None, env={"HELPDESK_DATABASE_URL": database})
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console_session import lines_from, lines_from_terminal
+
+    if args.script is None:
+        lines = lines_from_terminal(sys.stdout)
+        echo = False
+        print(_demo_banner())
+    elif str(args.script) == "-":
+        lines, echo = lines_from(sys.stdin), True
+    else:
+        if not args.script.is_file():
+            raise _UserError(f"{args.script}: no such file")
+        lines, echo = lines_from(args.script.read_text(encoding="utf-8").splitlines()), True
+    return await _console(settings, lines, echo=echo, language_hint=args.lang)
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    messengers = [c for c in settings.enabled_channels if c != "console"]
+    if messengers:
+        raise _UserError(
+            "messenger channels are not available in this build yet: "
+            + ", ".join(messengers)
+            + ". Disable them in the config to use the console."
+        )
+    from bot.console_session import lines_from_terminal
+
+    print(_demo_banner())
+    return await _console(settings, lines_from_terminal(sys.stdout), echo=False)
+
+
+async def _console(settings: Settings, lines, *, echo: bool, language_hint: str = "en") -> int:
+    from bot.app import build_app
+    from bot.console_session import run_console
+    from channels.console import ConsoleAdapter
+
+    adapter = ConsoleAdapter(sys.stdout, staff_chat_id=str(settings.staff.chat_id))
+    app = await build_app(settings, {adapter.name: adapter})
+    try:
+        await run_console(app, adapter, lines, echo=echo, language_hint=language_hint)
+    finally:
+        await app.close()
+    return 0
+
+
+def _demo_banner() -> str:
+    from channels import console
+
+    return "Helpdesk console. " + (console.__doc__ or "").split("\n", 2)[2].rstrip() + "\n"
+
+
+async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.database import upgrade_database
+
+    await upgrade_database(settings.database.url)
+    print(f"database is up to date: {settings.database.url_for_logs}")
+    return 0
+
+
+async def _kb_import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.knowledge_files import import_file
+    from core.engine import utc_now
+    from knowledge.io import KnowledgeFileError
+    from storage.database import open_store
+
+    if not args.file.is_file():
+        raise _UserError(f"{args.file}: no such file")
+    store = await open_store(settings.database.url)
+    try:
+        result = await import_file(store, args.file, utc_now())
+    except KnowledgeFileError as error:
+        raise _UserError(str(error)) from None
+    finally:
+        await store.close()
+    print(f"imported {args.file}: {result.created} added, {result.updated} replaced")
+    return 0
+
+
+async def _kb_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.knowledge_files import export_file
+    from storage.database import open_store
+
+    store = await open_store(settings.database.url)
+    try:
+        count = await export_file(store, args.file)
+    finally:
+        await store.close()
+    print(f"exported {count} entries to {args.file}")
+    return 0
+
+
+async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
+    from core.knowledge_base import KnowledgeBase, Thresholds
+    from knowledge.matcher import FuzzyMatcher
+    from storage.database import open_store
+
+    store = await open_store(settings.database.url)
+    try:
+        async with store.transaction() as tx:
+            entries = await tx.list_faq(include_disabled=False)
+    finally:
+        await store.close()
+    knowledge = KnowledgeBase(FuzzyMatcher())
+    knowledge.load(entries)
+    matches = knowledge.search(args.question, args.lang, limit=args.limit)
+    thresholds = Thresholds(settings.knowledge.answer_threshold, settings.knowledge.suggest_threshold)
+    print(
+        f"decision: {thresholds.decide(matches).value} "
+        f"(answer >= {thresholds.answer:.2f}, suggest >= {thresholds.suggest:.2f})"
+    )
+    for rank, match in enumerate(matches, 1):
+        entry = knowledge.get(match.entry_id)
+        details = " ".join(
+            f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in match.details.items()
+        )
+        print(f"{rank}. #{match.entry_id} [{entry.language}] {match.confidence:.3f}  {match.question}")
+        if details:
+            print(f"   {details}")
+    if not matches:
+        print("no candidates")
+    return 0

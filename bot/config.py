@@ -1,0 +1,803 @@
+"""Settings: one TOML file validated at start-up into typed, frozen models.
+
+`load_settings(path)` reads the file (or nothing, when `path` is None), lets environment variables
+`HELPDESK_<SECTION>_<KEY>` override the secret keys, validates everything and returns `Settings`.
+Any problem raises `ConfigError` whose message is one line naming the file and the key, so the
+operator sees what to fix instead of a traceback or a pydantic dump.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.domain import Role
+
+logger = logging.getLogger(__name__)
+
+CHANNELS: tuple[str, ...] = ("console", "telegram", "vk", "slack")
+ENV_PREFIX = "HELPDESK"
+
+# Keys whose values may come from the environment (HELPDESK_<SECTION>_<KEY>) and whose values
+# never appear in reprs or error messages.
+SECRET_KEYS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("database", "url"),
+        ("telegram", "token"),
+        ("telegram", "webhook_secret"),
+        ("vk", "token"),
+        ("vk", "confirmation_code"),
+        ("vk", "secret"),
+        ("slack", "bot_token"),
+        ("slack", "app_token"),
+        ("slack", "signing_secret"),
+    }
+)
+
+_NO_FILE_LABEL = "<no config file>"
+_RULE_ERROR = "config_rule"
+
+
+class ConfigError(Exception):
+    """A configuration problem. `str(error)` is one line: "<file>: <key>: <what is wrong>".
+
+    `problems` holds every problem found (the message is the first of them), one line each.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = problems or (message,)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def env_var_name(section: str, key: str) -> str:
+    """The environment variable that overrides a secret key, e.g. HELPDESK_TELEGRAM_TOKEN."""
+    return f"{ENV_PREFIX}_{section}_{key}".upper()
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def _rule(message: str, path: str | None = None) -> PydanticCustomError:
+    """An error with our own wording. `path` ("token" or "staff.chat_id") names the key when the
+    check runs on a whole section or on all settings, where pydantic only knows the section."""
+    context: dict[str, Any] = {"message": message}
+    if path is not None:
+        context["path"] = path
+    return PydanticCustomError(_RULE_ERROR, "{message}", context)
+
+
+def _required(section: str, key: str, condition: str) -> PydanticCustomError:
+    hint = f" (or set {env_var_name(section, key)})" if (section, key) in SECRET_KEYS else ""
+    return _rule(f"must be set {condition}{hint}", key)
+
+
+def _blank_is_unset(value: Any) -> Any:
+    """An empty string in the file means "not set" (handy in templates and env files)."""
+    return None if value == "" else value
+
+
+def _int_as_string(value: Any) -> Any:
+    """Chat ids are strings, but people write Telegram/VK ids as bare TOML integers."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _check_http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _rule(f'must be an http:// or https:// address, got "{value}"')
+    return value
+
+
+def _check_base_url(value: str) -> str:
+    """An API root: the SDKs append "/bot<token>/...", "/method/", "/api/" themselves."""
+    _check_http_url(value)
+    return value.rstrip("/")
+
+
+def _check_url_path(value: str) -> str:
+    if not value.startswith("/") or any(ch.isspace() for ch in value):
+        raise _rule(f'must be a URL path starting with "/", got "{value}"')
+    return value
+
+
+def _plain(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
+
+
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_unset)]
+OptionalUrl = Annotated[
+    str | None, BeforeValidator(_blank_is_unset), AfterValidator(_check_http_url)
+]
+BaseUrl = Annotated[str, AfterValidator(_check_base_url)]
+UrlPath = Annotated[str, AfterValidator(_check_url_path)]
+
+
+class _Section(BaseModel):
+    # strict: TOML values are already typed, so "10" for an integer is a mistake worth reporting.
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid", validate_default=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class BotSettings(_Section):
+    name: str = "Helpdesk"
+    default_language: Literal["ru", "en"] = "en"
+    log_level: str = "INFO"
+    timezone: str = "UTC"
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise _rule("must not be empty")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in _LOG_LEVELS:
+            choices = ", ".join(_LOG_LEVELS)
+            raise _rule(f'must be one of {choices}, got "{value}"')
+        return level
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _rule(
+                f'unknown time zone "{value}"; use an IANA name such as "UTC" or "Europe/Moscow"'
+            ) from None
+        return value
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/helpdesk.sqlite3"
+# Plain dialect names people copy from other tools, mapped to the async driver we ship.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+class DatabaseSettings(_Section):
+    url: str = DEFAULT_DATABASE_URL
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _async_url_with_absolute_sqlite_path(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise _rule(
+                "is not a database URL; use sqlite+aiosqlite:///path/to/file.sqlite3 "
+                "or postgresql+asyncpg://user:password@host/dbname"
+            ) from None
+        driver = _ASYNC_DRIVERS.get(url.drivername)
+        if driver is None:
+            raise _rule(
+                f'unsupported database "{url.drivername}"; use sqlite+aiosqlite:// or '
+                "postgresql+asyncpg://"
+            )
+        # Edit the text rather than re-render the URL: rendering would percent-escape it.
+        rest = value.split("://", 1)[1]
+        if driver == "sqlite+aiosqlite" and _is_sqlite_file(url):
+            rest = _absolute_sqlite_path(rest, _base_dir(info))
+        return f"{driver}://{rest}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def url_for_logs(self) -> str:
+        """The URL with its password replaced by ***."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def __repr_args__(self) -> Iterator[tuple[str, Any]]:
+        # The URL may carry a password: show it masked in repr/str (and so in logs).
+        for name, value in super().__repr_args__():
+            yield name, (self.url_for_logs if name == "url" else value)
+
+    @field_serializer("url", when_used="json")
+    def _mask_url_in_json(self, value: str) -> str:
+        return self.url_for_logs
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    context = info.context or {}
+    base = context.get("base_dir")
+    return Path(base) if base is not None else Path.cwd()
+
+
+def _is_sqlite_file(url: URL) -> bool:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return False
+    return url.query.get("uri") != "true"
+
+
+def _absolute_sqlite_path(rest: str, base_dir: Path) -> str:
+    """Relative SQLite paths are relative to the config file, not to wherever the bot starts.
+
+    `rest` is what follows "sqlite+aiosqlite://": "/<path>[?query]", where <path> is absolute
+    when it starts with another "/".
+    """
+    path, question_mark, query = rest[1:].partition("?")
+    if path.startswith("/"):
+        return rest
+    if path.startswith("~"):
+        return f"/{os.path.expanduser(path)}{question_mark}{query}"
+    absolute = os.path.normpath(f"{quote(str(base_dir.absolute()))}/{path}")
+    return f"/{absolute}{question_mark}{query}"
+
+
+def _matcher_default(name: str, fallback: float) -> float:
+    """Threshold defaults live with the matcher when it exists, so tuning it tunes the default."""
+    try:
+        if importlib.util.find_spec("knowledge.matcher") is None:
+            return fallback
+    except ModuleNotFoundError:
+        return fallback
+    module = importlib.import_module("knowledge.matcher")
+    return float(getattr(module, name, fallback))
+
+
+DEFAULT_ANSWER_THRESHOLD = _matcher_default("DEFAULT_ANSWER_THRESHOLD", 0.75)
+DEFAULT_SUGGEST_THRESHOLD = _matcher_default("DEFAULT_SUGGEST_THRESHOLD", 0.45)
+
+
+class KnowledgeSettings(_Section):
+    answer_threshold: float = Field(DEFAULT_ANSWER_THRESHOLD, ge=0.0, le=1.0)
+    suggest_threshold: float = Field(DEFAULT_SUGGEST_THRESHOLD, ge=0.0, le=1.0)
+    load_sample_when_empty: bool = True
+    min_question_chars: int = Field(6, ge=0)
+
+    @model_validator(mode="after")
+    def _suggest_below_answer(self) -> KnowledgeSettings:
+        if self.suggest_threshold > self.answer_threshold:
+            raise _rule(
+                f"must not exceed answer_threshold ({self.answer_threshold:g}), "
+                f"got {self.suggest_threshold:g}",
+                "suggest_threshold",
+            )
+        return self
+
+
+class StaffSettings(_Section):
+    channel: Literal["console", "telegram", "vk", "slack"] = "console"
+    chat_id: Annotated[str, BeforeValidator(_int_as_string)] = "staff"
+    use_topics: bool = True
+
+    @field_validator("chat_id")
+    @classmethod
+    def _chat_id_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise _rule("must not be empty")
+        return value
+
+
+_ROLE_MEMBER = re.compile(r"(?P<channel>[a-z]+):(?P<user_id>\S+)")
+
+RoleList = Annotated[tuple[str, ...], Field(strict=False)]  # a TOML array arrives as a list
+
+
+class RolesSettings(_Section):
+    admins: RoleList = ("console:admin",)
+    supervisors: RoleList = ()
+    agents: RoleList = ("console:agent",)
+
+    @field_validator("admins", "supervisors", "agents")
+    @classmethod
+    def _channel_user_pairs(cls, members: tuple[str, ...]) -> tuple[str, ...]:
+        for member in members:
+            match = _ROLE_MEMBER.fullmatch(member)
+            if match is None:
+                raise _rule(f'"{member}" must look like "channel:user_id", e.g. "telegram:123456"')
+            if match["channel"] not in CHANNELS:
+                raise _rule(
+                    f'"{member}": unknown channel "{match["channel"]}" '
+                    f"(known: {', '.join(CHANNELS)})"
+                )
+        return members
+
+    def grants(self) -> Iterator[tuple[Role, str, str]]:
+        """Every configured (role, channel, user_id), e.g. (Role.ADMIN, "telegram", "123")."""
+        for role, members in (
+            (Role.ADMIN, self.admins),
+            (Role.SUPERVISOR, self.supervisors),
+            (Role.AGENT, self.agents),
+        ):
+            for member in members:
+                channel, user_id = member.split(":", 1)
+                yield role, channel, user_id
+
+
+class EngineSettings(_Section):
+    batch_size: int = Field(64, ge=1)
+    workers: int = Field(1, ge=1)
+
+
+class OutboxSettings(_Section):
+    poll_interval_seconds: float = Field(1.0, gt=0)
+    max_attempts: int = Field(12, ge=1)
+    backoff_base_seconds: float = Field(1.0, gt=0)
+    backoff_max_seconds: float = Field(600.0, gt=0)
+    lease_seconds: int = Field(60, ge=1)
+    concurrency: int = Field(8, ge=1)
+
+    @model_validator(mode="after")
+    def _backoff_max_above_base(self) -> OutboxSettings:
+        if self.backoff_max_seconds < self.backoff_base_seconds:
+            raise _rule(
+                f"must be at least backoff_base_seconds ({self.backoff_base_seconds:g}), "
+                f"got {self.backoff_max_seconds:g}",
+                "backoff_max_seconds",
+            )
+        return self
+
+
+_TELEGRAM_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+_TELEGRAM_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class TelegramSettings(_Section):
+    enabled: bool = False
+    token: OptionalSecret = None
+    mode: Literal["polling", "webhook"] = "polling"
+    api_base_url: BaseUrl = "https://api.telegram.org"
+    webhook_url: OptionalUrl = None
+    webhook_path: UrlPath = "/telegram/webhook"
+    webhook_secret: OptionalSecret = None
+    polling_timeout: int = Field(30, ge=0)
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> TelegramSettings:
+        if not self.enabled:
+            return self
+        token = _plain(self.token)
+        if token is None:
+            raise _required("telegram", "token", "when telegram is enabled")
+        if not _TELEGRAM_TOKEN.fullmatch(token):
+            raise _rule('must look like "123456:ABC-DEF..." (the token from @BotFather)', "token")
+        if self.mode == "webhook":
+            if self.webhook_url is None:
+                raise _required("telegram", "webhook_url", 'in mode "webhook"')
+            secret = _plain(self.webhook_secret)
+            if secret is None:
+                raise _required("telegram", "webhook_secret", 'in mode "webhook"')
+            if not _TELEGRAM_WEBHOOK_SECRET.fullmatch(secret):
+                raise _rule(
+                    "must be 1-256 characters from A-Z, a-z, 0-9, _ and -", "webhook_secret"
+                )
+        return self
+
+    @property
+    def needs_http(self) -> bool:
+        return self.enabled and self.mode == "webhook"
+
+
+class VkSettings(_Section):
+    enabled: bool = False
+    token: OptionalSecret = None
+    group_id: int | None = Field(None, gt=0)
+    mode: Literal["longpoll", "callback"] = "longpoll"
+    api_base_url: BaseUrl = "https://api.vk.ru"
+    callback_path: UrlPath = "/vk/callback"
+    confirmation_code: OptionalSecret = None
+    secret: OptionalSecret = None
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> VkSettings:
+        if not self.enabled:
+            return self
+        if _plain(self.token) is None:
+            raise _required("vk", "token", "when vk is enabled")
+        if self.group_id is None:
+            raise _required("vk", "group_id", "when vk is enabled (the community id, a number)")
+        if self.mode == "callback":
+            for key in ("confirmation_code", "secret"):
+                if _plain(getattr(self, key)) is None:
+                    raise _required("vk", key, 'in mode "callback"')
+        return self
+
+    @property
+    def needs_http(self) -> bool:
+        return self.enabled and self.mode == "callback"
+
+
+class SlackSettings(_Section):
+    enabled: bool = False
+    bot_token: OptionalSecret = None
+    mode: Literal["socket", "http"] = "socket"
+    app_token: OptionalSecret = None
+    signing_secret: OptionalSecret = None
+    api_base_url: BaseUrl = "https://slack.com"
+    events_path: UrlPath = "/slack/events"
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> SlackSettings:
+        if not self.enabled:
+            return self
+        bot_token = _plain(self.bot_token)
+        if bot_token is None:
+            raise _required("slack", "bot_token", "when slack is enabled")
+        # Without a bot token Bolt cannot learn its own user id and answers its own messages.
+        if not bot_token.startswith("xoxb-"):
+            raise _rule('must be a bot token starting with "xoxb-"', "bot_token")
+        if self.mode == "socket":
+            app_token = _plain(self.app_token)
+            if app_token is None:
+                raise _required("slack", "app_token", 'in mode "socket"')
+            if not app_token.startswith("xapp-"):
+                raise _rule('must be an app-level token starting with "xapp-"', "app_token")
+        elif _plain(self.signing_secret) is None:
+            raise _required("slack", "signing_secret", 'in mode "http"')
+        return self
+
+    @property
+    def needs_http(self) -> bool:
+        return self.enabled and self.mode == "http"
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)  # 0 picks a free port (tests)
+
+
+class ConsoleSettings(_Section):
+    enabled: bool = True
+
+
+# --------------------------------------------------------------------------------------------
+# All settings
+
+
+_STAFF_CHAT_ID_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    "telegram": (re.compile(r"-?\d+|@\w+"), 'the staff group\'s chat id, e.g. "-1001234567890"'),
+    "vk": (re.compile(r"\d+"), 'the staff chat\'s peer id, e.g. "2000000001"'),
+    "slack": (re.compile(r"[A-Z0-9]+"), 'the staff channel\'s id, e.g. "C0123ABCD"'),
+}
+
+
+class Settings(_Section):
+    bot: BotSettings = Field(default_factory=BotSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    staff: StaffSettings = Field(default_factory=StaffSettings)
+    roles: RolesSettings = Field(default_factory=RolesSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    vk: VkSettings = Field(default_factory=VkSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+
+    _source_path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_path(self) -> Path | None:
+        """The file these settings came from (None: defaults and environment only)."""
+        return self._source_path
+
+    @property
+    def enabled_channels(self) -> tuple[str, ...]:
+        """Enabled channels in a stable order, console first."""
+        enabled = {
+            "console": self.console.enabled,
+            "telegram": self.telegram.enabled,
+            "vk": self.vk.enabled,
+            "slack": self.slack.enabled,
+        }
+        return tuple(name for name in CHANNELS if enabled[name])
+
+    @property
+    def needs_http_server(self) -> bool:
+        """True when some channel receives updates over HTTP (webhook, callback, events)."""
+        return self.telegram.needs_http or self.vk.needs_http or self.slack.needs_http
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if not self.enabled_channels:
+            raise _rule(
+                "no channel is enabled; enable the console or a messenger", "console.enabled"
+            )
+        self._check_staff()
+        self._check_http_paths()
+        return self
+
+    def _check_staff(self) -> None:
+        channel = self.staff.channel
+        if channel not in self.enabled_channels:
+            raise _rule(
+                f'is "{channel}" but [{channel}] enabled = false; the staff chat must be on an '
+                f"enabled channel (enabled: {', '.join(self.enabled_channels)})",
+                "staff.channel",
+            )
+        chat_format = _STAFF_CHAT_ID_FORMATS.get(channel)
+        if chat_format is not None and not chat_format[0].fullmatch(self.staff.chat_id):
+            raise _rule(
+                f'must be {chat_format[1]} when staff.channel = "{channel}", '
+                f'got "{self.staff.chat_id}"',
+                "staff.chat_id",
+            )
+
+    def _check_http_paths(self) -> None:
+        """Channels served by the one web server must not share a path."""
+        served = (
+            ("telegram", "webhook_path", self.telegram.needs_http, self.telegram.webhook_path),
+            ("vk", "callback_path", self.vk.needs_http, self.vk.callback_path),
+            ("slack", "events_path", self.slack.needs_http, self.slack.events_path),
+        )
+        seen: dict[str, str] = {}
+        for section, key, needs_http, path in served:
+            if not needs_http:
+                continue
+            if path in seen:
+                raise _rule(
+                    f'"{path}" is already used by {seen[path]}; each channel needs its own path',
+                    f"{section}.{key}",
+                )
+            seen[path] = f"[{section}] {key}"
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_settings(path: str | Path | None, env: Mapping[str, str] = os.environ) -> Settings:
+    """Read, override from `env` and validate. `path=None`: no file, defaults only.
+
+    Raises ConfigError with a one-line message naming the file and the key.
+    """
+    label = _NO_FILE_LABEL if path is None else str(path)
+    raw = {} if path is None else _read_toml(Path(path), label)
+    base_dir = Path.cwd() if path is None else Path(path).absolute().parent
+    for section in Settings.model_fields:
+        # Validate absent sections from {} too, so they see the context (the config's directory).
+        raw.setdefault(section, {})
+    from_env = _apply_env_overrides(raw, env)
+    try:
+        settings = Settings.model_validate(raw, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        problems = tuple(
+            _one_line(f"{label}: {_describe_error(error, from_env)}") for error in exc.errors()
+        )
+        raise ConfigError(problems[0], problems) from None
+    settings._source_path = None if path is None else Path(path)
+    if from_env:
+        logger.debug("settings: taken from the environment: %s", ", ".join(from_env.values()))
+    return settings
+
+
+def _read_toml(path: Path, label: str) -> dict[str, Any]:
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{label}: is a directory, not a file") from None
+    except OSError as exc:
+        raise ConfigError(_one_line(f"{label}: cannot read the file: {exc.strerror}")) from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{label}: invalid TOML: the file is not UTF-8 text") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_one_line(f"{label}: {_describe_toml_error(exc)}")) from None
+
+
+_TOML_POSITION = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<column>\d+)\)$")
+_TOML_END = re.compile(r"\s*\(at end of document\)$")
+
+
+def _describe_toml_error(exc: tomllib.TOMLDecodeError) -> str:
+    message = str(exc)
+    position = _TOML_POSITION.search(message)
+    if position is not None:
+        reason = _lower_first(message[: position.start()])
+        return f"invalid TOML at line {position['line']}: {reason} (column {position['column']})"
+    end = _TOML_END.search(message)
+    if end is not None:
+        return f"invalid TOML at the end of the file: {_lower_first(message[: end.start()])}"
+    return f"invalid TOML: {message}"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """Put secret values from the environment into `raw`; return which keys came from where.
+
+    An empty variable is ignored, so `HELPDESK_TELEGRAM_TOKEN=` does not wipe the file's value.
+    """
+    applied: dict[tuple[str, str], str] = {}
+    for section, key in sorted(SECRET_KEYS):
+        name = env_var_name(section, key)
+        value = env.get(name, "").strip()
+        if not value:
+            continue
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            continue  # "[section] is not a table" is reported by validation
+        table[key] = value
+        applied[(section, key)] = name
+    return applied
+
+
+# --------------------------------------------------------------------------------------------
+# Turning pydantic errors into one line each
+
+
+def _describe_error(error: Mapping[str, Any], from_env: Mapping[tuple[str, str], str]) -> str:
+    loc = tuple(str(part) for part in error["loc"])
+    context = error.get("ctx") or {}
+    if error["type"] == _RULE_ERROR and "path" in context:
+        loc = loc + tuple(context["path"].split("."))
+    if error["type"] == "extra_forbidden":
+        return _describe_unknown(loc, error.get("input"))
+    where = _describe_location(loc, from_env)
+    return f"{where}: {_describe_problem(error, loc)}"
+
+
+def _describe_location(loc: tuple[str, ...], from_env: Mapping[tuple[str, str], str]) -> str:
+    if not loc:
+        return "settings"
+    if len(loc) == 1:
+        return f"[{loc[0]}]"
+    section, key, *rest = loc
+    where = f"[{section}] {key}"
+    if rest:  # an item of an array
+        where += "".join(f"[{part}]" for part in rest)
+    if (section, key) in from_env:
+        where += f" (from {from_env[(section, key)]})"
+    return where
+
+
+def _describe_unknown(loc: tuple[str, ...], value: Any) -> str:
+    if len(loc) == 1:
+        hint = _did_you_mean(loc[0], list(Settings.model_fields))
+        if isinstance(value, dict):
+            return f"unknown section [{loc[0]}]{hint}"
+        return f"unknown key {loc[0]} (settings belong in a [section]){hint}"
+    section, key = loc[0], loc[-1]
+    return f"unknown key [{section}] {key}{_did_you_mean(key, _section_keys(section))}"
+
+
+def _section_keys(section: str) -> list[str]:
+    field = Settings.model_fields.get(section)
+    model = field.annotation if field is not None else None
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _did_you_mean(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "tuple_type": "an array",
+    "list_type": "an array",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+    "dict_type": "a table",
+}
+
+_BOUNDS = {
+    "greater_than_equal": ("ge", "at least"),
+    "greater_than": ("gt", "greater than"),
+    "less_than_equal": ("le", "at most"),
+    "less_than": ("lt", "less than"),
+}
+
+
+def _describe_problem(error: Mapping[str, Any], loc: tuple[str, ...]) -> str:
+    kind = error["type"]
+    context = error.get("ctx") or {}
+    secret = tuple(loc[:2]) in SECRET_KEYS
+    value = _describe_value(error.get("input"), hide=secret)
+    if kind == _RULE_ERROR:
+        return str(context["message"])
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {value}"
+    if kind in _BOUNDS:
+        bound_name, words = _BOUNDS[kind]
+        return f"must be {words} {context[bound_name]}, got {value}"
+    if kind == "literal_error":
+        choices = str(context.get("expected", "")).replace("'", '"')
+        return f"must be {choices}, got {value}"
+    if kind == "missing":
+        return "is required"
+    return f"{error['msg']} (got {value})"
+
+
+def _describe_value(value: Any, *, hide: bool = False) -> str:
+    """A value as the operator wrote it in TOML; secrets show only their type."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if hide:
+        kinds = {str: "a string", int: "an integer", float: "a number"}
+        return kinds.get(type(value), "a value of another type")
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return json.dumps(shown, ensure_ascii=False)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, datetime | date | time):
+        return f"a date/time ({value.isoformat()})"
+    return repr(value)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())

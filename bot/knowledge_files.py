@@ -1,0 +1,68 @@
+"""Moving the whole knowledge base in and out of files (YAML/CSV), for the CLI and first start."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from core.domain import FaqEntry
+from core.ports import Store
+from knowledge import sample_faq_path
+from knowledge.io import read_entries, write_entries
+
+log = logging.getLogger(__name__)
+
+IMPORT_ACTOR = "cli"
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+
+
+async def import_file(store: Store, path: Path, now: datetime, actor: str = IMPORT_ACTOR) -> ImportResult:
+    """Entries whose id exists are replaced, the others are added. The file is validated first
+    and imported in one transaction: a bad file changes nothing."""
+    records = read_entries(path)
+    created = updated = 0
+    async with store.transaction() as tx:
+        for entry_id, draft in records:
+            before = await tx.get_faq(entry_id) if entry_id is not None else None
+            if before is None:
+                after = await tx.create_faq(draft, now)
+                created += 1
+            else:
+                after = await tx.update_faq(entry_id, draft, now)
+                updated += 1
+            await tx.audit(
+                actor, "faq.import", "faq", str(after.id), _as_dict(before), _as_dict(after), now
+            )
+    log.info("knowledge base imported", extra={"file": str(path), "created": created, "updated": updated})
+    return ImportResult(created, updated)
+
+
+async def export_file(store: Store, path: Path) -> int:
+    async with store.transaction() as tx:
+        entries = await tx.list_faq(include_disabled=True)
+    write_entries(path, entries)
+    return len(entries)
+
+
+async def seed_sample_if_empty(store: Store, now: datetime) -> bool:
+    """Load the sample knowledge base into an empty database (first start, demo)."""
+    async with store.transaction() as tx:
+        if await tx.list_faq(include_disabled=True):
+            return False
+    await import_file(store, sample_faq_path(), now, actor="sample")
+    return True
+
+
+def _as_dict(entry: FaqEntry | None) -> dict | None:
+    if entry is None:
+        return None
+    data = dataclasses.asdict(entry)
+    data["variants"] = list(entry.variants)
+    return data

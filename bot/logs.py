@@ -1,0 +1,28 @@
+"""Structured logging: one line per record, `key=value` for every field passed in `extra`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class KeyValueFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = " ".join(
+            f"{key}={value!r}" for key, value in vars(record).items() if key not in _STANDARD
+        )
+        return f"{line} {fields}" if fields else line
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aiosqlite logs every statement at DEBUG; keep third-party chatter out unless asked for.
+    for noisy in ("aiosqlite", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))

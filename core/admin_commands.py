@@ -1,0 +1,268 @@
+"""Admin commands: editing the knowledge base and roles from inside the messenger."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from core.commands import Command
+from core.domain import FaqDraft, FaqEntry, Role
+from core.faq_format import FaqFields, FaqFormatError, parse_faq_fields
+from core.knowledge_base import KnowledgeBase, Thresholds
+from core.roles import Roles, parse_identity
+from core.text import shorten
+from core.turn import Turn
+
+log = logging.getLogger(__name__)
+
+LIST_LIMIT = 50
+
+
+class AdminCommands:
+    names = frozenset(
+        {
+            "faq_add",
+            "faq_edit",
+            "faq_variant",
+            "faq_del",
+            "faq_list",
+            "faq_show",
+            "faq_test",
+            "grant",
+            "revoke",
+            "roles",
+        }
+    )
+
+    def __init__(self, knowledge: KnowledgeBase, roles: Roles, thresholds: Thresholds) -> None:
+        self.knowledge = knowledge
+        self.roles = roles
+        self.thresholds = thresholds
+
+    async def handle(self, turn: Turn, command: Command) -> None:
+        if not await self.roles.allows(turn, Role.ADMIN, command.name):
+            await turn.reply(turn.t("admin.refused"))
+            return
+        handler = getattr(self, f"_{command.name}")
+        await handler(turn, command)
+
+    # -- knowledge base
+
+    async def _faq_add(self, turn: Turn, command: Command) -> None:
+        fields = await self._fields(turn, command.args, "admin.usage.faq_add")
+        if fields is None:
+            return
+        if not fields.question or not fields.answer:
+            await turn.reply(turn.t("admin.usage.faq_add"))
+            return
+        draft = FaqDraft(
+            question=fields.question,
+            answer=fields.answer,
+            language=fields.language or turn.language,
+            variants=tuple(fields.variants),
+            category=fields.category,
+            enabled=True if fields.enabled is None else fields.enabled,
+        )
+        entry = await turn.tx.create_faq(draft, turn.now)
+        await self._audit(turn, "faq.create", entry.id, None, entry)
+        self._publish(turn, entry)
+        await turn.reply(turn.t("admin.faq_added", id=entry.id))
+
+    async def _faq_edit(self, turn: Turn, command: Command) -> None:
+        entry_id = command.int_arg()
+        if entry_id is None:
+            await turn.reply(turn.t("admin.usage.faq_edit"))
+            return
+        entry = await self._entry(turn, entry_id)
+        if entry is None:
+            return
+        fields = await self._fields(
+            turn, command.args.split(None, 1)[1] if len(command.words) > 1 else "", "admin.usage.faq_edit"
+        )
+        if fields is None:
+            return
+        draft = FaqDraft(
+            question=fields.question or entry.question,
+            answer=fields.answer or entry.answer,
+            language=fields.language or entry.language,
+            variants=tuple(fields.variants) if fields.variants else entry.variants,
+            category=fields.category or entry.category,
+            enabled=entry.enabled if fields.enabled is None else fields.enabled,
+        )
+        updated = await turn.tx.update_faq(entry.id, draft, turn.now)
+        await self._audit(turn, "faq.update", entry.id, entry, updated)
+        self._publish(turn, updated)
+        await turn.reply(turn.t("admin.faq_updated", id=entry.id))
+
+    async def _faq_variant(self, turn: Turn, command: Command) -> None:
+        entry_id = command.int_arg()
+        text = command.args.split(None, 1)[1].strip() if len(command.words) > 1 else ""
+        if entry_id is None or not text:
+            await turn.reply(turn.t("admin.usage.faq_variant"))
+            return
+        entry = await self._entry(turn, entry_id)
+        if entry is None:
+            return
+        updated = await turn.tx.add_faq_variant(entry.id, text, turn.now)
+        await self._audit(turn, "faq.variant", entry.id, entry, updated)
+        self._publish(turn, updated)
+        await turn.reply(turn.t("admin.faq_variant_added", id=entry.id))
+
+    async def _faq_del(self, turn: Turn, command: Command) -> None:
+        entry_id = command.int_arg()
+        if entry_id is None:
+            await turn.reply(turn.t("admin.usage.faq_del"))
+            return
+        entry = await self._entry(turn, entry_id)
+        if entry is None:
+            return
+        await turn.tx.delete_faq(entry.id)
+        await self._audit(turn, "faq.delete", entry.id, entry, None)
+        turn.after_commit.append(lambda: self.knowledge.remove(entry.id))
+        await turn.reply(turn.t("admin.faq_deleted", id=entry.id))
+
+    async def _faq_list(self, turn: Turn, command: Command) -> None:
+        category = command.args.strip().lower() or None
+        entries = [
+            e
+            for e in await turn.tx.list_faq(include_disabled=True)
+            if category is None or (e.category or "").lower() == category
+        ]
+        if not entries:
+            await turn.reply(turn.t("admin.faq_list_empty"))
+            return
+        lines = [_list_line(turn, e) for e in entries[:LIST_LIMIT]]
+        if len(entries) > LIST_LIMIT:
+            lines.append(turn.t("admin.faq_list_more", count=len(entries) - LIST_LIMIT))
+        await turn.reply(turn.t("admin.faq_list_header", count=len(entries)) + "\n" + "\n".join(lines))
+
+    async def _faq_show(self, turn: Turn, command: Command) -> None:
+        entry_id = command.int_arg()
+        if entry_id is None:
+            await turn.reply(turn.t("admin.usage.faq_show"))
+            return
+        entry = await self._entry(turn, entry_id)
+        if entry is None:
+            return
+        await turn.reply(
+            turn.t(
+                "admin.faq_show",
+                id=entry.id,
+                language=entry.language,
+                category=entry.category or "—",
+                enabled=turn.t("admin.yes") if entry.enabled else turn.t("admin.no"),
+                question=entry.question,
+                variants="\n".join(f"• {v}" for v in entry.variants) or "—",
+                answer=entry.answer,
+                hits=entry.hits,
+                helpful=entry.helpful,
+                unhelpful=entry.unhelpful,
+            )
+        )
+
+    async def _faq_test(self, turn: Turn, command: Command) -> None:
+        question = command.args.strip()
+        if not question:
+            await turn.reply(turn.t("admin.usage.faq_test"))
+            return
+        matches = self.knowledge.search(question, turn.language, limit=5)
+        decision = self.thresholds.decide(matches)
+        lines = [
+            turn.t("admin.faq_test_line", id=m.entry_id, score=f"{m.confidence:.2f}",
+                   question=shorten(m.question, 80))
+            for m in matches
+        ]  # fmt: skip
+        await turn.reply(
+            turn.t(
+                "admin.faq_test",
+                decision=turn.t(f"admin.decision.{decision.value}"),
+                answer=f"{self.thresholds.answer:.2f}",
+                suggest=f"{self.thresholds.suggest:.2f}",
+                matches="\n".join(lines) or "—",
+            )
+        )
+
+    # -- roles
+
+    async def _grant(self, turn: Turn, command: Command) -> None:
+        await self._change_role(turn, command, grant=True)
+
+    async def _revoke(self, turn: Turn, command: Command) -> None:
+        await self._change_role(turn, command, grant=False)
+
+    async def _change_role(self, turn: Turn, command: Command, *, grant: bool) -> None:
+        words = command.words
+        identity = parse_identity(words[0]) if len(words) == 2 else None
+        role = words[1].lower() if len(words) == 2 else ""
+        if identity is None or role not in {r.value for r in Role}:
+            await turn.reply(turn.t("admin.usage.grant" if grant else "admin.usage.revoke"))
+            return
+        changed = (
+            await turn.tx.grant_role(*identity, role, turn.now)
+            if grant
+            else await turn.tx.revoke_role(*identity, role)
+        )
+        who = f"{identity[0]}:{identity[1]}"
+        if changed:
+            await turn.tx.audit(
+                turn.actor,
+                "role.grant" if grant else "role.revoke",
+                "role",
+                who,
+                None if grant else {"role": role},
+                {"role": role} if grant else None,
+                turn.now,
+            )
+        key = ("admin.role_granted" if grant else "admin.role_revoked") if changed else "admin.role_unchanged"
+        await turn.reply(turn.t(key, who=who, role=role))
+
+    async def _roles(self, turn: Turn, command: Command) -> None:
+        rows = await turn.tx.list_roles()
+        lines = [f"{channel}:{external_id} — {role}" for channel, external_id, role in rows]
+        await turn.reply(turn.t("admin.roles", roles="\n".join(lines) or "—"))
+
+    # -- helpers
+
+    async def _fields(self, turn: Turn, text: str, usage_key: str) -> FaqFields | None:
+        try:
+            return parse_faq_fields(text)
+        except FaqFormatError as error:
+            await turn.reply(turn.t("admin.faq_bad_field", field=error.field) + "\n\n" + turn.t(usage_key))
+            return None
+
+    async def _entry(self, turn: Turn, entry_id: int) -> FaqEntry | None:
+        entry = await turn.tx.get_faq(entry_id)
+        if entry is None:
+            await turn.reply(turn.t("admin.faq_not_found", id=entry_id))
+        return entry
+
+    def _publish(self, turn: Turn, entry: FaqEntry) -> None:
+        """Make the change visible to the next question once it is committed."""
+        turn.after_commit.append(lambda: self.knowledge.upsert(entry))
+
+    async def _audit(
+        self, turn: Turn, action: str, entry_id: int, before: FaqEntry | None, after: FaqEntry | None
+    ) -> None:
+        await turn.tx.audit(
+            turn.actor, action, "faq", str(entry_id), _faq_dict(before), _faq_dict(after), turn.now
+        )
+
+
+def _faq_dict(entry: FaqEntry | None) -> dict | None:
+    if entry is None:
+        return None
+    data = dataclasses.asdict(entry)
+    data["variants"] = list(entry.variants)
+    return data
+
+
+def _list_line(turn: Turn, entry: FaqEntry) -> str:
+    return turn.t(
+        "admin.faq_list_line",
+        id=entry.id,
+        language=entry.language,
+        category=entry.category or "—",
+        question=shorten(entry.question, 70),
+        off="" if entry.enabled else turn.t("admin.disabled_mark"),
+        hits=entry.hits,
+    )

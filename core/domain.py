@@ -1,0 +1,175 @@
+"""Domain records the core works with. Storage returns these; they carry no database state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from core.messages import Attachment, ConversationRef, OutgoingMessage
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"  # nobody has answered yet
+    OPEN = "open"  # an agent is on it
+    WAITING = "waiting"  # waiting for the user
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATUSES
+
+
+ACTIVE_STATUSES = frozenset({TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.WAITING})
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Direction(StrEnum):
+    """Who a ticket message is from / for."""
+
+    FROM_USER = "from_user"
+    TO_USER = "to_user"  # an agent's reply relayed to the user
+    NOTE = "note"  # internal note, never shown to the user
+    SYSTEM = "system"  # status changes and other events
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    channel: str
+    external_id: str
+    display_name: str
+    language: str | None  # chosen by the user (/lang) or taken from the platform hint
+    chat: ConversationRef | None  # the private chat where the bot reaches this user
+    created_at: datetime
+    # Conversation state between two messages (e.g. the question that awaits "didn't help").
+    state: dict | None = None
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int  # also the human-friendly number shown as #id
+    user_id: int
+    conversation: ConversationRef  # where the user's side of the conversation lives
+    status: TicketStatus
+    priority: Priority
+    category: str | None
+    subject: str
+    assignee_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def number(self) -> int:
+        return self.id
+
+
+@dataclass(frozen=True)
+class TicketMessage:
+    id: int
+    ticket_id: int
+    author_user_id: int | None
+    direction: Direction
+    text: str
+    attachments: tuple[Attachment, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    id: int
+    question: str
+    answer: str
+    language: str  # "ru" or "en"
+    variants: tuple[str, ...] = ()
+    category: str | None = None
+    enabled: bool = True
+    hits: int = 0
+    helpful: int = 0
+    unhelpful: int = 0
+
+    @property
+    def phrasings(self) -> tuple[str, ...]:
+        """Every wording the matcher should recognise for this entry."""
+        return (self.question, *self.variants)
+
+
+@dataclass(frozen=True)
+class FaqDraft:
+    """An entry as an admin or an import file describes it, before it has an id."""
+
+    question: str
+    answer: str
+    language: str
+    variants: tuple[str, ...] = ()
+    category: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class MessageLink:
+    """A platform message that belongs to a ticket. The anchor is the ticket's announcement in a
+    staff chat: replies and thread messages are attached to it."""
+
+    channel: str
+    chat_id: str
+    message_id: str
+    ticket_id: int
+    thread_id: str | None = None
+    is_anchor: bool = False
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    message: OutgoingMessage
+    status: OutboxStatus
+    attempts: int
+    parts_sent: int
+    next_attempt_at: datetime
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    actor: str | None  # "channel:external_id" of who did it, None for the system
+    action: str
+    object_type: str
+    object_id: str
+    before: dict | None
+    after: dict | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Match:
+    """One knowledge-base candidate for a question. `confidence` is in 0..1 and calibrated: the
+    engine compares it with its answer / suggest thresholds."""
+
+    entry_id: int
+    confidence: float
+    question: str
+    details: dict = field(default_factory=dict)

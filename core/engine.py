@@ -1,0 +1,192 @@
+"""The conversation engine: handles normalized incoming messages, each inside a database
+transaction, and leaves every reply in the outbox. It never talks to a messenger."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from core.admin_commands import AdminCommands
+from core.i18n import Texts, normalize_language
+from core.knowledge_base import KnowledgeBase, Thresholds
+from core.messages import ConversationRef, IncomingMessage, OutgoingMessage
+from core.ports import Store, Transaction
+from core.roles import Roles
+from core.staff_flow import StaffFlow
+from core.tickets import TicketDesk
+from core.turn import Turn
+from core.user_flow import UserFlow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# Longer messages are refused with a note: nobody reads 25 split messages in a staff chat, and the
+# matcher's cost grows with the text. Files are the way to send logs.
+MAX_TEXT_LENGTH = 10_000
+# C0 control characters except tab/newline/carriage return: PostgreSQL rejects NUL in text and
+# none of them means anything in a chat message.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    staff_chat: ConversationRef
+    answer_threshold: float
+    suggest_threshold: float
+    default_language: str = "en"
+    min_question_chars: int = 6
+    bootstrap_roles: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+
+
+class ConversationEngine:
+    def __init__(
+        self,
+        store: Store,
+        knowledge: KnowledgeBase,
+        texts: Texts,
+        config: EngineConfig,
+        small_talk: Callable[[str], str | None],
+        clock: Clock = utc_now,
+        on_committed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.knowledge = knowledge
+        self.texts = texts
+        self.config = config
+        self.clock = clock
+        self.on_committed = on_committed  # e.g. wake the outbox sender
+        thresholds = Thresholds(config.answer_threshold, config.suggest_threshold)
+        desk = TicketDesk(config.staff_chat, texts, config.default_language)
+        admin = AdminCommands(knowledge, Roles(config.bootstrap_roles), thresholds)
+        self.users = UserFlow(
+            desk, knowledge, thresholds, admin, small_talk, config.min_question_chars
+        )
+        self.staff = StaffFlow(desk, admin)
+
+    async def load_knowledge(self) -> int:
+        async with self.store.transaction() as tx:
+            entries = await tx.list_faq(include_disabled=False)
+        self.knowledge.load(entries)
+        return len(self.knowledge.entries)
+
+    async def handle(self, message: IncomingMessage) -> None:
+        error = (await self.handle_batch([message]))[0]
+        if error is not None:
+            raise error
+
+    async def handle_batch(self, messages: Sequence[IncomingMessage]) -> list[Exception | None]:
+        """Handle messages in one transaction (group commit). If that fails, each message is
+        retried alone so one bad message cannot take the others down. Returns, per message, None
+        when it was handled (or was a repeat) or the error that stopped it; a message that fails
+        alone is recorded with an apology to the sender whenever the database still works."""
+        try:
+            await self._handle_in_transaction(messages)
+            return [None] * len(messages)
+        except Exception as error:  # noqa: BLE001 - isolate, then report per message
+            if len(messages) == 1:
+                return [await self._record_failure(messages[0], error)]
+        return [(await self.handle_batch([m]))[0] for m in messages]
+
+    async def _handle_in_transaction(self, messages: Sequence[IncomingMessage]) -> None:
+        after_commit: list[Callable[[], None]] = []
+        async with self.store.transaction() as tx:
+            for message in messages:
+                after_commit += await self._handle_one(tx, _sanitized(message))
+        for action in after_commit:
+            action()
+        self.on_committed()
+
+    async def _handle_one(self, tx: Transaction, message: IncomingMessage) -> list[Callable]:
+        now = self.clock()
+        conversation = message.conversation
+        if not await tx.claim_update(conversation.channel, message.update_id, now):
+            log.info("repeated delivery dropped", extra={"update_id": message.update_id})
+            return []
+        is_staff = self._is_staff_chat(conversation)
+        if not is_staff and not message.is_private:
+            return []  # a group the bot was added to that is not the staff chat
+        sender = message.sender
+        user, created = await tx.upsert_user(
+            conversation.channel,
+            sender.external_id,
+            sender.display_name,
+            normalize_language(sender.language_hint) or self.config.default_language,
+            None if is_staff else conversation.without_thread(),
+            now,
+        )
+        turn = Turn(
+            tx=tx,
+            message=message,
+            now=now,
+            texts=self.texts,
+            user=user,
+            language=user.language or self.config.default_language,
+        )
+        if len(message.text) > MAX_TEXT_LENGTH:
+            await turn.reply(turn.t("error.too_long", length=len(message.text), limit=MAX_TEXT_LENGTH))
+        elif is_staff:
+            await self.staff.handle(turn)
+        else:
+            await self.users.handle(turn, first_contact=created)
+        return turn.after_commit
+
+    def _is_staff_chat(self, conversation: ConversationRef) -> bool:
+        staff = self.config.staff_chat
+        return conversation.channel == staff.channel and conversation.chat_id == staff.chat_id
+
+    async def _record_failure(self, message: IncomingMessage, error: Exception) -> Exception | None:
+        """Keep what the user wrote (in the audit log) and apologise, so the platform need not
+        redeliver a message that would fail again. If the database itself fails, report the error:
+        the caller must not acknowledge the delivery."""
+        log.error(
+            "message handling failed",
+            exc_info=error,
+            extra={"update_id": message.update_id, "channel": message.conversation.channel},
+        )
+        now = self.clock()
+        try:
+            async with self.store.transaction() as tx:
+                if not await tx.claim_update(message.conversation.channel, message.update_id, now):
+                    return None
+                await tx.audit(
+                    f"{message.conversation.channel}:{message.sender.external_id}",
+                    "message.failed",
+                    "update",
+                    message.update_id,
+                    None,
+                    {"message": _message_dict(message), "error": repr(error)},
+                    now,
+                )
+                language = normalize_language(message.sender.language_hint)
+                await tx.enqueue(
+                    OutgoingMessage(
+                        conversation=message.conversation,
+                        text=self.texts.get(language, "error.internal"),
+                    ),
+                    now,
+                )
+        except Exception:  # noqa: BLE001 - the database is not usable: let the platform retry
+            log.exception("could not record the failed message", extra={"update_id": message.update_id})
+            return error
+        self.on_committed()
+        return None
+
+
+def _sanitized(message: IncomingMessage) -> IncomingMessage:
+    text = _CONTROL_CHARS.sub("", message.text or "")
+    return message if text == message.text else dataclasses.replace(message, text=text)
+
+
+def _message_dict(message: IncomingMessage) -> dict:
+    data = dataclasses.asdict(message)
+    data["received_at"] = message.received_at.isoformat() if message.received_at else None
+    return data

@@ -1,0 +1,104 @@
+"""Normalized messages exchanged between channel adapters and the core.
+
+Adapters turn platform updates into `IncomingMessage` and render `OutgoingMessage`; the core never
+sees a platform object. Texts are plain: adapters escape them for their platform's markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ConversationRef:
+    """Where a message lives: a chat on one channel, optionally a thread/topic inside it."""
+
+    channel: str
+    chat_id: str
+    thread_id: str | None = None
+
+    def without_thread(self) -> ConversationRef:
+        return ConversationRef(self.channel, self.chat_id)
+
+
+@dataclass(frozen=True)
+class Sender:
+    external_id: str
+    display_name: str = ""
+    language_hint: str | None = None
+    username: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file carried with a message. `file_id` is the platform's own id (re-sendable on the same
+    platform); `url` is where an adapter can download the bytes from."""
+
+    kind: str  # photo, document, voice, video, audio, sticker, other
+    file_id: str | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    url: str | None = None
+    channel: str | None = None  # the platform the file_id belongs to
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Attachment:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One platform delivery, normalized. `update_id` is unique per channel and is the
+    de-duplication key: the same delivery seen twice has its effect once."""
+
+    update_id: str
+    conversation: ConversationRef
+    sender: Sender
+    text: str = ""
+    message_id: str | None = None
+    reply_to_message_id: str | None = None
+    button_payload: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    is_private: bool = True
+    received_at: datetime | None = None
+
+    @property
+    def user_key(self) -> tuple[str, str]:
+        """Messages with the same key are handled strictly one at a time, in order."""
+        return (self.conversation.channel, self.sender.external_id)
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str  # the command the press stands for, e.g. "/helped 12"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message the core wants delivered. Staff messages about a ticket carry `ticket_id` with
+    `to_staff=True`: the outbox sender places them in the ticket's thread/reply chain."""
+
+    conversation: ConversationRef
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    reply_to_message_id: str | None = None
+    ticket_id: int | None = None
+    to_staff: bool = False
+    # Short subject of the ticket, for adapters that title a thread/topic with it.
+    thread_title: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """What an adapter reports after delivering one message (or one part of a split one)."""
+
+    message_id: str
+    thread_id: str | None = None

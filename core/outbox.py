@@ -1,0 +1,192 @@
+"""The outbox sender: delivers what the engine queued, through the channel adapters.
+
+Each round claims the due head of every chat's queue (so per-chat order holds), sends them in
+parallel, and records the results in one transaction: the platform message ids become message
+links (how an agent's reply finds its ticket), failures are retried with backoff or after the
+platform's "retry after", and a message that can never be delivered is marked failed without
+holding up the others. A crash loses nothing: unsent rows are sent after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.domain import MessageLink, OutboxItem
+from core.messages import ConversationRef, OutgoingMessage
+from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, Store
+from core.text import split_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    poll_interval: float = 1.0
+    max_attempts: int = 12
+    backoff_base: float = 1.0
+    backoff_max: float = 600.0
+    lease_seconds: float = 60.0
+    batch_size: int = 100
+
+
+@dataclass
+class _Outcome:
+    item: OutboxItem
+    parts_sent: int
+    links: list[MessageLink] = field(default_factory=list)
+    done: bool = False
+    failed: bool = False
+    attempts: int = 0
+    retry_at: datetime | None = None
+    error: str | None = None
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, ChannelAdapter],
+        config: OutboxConfig,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.adapters = dict(adapters)
+        self.config = config
+        self.clock = clock
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was queued: do not wait for the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                delivered = await self.deliver_due()
+            except Exception:  # noqa: BLE001 - e.g. database briefly unavailable: try again
+                log.exception("outbox round failed")
+                delivered = 0
+            if delivered:
+                continue
+            self._wake.clear()
+            waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+            await asyncio.wait(waiters, timeout=self.config.poll_interval, return_when="FIRST_COMPLETED")
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def deliver_due(self) -> int:
+        """One round; returns how many items were attempted."""
+        now = self.clock()
+        lease_until = now + timedelta(seconds=self.config.lease_seconds)
+        async with self.store.transaction() as tx:
+            items = await tx.claim_due_outbox(now, lease_until, self.config.batch_size)
+            anchors = {
+                item.id: await tx.find_anchor(
+                    item.message.ticket_id,
+                    item.message.conversation.channel,
+                    item.message.conversation.chat_id,
+                )
+                for item in items
+                if item.message.to_staff and item.message.ticket_id is not None
+            }
+        if not items:
+            return 0
+        outcomes = await asyncio.gather(*(self._attempt(i, anchors.get(i.id)) for i in items))
+        async with self.store.transaction() as tx:
+            now = self.clock()
+            for outcome in outcomes:
+                await self._record(tx, outcome, now)
+        return len(items)
+
+    async def _attempt(self, item: OutboxItem, anchor: MessageLink | None) -> _Outcome:
+        outcome = _Outcome(item, item.parts_sent, attempts=item.attempts)
+        message = _placed(item.message, anchor)
+        adapter = self.adapters.get(message.conversation.channel)
+        if adapter is None:
+            outcome.failed, outcome.error = True, f"no adapter for {message.conversation.channel!r}"
+            return outcome
+        parts = split_text(message.text, adapter.max_text_length)
+        try:
+            for index in range(item.parts_sent, len(parts)):
+                part = dataclasses.replace(
+                    message,
+                    text=parts[index],
+                    attachments=message.attachments if index == 0 else (),
+                    buttons=message.buttons if index == len(parts) - 1 else (),
+                )
+                sent = await adapter.send(part, idempotency_key=f"{item.id}.{index}")
+                outcome.parts_sent = index + 1
+                outcome.links += _links(message, sent, is_first=anchor is None and index == 0)
+            outcome.done = True
+        except RetryAfter as error:
+            # The platform's own pacing is not a failure: it does not use up attempts.
+            outcome.retry_at = self.clock() + timedelta(seconds=error.seconds)
+            outcome.error = str(error)
+        except PermanentSendError as error:
+            outcome.failed, outcome.error = True, str(error) or type(error).__name__
+            outcome.attempts += 1
+        except Exception as error:  # noqa: BLE001 - transient by default: retry with backoff
+            outcome.attempts += 1
+            outcome.error = f"{type(error).__name__}: {error}"
+            if outcome.attempts >= self.config.max_attempts:
+                outcome.failed = True
+            else:
+                outcome.retry_at = self.clock() + timedelta(seconds=self._backoff(outcome.attempts))
+        return outcome
+
+    def _backoff(self, attempts: int) -> float:
+        delay = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempts - 1))
+        return delay * random.uniform(1.0, 1.25)  # spread retries, never sooner than asked
+
+    async def _record(self, tx, outcome: _Outcome, now: datetime) -> None:
+        item = outcome.item
+        for link in outcome.links:
+            await tx.add_message_link(link)
+        if outcome.done:
+            await tx.mark_outbox_sent(item.id, outcome.parts_sent, now)
+            return
+        if outcome.parts_sent != item.parts_sent:
+            await tx.mark_outbox_progress(item.id, outcome.parts_sent)
+        if outcome.failed:
+            log.warning(
+                "outbox item failed for good",
+                extra={"outbox_id": item.id, "error": outcome.error, "channel": item.message.conversation.channel},
+            )
+            await tx.mark_outbox_failed(item.id, outcome.attempts, outcome.error or "failed")
+        else:
+            log.info(
+                "outbox item will be retried",
+                extra={"outbox_id": item.id, "error": outcome.error, "retry_at": outcome.retry_at.isoformat()},
+            )
+            await tx.schedule_outbox_retry(
+                item.id, outcome.attempts, outcome.retry_at, outcome.error or "retry"
+            )
+
+
+def _placed(message: OutgoingMessage, anchor: MessageLink | None) -> OutgoingMessage:
+    """Put a staff message about a ticket into the ticket's thread, or reply to its announcement."""
+    if anchor is None:
+        return message
+    conversation = ConversationRef(anchor.channel, anchor.chat_id, anchor.thread_id)
+    reply_to = message.reply_to_message_id or (None if anchor.thread_id else anchor.message_id)
+    return dataclasses.replace(message, conversation=conversation, reply_to_message_id=reply_to)
+
+
+def _links(message: OutgoingMessage, sent, *, is_first: bool) -> list[MessageLink]:
+    """Links for a delivered part: every message of a ticket maps back to it; the first staff
+    message of a ticket in a chat is its anchor, and a new thread/topic maps back too."""
+    if message.ticket_id is None:
+        return []
+    channel, chat_id = message.conversation.channel, message.conversation.chat_id
+    thread_id = sent.thread_id or message.conversation.thread_id
+    is_anchor = message.to_staff and is_first
+    links = [MessageLink(channel, chat_id, sent.message_id, message.ticket_id, thread_id, is_anchor)]
+    if is_anchor and sent.thread_id and sent.thread_id != sent.message_id:
+        links.append(MessageLink(channel, chat_id, sent.thread_id, message.ticket_id, sent.thread_id))
+    return links

@@ -1,0 +1,245 @@
+"""The interfaces the core depends on. `storage/`, `knowledge/` and `channels/` implement them;
+`bot/` wires the implementations together. Nothing here knows a database or a messenger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
+
+from core.domain import (
+    AuditRecord,
+    Direction,
+    FaqDraft,
+    FaqEntry,
+    Match,
+    MessageLink,
+    OutboxItem,
+    Priority,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+    User,
+)
+from core.messages import Attachment, ConversationRef, OutgoingMessage, SentMessage
+
+# ---------------------------------------------------------------------------------------------
+# Storage
+
+
+class Transaction(Protocol):
+    """One unit of work. Everything done through it commits together or not at all."""
+
+    # -- de-duplication
+    async def claim_update(self, channel: str, update_id: str, now: datetime) -> bool:
+        """Record a platform delivery; False when it was already recorded (a repeat)."""
+
+    # -- users
+    async def upsert_user(
+        self,
+        channel: str,
+        external_id: str,
+        display_name: str,
+        language_hint: str | None,
+        chat: ConversationRef | None,
+        now: datetime,
+    ) -> tuple[User, bool]:
+        """Find or create the user and lock its row until the transaction ends, so that two
+        processes never handle the same user at once. Returns (user, created). Keeps the stored
+        language; refreshes the display name and, when given, the private chat."""
+
+    async def get_user(self, user_id: int) -> User | None: ...
+
+    async def find_user(self, channel: str, external_id: str) -> User | None: ...
+
+    async def set_user_language(self, user_id: int, language: str) -> None: ...
+
+    async def set_user_state(self, user_id: int, state: dict | None) -> None:
+        """Replace the user's conversation state (a small JSON object; None clears it)."""
+
+    # -- tickets
+    async def create_ticket(
+        self,
+        user_id: int,
+        conversation: ConversationRef,
+        subject: str,
+        category: str | None,
+        priority: Priority,
+        now: datetime,
+    ) -> Ticket: ...
+
+    async def get_ticket(self, ticket_id: int) -> Ticket | None: ...
+
+    async def find_active_ticket(self, user_id: int) -> Ticket | None:
+        """The user's newest ticket in status new/open/waiting."""
+
+    async def list_user_tickets(self, user_id: int, limit: int = 10) -> list[Ticket]:
+        """Newest first."""
+
+    async def update_ticket(self, ticket_id: int, **changes) -> Ticket:
+        """Change any of: status, priority, category, subject, assignee_id, updated_at,
+        first_response_at, resolved_at, closed_at. Returns the updated ticket."""
+
+    async def add_ticket_message(
+        self,
+        ticket_id: int,
+        author_user_id: int | None,
+        direction: Direction,
+        text: str,
+        attachments: Sequence[Attachment],
+        now: datetime,
+    ) -> TicketMessage: ...
+
+    async def list_ticket_messages(self, ticket_id: int) -> list[TicketMessage]:
+        """Oldest first."""
+
+    async def count_tickets_by_status(self) -> dict[TicketStatus, int]: ...
+
+    # -- message links
+    async def add_message_link(self, link: MessageLink) -> None:
+        """Idempotent: the same (channel, chat_id, message_id) stored twice is kept once."""
+
+    async def find_linked_ticket(self, channel: str, chat_id: str, message_id: str) -> int | None:
+        ...
+
+    async def find_anchor(self, ticket_id: int, channel: str, chat_id: str) -> MessageLink | None:
+        """The newest anchor link of the ticket in that chat."""
+
+    # -- outbox
+    async def enqueue(self, message: OutgoingMessage, now: datetime) -> int: ...
+
+    async def claim_due_outbox(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[OutboxItem]:
+        """Pending items that may be sent now: for each chat (channel, chat_id) only its oldest
+        pending item, and only when it is due and not leased by another sender. The returned
+        items are leased until `lease_until`."""
+
+    async def mark_outbox_progress(self, item_id: int, parts_sent: int) -> None: ...
+
+    async def mark_outbox_sent(self, item_id: int, parts_sent: int, now: datetime) -> None: ...
+
+    async def schedule_outbox_retry(
+        self, item_id: int, attempts: int, next_attempt_at: datetime, error: str
+    ) -> None:
+        """Keep the item pending, release its lease, try again at `next_attempt_at`."""
+
+    async def mark_outbox_failed(self, item_id: int, attempts: int, error: str) -> None: ...
+
+    async def get_outbox_item(self, item_id: int) -> OutboxItem | None: ...
+
+    async def count_pending_outbox(self) -> int: ...
+
+    # -- knowledge base
+    async def list_faq(self, *, include_disabled: bool = True) -> list[FaqEntry]:
+        """Ordered by id."""
+
+    async def get_faq(self, entry_id: int) -> FaqEntry | None: ...
+
+    async def create_faq(self, draft: FaqDraft, now: datetime) -> FaqEntry: ...
+
+    async def update_faq(self, entry_id: int, draft: FaqDraft, now: datetime) -> FaqEntry:
+        """Replace question, answer, language, category, enabled and the variants."""
+
+    async def add_faq_variant(self, entry_id: int, text: str, now: datetime) -> FaqEntry: ...
+
+    async def delete_faq(self, entry_id: int) -> bool: ...
+
+    async def count_faq_event(self, entry_id: int, counter: str) -> None:
+        """Increment one of the counters: hits, helpful, unhelpful."""
+
+    async def faq_revision(self) -> int:
+        """A number that grows with every change to the knowledge base (other processes use it
+        to notice that their in-memory index is stale)."""
+
+    # -- roles
+    async def get_roles(self, channel: str, external_id: str) -> set[str]: ...
+
+    async def grant_role(self, channel: str, external_id: str, role: str, now: datetime) -> bool:
+        """False when the role was already there."""
+
+    async def revoke_role(self, channel: str, external_id: str, role: str) -> bool:
+        """False when there was nothing to revoke."""
+
+    async def list_roles(self) -> list[tuple[str, str, str]]:
+        """(channel, external_id, role) rows."""
+
+    # -- audit
+    async def audit(
+        self,
+        actor: str | None,
+        action: str,
+        object_type: str,
+        object_id: str,
+        before: dict | None,
+        after: dict | None,
+        now: datetime,
+    ) -> None: ...
+
+    async def list_audit(self, object_type: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        """Newest first."""
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """Begin a unit of work; commit on normal exit, roll back on an exception."""
+
+    async def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Knowledge base
+
+
+class Matcher(Protocol):
+    """Ranks knowledge-base entries for a question. Kept in memory; rebuilt or patched when the
+    knowledge base changes."""
+
+    def match(self, text: str, language: str | None = None, limit: int = 3) -> list[Match]:
+        """Best candidates first, at most `limit`, one per entry."""
+
+    def rebuild(self, entries: Sequence[FaqEntry]) -> None:
+        """Replace the whole index (disabled entries are ignored)."""
+
+    def upsert(self, entry: FaqEntry) -> None: ...
+
+    def remove(self, entry_id: int) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Channels
+
+
+class SendError(Exception):
+    """Base of what an adapter raises when a send did not happen."""
+
+
+class RetryAfter(SendError):
+    """The platform asked us to wait (rate limit)."""
+
+    def __init__(self, seconds: float, reason: str = "rate limited") -> None:
+        super().__init__(f"{reason}; retry after {seconds:g}s")
+        self.seconds = seconds
+
+
+class TransientSendError(SendError):
+    """Worth retrying later: timeouts, 5xx, connection errors."""
+
+
+class PermanentSendError(SendError):
+    """Will never succeed: the user blocked the bot, the chat is gone, the request is invalid."""
+
+
+class ThreadGone(SendError):
+    """The thread/topic the message was addressed to no longer exists; the sender drops the
+    ticket's anchor in that chat and resends, which makes the adapter open a new one."""
+
+
+class ChannelAdapter(Protocol):
+    name: str  # the channel name used in ConversationRef.channel
+    max_text_length: int
+
+    async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
+        """Deliver one message (already split to fit `max_text_length`). Raise a SendError
+        subclass when it did not happen."""

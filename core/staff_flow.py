@@ -1,0 +1,74 @@
+"""The staff chat: agents answer tickets by replying to a ticket's message or writing in its
+thread/topic. The ticket is always found through stored message links, never by parsing text."""
+
+from __future__ import annotations
+
+import logging
+
+from core.admin_commands import AdminCommands
+from core.commands import Command, parse_command
+from core.domain import Ticket
+from core.tickets import TicketDesk
+from core.turn import Turn
+
+log = logging.getLogger(__name__)
+
+NOTE_PREFIX = "//"
+
+
+class StaffFlow:
+    def __init__(self, desk: TicketDesk, admin: AdminCommands) -> None:
+        self.desk = desk
+        self.admin = admin
+
+    async def handle(self, turn: Turn) -> None:
+        message = turn.message
+        command = parse_command(message.button_payload or message.text)
+        ticket = await self._ticket_in_context(turn)
+        if command is not None and command.name in self.admin.names:
+            await self.admin.handle(turn, command)
+        elif command is not None and command.name in ("close", "reopen"):
+            await self._status_command(turn, command, ticket)
+        elif command is not None and command.name in ("help", "start"):
+            await turn.reply(self.desk.staff_text("staff.help"))
+        elif ticket is None:
+            return  # staff talking among themselves
+        elif message.text.startswith(NOTE_PREFIX):
+            await self.desk.add_note(turn, ticket, message.text[len(NOTE_PREFIX) :].strip())
+        elif message.text.strip() or message.attachments:
+            await self.desk.relay_agent_reply(turn, ticket, message.text, message.attachments)
+
+    async def _ticket_in_context(self, turn: Turn) -> Ticket | None:
+        """The ticket whose message was replied to, or whose thread/topic this is."""
+        message = turn.message
+        conversation = message.conversation
+        for message_id in (message.reply_to_message_id, conversation.thread_id):
+            if message_id is None:
+                continue
+            ticket_id = await turn.tx.find_linked_ticket(
+                conversation.channel, conversation.chat_id, message_id
+            )
+            if ticket_id is not None:
+                return await turn.tx.get_ticket(ticket_id)
+        return None
+
+    async def _status_command(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
+        note = command.args
+        if ticket is None:
+            # Outside a ticket's thread the number must be given: "/close 12 text".
+            number = command.int_arg()
+            ticket = await turn.tx.get_ticket(number) if number is not None else None
+            if ticket is None:
+                await turn.reply(self.desk.staff_text("staff.usage.ticket_command", command=command.name))
+                return
+            note = command.args.split(None, 1)[1] if len(command.words) > 1 else ""
+        if command.name == "close":
+            if not ticket.status.is_active:
+                await turn.reply(self.desk.staff_text("staff.already_closed", number=ticket.number))
+                return
+            await self.desk.close(turn, ticket, by_user=False, note=note.strip())
+        else:
+            if ticket.status.is_active:
+                await turn.reply(self.desk.staff_text("staff.not_closed", number=ticket.number))
+                return
+            await self.desk.reopen(turn, ticket)

@@ -1,0 +1,51 @@
+"""Everything one incoming message is handled with: the open transaction, the clock reading, the
+speaker and their language, and what to do once the transaction has committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.domain import User
+from core.i18n import Texts
+from core.messages import Button, ConversationRef, IncomingMessage, OutgoingMessage
+from core.ports import Transaction
+
+
+@dataclass
+class Turn:
+    tx: Transaction
+    message: IncomingMessage
+    now: datetime
+    texts: Texts
+    user: User
+    language: str
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names the speaker."""
+        return f"{self.user.channel}:{self.user.external_id}"
+
+    def t(self, key: str, **params: object) -> str:
+        return self.texts.get(self.language, key, **params)
+
+    async def send(self, message: OutgoingMessage) -> None:
+        await self.tx.enqueue(message, self.now)
+
+    async def reply(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:
+        """Answer in the conversation the message came from (same thread)."""
+        in_group = not self.message.is_private
+        await self.send(
+            OutgoingMessage(
+                conversation=self.message.conversation,
+                text=text,
+                buttons=buttons,
+                # In a group, answer the very message so the reply chain stays readable.
+                reply_to_message_id=self.message.message_id if in_group else None,
+            )
+        )
+
+    async def send_to(self, conversation: ConversationRef, text: str, **fields) -> None:
+        await self.send(OutgoingMessage(conversation=conversation, text=text, **fields))

@@ -1,0 +1,261 @@
+"""The user's side of the conversation: questions, answers from the knowledge base, tickets."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from core.admin_commands import AdminCommands
+from core.commands import Command, command_text, parse_command
+from core.domain import FaqEntry, Match, Ticket
+from core.i18n import SUPPORTED_LANGUAGES
+from core.knowledge_base import Decision, KnowledgeBase, Thresholds
+from core.messages import Button
+from core.text import shorten
+from core.tickets import TicketDesk
+from core.turn import Turn
+
+log = logging.getLogger(__name__)
+
+BUTTON_LABEL_LENGTH = 60
+RECENT_TICKETS = 10
+TICKET_HISTORY = 5
+
+# Conversation state keys kept on the user between two messages.
+LAST_QUESTION = "last_question"  # what the user asked, for a ticket after "didn't help"
+LAST_ENTRY = "last_entry"  # the article just shown, so "helped" counts once
+CLARIFY = "clarify"  # a too-short question we asked to expand
+AWAITING_TICKET = "awaiting_ticket"  # /new without text: the next message opens the ticket
+
+
+class UserFlow:
+    def __init__(
+        self,
+        desk: TicketDesk,
+        knowledge: KnowledgeBase,
+        thresholds: Thresholds,
+        admin: AdminCommands,
+        small_talk: Callable[[str], str | None],
+        min_question_chars: int,
+    ) -> None:
+        self.desk = desk
+        self.knowledge = knowledge
+        self.thresholds = thresholds
+        self.admin = admin
+        self.small_talk = small_talk
+        self.min_question_chars = min_question_chars
+        self.commands: dict[str, Callable] = {
+            "start": self._start,
+            "help": self._help,
+            "new": self._new,
+            "status": self._status,
+            "ticket": self._ticket,
+            "close": self._close,
+            "lang": self._lang,
+            "helped": self._helped,
+            "nothelped": self._not_helped,
+            "article": self._article,
+        }
+
+    async def handle(self, turn: Turn, first_contact: bool) -> None:
+        message = turn.message
+        command = parse_command(message.button_payload or message.text)
+        if first_contact and not (command and command.name in ("start", "lang")):
+            await turn.reply(turn.t("user.greeting"))
+        if command and command.name in self.commands:
+            await self.commands[command.name](turn, command)
+        elif command and command.name in self.admin.names:
+            await self.admin.handle(turn, command)
+        else:
+            await self._text(turn)
+
+    # -- free text
+
+    async def _text(self, turn: Turn) -> None:
+        message = turn.message
+        text = message.text.strip()
+        ticket = await turn.tx.find_active_ticket(turn.user.id)
+        if ticket is not None:
+            await self.desk.add_user_message(turn, ticket, text, message.attachments)
+            return
+        state = turn.user.state or {}
+        if not text and not message.attachments:
+            await turn.reply(turn.t("user.empty"))
+            return
+        if state.get(AWAITING_TICKET) or not text:
+            # A picture or file alone is a problem report: a person has to look at it.
+            await self._open_ticket(turn, text)
+            return
+        kind = self.small_talk(text)
+        if kind == "human":
+            await self._open_ticket(turn, _join(state.get(LAST_QUESTION), text))
+            return
+        if kind is not None:
+            await turn.reply(turn.t(f"user.small_talk.{kind}"))
+            return
+        question = _join(state.get(CLARIFY), text)
+        matches = self.knowledge.search(question, turn.language, limit=3)
+        decision = self.thresholds.decide(matches)
+        if decision == Decision.ANSWER:
+            await self._send_article(turn, self.knowledge.get(matches[0].entry_id), question)
+        elif decision == Decision.SUGGEST:
+            await self._suggest(turn, matches, question)
+        elif CLARIFY not in state and len(question) < self.min_question_chars:
+            await turn.tx.set_user_state(turn.user.id, {CLARIFY: question})
+            await turn.reply(turn.t("user.clarify"))
+        else:
+            await self._open_ticket(turn, question, matches)
+
+    async def _send_article(self, turn: Turn, entry: FaqEntry, question: str | None) -> None:
+        await turn.tx.count_faq_event(entry.id, "hits")
+        state = {LAST_ENTRY: entry.id}
+        if question:
+            state[LAST_QUESTION] = question
+        await turn.tx.set_user_state(turn.user.id, state)
+        buttons = (
+            (
+                Button(turn.t("button.helped"), command_text("helped", entry.id)),
+                Button(turn.t("button.not_helped"), command_text("nothelped", entry.id)),
+            ),
+        )
+        await turn.reply(entry.answer, buttons)
+
+    async def _suggest(self, turn: Turn, matches: list[Match], question: str) -> None:
+        await turn.tx.set_user_state(turn.user.id, {LAST_QUESTION: question})
+        rows = [
+            (Button(shorten(m.question, BUTTON_LABEL_LENGTH), command_text("article", m.entry_id)),)
+            for m in matches
+        ]
+        rows.append((Button(turn.t("button.none_fits"), command_text("new")),))
+        await turn.reply(turn.t("user.suggestions"), tuple(rows))
+
+    async def _open_ticket(self, turn: Turn, text: str, matches: list[Match] | None = None) -> None:
+        category = None
+        if matches:
+            nearest = self.knowledge.get(matches[0].entry_id)
+            category = nearest.category if nearest else None
+        if turn.user.state:
+            await turn.tx.set_user_state(turn.user.id, None)
+        await self.desk.open(turn, text, turn.message.attachments, category=category)
+
+    # -- commands
+
+    async def _start(self, turn: Turn, command: Command) -> None:
+        await turn.reply(turn.t("user.greeting"))
+
+    async def _help(self, turn: Turn, command: Command) -> None:
+        await turn.reply(turn.t("user.help"))
+
+    async def _new(self, turn: Turn, command: Command) -> None:
+        active = await turn.tx.find_active_ticket(turn.user.id)
+        if active is not None:
+            await turn.reply(turn.t("user.already_open", number=active.number))
+            return
+        text = command.args or (turn.user.state or {}).get(LAST_QUESTION, "")
+        if text:
+            await self._open_ticket(turn, text)
+        else:
+            await turn.tx.set_user_state(turn.user.id, {AWAITING_TICKET: True})
+            await turn.reply(turn.t("user.describe_problem"))
+
+    async def _status(self, turn: Turn, command: Command) -> None:
+        tickets = await turn.tx.list_user_tickets(turn.user.id, limit=RECENT_TICKETS)
+        if not tickets:
+            await turn.reply(turn.t("user.no_tickets"))
+            return
+        lines = [_ticket_line(turn, t) for t in tickets]
+        await turn.reply(turn.t("user.status_header") + "\n" + "\n".join(lines))
+
+    async def _ticket(self, turn: Turn, command: Command) -> None:
+        number = command.int_arg()
+        if number is None:
+            await turn.reply(turn.t("user.usage.ticket"))
+            return
+        ticket = await self._own_ticket(turn, number)
+        if ticket is None:
+            return
+        history = [
+            m for m in await turn.tx.list_ticket_messages(ticket.id) if m.direction.value != "note"
+        ][-TICKET_HISTORY:]
+        lines = [
+            turn.t(f"user.history.{m.direction.value}", text=shorten(m.text or "—", 200))
+            for m in history
+        ]
+        await turn.reply(_ticket_line(turn, ticket) + "\n\n" + "\n".join(lines))
+
+    async def _close(self, turn: Turn, command: Command) -> None:
+        number = command.int_arg()
+        if number is not None:
+            ticket = await self._own_ticket(turn, number)
+            if ticket is None:
+                return
+        else:
+            ticket = await turn.tx.find_active_ticket(turn.user.id)
+            if ticket is None:
+                await turn.reply(turn.t("user.nothing_to_close"))
+                return
+        if not ticket.status.is_active:
+            await turn.reply(turn.t("user.already_closed", number=ticket.number))
+            return
+        await self.desk.close(turn, ticket, by_user=True)
+
+    async def _lang(self, turn: Turn, command: Command) -> None:
+        language = command.args.strip().lower()
+        if language not in SUPPORTED_LANGUAGES:
+            await turn.reply(turn.t("user.usage.lang"))
+            return
+        await turn.tx.set_user_language(turn.user.id, language)
+        turn.language = language
+        await turn.reply(turn.t("user.language_set"))
+
+    async def _helped(self, turn: Turn, command: Command) -> None:
+        entry_id = command.int_arg()
+        if entry_id is not None and (turn.user.state or {}).get(LAST_ENTRY) == entry_id:
+            await turn.tx.count_faq_event(entry_id, "helpful")
+            await turn.tx.set_user_state(turn.user.id, None)
+        await turn.reply(turn.t("user.glad_it_helped"))
+
+    async def _not_helped(self, turn: Turn, command: Command) -> None:
+        entry_id = command.int_arg()
+        state = turn.user.state or {}
+        if entry_id is not None and state.get(LAST_ENTRY) == entry_id:
+            await turn.tx.count_faq_event(entry_id, "unhelpful")
+        active = await turn.tx.find_active_ticket(turn.user.id)
+        if active is not None:
+            await turn.reply(turn.t("user.already_open", number=active.number))
+            return
+        question = state.get(LAST_QUESTION)
+        if question:
+            await self._open_ticket(turn, question)
+        else:
+            await turn.tx.set_user_state(turn.user.id, {AWAITING_TICKET: True})
+            await turn.reply(turn.t("user.describe_problem"))
+
+    async def _article(self, turn: Turn, command: Command) -> None:
+        entry_id = command.int_arg()
+        entry = self.knowledge.get(entry_id) if entry_id is not None else None
+        if entry is None:
+            await turn.reply(turn.t("user.article_gone"))
+            return
+        await self._send_article(turn, entry, (turn.user.state or {}).get(LAST_QUESTION))
+
+    async def _own_ticket(self, turn: Turn, number: int) -> Ticket | None:
+        """The user's ticket with that number; someone else's looks exactly like a missing one."""
+        ticket = await turn.tx.get_ticket(number)
+        if ticket is None or ticket.user_id != turn.user.id:
+            await turn.reply(turn.t("user.ticket_not_found", number=number))
+            return None
+        return ticket
+
+
+def _join(first: str | None, second: str) -> str:
+    return f"{first}\n{second}" if first else second
+
+
+def _ticket_line(turn: Turn, ticket: Ticket) -> str:
+    return turn.t(
+        "user.ticket_line",
+        number=ticket.number,
+        status=turn.t(f"status.{ticket.status.value}"),
+        subject=ticket.subject,
+    )

@@ -1,0 +1,316 @@
+"""FuzzyMatcher: finds the knowledge-base entries that answer a question, with a calibrated
+confidence.
+
+Two stages:
+1. retrieval: BM25 over an inverted index of stemmed terms (one document per phrasing: the
+   question and each variant), after the question's words were resolved to index terms with
+   transliteration, keyboard-layout and typo correction (`knowledge.query`);
+2. re-ranking of the best few entries with bounded features: how much of the question the
+   phrasing explains (`qcov`), how much of the phrasing the question covers (`dcov`), and
+   rapidfuzz similarity of the two texts (`char`, which catches what stemming and typo
+   correction miss, such as split or joined words).
+
+The fused score of the best entry and its margin over the runner-up go through a logistic
+function fitted on validation data, so `Match.confidence` reads as the probability that the entry
+is the right answer. The thresholds below were chosen on the first half of the helpdesk
+validation set (see bench/answer_quality.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from core.domain import FaqEntry, Match
+from knowledge.index import InvertedIndex
+from knowledge.normalize import is_stopword, prepare, term_of, tokenize
+from knowledge.query import AnalyzedQuery, QueryAnalyzer
+
+logger = logging.getLogger(__name__)
+
+# The engine answers directly at confidence >= DEFAULT_ANSWER_THRESHOLD, offers the top entries as
+# buttons at >= DEFAULT_SUGGEST_THRESHOLD, and opens a ticket below.
+DEFAULT_ANSWER_THRESHOLD = 0.75
+DEFAULT_SUGGEST_THRESHOLD = 0.35
+
+# How many entries the BM25 stage hands to the re-ranking stage.
+CANDIDATE_ENTRIES = 12
+# Fusion weights of the re-ranking features (sum to 1, so the score is in 0..1).
+WEIGHT_QUERY_COVERAGE = 0.45
+WEIGHT_DOC_COVERAGE = 0.30
+WEIGHT_CHAR = 0.25
+CHAR_SCORER = fuzz.ratio
+# How much of the question the entry's answer text explains: admins write the answer with the
+# words users use, so it bridges vocabulary gaps, but it is weaker evidence than a phrasing.
+WEIGHT_ANSWER = 0.3
+# A question word the knowledge base does not know counts this fraction of a rare word's weight
+# against coverage: it may be a filler word, or the topic the base has no article on.
+UNKNOWN_WORD_WEIGHT = 0.5
+# Subtracted from the score of entries in another language than the asker's.
+OTHER_LANGUAGE_PENALTY = 0.08
+# Confidence = logistic(SLOPE_SCORE * score + SLOPE_MARGIN * margin + INTERCEPT).
+CONFIDENCE_SLOPE_SCORE = 4.146
+CONFIDENCE_SLOPE_MARGIN = 5.112
+CONFIDENCE_INTERCEPT = -2.504
+
+
+class _Phrasing:
+    __slots__ = ("entry_id", "text", "terms", "content")
+
+    def __init__(self, entry_id: int, text: str, terms: dict[str, int], content: str) -> None:
+        self.entry_id = entry_id
+        self.text = text  # as the admin wrote it
+        self.terms = terms  # index term -> count (shared with the index, never changed)
+        self.content = content  # prepared content words, for the character-level similarity
+
+
+@dataclass(frozen=True)
+class _Scored:
+    entry: FaqEntry
+    score: float
+    qcov: float
+    dcov: float
+    char: float
+    acov: float
+    bm25: float
+    phrasing: str
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in tokenize(prepare(text)) if not is_stopword(w)]
+
+
+def _term_counts(words: list[str]) -> dict[str, int]:
+    terms: dict[str, int] = {}
+    for word in words:
+        term = term_of(word)
+        terms[term] = terms.get(term, 0) + 1
+    return terms
+
+
+def _analyze_phrasing(entry_id: int, text: str) -> _Phrasing:
+    words = _content_words(text)
+    return _Phrasing(entry_id, text, _term_counts(words), " ".join(words))
+
+
+class FuzzyMatcher:
+    """In-memory matcher implementing `core.ports.Matcher`. Not thread-safe: the engine calls it
+    from one event loop."""
+
+    def __init__(self, entries: Sequence[FaqEntry] = ()) -> None:
+        self._entries: dict[int, FaqEntry] = {}
+        self._entry_slots: dict[int, list[int]] = {}
+        self._phrasings: dict[int, _Phrasing] = {}  # slot -> phrasing
+        self._answer_slots: dict[int, int] = {}  # entry id -> slot in the answer index
+        self._answer_entries: dict[int, int] = {}  # answer slot -> entry id
+        self._answer_terms: dict[int, dict[str, int]] = {}  # entry id -> answer terms
+        self._reset_indexes()
+        self.rebuild(entries)
+
+    def _reset_indexes(self) -> None:
+        self._index = InvertedIndex()
+        self._answers = InvertedIndex()
+        self._analyzer = QueryAnalyzer((self._index, self._answers))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # -- maintenance (core.ports.Matcher)
+
+    def rebuild(self, entries: Sequence[FaqEntry]) -> None:
+        self._reset_indexes()
+        for table in (
+            self._entries,
+            self._entry_slots,
+            self._phrasings,
+            self._answer_slots,
+            self._answer_entries,
+            self._answer_terms,
+        ):
+            table.clear()
+        for entry in entries:
+            self._add(entry)
+        logger.info("knowledge index rebuilt: %d entries", len(self._entries))
+
+    def upsert(self, entry: FaqEntry) -> None:
+        self.remove(entry.id)
+        self._add(entry)
+
+    def remove(self, entry_id: int) -> None:
+        for slot in self._entry_slots.pop(entry_id, ()):
+            self._index.remove(slot)
+            del self._phrasings[slot]
+        answer_slot = self._answer_slots.pop(entry_id, None)
+        if answer_slot is not None:
+            self._answers.remove(answer_slot)
+            del self._answer_entries[answer_slot]
+            del self._answer_terms[entry_id]
+        self._entries.pop(entry_id, None)
+
+    def _add(self, entry: FaqEntry) -> None:
+        if not entry.enabled:
+            return
+        slots: list[int] = []
+        seen: set[str] = set()
+        for text in entry.phrasings:
+            phrasing = _analyze_phrasing(entry.id, text)
+            key = " ".join(sorted(phrasing.terms))
+            if not phrasing.terms or key in seen:
+                continue  # nothing to match on, or a duplicate wording
+            seen.add(key)
+            slot = self._index.add(phrasing.terms)
+            self._phrasings[slot] = phrasing
+            slots.append(slot)
+        if not slots:
+            return
+        self._entries[entry.id] = entry
+        self._entry_slots[entry.id] = slots
+        answer_terms = _term_counts(_content_words(entry.answer))
+        if answer_terms:
+            answer_slot = self._answers.add(answer_terms)
+            self._answer_slots[entry.id] = answer_slot
+            self._answer_entries[answer_slot] = entry.id
+            self._answer_terms[entry.id] = answer_terms
+
+    # -- matching (core.ports.Matcher)
+
+    def match(self, text: str, language: str | None = None, limit: int = 3) -> list[Match]:
+        if limit <= 0 or not self._entries:
+            return []
+        query = self._analyzer.analyze(text, language)
+        weights = query.term_weights
+        if not weights:
+            return []
+        preferred = language or query.language
+        scored = self._rerank(query, self._retrieve(weights), preferred)
+        if not scored:
+            return []
+        return [
+            self._to_match(item, scored, query, preferred) for item in scored[:limit]
+        ]
+
+    def _retrieve(self, weights: dict[str, float]) -> dict[int, float]:
+        """entry id -> BM25 score of its best phrasing, for the best entries by phrasing, plus
+        the best few by answer text (with a phrasing score of 0 unless found both ways)."""
+        best: dict[int, float] = {}
+        for slot, score in self._index.top(weights, CANDIDATE_ENTRIES * 3):
+            entry_id = self._phrasings[slot].entry_id
+            if entry_id not in best:
+                best[entry_id] = score
+                if len(best) >= CANDIDATE_ENTRIES:
+                    break
+        for slot, _ in self._answers.top(weights, CANDIDATE_ENTRIES // 2):
+            best.setdefault(self._answer_entries[slot], 0.0)
+        return best
+
+    def _rerank(
+        self,
+        query: AnalyzedQuery,
+        retrieved: dict[int, float],
+        preferred: str | None,
+    ) -> list[_Scored]:
+        idf = self._index.idf
+        # term -> [(question word number, idf-weighted mass)]; a word may have two typo readings.
+        term_words: dict[str, list[tuple[int, float]]] = {}
+        word_mass: list[float] = []
+        unknown_mass = idf("") * UNKNOWN_WORD_WEIGHT
+        for number, word in enumerate(query.words):
+            masses = [(term, idf(term) * weight) for term, weight in word.terms]
+            word_mass.append(max((mass for _, mass in masses), default=unknown_mass))
+            for term, mass in masses:
+                term_words.setdefault(term, []).append((number, mass))
+        query_mass = max(sum(word_mass), 1e-9)
+        term_weights = query.term_weights
+        content = query.content
+
+        query_term_list = list(term_words.items())
+
+        def covered_mass(terms: dict[str, int]) -> float:
+            """The idf mass of the question words found in `terms` (each word counted once)."""
+            best: dict[int, float] = {}
+            for term, words in query_term_list:
+                if term in terms:
+                    for number, mass in words:
+                        if mass > best.get(number, 0.0):
+                            best[number] = mass
+            return sum(best.values())
+
+        results: list[_Scored] = []
+        for entry_id, bm25 in retrieved.items():
+            entry = self._entries[entry_id]
+            acov = covered_mass(self._answer_terms.get(entry_id, {})) / query_mass
+            language_penalty = (
+                OTHER_LANGUAGE_PENALTY if preferred and entry.language != preferred else 0.0
+            )
+            best: _Scored | None = None
+            for slot in self._entry_slots[entry_id]:
+                phrasing = self._phrasings[slot]
+                doc_matched = 0.0
+                for term in phrasing.terms:
+                    weight = term_weights.get(term)
+                    if weight:
+                        doc_matched += idf(term) * weight
+                qcov = covered_mass(phrasing.terms) / query_mass
+                dcov = doc_matched / self._index.idf_mass(slot)
+                char = CHAR_SCORER(content, phrasing.content) / 100.0
+                score = (
+                    WEIGHT_QUERY_COVERAGE * qcov
+                    + WEIGHT_DOC_COVERAGE * dcov
+                    + WEIGHT_CHAR * char
+                    + WEIGHT_ANSWER * acov
+                    - language_penalty
+                )
+                if best is None or score > best.score:
+                    best = _Scored(entry, score, qcov, dcov, char, acov, bm25, phrasing.text)
+            if best is not None:
+                results.append(best)
+        results.sort(key=lambda item: (-item.score, item.entry.id))
+        return results
+
+    def _to_match(
+        self,
+        item: _Scored,
+        ranked: list[_Scored],
+        query: AnalyzedQuery,
+        preferred: str | None,
+    ) -> Match:
+        # The margin is taken against the best other entry in this entry's language or the
+        # asker's: the same article translated into a language nobody asked in is no competitor,
+        # but an entry in the asker's language outranks a translation.
+        rival_languages = {item.entry.language, preferred}
+        rival = next(
+            (
+                other.score
+                for other in ranked
+                if other.entry.id != item.entry.id and other.entry.language in rival_languages
+            ),
+            0.0,
+        )
+        margin = item.score - rival
+        confidence = _logistic(
+            CONFIDENCE_SLOPE_SCORE * item.score
+            + CONFIDENCE_SLOPE_MARGIN * margin
+            + CONFIDENCE_INTERCEPT
+        )
+        details = {
+            "score": round(item.score, 4),
+            "margin": round(margin, 4),
+            "qcov": round(item.qcov, 4),
+            "dcov": round(item.dcov, 4),
+            "char": round(item.char, 4),
+            "acov": round(item.acov, 4),
+            "bm25": round(item.bm25, 4),
+            "phrasing": item.phrasing,
+            "language": item.entry.language,
+            "query_language": preferred,
+            "words": {w.word: f"{w.how}:{','.join(t for t, _ in w.terms)}" for w in query.words},
+        }
+        return Match(item.entry.id, confidence, item.entry.question, details)
+
+
+def _logistic(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-value))

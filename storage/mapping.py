@@ -1,0 +1,173 @@
+"""Conversions between table rows and the records of `core.domain` / `core.messages`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Row
+
+from core.domain import (
+    AuditRecord,
+    Direction,
+    FaqEntry,
+    MessageLink,
+    OutboxItem,
+    OutboxStatus,
+    Priority,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+    User,
+)
+from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
+
+
+def user_from_row(row: Row[Any]) -> User:
+    chat = None
+    if row.chat_channel is not None and row.chat_id is not None:
+        chat = ConversationRef(row.chat_channel, row.chat_id, row.chat_thread_id)
+    return User(
+        id=row.id,
+        channel=row.channel,
+        external_id=row.external_id,
+        display_name=row.display_name,
+        language=row.language,
+        chat=chat,
+        created_at=row.created_at,
+        state=row.state,
+    )
+
+
+def ticket_from_row(row: Row[Any]) -> Ticket:
+    return Ticket(
+        id=row.id,
+        user_id=row.user_id,
+        conversation=ConversationRef(
+            row.conversation_channel, row.conversation_chat_id, row.conversation_thread_id
+        ),
+        status=TicketStatus(row.status),
+        priority=Priority(row.priority),
+        category=row.category,
+        subject=row.subject,
+        assignee_id=row.assignee_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        first_response_at=row.first_response_at,
+        resolved_at=row.resolved_at,
+        closed_at=row.closed_at,
+    )
+
+
+def attachments_to_json(attachments: Iterable[Attachment]) -> list[dict[str, Any]]:
+    return [attachment.to_dict() for attachment in attachments]
+
+
+def attachments_from_json(data: Sequence[dict[str, Any]] | None) -> tuple[Attachment, ...]:
+    return tuple(Attachment.from_dict(item) for item in data or ())
+
+
+def ticket_message_from_row(row: Row[Any]) -> TicketMessage:
+    return TicketMessage(
+        id=row.id,
+        ticket_id=row.ticket_id,
+        author_user_id=row.author_user_id,
+        direction=Direction(row.direction),
+        text=row.text,
+        attachments=attachments_from_json(row.attachments),
+        created_at=row.created_at,
+    )
+
+
+def message_link_from_row(row: Row[Any]) -> MessageLink:
+    return MessageLink(
+        channel=row.channel,
+        chat_id=row.chat_id,
+        message_id=row.message_id,
+        ticket_id=row.ticket_id,
+        thread_id=row.thread_id,
+        is_anchor=bool(row.is_anchor),
+    )
+
+
+def faq_entry_from_row(row: Row[Any], variants: Sequence[str]) -> FaqEntry:
+    return FaqEntry(
+        id=row.id,
+        question=row.question,
+        answer=row.answer,
+        language=row.language,
+        variants=tuple(variants),
+        category=row.category,
+        enabled=bool(row.enabled),
+        hits=row.hits,
+        helpful=row.helpful,
+        unhelpful=row.unhelpful,
+    )
+
+
+def audit_from_row(row: Row[Any]) -> AuditRecord:
+    return AuditRecord(
+        id=row.id,
+        actor=row.actor,
+        action=row.action,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        before=row.before,
+        after=row.after,
+        at=row.at,
+    )
+
+
+# -- outbox: the conversation and text have columns; the rest of the message is one JSON payload.
+
+
+def outgoing_payload(message: OutgoingMessage) -> dict[str, Any]:
+    """Everything of the message except conversation, text and ticket_id (own columns).
+    Empty values are left out to keep rows small; `extra` must be JSON-serializable."""
+    payload: dict[str, Any] = {}
+    if message.buttons:
+        payload["buttons"] = [
+            [{"label": button.label, "payload": button.payload} for button in row]
+            for row in message.buttons
+        ]
+    if message.attachments:
+        payload["attachments"] = attachments_to_json(message.attachments)
+    if message.reply_to_message_id is not None:
+        payload["reply_to_message_id"] = message.reply_to_message_id
+    if message.to_staff:
+        payload["to_staff"] = True
+    if message.thread_title is not None:
+        payload["thread_title"] = message.thread_title
+    if message.extra:
+        payload["extra"] = message.extra
+    return payload
+
+
+def outgoing_from_row(row: Row[Any]) -> OutgoingMessage:
+    payload = row.payload or {}
+    return OutgoingMessage(
+        conversation=ConversationRef(row.channel, row.chat_id, row.thread_id),
+        text=row.text,
+        buttons=tuple(
+            tuple(Button(label=b["label"], payload=b["payload"]) for b in button_row)
+            for button_row in payload.get("buttons", ())
+        ),
+        attachments=attachments_from_json(payload.get("attachments")),
+        reply_to_message_id=payload.get("reply_to_message_id"),
+        ticket_id=row.ticket_id,
+        to_staff=bool(payload.get("to_staff", False)),
+        thread_title=payload.get("thread_title"),
+        extra=dict(payload.get("extra", {})),
+    )
+
+
+def outbox_item_from_row(row: Row[Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        message=outgoing_from_row(row),
+        status=OutboxStatus(row.status),
+        attempts=row.attempts,
+        parts_sent=row.parts_sent,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+    )

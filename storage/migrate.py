@@ -1,0 +1,74 @@
+"""Schema migrations (Alembic), run programmatically: no alembic.ini is needed."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL
+
+from storage.postgres import create_postgres_engine
+from storage.sqlite import SqliteStore
+from storage.urls import is_sqlite, parse_database_url
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Two processes starting at once on a fresh PostgreSQL database must not both create the tables.
+_MIGRATION_LOCK_KEY = 0x68656C70  # "help"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade_on_connection(connection: Connection, revision: str = "head") -> None:
+    """Migrate the database of `connection` (already in a transaction) to `revision`."""
+    before = current_revision(connection)
+    command.upgrade(alembic_config(connection), revision)
+    after = current_revision(connection)
+    if before != after:
+        logger.info("database schema migrated from %s to %s", before or "nothing", after)
+
+
+async def upgrade_database(url: str | URL) -> None:
+    """`alembic upgrade head` for the database at `url` (what `helpdesk db upgrade` runs).
+    Creates the SQLite file and its directory when missing; a no-op when up to date."""
+    database_url = parse_database_url(url)
+    if is_sqlite(database_url):
+        store = SqliteStore(database_url)
+        await store.start()
+        try:
+            await store.run_sync(upgrade_on_connection)
+        finally:
+            await store.close()
+        return
+    engine = create_postgres_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("SELECT CAST(:key AS bigint)"), {"key": _MIGRATION_LOCK_KEY}
+            )
+            await connection.run_sync(upgrade_on_connection)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,267 @@
+"""Database tables (SQLAlchemy 2 declarative models).
+
+The repository works with these tables through Core statements (`insert(UserRow)`,
+`select(TicketRow)`): rows are turned into the frozen records of `core.domain` right away, so no ORM
+identity map or lazy loading is ever involved. Enums are stored as their string values, JSON and
+timestamps with portable types; every timestamp is UTC (see `storage.types.UtcDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import BigId, Json, UtcDateTime
+
+# Named constraints: Alembic needs names to alter SQLite tables (batch mode) and to drop them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PENDING_ONLY = text("status = 'pending'")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UserRow(Base):
+    """A person on one channel; the same human on two messengers is two users."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    language: Mapped[str | None] = mapped_column(String(16))
+    # The private chat where the bot reaches this user.
+    chat_channel: Mapped[str | None] = mapped_column(String(32))
+    chat_id: Mapped[str | None] = mapped_column(String(128))
+    chat_thread_id: Mapped[str | None] = mapped_column(String(128))
+    # Conversation state between two messages (a small JSON object).
+    state: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        # find_active_ticket / list_user_tickets: a user's tickets by status, newest first.
+        Index("ix_tickets_user_status", "user_id", "status", "id"),
+        Index("ix_tickets_status", "status"),
+        # Ticket numbers are shown to people: never reuse one, even after a delete.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    conversation_channel: Mapped[str] = mapped_column(String(32))
+    conversation_chat_id: Mapped[str] = mapped_column(String(128))
+    conversation_thread_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class TicketMessageRow(Base):
+    __tablename__ = "ticket_messages"
+    __table_args__ = (Index("ix_ticket_messages_ticket", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    direction: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MessageLinkRow(Base):
+    """A platform message that belongs to a ticket (how staff replies find their ticket)."""
+
+    __tablename__ = "message_links"
+    __table_args__ = (
+        UniqueConstraint("channel", "chat_id", "message_id"),
+        Index("ix_message_links_ticket", "ticket_id", "channel", "chat_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    message_id: Mapped[str] = mapped_column(String(128))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    thread_id: Mapped[str | None] = mapped_column(String(128))
+    is_anchor: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FaqEntryRow(Base):
+    __tablename__ = "faq_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    helpful: Mapped[int] = mapped_column(Integer, default=0)
+    unhelpful: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    variants: Mapped[list[FaqVariantRow]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class FaqVariantRow(Base):
+    """Another wording of an FAQ question. Admin variants are approved when added; learned ones
+    wait as candidates until an admin approves or rejects them. Only approved ones are matched."""
+
+    __tablename__ = "faq_variants"
+    __table_args__ = (Index("ix_faq_variants_entry", "entry_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("faq_entries.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="admin")  # admin | learned
+    # approved | candidate | rejected
+    status: Mapped[str] = mapped_column(String(16), default="approved")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    entry: Mapped[FaqEntryRow] = relationship(back_populates="variants")
+
+
+class ProcessedUpdateRow(Base):
+    """Platform deliveries already handled (the de-duplication key of incoming updates)."""
+
+    __tablename__ = "processed_updates"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OutboxRow(Base):
+    """A message waiting to be sent (or already sent / given up on)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The head of each chat's queue (claim_due_outbox), over pending rows only.
+        Index(
+            "ix_outbox_pending_chat",
+            "channel",
+            "chat_id",
+            "id",
+            sqlite_where=PENDING_ONLY,
+            postgresql_where=PENDING_ONLY,
+        ),
+        # Due pending rows.
+        Index(
+            "ix_outbox_pending_due",
+            "next_attempt_at",
+            sqlite_where=PENDING_ONLY,
+            postgresql_where=PENDING_ONLY,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    thread_id: Mapped[str | None] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    ticket_id: Mapped[int | None] = mapped_column(Integer)
+    # The rest of the OutgoingMessage: buttons, attachments, reply_to_message_id, to_staff,
+    # thread_title, extra (see storage.mapping).
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RoleRow(Base):
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("channel", "external_id", "role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_type", "object_type", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    actor: Mapped[str | None] = mapped_column(String(160))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(128))
+    before: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    after: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CounterRow(Base):
+    """Named counters, e.g. `faq_revision`. A missing row reads as 0."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+FAQ_REVISION = "faq_revision"
+
+
+def _table(model: type[Base]) -> Table:
+    return model.__table__  # type: ignore[return-value]
+
+
+# Core handles of the tables, for the repository's statements.
+users = _table(UserRow)
+tickets = _table(TicketRow)
+ticket_messages = _table(TicketMessageRow)
+message_links = _table(MessageLinkRow)
+faq_entries = _table(FaqEntryRow)
+faq_variants = _table(FaqVariantRow)
+processed_updates = _table(ProcessedUpdateRow)
+outbox = _table(OutboxRow)
+roles = _table(RoleRow)
+audit_log = _table(AuditRow)
+counters = _table(CounterRow)

@@ -1,0 +1,204 @@
+"""The knowledge base: entries, their approved variants, counters and the revision number."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from core.domain import FaqDraft, FaqEntry
+from storage.mapping import faq_entry_from_row
+from storage.models import FAQ_REVISION, counters, faq_entries, faq_variants
+from storage.repository._sql import insert_for, per_dialect
+
+APPROVED = "approved"
+FAQ_COUNTERS = frozenset({"hits", "helpful", "unhelpful"})
+
+_ENTRY_BY_ID = select(faq_entries).where(faq_entries.c.id == bindparam("entry_id"))
+_APPROVED_VARIANTS_OF = (
+    select(faq_variants.c.text)
+    .where(faq_variants.c.entry_id == bindparam("entry_id"), faq_variants.c.status == APPROVED)
+    .order_by(faq_variants.c.id)
+)
+_INSERT_ENTRY = insert(faq_entries).returning(faq_entries.c.id)
+_INSERT_VARIANT = insert(faq_variants)
+# SET columns come from the parameters given at execution.
+_UPDATE_ENTRY = update(faq_entries).where(faq_entries.c.id == bindparam("entry_id"))
+_DELETE_APPROVED_VARIANTS = delete(faq_variants).where(
+    faq_variants.c.entry_id == bindparam("entry_id"), faq_variants.c.status == APPROVED
+)
+_DELETE_ENTRY = delete(faq_entries).where(faq_entries.c.id == bindparam("entry_id"))
+_REVISION = select(counters.c.value).where(counters.c.name == FAQ_REVISION)
+_bump_revision = per_dialect(
+    lambda dialect: (
+        insert_for(dialect, counters)
+        .values(name=FAQ_REVISION, value=1)
+        .on_conflict_do_update(index_elements=["name"], set_={"value": counters.c.value + 1})
+    )
+)
+
+
+def _bump(conn: Connection) -> None:
+    conn.execute(_bump_revision(conn))
+
+
+def _distinct_variants(question: str, variants: Iterable[str]) -> list[str]:
+    """Drop empty and repeated wordings, and the question itself; keep the order."""
+    seen = {question}
+    kept = []
+    for variant in variants:
+        if variant and variant not in seen:
+            seen.add(variant)
+            kept.append(variant)
+    return kept
+
+
+def _insert_variants(
+    conn: Connection, entry_id: int, variants: Iterable[str], now: datetime
+) -> None:
+    rows = [
+        {
+            "entry_id": entry_id,
+            "text": text,
+            "source": "admin",
+            "status": APPROVED,
+            "created_at": now,
+        }
+        for text in variants
+    ]
+    if rows:
+        conn.execute(_INSERT_VARIANT, rows)
+
+
+def list_faq(conn: Connection, include_disabled: bool) -> list[FaqEntry]:
+    entries = select(faq_entries).order_by(faq_entries.c.id)
+    if not include_disabled:
+        entries = entries.where(faq_entries.c.enabled.is_(True))
+    variants = (
+        select(faq_variants.c.entry_id, faq_variants.c.text)
+        .where(faq_variants.c.status == APPROVED)
+        .order_by(faq_variants.c.entry_id, faq_variants.c.id)
+    )
+    by_entry: dict[int, list[str]] = defaultdict(list)
+    for entry_id, text in conn.execute(variants):
+        by_entry[entry_id].append(text)
+    return [faq_entry_from_row(row, by_entry.get(row.id, ())) for row in conn.execute(entries)]
+
+
+def get_faq(conn: Connection, entry_id: int) -> FaqEntry | None:
+    row = conn.execute(_ENTRY_BY_ID, {"entry_id": entry_id}).first()
+    if row is None:
+        return None
+    variants = conn.execute(_APPROVED_VARIANTS_OF, {"entry_id": entry_id}).scalars().all()
+    return faq_entry_from_row(row, variants)
+
+
+def _require_faq(conn: Connection, entry_id: int) -> FaqEntry:
+    entry = get_faq(conn, entry_id)
+    if entry is None:
+        raise KeyError(f"no FAQ entry {entry_id}")
+    return entry
+
+
+def create_faq(conn: Connection, draft: FaqDraft, now: datetime) -> FaqEntry:
+    entry_id = conn.execute(
+        _INSERT_ENTRY,
+        {
+            "question": draft.question,
+            "answer": draft.answer,
+            "language": draft.language,
+            "category": draft.category,
+            "enabled": draft.enabled,
+            "hits": 0,
+            "helpful": 0,
+            "unhelpful": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    variants = _distinct_variants(draft.question, draft.variants)
+    _insert_variants(conn, entry_id, variants, now)
+    _bump(conn)
+    return FaqEntry(
+        id=entry_id,
+        question=draft.question,
+        answer=draft.answer,
+        language=draft.language,
+        variants=tuple(variants),
+        category=draft.category,
+        enabled=draft.enabled,
+    )
+
+
+def update_faq(conn: Connection, entry_id: int, draft: FaqDraft, now: datetime) -> FaqEntry:
+    """Learned candidates and rejected wordings are kept; approved variants are replaced."""
+    result = conn.execute(
+        _UPDATE_ENTRY,
+        {
+            "entry_id": entry_id,
+            "question": draft.question,
+            "answer": draft.answer,
+            "language": draft.language,
+            "category": draft.category,
+            "enabled": draft.enabled,
+            "updated_at": now,
+        },
+    )
+    if result.rowcount == 0:
+        raise KeyError(f"no FAQ entry {entry_id}")
+    conn.execute(_DELETE_APPROVED_VARIANTS, {"entry_id": entry_id})
+    _insert_variants(conn, entry_id, _distinct_variants(draft.question, draft.variants), now)
+    _bump(conn)
+    return _require_faq(conn, entry_id)
+
+
+def add_faq_variant(conn: Connection, entry_id: int, text: str, now: datetime) -> FaqEntry:
+    """Adding a wording the entry already has changes nothing."""
+    entry = _require_faq(conn, entry_id)
+    if not text or text == entry.question or text in entry.variants:
+        return entry
+    _insert_variants(conn, entry_id, [text], now)
+    conn.execute(_UPDATE_ENTRY, {"entry_id": entry_id, "updated_at": now})
+    _bump(conn)
+    return FaqEntry(
+        id=entry.id,
+        question=entry.question,
+        answer=entry.answer,
+        language=entry.language,
+        variants=(*entry.variants, text),
+        category=entry.category,
+        enabled=entry.enabled,
+        hits=entry.hits,
+        helpful=entry.helpful,
+        unhelpful=entry.unhelpful,
+    )
+
+
+def delete_faq(conn: Connection, entry_id: int) -> bool:
+    # Variants go with the entry (ON DELETE CASCADE).
+    deleted = conn.execute(_DELETE_ENTRY, {"entry_id": entry_id}).rowcount > 0
+    if deleted:
+        _bump(conn)
+    return deleted
+
+
+_COUNTER_UPDATES = {
+    name: update(faq_entries)
+    .where(faq_entries.c.id == bindparam("entry_id"))
+    .values({name: faq_entries.c[name] + 1})
+    for name in FAQ_COUNTERS
+}
+
+
+def count_faq_event(conn: Connection, entry_id: int, counter: str) -> None:
+    """Statistics only: does not change the revision (the matcher's index is unaffected)."""
+    statement = _COUNTER_UPDATES.get(counter)
+    if statement is None:
+        raise ValueError(f"unknown FAQ counter {counter!r}; one of {sorted(FAQ_COUNTERS)}")
+    conn.execute(statement, {"entry_id": entry_id})
+
+
+def faq_revision(conn: Connection) -> int:
+    return conn.execute(_REVISION).scalar_one_or_none() or 0

@@ -1,0 +1,163 @@
+"""The outbox: messages written by the core inside its transaction, delivered later by a sender.
+
+Per chat the queue is strictly ordered: only the oldest pending item of a chat (its head) may be
+sent, so a message that waits for a retry holds back the ones after it. Senders lease what they
+claim (`locked_until`); an expired lease (a crashed sender) makes the item claimable again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, or_, select, update
+
+from core.domain import OutboxItem, OutboxStatus
+from core.messages import OutgoingMessage
+from storage.mapping import outbox_item_from_row, outgoing_payload
+from storage.models import outbox
+
+logger = logging.getLogger(__name__)
+
+PENDING = OutboxStatus.PENDING.value
+
+_INSERT = insert(outbox).returning(outbox.c.id)
+
+
+def enqueue(conn: Connection, message: OutgoingMessage, now: datetime) -> int:
+    conversation = message.conversation
+    return conn.execute(
+        _INSERT,
+        {
+            "channel": conversation.channel,
+            "chat_id": conversation.chat_id,
+            "thread_id": conversation.thread_id,
+            "text": message.text,
+            "ticket_id": message.ticket_id,
+            "payload": outgoing_payload(message),
+            "status": PENDING,
+            "attempts": 0,
+            "parts_sent": 0,
+            "next_attempt_at": now,
+            "locked_until": None,
+            "last_error": None,
+            "created_at": now,
+            "sent_at": None,
+        },
+    ).scalar_one()
+
+
+def _build_claim():
+    older = outbox.alias("older")
+    has_older_pending = exists().where(
+        older.c.status == PENDING,
+        older.c.channel == outbox.c.channel,
+        older.c.chat_id == outbox.c.chat_id,
+        older.c.id < outbox.c.id,
+    )
+    claimable = (
+        outbox.c.status == PENDING,
+        outbox.c.next_attempt_at <= bindparam("now"),
+        or_(outbox.c.locked_until.is_(None), outbox.c.locked_until <= bindparam("now")),
+    )
+    heads = (
+        select(outbox.c.id)
+        .where(*claimable, ~has_older_pending)
+        .order_by(outbox.c.id)
+        .limit(bindparam("claim_limit"))
+        # PostgreSQL: a second sender skips rows being claimed right now instead of waiting;
+        # its own NOT EXISTS still sees them pending, so it never takes the next item of that
+        # chat. SQLite ignores this: its write transactions are serialized.
+        .with_for_update(skip_locked=True)
+        # Evaluated once. As `id IN (subquery)` PostgreSQL may re-run the subquery while
+        # updating; rows this statement already updated are then skipped by FOR UPDATE and the
+        # LIMIT window slides on, claiming far more than `limit` rows.
+        .cte("claimed_heads")
+        .prefix_with("MATERIALIZED")
+    )
+    return (
+        update(outbox)
+        .where(outbox.c.id == heads.c.id)
+        .values(locked_until=bindparam("lease_until"))
+        .returning(*outbox.c)
+    )
+
+
+_CLAIM = _build_claim()
+
+
+def claim_due_outbox(
+    conn: Connection, now: datetime, lease_until: datetime, limit: int
+) -> list[OutboxItem]:
+    if limit <= 0:
+        return []
+    rows = conn.execute(_CLAIM, {"now": now, "lease_until": lease_until, "claim_limit": limit})
+    # RETURNING has no order.
+    return sorted((outbox_item_from_row(row) for row in rows), key=lambda item: item.id)
+
+
+# SET columns come from the parameters given at execution.
+_UPDATE_ITEM = update(outbox).where(outbox.c.id == bindparam("item_id"))
+
+
+def _update_item(conn: Connection, item_id: int, **values: object) -> None:
+    if conn.execute(_UPDATE_ITEM, {"item_id": item_id, **values}).rowcount == 0:
+        logger.warning("outbox item %s does not exist", item_id)
+
+
+def mark_outbox_progress(conn: Connection, item_id: int, parts_sent: int) -> None:
+    _update_item(conn, item_id, parts_sent=parts_sent)
+
+
+def mark_outbox_sent(conn: Connection, item_id: int, parts_sent: int, now: datetime) -> None:
+    _update_item(
+        conn,
+        item_id,
+        status=OutboxStatus.SENT.value,
+        parts_sent=parts_sent,
+        sent_at=now,
+        locked_until=None,
+    )
+
+
+def schedule_outbox_retry(
+    conn: Connection, item_id: int, attempts: int, next_attempt_at: datetime, error: str
+) -> None:
+    _update_item(
+        conn,
+        item_id,
+        attempts=attempts,
+        next_attempt_at=next_attempt_at,
+        last_error=error,
+        locked_until=None,
+    )
+
+
+def mark_outbox_failed(conn: Connection, item_id: int, attempts: int, error: str) -> None:
+    _update_item(
+        conn,
+        item_id,
+        status=OutboxStatus.FAILED.value,
+        attempts=attempts,
+        last_error=error,
+        locked_until=None,
+    )
+
+
+_ITEM_BY_ID = select(outbox).where(outbox.c.id == bindparam("item_id"))
+_COUNT_PENDING = select(func.count()).select_from(outbox).where(outbox.c.status == PENDING)
+
+
+def get_outbox_item(conn: Connection, item_id: int) -> OutboxItem | None:
+    row = conn.execute(_ITEM_BY_ID, {"item_id": item_id}).first()
+    return outbox_item_from_row(row) if row is not None else None
+
+
+def count_pending_outbox(conn: Connection) -> int:
+    return conn.execute(_COUNT_PENDING).scalar_one()
+
+
+def prune_outbox(conn: Connection, before: datetime) -> int:
+    """Delete sent and failed items created before `before`; returns how many."""
+    statement = delete(outbox).where(outbox.c.status != PENDING, outbox.c.created_at < before)
+    return conn.execute(statement).rowcount

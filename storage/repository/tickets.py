@@ -1,0 +1,234 @@
+"""Tickets, their messages, and the platform messages linked to them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from core.domain import (
+    ACTIVE_STATUSES,
+    Direction,
+    MessageLink,
+    Priority,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+)
+from core.messages import Attachment, ConversationRef
+from storage.mapping import (
+    attachments_to_json,
+    message_link_from_row,
+    ticket_from_row,
+    ticket_message_from_row,
+)
+from storage.models import message_links, ticket_messages, tickets
+from storage.repository._sql import insert_for, per_dialect
+
+_INSERT_TICKET = insert(tickets).returning(*tickets.c)
+_TICKET_BY_ID = select(tickets).where(tickets.c.id == bindparam("ticket_id"))
+_ACTIVE_TICKET = (
+    select(tickets)
+    .where(
+        tickets.c.user_id == bindparam("user_id"),
+        tickets.c.status.in_(sorted(status.value for status in ACTIVE_STATUSES)),
+    )
+    .order_by(tickets.c.id.desc())
+    .limit(1)
+)
+# SET columns come from the parameters given at execution.
+_UPDATE_TICKET = update(tickets).where(tickets.c.id == bindparam("ticket_id")).returning(*tickets.c)
+UPDATABLE_TICKET_FIELDS = frozenset(
+    {
+        "status",
+        "priority",
+        "category",
+        "subject",
+        "assignee_id",
+        "updated_at",
+        "first_response_at",
+        "resolved_at",
+        "closed_at",
+    }
+)
+
+
+def create_ticket(
+    conn: Connection,
+    user_id: int,
+    conversation: ConversationRef,
+    subject: str,
+    category: str | None,
+    priority: Priority,
+    now: datetime,
+) -> Ticket:
+    row = conn.execute(
+        _INSERT_TICKET,
+        {
+            "user_id": user_id,
+            "conversation_channel": conversation.channel,
+            "conversation_chat_id": conversation.chat_id,
+            "conversation_thread_id": conversation.thread_id,
+            "status": TicketStatus.NEW.value,
+            "priority": Priority(priority).value,
+            "category": category,
+            "subject": subject,
+            "assignee_id": None,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).one()
+    return ticket_from_row(row)
+
+
+def get_ticket(conn: Connection, ticket_id: int) -> Ticket | None:
+    row = conn.execute(_TICKET_BY_ID, {"ticket_id": ticket_id}).first()
+    return ticket_from_row(row) if row is not None else None
+
+
+def find_active_ticket(conn: Connection, user_id: int) -> Ticket | None:
+    row = conn.execute(_ACTIVE_TICKET, {"user_id": user_id}).first()
+    return ticket_from_row(row) if row is not None else None
+
+
+def list_user_tickets(conn: Connection, user_id: int, limit: int) -> list[Ticket]:
+    statement = (
+        select(tickets)
+        .where(tickets.c.user_id == user_id)
+        .order_by(tickets.c.id.desc())
+        .limit(limit)
+    )
+    return [ticket_from_row(row) for row in conn.execute(statement)]
+
+
+def update_ticket(conn: Connection, ticket_id: int, changes: dict[str, Any]) -> Ticket:
+    unknown = set(changes) - UPDATABLE_TICKET_FIELDS
+    if unknown:
+        raise ValueError(f"cannot update ticket field(s): {', '.join(sorted(unknown))}")
+    if not changes:
+        ticket = get_ticket(conn, ticket_id)
+        if ticket is None:
+            raise KeyError(f"no ticket {ticket_id}")
+        return ticket
+    values = dict(changes)
+    if "status" in values:
+        values["status"] = TicketStatus(values["status"]).value
+    if "priority" in values:
+        values["priority"] = Priority(values["priority"]).value
+    row = conn.execute(_UPDATE_TICKET, {"ticket_id": ticket_id, **values}).first()
+    if row is None:
+        raise KeyError(f"no ticket {ticket_id}")
+    return ticket_from_row(row)
+
+
+_INSERT_TICKET_MESSAGE = insert(ticket_messages).returning(ticket_messages.c.id)
+_TICKET_MESSAGES = (
+    select(ticket_messages)
+    .where(ticket_messages.c.ticket_id == bindparam("ticket_id"))
+    .order_by(ticket_messages.c.id)
+)
+
+
+def add_ticket_message(
+    conn: Connection,
+    ticket_id: int,
+    author_user_id: int | None,
+    direction: Direction,
+    text: str,
+    attachments: Sequence[Attachment],
+    now: datetime,
+) -> TicketMessage:
+    message_id = conn.execute(
+        _INSERT_TICKET_MESSAGE,
+        {
+            "ticket_id": ticket_id,
+            "author_user_id": author_user_id,
+            "direction": Direction(direction).value,
+            "text": text,
+            "attachments": attachments_to_json(attachments),
+            "created_at": now,
+        },
+    ).scalar_one()
+    return TicketMessage(
+        id=message_id,
+        ticket_id=ticket_id,
+        author_user_id=author_user_id,
+        direction=Direction(direction),
+        text=text,
+        attachments=tuple(attachments),
+        created_at=now,
+    )
+
+
+def list_ticket_messages(conn: Connection, ticket_id: int) -> list[TicketMessage]:
+    rows = conn.execute(_TICKET_MESSAGES, {"ticket_id": ticket_id})
+    return [ticket_message_from_row(row) for row in rows]
+
+
+def count_tickets_by_status(conn: Connection) -> dict[TicketStatus, int]:
+    """Every status is present, with 0 when no ticket has it."""
+    counts = dict.fromkeys(TicketStatus, 0)
+    statement = select(tickets.c.status, func.count()).group_by(tickets.c.status)
+    for status, count in conn.execute(statement):
+        counts[TicketStatus(status)] = count
+    return counts
+
+
+# -- message links
+
+_add_message_link = per_dialect(
+    lambda dialect: insert_for(dialect, message_links).on_conflict_do_nothing(
+        index_elements=["channel", "chat_id", "message_id"]
+    )
+)
+_LINKED_TICKET = select(message_links.c.ticket_id).where(
+    message_links.c.channel == bindparam("channel"),
+    message_links.c.chat_id == bindparam("chat_id"),
+    message_links.c.message_id == bindparam("message_id"),
+)
+# Bind names differ from column names: in an UPDATE, SQLAlchemy would take a parameter named
+# like a column for a SET value.
+_ANCHOR_FILTER = (
+    message_links.c.ticket_id == bindparam("of_ticket"),
+    message_links.c.channel == bindparam("in_channel"),
+    message_links.c.chat_id == bindparam("in_chat"),
+    message_links.c.is_anchor.is_(True),
+)
+_NEWEST_ANCHOR = (
+    select(message_links).where(*_ANCHOR_FILTER).order_by(message_links.c.id.desc()).limit(1)
+)
+_DROP_ANCHORS = update(message_links).where(*_ANCHOR_FILTER).values(is_anchor=False)
+
+
+def add_message_link(conn: Connection, link: MessageLink) -> None:
+    conn.execute(
+        _add_message_link(conn),
+        {
+            "channel": link.channel,
+            "chat_id": link.chat_id,
+            "message_id": link.message_id,
+            "ticket_id": link.ticket_id,
+            "thread_id": link.thread_id,
+            "is_anchor": link.is_anchor,
+        },
+    )
+
+
+def find_linked_ticket(conn: Connection, channel: str, chat_id: str, message_id: str) -> int | None:
+    params = {"channel": channel, "chat_id": chat_id, "message_id": message_id}
+    return conn.execute(_LINKED_TICKET, params).scalar_one_or_none()
+
+
+def find_anchor(conn: Connection, ticket_id: int, channel: str, chat_id: str) -> MessageLink | None:
+    params = {"of_ticket": ticket_id, "in_channel": channel, "in_chat": chat_id}
+    row = conn.execute(_NEWEST_ANCHOR, params).first()
+    return message_link_from_row(row) if row is not None else None
+
+
+def drop_anchors(conn: Connection, ticket_id: int, channel: str, chat_id: str) -> int:
+    """Demote the ticket's anchors in that chat to plain links (their thread is gone); the links
+    still map old staff messages to the ticket. Returns how many were anchors."""
+    params = {"of_ticket": ticket_id, "in_channel": channel, "in_chat": chat_id}
+    return conn.execute(_DROP_ANCHORS, params).rowcount

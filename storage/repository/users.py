@@ -1,0 +1,123 @@
+"""De-duplication of deliveries and users."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from core.domain import User
+from core.messages import ConversationRef
+from storage.mapping import user_from_row
+from storage.models import processed_updates, users
+from storage.repository._sql import insert_for, per_dialect
+
+_claim_update = per_dialect(
+    lambda dialect: insert_for(dialect, processed_updates).on_conflict_do_nothing()
+)
+
+
+def claim_update(conn: Connection, channel: str, update_id: str, now: datetime) -> bool:
+    result = conn.execute(
+        _claim_update(conn), {"channel": channel, "update_id": update_id, "received_at": now}
+    )
+    return result.rowcount == 1
+
+
+# FOR UPDATE serializes two PostgreSQL transactions on one user; SQLite ignores it (its write
+# transactions are serialized already by BEGIN IMMEDIATE).
+_USER_BY_KEY_FOR_UPDATE = (
+    select(users)
+    .where(users.c.channel == bindparam("channel"), users.c.external_id == bindparam("external_id"))
+    .with_for_update()
+)
+_USER_BY_KEY = select(users).where(
+    users.c.channel == bindparam("channel"), users.c.external_id == bindparam("external_id")
+)
+_USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+_insert_user = per_dialect(
+    lambda dialect: (
+        insert_for(dialect, users)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(*users.c)
+    )
+)
+# SET columns come from the parameters given at execution.
+_UPDATE_USER = update(users).where(users.c.id == bindparam("user_id"))
+
+
+def upsert_user(
+    conn: Connection,
+    channel: str,
+    external_id: str,
+    display_name: str,
+    language_hint: str | None,
+    chat: ConversationRef | None,
+    now: datetime,
+) -> tuple[User, bool]:
+    """One SELECT for a known user whose details did not change (the common case)."""
+    key = {"channel": channel, "external_id": external_id}
+    row = conn.execute(_USER_BY_KEY_FOR_UPDATE, key).first()
+    if row is None:
+        values = {
+            **key,
+            "display_name": display_name,
+            "language": language_hint,
+            "chat_channel": chat.channel if chat else None,
+            "chat_id": chat.chat_id if chat else None,
+            "chat_thread_id": chat.thread_id if chat else None,
+            "state": None,
+            "created_at": now,
+        }
+        row = conn.execute(_insert_user(conn), values).first()
+        if row is not None:
+            return user_from_row(row), True
+        # Another process inserted the user between our SELECT and INSERT: lock its row.
+        row = conn.execute(_USER_BY_KEY_FOR_UPDATE, key).one()
+
+    user = user_from_row(row)
+    changes: dict[str, Any] = {}
+    if display_name and display_name != user.display_name:
+        changes["display_name"] = display_name
+    if user.language is None and language_hint:
+        changes["language"] = language_hint
+    if chat is not None and chat != user.chat:
+        changes.update(
+            chat_channel=chat.channel, chat_id=chat.chat_id, chat_thread_id=chat.thread_id
+        )
+    if not changes:
+        return user, False
+    conn.execute(_UPDATE_USER, {"user_id": user.id, **changes})
+    return (
+        dataclasses.replace(
+            user,
+            display_name=changes.get("display_name", user.display_name),
+            language=changes.get("language", user.language),
+            chat=chat if "chat_id" in changes else user.chat,
+        ),
+        False,
+    )
+
+
+def get_user(conn: Connection, user_id: int) -> User | None:
+    row = conn.execute(_USER_BY_ID, {"user_id": user_id}).first()
+    return user_from_row(row) if row is not None else None
+
+
+def find_user(conn: Connection, channel: str, external_id: str) -> User | None:
+    row = conn.execute(_USER_BY_KEY, {"channel": channel, "external_id": external_id}).first()
+    return user_from_row(row) if row is not None else None
+
+
+def set_user_language(conn: Connection, user_id: int, language: str) -> None:
+    result = conn.execute(_UPDATE_USER, {"user_id": user_id, "language": language})
+    if result.rowcount == 0:
+        raise KeyError(f"no user {user_id}")
+
+
+def set_user_state(conn: Connection, user_id: int, state: dict | None) -> None:
+    result = conn.execute(_UPDATE_USER, {"user_id": user_id, "state": state})
+    if result.rowcount == 0:
+        raise KeyError(f"no user {user_id}")

@@ -1,0 +1,137 @@
+"""The outbox sender: retries, retry-after, permanent failures, ordering, splitting, links."""
+
+from __future__ import annotations
+
+from core.domain import OutboxStatus
+from core.messages import Button, ConversationRef, OutgoingMessage
+from core.ports import PermanentSendError, RetryAfter, TransientSendError
+from tests.harness import CHANNEL, Harness
+
+
+async def _enqueue(bot: Harness, chat: str, text: str, **fields) -> int:
+    async with bot.store.transaction() as tx:
+        return await tx.enqueue(
+            OutgoingMessage(ConversationRef(CHANNEL, chat), text, **fields), bot.clock()
+        )
+
+
+async def _status(bot: Harness, item_id: int):
+    async with bot.store.transaction() as tx:
+        return await tx.get_outbox_item(item_id)
+
+
+async def test_two_transient_failures_then_one_delivery(store):
+    bot = Harness(store)
+    bot.adapter.failures = [TransientSendError("502"), TimeoutError("slow")]
+    item = await _enqueue(bot, "c1", "hello")
+    for _ in range(3):
+        await bot.sender.deliver_due()
+        bot.clock.advance(seconds=120)
+    assert bot.adapter.texts_to("c1") == ["hello"]
+    row = await _status(bot, item)
+    assert row.status == OutboxStatus.SENT and row.attempts == 2
+
+
+async def test_retry_after_is_honoured_and_not_sooner(store):
+    bot = Harness(store)
+    bot.adapter.failures = [RetryAfter(30)]
+    item = await _enqueue(bot, "c1", "hello")
+    await bot.sender.deliver_due()
+    bot.clock.advance(seconds=29)
+    assert await bot.sender.deliver_due() == 0
+    assert bot.adapter.texts_to("c1") == []
+    bot.clock.advance(seconds=1)
+    await bot.sender.deliver_due()
+    assert bot.adapter.texts_to("c1") == ["hello"]
+    assert (await _status(bot, item)).attempts == 0  # pacing is not a failure
+
+
+async def test_permanent_failure_does_not_block_others(store):
+    bot = Harness(store)
+    bot.adapter.blocked_chats["blocked"] = PermanentSendError("Forbidden: bot was blocked by the user")
+    failed = await _enqueue(bot, "blocked", "one")
+    await _enqueue(bot, "blocked", "two")
+    await _enqueue(bot, "c2", "other chat")
+    await bot.flush()
+    assert bot.adapter.texts_to("c2") == ["other chat"]
+    row = await _status(bot, failed)
+    assert row.status == OutboxStatus.FAILED and "blocked" in row.last_error
+
+
+async def test_per_chat_order_survives_a_failure(store):
+    bot = Harness(store)
+    bot.adapter.failures = [TransientSendError("boom")]
+    for text in ("first", "second", "third"):
+        await _enqueue(bot, "c1", text)
+    for _ in range(6):
+        await bot.sender.deliver_due()
+        bot.clock.advance(seconds=120)
+    assert bot.adapter.texts_to("c1") == ["first", "second", "third"]
+
+
+async def test_gives_up_after_max_attempts(store):
+    bot = Harness(store)
+    bot.sender.config = bot.sender.config.__class__(max_attempts=3, backoff_base=1, backoff_max=1)
+    bot.adapter.failures = [TransientSendError("down")] * 10
+    item = await _enqueue(bot, "c1", "hello")
+    for _ in range(5):
+        await bot.sender.deliver_due()
+        bot.clock.advance(seconds=10)
+    row = await _status(bot, item)
+    assert row.status == OutboxStatus.FAILED and row.attempts == 3
+
+
+async def test_long_text_is_split_once_with_buttons_on_the_last_part(store):
+    bot = Harness(store)
+    words = " ".join(f"word{i}" for i in range(1200))  # 9,689 characters: 3 parts of <= 4096
+    button = Button("OK", "/ok")
+    await _enqueue(bot, "c1", words, buttons=((button,),))
+    await bot.flush()
+    parts = bot.adapter.to_chat("c1")
+    assert len(parts) == 3
+    assert " ".join(p.message.text for p in parts) == words
+    assert all(len(p.message.text) <= 4096 for p in parts)
+    assert [bool(p.message.buttons) for p in parts] == [False, False, True]
+
+
+async def test_split_message_resumes_after_a_failure_without_repeating_parts(store):
+    bot = Harness(store)
+    words = " ".join(f"word{i}" for i in range(1000))
+    await _enqueue(bot, "c1", words)
+    sent_first = []
+
+    original = bot.adapter.send
+
+    async def fail_on_second(message, idempotency_key):
+        if idempotency_key.endswith(".1") and not sent_first:
+            sent_first.append(True)
+            raise TransientSendError("flaky")
+        return await original(message, idempotency_key)
+
+    bot.adapter.send = fail_on_second
+    for _ in range(3):
+        await bot.sender.deliver_due()
+        bot.clock.advance(seconds=120)
+    texts = bot.adapter.texts_to("c1")
+    assert len(texts) == 2 and " ".join(texts) == words
+
+
+async def test_missing_adapter_fails_the_item(store):
+    bot = Harness(store)
+    async with store.transaction() as tx:
+        item = await tx.enqueue(
+            OutgoingMessage(ConversationRef("nowhere", "c"), "hi"), bot.clock()
+        )
+    await bot.flush()
+    assert (await _status(bot, item)).status == OutboxStatus.FAILED
+
+
+async def test_sent_ticket_messages_are_linked_for_replies(store):
+    bot = Harness(store)
+    await bot.user_says("/new the projector in room 4 is blurry")
+    announcement = bot.to_staff()[0]
+    async with store.transaction() as tx:
+        linked = await tx.find_linked_ticket(CHANNEL, "staff", announcement.message_id)
+        anchor = await tx.find_anchor(1, CHANNEL, "staff")
+    assert linked == 1
+    assert anchor.message_id == announcement.message_id and anchor.is_anchor
