@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from core.messages import (
+    Attachment,
     Button,
     ConversationRef,
     IncomingMessage,
@@ -28,6 +29,7 @@ from core.messages import (
     Sender,
     SentMessage,
 )
+from core.ports import PermanentSendError, RateLimits
 
 CHANNEL = "console"
 STAFF_SPEAKERS = ("agent", "admin")
@@ -42,6 +44,8 @@ class ConsoleAdapter:
 
     name = CHANNEL
     max_text_length = 4096
+    max_file_size = 0  # the terminal shows file names only
+    rate_limits = RateLimits(per_chat=1_000_000, overall=1_000_000)
 
     def __init__(self, out: TextIO, staff_chat_id: str = "staff") -> None:
         self.out = out
@@ -49,6 +53,9 @@ class ConsoleAdapter:
         self._ids = itertools.count(1)
         self.buttons: dict[str, tuple[Button, ...]] = {}  # last buttons shown, per chat
         self.ticket_threads: dict[int, str] = {}
+
+    async def download(self, attachment: Attachment) -> bytes:
+        raise PermanentSendError("files typed in the console have no content")
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         message_id = str(next(self._ids))

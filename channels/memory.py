@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from core.messages import OutgoingMessage, SentMessage
+from core.messages import Attachment, OutgoingMessage, SentMessage
+from core.ports import PermanentSendError, RateLimits
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,13 @@ class Delivery:
 
 
 class RecordingAdapter:
+    max_file_size = 20 * 1024 * 1024
+    rate_limits = RateLimits(per_chat=1_000_000, overall=1_000_000)  # no pacing in memory
+
     def __init__(self, name: str = "memory", max_text_length: int = 4096) -> None:
         self.name = name
         self.max_text_length = max_text_length
+        self.files: dict[str, bytes] = {}  # file_id -> content, for download()
         self.deliveries: list[Delivery] = []
         self.failures: list[Exception] = []  # raised by the next sends, in order
         self.blocked_chats: dict[str, Exception] = {}  # every send to these chats raises
@@ -38,6 +43,11 @@ class RecordingAdapter:
         self.deliveries.append(Delivery(message, message_id, idempotency_key))
         opens_thread = message.to_staff and message.conversation.thread_id is None
         return SentMessage(message_id, thread_id=message_id if opens_thread else None)
+
+    async def download(self, attachment: Attachment) -> bytes:
+        if attachment.file_id not in self.files:
+            raise PermanentSendError(f"no such file: {attachment.file_id}")
+        return self.files[attachment.file_id]
 
     def to_chat(self, chat_id: str) -> list[Delivery]:
         return [d for d in self.deliveries if d.message.conversation.chat_id == chat_id]

@@ -45,6 +45,7 @@ class EngineConfig:
     default_language: str = "en"
     min_question_chars: int = 6
     bootstrap_roles: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    max_file_sizes: Mapping[str, int] = field(default_factory=dict)  # per channel, bytes
 
 
 class ConversationEngine:
@@ -65,7 +66,9 @@ class ConversationEngine:
         self.clock = clock
         self.on_committed = on_committed  # e.g. wake the outbox sender
         thresholds = Thresholds(config.answer_threshold, config.suggest_threshold)
-        desk = TicketDesk(config.staff_chat, texts, config.default_language)
+        desk = TicketDesk(
+            config.staff_chat, texts, config.default_language, config.max_file_sizes
+        )
         admin = AdminCommands(knowledge, Roles(config.bootstrap_roles), thresholds)
         self.users = UserFlow(
             desk, knowledge, thresholds, admin, small_talk, config.min_question_chars

@@ -42,13 +42,15 @@ class Attachment:
     size: int | None = None
     url: str | None = None
     channel: str | None = None  # the platform the file_id belongs to
+    # The bytes, only while a file is carried to another platform (never stored).
+    content: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return {k: v for k, v in self.__dict__.items() if v is not None and k != "content"}
 
     @classmethod
     def from_dict(cls, data: dict) -> Attachment:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k != "content"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class IncomingMessage:
     attachments: tuple[Attachment, ...] = ()
     is_private: bool = True
     received_at: datetime | None = None
+    # A service message: this chat moved to a new id (a Telegram group upgraded to a supergroup).
+    migrated_to_chat_id: str | None = None
 
     @property
     def user_key(self) -> tuple[str, str]:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.domain import MessageLink, OutboxItem
-from core.messages import ConversationRef, OutgoingMessage
+from core.messages import Attachment, ConversationRef, OutgoingMessage
 from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, Store
+from core.ratelimit import RateLimiter
 from core.text import split_text
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class OutboxSender:
         self.config = config
         self.clock = clock
         self._wake = asyncio.Event()
+        self._limiters = {name: RateLimiter(a.rate_limits) for name, a in self.adapters.items()}
 
     def wake(self) -> None:
         """Something was queued: do not wait for the next poll."""
@@ -112,7 +114,12 @@ class OutboxSender:
             outcome.failed, outcome.error = True, f"no adapter for {message.conversation.channel!r}"
             return outcome
         parts = split_text(message.text, adapter.max_text_length)
+        limiter = self._limiters[adapter.name]
         try:
+            if item.parts_sent == 0 and message.attachments:
+                message = dataclasses.replace(
+                    message, attachments=await self._carry(message.attachments, adapter)
+                )
             for index in range(item.parts_sent, len(parts)):
                 part = dataclasses.replace(
                     message,
@@ -120,6 +127,7 @@ class OutboxSender:
                     attachments=message.attachments if index == 0 else (),
                     buttons=message.buttons if index == len(parts) - 1 else (),
                 )
+                await limiter.acquire(message.conversation.chat_id)
                 sent = await adapter.send(part, idempotency_key=f"{item.id}.{index}")
                 outcome.parts_sent = index + 1
                 outcome.links += _links(message, sent, is_first=anchor is None and index == 0)
@@ -139,6 +147,34 @@ class OutboxSender:
             else:
                 outcome.retry_at = self.clock() + timedelta(seconds=self._backoff(outcome.attempts))
         return outcome
+
+    async def _carry(
+        self, attachments: tuple[Attachment, ...], target: ChannelAdapter
+    ) -> tuple[Attachment, ...]:
+        """Files from another platform are downloaded there and handed over as bytes. A file
+        that cannot be fetched for good is left out so that the text still arrives (the ticket
+        keeps the file's record); a passing failure retries the whole message."""
+        carried = []
+        for attachment in attachments:
+            if attachment.channel in (None, target.name) or attachment.content is not None:
+                carried.append(attachment)
+                continue
+            source = self.adapters.get(attachment.channel)
+            try:
+                if source is None:
+                    raise PermanentSendError(f"no adapter for {attachment.channel!r}")
+                content = await source.download(attachment)
+            except PermanentSendError as error:
+                log.warning(
+                    "attachment left out",
+                    extra={"file": attachment.file_name or attachment.file_id, "error": str(error)},
+                )
+                continue
+            if len(content) > target.max_file_size:
+                log.warning("attachment too large for the target", extra={"size": len(content)})
+                continue
+            carried.append(dataclasses.replace(attachment, content=content, size=len(content)))
+        return tuple(carried)
 
     def _backoff(self, attempts: int) -> float:
         delay = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempts - 1))

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -22,7 +23,13 @@ from core.domain import (
     TicketStatus,
     User,
 )
-from core.messages import Attachment, ConversationRef, OutgoingMessage, SentMessage
+from core.messages import (
+    Attachment,
+    ConversationRef,
+    IncomingMessage,
+    OutgoingMessage,
+    SentMessage,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Storage
@@ -105,6 +112,17 @@ class Transaction(Protocol):
 
     async def find_anchor(self, ticket_id: int, channel: str, chat_id: str) -> MessageLink | None:
         """The newest anchor link of the ticket in that chat."""
+
+    async def drop_anchor(self, ticket_id: int, channel: str, chat_id: str) -> None:
+        """Forget the ticket's anchor in that chat (its thread/topic was deleted): the next
+        staff message opens a new one. Links stay, so replies to old messages still map."""
+
+    async def move_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
+        """A chat changed its id: re-point message links, pending outbox items and the chat
+        alias (see `chat_alias`)."""
+
+    async def chat_aliases(self, channel: str) -> dict[str, str]:
+        """Old chat id -> current chat id, for chats that moved."""
 
     # -- outbox
     async def enqueue(self, message: OutgoingMessage, now: datetime) -> int: ...
@@ -236,10 +254,46 @@ class ThreadGone(SendError):
     ticket's anchor in that chat and resends, which makes the adapter open a new one."""
 
 
+@dataclass(frozen=True)
+class RateLimits:
+    """A platform's published sending limits: at most `per_chat` messages per `per_chat_window`
+    seconds into one chat, and `overall` per second for the whole bot."""
+
+    per_chat: int = 1
+    per_chat_window: float = 1.0
+    overall: int = 30
+    # A stricter window for some chats, by chat id (Telegram groups: 20 per minute).
+    extra_chat_limit: Callable[[str], tuple[int, float] | None] | None = None
+
+
 class ChannelAdapter(Protocol):
     name: str  # the channel name used in ConversationRef.channel
     max_text_length: int
+    max_file_size: int  # bytes the platform accepts in one upload
+    rate_limits: RateLimits
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
-        """Deliver one message (already split to fit `max_text_length`). Raise a SendError
-        subclass when it did not happen."""
+        """Deliver one message (already split to fit `max_text_length`). Attachments from this
+        platform carry `file_id`; from another platform they arrive with `content` filled in.
+        The same `idempotency_key` may come again after a crash: platforms that can de-duplicate
+        (VK's random_id) should use it. Raise a SendError subclass when it did not happen."""
+
+    async def download(self, attachment: Attachment) -> bytes:
+        """The bytes of a file received on this platform (to carry it to another one)."""
+
+
+InboundHandler = Callable[[IncomingMessage], Awaitable[None]]
+
+
+class Channel(ChannelAdapter, Protocol):
+    """A messenger connection: receives updates (polling, socket or webhook) and sends."""
+
+    async def start(self, on_message: InboundHandler) -> None:
+        """Begin receiving. `on_message` returns once the message is safely committed; a
+        delivery should be acknowledged to the platform only after that."""
+
+    async def stop(self) -> None:
+        """Stop receiving; work already handed to `on_message` is finished."""
+
+    def web_routes(self) -> list[tuple[str, str, Callable]]:
+        """(method, path, aiohttp handler) for webhook/callback modes; empty otherwise."""

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from core.domain import Direction, Priority, Ticket, TicketStatus, User
 from core.i18n import Texts
@@ -16,10 +16,17 @@ SUBJECT_LENGTH = 80
 
 
 class TicketDesk:
-    def __init__(self, staff_chat: ConversationRef, texts: Texts, staff_language: str) -> None:
+    def __init__(
+        self,
+        staff_chat: ConversationRef,
+        texts: Texts,
+        staff_language: str,
+        max_file_sizes: Mapping[str, int] | None = None,
+    ) -> None:
         self.staff_chat = staff_chat
         self.texts = texts
         self.staff_language = staff_language
+        self.max_file_sizes = dict(max_file_sizes or {})  # per channel, bytes
 
     def staff_text(self, key: str, **params: object) -> str:
         return self.texts.get(self.staff_language, key, **params)
@@ -72,7 +79,7 @@ class TicketDesk:
                 category=ticket.category or "—",
                 text=text or "—",
             ),
-            attachments=tuple(attachments),
+            attachments=await self._carriable(turn, attachments, self.staff_chat.channel),
             thread_title=_thread_title(ticket, user),
         )
         return ticket
@@ -96,7 +103,7 @@ class TicketDesk:
                 name=turn.user.display_name or turn.user.external_id,
                 text=text or "—",
             ),
-            attachments=tuple(attachments),
+            attachments=await self._carriable(turn, attachments, self.staff_chat.channel),
         )
 
     async def relay_agent_reply(
@@ -118,7 +125,9 @@ class TicketDesk:
                 text=self.texts.get(
                     owner_language, "user.agent_reply", number=ticket.number, text=text
                 ),
-                attachments=tuple(attachments),
+                attachments=await self._carriable(
+                    turn, attachments, ticket.conversation.channel
+                ),
                 ticket_id=ticket.id,
             )
         )
@@ -177,6 +186,27 @@ class TicketDesk:
         )
         return reopened
 
+    async def _carriable(
+        self, turn: Turn, attachments: Sequence[Attachment], channel: str
+    ) -> tuple[Attachment, ...]:
+        """The files the other side's platform can take; the sender hears about the others
+        (the ticket keeps their record either way)."""
+        limit = self.max_file_sizes.get(channel)
+        carried = []
+        for attachment in attachments:
+            if limit is not None and attachment.size is not None and attachment.size > limit:
+                await turn.reply(
+                    turn.t(
+                        "file.too_large",
+                        name=attachment.file_name or attachment.kind,
+                        size=_megabytes(attachment.size),
+                        limit=_megabytes(limit),
+                    )
+                )
+            else:
+                carried.append(attachment)
+        return tuple(carried)
+
     async def _owner_language(self, turn: Turn, ticket: Ticket) -> str:
         owner = turn.user if turn.user.id == ticket.user_id else await turn.tx.get_user(ticket.user_id)
         return (owner.language if owner else None) or self.texts.default_language
@@ -194,6 +224,10 @@ class TicketDesk:
                 turn.now,
             )
         return updated
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_048_576:.1f} MB"
 
 
 def _thread_title(ticket: Ticket, user: User) -> str:

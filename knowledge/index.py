@@ -14,6 +14,9 @@ import numpy as np
 
 BM25_K1 = 1.2
 BM25_B = 0.75
+# Share of the document count by which it may change before cached idf values are recomputed;
+# until then only the idf of terms in edited documents is refreshed.
+STATISTICS_DRIFT = 0.02
 
 
 def initial_key(term: str) -> str:
@@ -44,16 +47,17 @@ class InvertedIndex:
         self._doc_count = 0
         self._vocabulary: list[str] | None = None
         self._by_initial: dict[tuple[str, int], list[str]] | None = None
-        # Both depend on the document count, so any change clears them.
+        # idf depends on the document count: an edit forgets the entries of the terms it touched,
+        # and everything is recomputed once the count has drifted by STATISTICS_DRIFT.
         self._idf_cache: dict[str, float] = {}
         self._idf_mass_cache: dict[int, float] = {}
+        self._statistics_doc_count = 0
 
     # -- maintenance
 
     def add(self, terms: dict[str, int]) -> int:
         """Index a document given as term -> frequency (kept by reference: do not change it
         afterwards); returns its slot."""
-        self._forget_statistics()
         if self._free_slots:
             slot = self._free_slots.pop()
             self._slot_terms[slot] = terms
@@ -64,6 +68,7 @@ class InvertedIndex:
             self._slot_length.append(sum(terms.values()))
         self._total_length += self._slot_length[slot]
         self._doc_count += 1
+        self._forget_statistics(slot, terms)
         for term, tf in terms.items():
             postings = self._postings.get(term)
             if postings is None:
@@ -78,7 +83,6 @@ class InvertedIndex:
         terms = self._slot_terms[slot]
         if terms is None:
             return
-        self._forget_statistics()
         for term in terms:
             postings = self._postings[term]
             position = postings.slots.index(slot)
@@ -90,15 +94,32 @@ class InvertedIndex:
                 self._vocabulary = self._by_initial = None
         self._total_length -= self._slot_length[slot]
         self._doc_count -= 1
+        self._forget_statistics(slot, terms)
         self._slot_terms[slot] = None
         self._slot_length[slot] = 0
         self._free_slots.append(slot)
 
-    def _forget_statistics(self) -> None:
-        if self._idf_cache:
-            self._idf_cache = {}
-        if self._idf_mass_cache:
-            self._idf_mass_cache = {}
+    def _forget_statistics(self, slot: int, terms: Mapping[str, int]) -> None:
+        drift = abs(self._doc_count - self._statistics_doc_count)
+        if drift > STATISTICS_DRIFT * self._statistics_doc_count:
+            self._idf_cache.clear()
+            self._idf_mass_cache.clear()
+            self._statistics_doc_count = self._doc_count
+            return
+        for term in terms:
+            self._idf_cache.pop(term, None)
+        self._idf_mass_cache.pop(slot, None)
+
+    def warm_up(self) -> None:
+        """Compute every cached statistic and posting array now (after a bulk load), so that the
+        first questions do not pay for it."""
+        for postings in self._postings.values():
+            self._arrays(postings)
+        for term in self._postings:
+            self.idf(term)
+        for slot, terms in enumerate(self._slot_terms):
+            if terms is not None:
+                self.idf_mass(slot)
 
     # -- statistics
 

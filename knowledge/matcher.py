@@ -134,6 +134,8 @@ class FuzzyMatcher:
             table.clear()
         for entry in entries:
             self._add(entry)
+        self._index.warm_up()
+        self._answers.warm_up()
         logger.info("knowledge index rebuilt: %d entries", len(self._entries))
 
     def upsert(self, entry: FaqEntry) -> None:

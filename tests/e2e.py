@@ -1,0 +1,91 @@
+"""The whole helpdesk running in the test's event loop, around real channel adapters: engine,
+ingest, and the outbox sender polling in the background, as `helpdesk run` wires them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from core.domain import FaqDraft, Ticket
+from core.engine import ConversationEngine, EngineConfig, utc_now
+from core.i18n import Texts
+from core.ingest import Ingest
+from core.knowledge_base import KnowledgeBase
+from core.messages import ConversationRef
+from core.outbox import OutboxConfig, OutboxSender
+from core.ports import Channel, Store
+from knowledge.matcher import FuzzyMatcher
+from knowledge.smalltalk import classify_small_talk
+from tests.harness import SAMPLE_FAQ
+
+# Fast retries so fault-injection tests finish quickly; retry_after from a fake is still honoured.
+TEST_OUTBOX = OutboxConfig(poll_interval=0.02, backoff_base=0.05, backoff_max=0.5, max_attempts=20)
+
+
+@dataclass
+class RunningHelpdesk:
+    store: Store
+    engine: ConversationEngine
+    sender: OutboxSender
+    ingest: Ingest
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the outbox has nothing pending (every reply delivered or failed)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            async with self.store.transaction() as tx:
+                if await tx.count_pending_outbox() == 0:
+                    return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("outbox did not drain in time")
+            await asyncio.sleep(0.02)
+
+    async def ticket(self, number: int) -> Ticket | None:
+        async with self.store.transaction() as tx:
+            return await tx.get_ticket(number)
+
+
+@asynccontextmanager
+async def running_helpdesk(
+    store: Store,
+    channels: Mapping[str, Channel],
+    staff_chat: ConversationRef,
+    *,
+    faq: list[FaqDraft] = SAMPLE_FAQ,
+    admins: tuple[tuple[str, str], ...] = (),
+    outbox: OutboxConfig = TEST_OUTBOX,
+) -> AsyncIterator[RunningHelpdesk]:
+    sender = OutboxSender(store, channels, outbox, utc_now)
+    engine = ConversationEngine(
+        store,
+        KnowledgeBase(FuzzyMatcher()),
+        Texts("en"),
+        EngineConfig(
+            staff_chat=staff_chat,
+            answer_threshold=0.75,
+            suggest_threshold=0.45,
+            bootstrap_roles={key: frozenset({"admin"}) for key in admins},
+            max_file_sizes={name: c.max_file_size for name, c in channels.items()},
+        ),
+        classify_small_talk,
+        on_committed=sender.wake,
+    )
+    async with store.transaction() as tx:
+        for draft in faq:
+            await tx.create_faq(draft, utc_now())
+    await engine.load_knowledge()
+    stop = asyncio.Event()
+    sender_task = asyncio.create_task(sender.run(stop))
+    ingest = Ingest(engine)
+    async with ingest:
+        for channel in channels.values():
+            await channel.start(ingest.submit)
+        try:
+            yield RunningHelpdesk(store, engine, sender, ingest)
+        finally:
+            for channel in channels.values():
+                await channel.stop()
+    stop.set()
+    await sender_task
