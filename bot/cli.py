@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging(args.log_level or settings.bot.log_level)
+    # The demo's transcript is the point: only warnings and errors interleave with it.
+    quiet = "WARNING" if args.action is _demo else settings.bot.log_level
+    configure_logging(args.log_level or quiet)
     try:
         return asyncio.run(args.action(settings, args)) or 0
     except KeyboardInterrupt:

@@ -47,7 +47,7 @@ async def run_console(
             if message is None:
                 continue
             if echo:
-                adapter.out.write(f"{line.rstrip()}\n")
+                adapter.out.write(f"» {line.rstrip()}\n")
             await app.ingest.submit(message)
             handled += 1
             while await app.sender.deliver_due():

@@ -40,7 +40,9 @@ async def import_file(store: Store, path: Path, now: datetime, actor: str = IMPO
             await tx.audit(
                 actor, "faq.import", "faq", str(after.id), _as_dict(before), _as_dict(after), now
             )
-    log.info("knowledge base imported", extra={"file": str(path), "created": created, "updated": updated})
+    log.info(
+        "knowledge base imported", extra={"file": str(path), "added": created, "replaced": updated}
+    )
     return ImportResult(created, updated)
 
 

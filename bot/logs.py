@@ -24,5 +24,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # aiosqlite logs every statement at DEBUG; keep third-party chatter out unless asked for.
-    for noisy in ("aiosqlite", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+    for noisy in ("aiosqlite", "asyncio", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from core.domain import MessageLink, OutboxItem
 from core.messages import Attachment, ConversationRef, OutgoingMessage
-from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, Store
+from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, Store, ThreadGone
 from core.ratelimit import RateLimiter
 from core.text import split_text
 
@@ -43,6 +43,7 @@ class _Outcome:
     links: list[MessageLink] = field(default_factory=list)
     done: bool = False
     failed: bool = False
+    thread_gone: bool = False
     attempts: int = 0
     retry_at: datetime | None = None
     error: str | None = None
@@ -132,6 +133,12 @@ class OutboxSender:
                 outcome.parts_sent = index + 1
                 outcome.links += _links(message, sent, is_first=anchor is None and index == 0)
             outcome.done = True
+        except ThreadGone as error:
+            # Counted as an attempt, so a platform that keeps refusing cannot loop forever.
+            outcome.thread_gone, outcome.error = True, str(error) or "thread gone"
+            outcome.attempts += 1
+            outcome.retry_at = self.clock()
+            outcome.failed = outcome.attempts >= self.config.max_attempts
         except RetryAfter as error:
             # The platform's own pacing is not a failure: it does not use up attempts.
             outcome.retry_at = self.clock() + timedelta(seconds=error.seconds)
@@ -184,6 +191,9 @@ class OutboxSender:
         item = outcome.item
         for link in outcome.links:
             await tx.add_message_link(link)
+        if outcome.thread_gone:
+            conversation = item.message.conversation
+            await tx.drop_anchor(item.message.ticket_id, conversation.channel, conversation.chat_id)
         if outcome.done:
             await tx.mark_outbox_sent(item.id, outcome.parts_sent, now)
             return

@@ -32,10 +32,17 @@ class TicketDesk:
         return self.texts.get(self.staff_language, key, **params)
 
     async def notify_staff(self, turn: Turn, ticket: Ticket, text: str, **fields) -> None:
-        """A message in the ticket's thread / reply chain in the staff chat."""
+        """A message in the ticket's thread / reply chain in the staff chat. Each carries the
+        thread title: if the thread is gone, whichever message comes next opens a new one."""
+        owner = await self._owner(turn, ticket)
         await turn.send(
             OutgoingMessage(
-                conversation=self.staff_chat, text=text, ticket_id=ticket.id, to_staff=True, **fields
+                conversation=self.staff_chat,
+                text=text,
+                ticket_id=ticket.id,
+                to_staff=True,
+                thread_title=_thread_title(ticket, owner),
+                **fields,
             )
         )
 
@@ -80,7 +87,6 @@ class TicketDesk:
                 text=text or "—",
             ),
             attachments=await self._carriable(turn, attachments, self.staff_chat.channel),
-            thread_title=_thread_title(ticket, user),
         )
         return ticket
 
@@ -207,8 +213,13 @@ class TicketDesk:
                 carried.append(attachment)
         return tuple(carried)
 
+    async def _owner(self, turn: Turn, ticket: Ticket) -> User | None:
+        if turn.user.id == ticket.user_id:
+            return turn.user
+        return await turn.tx.get_user(ticket.user_id)
+
     async def _owner_language(self, turn: Turn, ticket: Ticket) -> str:
-        owner = turn.user if turn.user.id == ticket.user_id else await turn.tx.get_user(ticket.user_id)
+        owner = await self._owner(turn, ticket)
         return (owner.language if owner else None) or self.texts.default_language
 
     async def _update(self, turn: Turn, ticket: Ticket, **changes) -> Ticket:
@@ -230,8 +241,9 @@ def _megabytes(size: int) -> str:
     return f"{size / 1_048_576:.1f} MB"
 
 
-def _thread_title(ticket: Ticket, user: User) -> str:
-    return shorten(f"#{ticket.number} {user.display_name or user.external_id}: {ticket.subject}", 120)
+def _thread_title(ticket: Ticket, owner: User | None) -> str:
+    name = (owner.display_name or owner.external_id) if owner else "?"
+    return shorten(f"#{ticket.number} {name}: {ticket.subject}", 120)
 
 
 def _snapshot(ticket: Ticket) -> dict:

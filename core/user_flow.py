@@ -129,9 +129,15 @@ class UserFlow:
         rows.append((Button(turn.t("button.none_fits"), command_text("new")),))
         await turn.reply(turn.t("user.suggestions"), tuple(rows))
 
-    async def _open_ticket(self, turn: Turn, text: str, matches: list[Match] | None = None) -> None:
-        category = None
-        if matches:
+    async def _open_ticket(
+        self,
+        turn: Turn,
+        text: str,
+        matches: list[Match] | None = None,
+        category: str | None = None,
+    ) -> None:
+        """The category comes from the nearest article, when there was one."""
+        if matches and category is None:
             nearest = self.knowledge.get(matches[0].entry_id)
             category = nearest.category if nearest else None
         if turn.user.state:
@@ -226,7 +232,8 @@ class UserFlow:
             return
         question = state.get(LAST_QUESTION)
         if question:
-            await self._open_ticket(turn, question)
+            shown = self.knowledge.get(entry_id) if entry_id is not None else None
+            await self._open_ticket(turn, question, category=shown.category if shown else None)
         else:
             await turn.tx.set_user_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))

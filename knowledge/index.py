@@ -17,6 +17,9 @@ BM25_B = 0.75
 # Share of the document count by which it may change before cached idf values are recomputed;
 # until then only the idf of terms in edited documents is refreshed.
 STATISTICS_DRIFT = 0.02
+# Terms in at most this many documents are scored with a plain loop: numpy arrays would cost more
+# memory (two array headers per term) than they save time.
+SMALL_POSTINGS = 8
 
 
 def initial_key(term: str) -> str:
@@ -114,7 +117,8 @@ class InvertedIndex:
         """Compute every cached statistic and posting array now (after a bulk load), so that the
         first questions do not pay for it."""
         for postings in self._postings.values():
-            self._arrays(postings)
+            if len(postings.slots) > SMALL_POSTINGS:
+                self._arrays(postings)
         for term in self._postings:
             self.idf(term)
         for slot, terms in enumerate(self._slot_terms):
@@ -183,15 +187,21 @@ class InvertedIndex:
         if postings.arrays is None:
             # The length normalization uses the average length of the moment; entries edited later
             # shift it very little, and a rebuild refreshes it.
-            average = self._total_length / max(self._doc_count, 1) or 1.0
             slots = np.fromiter(postings.slots, dtype=np.int64, count=len(postings.slots))
             tfs = np.fromiter(postings.tfs, dtype=np.float32, count=len(postings.tfs))
             lengths = np.fromiter(
                 (self._slot_length[s] for s in postings.slots), dtype=np.float32, count=len(slots)
             )
-            norm = self._k1 * (1.0 - self._b + self._b * lengths / average)
-            postings.arrays = (slots, tfs * (self._k1 + 1.0) / (tfs + norm))
+            postings.arrays = (slots, self._tf_part(tfs, lengths, self._average_length()))
         return postings.arrays
+
+    def _average_length(self) -> float:
+        return self._total_length / max(self._doc_count, 1) or 1.0
+
+    def _tf_part(self, tf, length, average: float):  # floats or numpy arrays alike
+        """The BM25 term-frequency factor with document length normalization."""
+        norm = self._k1 * (1.0 - self._b + self._b * length / average)
+        return tf * (self._k1 + 1.0) / (tf + norm)
 
     def scores(self, term_weights: Mapping[str, float]) -> np.ndarray:
         """BM25 score of every slot (0 for free slots and documents without a query term)."""
@@ -200,8 +210,14 @@ class InvertedIndex:
             postings = self._postings.get(term)
             if postings is None:
                 continue
+            factor = self.idf(term) * weight
+            if len(postings.slots) <= SMALL_POSTINGS:
+                average = self._average_length()
+                for slot, tf in zip(postings.slots, postings.tfs, strict=True):
+                    totals[slot] += factor * self._tf_part(tf, self._slot_length[slot], average)
+                continue
             slots, tf_part = self._arrays(postings)
-            totals[slots] += np.float32(self.idf(term) * weight) * tf_part
+            totals[slots] += np.float32(factor) * tf_part
         return totals
 
     def top(self, term_weights: Mapping[str, float], count: int) -> list[tuple[int, float]]:
