@@ -36,7 +36,11 @@ from core.messages import ConversationRef, IncomingMessage, Sender  # noqa: E402
 from core.outbox import OutboxConfig, OutboxSender  # noqa: E402
 from knowledge.io import read_entries  # noqa: E402
 from knowledge import sample_faq_path  # noqa: E402
-from knowledge.matcher import FuzzyMatcher  # noqa: E402
+from knowledge.matcher import (  # noqa: E402
+    DEFAULT_ANSWER_THRESHOLD,
+    DEFAULT_SUGGEST_THRESHOLD,
+    FuzzyMatcher,
+)
 from knowledge.smalltalk import classify_small_talk  # noqa: E402
 from storage.database import open_store  # noqa: E402
 
@@ -96,7 +100,8 @@ async def run_engine(url: str, messages: int, users: int, entries: int, lanes: i
     knowledge = KnowledgeBase(FuzzyMatcher())
     engine = ConversationEngine(
         store, knowledge, Texts("en"),
-        EngineConfig(ConversationRef("memory", "staff"), answer_threshold=0.75, suggest_threshold=0.45),
+        EngineConfig(ConversationRef("memory", "staff"), DEFAULT_ANSWER_THRESHOLD,
+                     DEFAULT_SUGGEST_THRESHOLD),
         classify_small_talk, on_committed=sender.wake,
     )  # fmt: skip
     faq = synthetic_faq(entries)

@@ -161,23 +161,25 @@ def _parse_record(
     def fail(problem: str) -> KnowledgeFileError:
         return KnowledgeFileError(path, problem, where)
 
-    def text_field(name: str, required: bool) -> str | None:
+    def optional_text(name: str) -> str | None:
         value = record.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                raise fail(f"{name} is missing or empty")
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise fail(f"{name} must be text")
         return str(value).strip()
 
-    question = text_field("question", required=True)
-    answer = text_field("answer", required=True)
-    language = (text_field("language", required=True) or "").lower()
+    def required_text(name: str) -> str:
+        value = optional_text(name)
+        if value is None:
+            raise fail(f"{name} is missing or empty")
+        return value
+
+    question = required_text("question")
+    answer = required_text("answer")
+    language = required_text("language").lower()
     if language not in LANGUAGES:
         raise fail(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
-    category = text_field("category", required=False)
-    assert question is not None and answer is not None
     return (
         _parse_id(record.get("id"), fail),
         FaqDraft(
@@ -185,7 +187,7 @@ def _parse_record(
             answer=answer,
             language=language,
             variants=_parse_variants(record.get("variants"), fail, from_csv=from_csv),
-            category=category,
+            category=optional_text("category"),
             enabled=_parse_enabled(record.get("enabled"), fail),
         ),
     )

@@ -5,15 +5,17 @@ Two stages:
 1. retrieval: BM25 over an inverted index of stemmed terms (one document per phrasing: the
    question and each variant), after the question's words were resolved to index terms with
    transliteration, keyboard-layout and typo correction (`knowledge.query`);
-2. re-ranking of the best few entries with bounded features: how much of the question the
-   phrasing explains (`qcov`), how much of the phrasing the question covers (`dcov`), and
-   rapidfuzz similarity of the two texts (`char`, which catches what stemming and typo
-   correction miss, such as split or joined words).
+   The answer texts have an index of their own, which adds a few candidates.
+2. re-ranking of the candidates with bounded features: how much of the question the phrasing
+   explains (`qcov`), how much of the phrasing the question covers (`dcov`), rapidfuzz similarity
+   of the two texts (`char`, which catches what stemming and typo correction miss, such as split
+   or joined words), and how much of the question the answer text explains (`acov`).
 
-The fused score of the best entry and its margin over the runner-up go through a logistic
+The fused score of an entry and its margin over the best rival entry go through a logistic
 function fitted on validation data, so `Match.confidence` reads as the probability that the entry
-is the right answer. The thresholds below were chosen on the first half of the helpdesk
-validation set (see bench/answer_quality.py).
+is the right answer. Weights, calibration and thresholds were chosen on half A of the helpdesk
+validation set (`python bench/answer_quality.py --fit` refits the calibration; the same script
+reports the figures on half B).
 """
 
 from __future__ import annotations
@@ -34,12 +36,12 @@ logger = logging.getLogger(__name__)
 
 # The engine answers directly at confidence >= DEFAULT_ANSWER_THRESHOLD, offers the top entries as
 # buttons at >= DEFAULT_SUGGEST_THRESHOLD, and opens a ticket below.
-DEFAULT_ANSWER_THRESHOLD = 0.75
-DEFAULT_SUGGEST_THRESHOLD = 0.35
+DEFAULT_ANSWER_THRESHOLD = 0.865
+DEFAULT_SUGGEST_THRESHOLD = 0.43
 
 # How many entries the BM25 stage hands to the re-ranking stage.
 CANDIDATE_ENTRIES = 12
-# Fusion weights of the re-ranking features (sum to 1, so the score is in 0..1).
+# Fusion weights of the re-ranking features (each feature is in 0..1).
 WEIGHT_QUERY_COVERAGE = 0.45
 WEIGHT_DOC_COVERAGE = 0.30
 WEIGHT_CHAR = 0.25
@@ -52,10 +54,11 @@ WEIGHT_ANSWER = 0.3
 UNKNOWN_WORD_WEIGHT = 0.5
 # Subtracted from the score of entries in another language than the asker's.
 OTHER_LANGUAGE_PENALTY = 0.08
-# Confidence = logistic(SLOPE_SCORE * score + SLOPE_MARGIN * margin + INTERCEPT).
-CONFIDENCE_SLOPE_SCORE = 4.146
-CONFIDENCE_SLOPE_MARGIN = 5.112
-CONFIDENCE_INTERCEPT = -2.504
+# Confidence = logistic(SLOPE_SCORE * score + SLOPE_MARGIN * margin + INTERCEPT), fitted on half
+# A of the helpdesk validation set.
+CONFIDENCE_SLOPE_SCORE = 4.622
+CONFIDENCE_SLOPE_MARGIN = 4.335
+CONFIDENCE_INTERCEPT = -2.652
 
 
 class _Phrasing:
@@ -168,6 +171,9 @@ class FuzzyMatcher:
             self._phrasings[slot] = phrasing
             slots.append(slot)
         if not slots:
+            logger.warning(
+                "knowledge entry %s has no searchable words; it is never matched", entry.id
+            )
             return
         self._entries[entry.id] = entry
         self._entry_slots[entry.id] = slots
@@ -191,9 +197,7 @@ class FuzzyMatcher:
         scored = self._rerank(query, self._retrieve(weights), preferred)
         if not scored:
             return []
-        return [
-            self._to_match(item, scored, query, preferred) for item in scored[:limit]
-        ]
+        return [self._to_match(item, scored, query, preferred) for item in scored[:limit]]
 
     def _retrieve(self, weights: dict[str, float]) -> dict[int, float]:
         """entry id -> BM25 score of its best phrasing, for the best entries by phrasing, plus

@@ -87,7 +87,7 @@ _LATIN = re.compile(r"[a-z]")
 
 
 def script_of(word: str) -> str | None:
-    """"cyrillic", "latin" or None (digits only / other scripts), by the majority of letters."""
+    """ "cyrillic", "latin" or None (digits only / other scripts), by the majority of letters."""
     cyrillic = len(_CYRILLIC.findall(word))
     latin = len(_LATIN.findall(word))
     if cyrillic == latin == 0:
@@ -130,7 +130,7 @@ def looks_like_translit(text: str) -> bool:
 
 
 def detect_language(text: str) -> str | None:
-    """"ru" or "en" from the letters used (and translit heuristics), None when there are none."""
+    """ "ru" or "en" from the letters used (and translit heuristics), None when there are none."""
     normalized = normalize(text)
     cyrillic = len(_CYRILLIC.findall(normalized))
     latin = len(_LATIN.findall(normalized))
@@ -230,9 +230,7 @@ def _word_to_cyrillic(word: str) -> str:
     return "".join(out)
 
 
-def transliterate_to_cyrillic(
-    text: str, keep: Callable[[str], bool] | None = None
-) -> str:
+def transliterate_to_cyrillic(text: str, keep: Callable[[str], bool] | None = None) -> str:
     """Russian typed in Latin letters back to Cyrillic, word by word, on normalized text.
 
     Words for which `keep` is true stay in Latin letters; by default these are technical terms

@@ -38,6 +38,11 @@ def max_typo_edits(length: int) -> int:
     return 1 if length < 8 else 2
 
 
+# When to read Latin words as transliterated Russian: never (an English speaker), only when the
+# transliteration is a known term (language unknown), or also for typo correction (a Russian
+# speaker, or text that looks like translit).
+_NEVER, _EXACT_ONLY, _FULL = 0, 1, 2
+
 # A word resolved by typo correction counts less than an exact one.
 WEIGHT_PER_EDIT = 0.25
 
@@ -89,7 +94,10 @@ class QueryAnalyzer:
     def analyze(self, text: str, language: str | None = None) -> AnalyzedQuery:
         """`language` is the asker's language when known: Latin words are read as transliterated
         Russian for "ru", never for "en", and by a heuristic when it is None."""
-        translit = language == "ru" or (language is None and looks_like_translit(text))
+        if language is None:
+            translit = _FULL if looks_like_translit(text) else _EXACT_ONLY
+        else:
+            translit = _FULL if language == "ru" else _NEVER
         query = self._analyze_prepared(prepare(text), text, translit)
         if query.resolved_share < 0.5 and query.words:
             # Maybe typed with the other keyboard layout on ("ghbdtn" = "привет").
@@ -101,7 +109,7 @@ class QueryAnalyzer:
         return query
 
     def _analyze_prepared(
-        self, prepared: str, original: str, translit: bool, how: str = ""
+        self, prepared: str, original: str, translit: int, how: str = ""
     ) -> AnalyzedQuery:
         words: list[ResolvedWord] = []
         for word in tokenize(prepared):
@@ -121,13 +129,13 @@ class QueryAnalyzer:
         content = " ".join(w.surface for w in words)
         return AnalyzedQuery(original, language, tuple(words), content)
 
-    def _resolve(self, word: str, translit: bool) -> ResolvedWord | None:
+    def _resolve(self, word: str, translit: int) -> ResolvedWord | None:
         term = term_of(word)
         if self._has_term(term):
             return ResolvedWord(word, word, ((term, 1.0),), "exact")
         script = script_of(word)
         alternatives: list[tuple[str, str]] = []  # (surface, how)
-        if script == "latin" and translit and word not in LATIN_TECH_TERMS:
+        if script == "latin" and translit != _NEVER and word not in LATIN_TECH_TERMS:
             cyrillic = transliterate_to_cyrillic(word)
             if is_stopword(cyrillic):
                 return None
@@ -139,7 +147,10 @@ class QueryAnalyzer:
             alt_term = term_of(surface)
             if self._has_term(alt_term):
                 return ResolvedWord(word, surface, ((alt_term, 1.0),), how)
-        corrected = self._correct_typo(word, [s for s, how in alternatives if how == "translit"])
+        typo_alternatives = [
+            s for s, how in alternatives if how == "translit" and translit == _FULL
+        ]
+        corrected = self._correct_typo(word, typo_alternatives)
         if corrected is not None:
             return corrected
         return ResolvedWord(word, word, (), "unknown")
@@ -171,9 +182,7 @@ class QueryAnalyzer:
         fewest = found[0][0]
         terms = tuple(
             dict.fromkeys(
-                (term, 1.0 - WEIGHT_PER_EDIT * edits)
-                for edits, term, _ in found
-                if edits == fewest
+                (term, 1.0 - WEIGHT_PER_EDIT * edits) for edits, term, _ in found if edits == fewest
             )
         )[:2]
         return ResolvedWord(word, found[0][2], terms, "fuzzy")

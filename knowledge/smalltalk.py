@@ -99,7 +99,7 @@ def _is_human_request(text: str, words: list[str]) -> bool:
 
 
 def classify_small_talk(text: str) -> str | None:
-    """"greeting", "thanks", "human", "noise" or None (a real message worth matching)."""
+    """ "greeting", "thanks", "human", "noise" or None (a real message worth matching)."""
     normalized = normalize(text)
     words = normalized.split()
     if not words or all(_LAUGHTER.match(w) for w in words):

@@ -1,0 +1,572 @@
+"""The Slack adapter through the real slack-bolt / slack-sdk against the fake Slack, in Socket
+Mode (envelopes over the fake's websocket) and in HTTP mode (signed events posted to the
+adapter's aiohttp route on 127.0.0.1), around the whole helpdesk (engine, ingest, outbox).
+The staff chat is a Slack channel with one thread per ticket."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from channels.slack import SlackChannel
+from channels.slack_errors import to_send_error
+from channels.slack_format import (
+    MAX_BUTTON_LABEL,
+    MAX_SECTION_TEXT,
+    escape,
+    message_blocks,
+    split_escaped,
+    unescape,
+)
+from core.domain import OutboxStatus, TicketStatus
+from core.messages import Attachment, Button, ConversationRef, IncomingMessage, OutgoingMessage
+from core.ports import PermanentSendError, RateLimits, RetryAfter, ThreadGone, TransientSendError
+from tests.e2e import RunningHelpdesk, running_helpdesk
+from tests.fakes.slack import FakeSlack, SlackError
+
+pytest_plugins = ["tests.fakes.fixtures"]
+
+USER = "U1ANN"
+OTHER_USER = "U3BOB"
+AGENT = "U2AGENT"
+STAFF = "C0STAFF"
+MODES = ("socket", "http")
+# No pacing in tests (the outbox's pacing has its own tests); Slack's own 429s still apply.
+UNPACED = RateLimits(per_chat=1_000, per_chat_window=1.0, overall=1_000)
+PASSWORD_ANSWER = "Click 'Forgot password?' on the sign-in page."
+
+
+def plain(slack_text: str) -> str:
+    """What a Slack client shows for a message text the bot posted with mrkdwn off."""
+    return slack_text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def make_channel(fake: FakeSlack, mode: str) -> SlackChannel:
+    return SlackChannel(
+        fake.bot_token,
+        mode,
+        app_token=fake.app_token,
+        signing_secret=fake.signing_secret,
+        api_base_url=fake.base_url,
+        events_path="/slack/events",
+        rate_limits=UNPACED,
+        stop_timeout=5.0,
+    )
+
+
+@asynccontextmanager
+async def serving(channel: SlackChannel) -> AsyncIterator[str | None]:
+    """The channel's web routes on 127.0.0.1 (HTTP mode); yields the events URL."""
+    routes = channel.web_routes()
+    if not routes:
+        yield None
+        return
+    app = web.Application()
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}{channel.events_path}"
+    finally:
+        await runner.cleanup()
+
+
+@dataclass
+class SlackWorld:
+    """The test's side of Slack: people writing and pressing buttons, and what they see."""
+
+    fake: FakeSlack
+    channel: SlackChannel
+    mode: str
+    events_url: str | None
+    helpdesk: RunningHelpdesk | None = None
+
+    async def deliver(self, payload: dict[str, Any], *, retry: int = 0) -> int | None:
+        """Deliver an event or a button press the way Slack does in this mode, and wait for the
+        acknowledgement. Returns the HTTP status (HTTP mode), or 200 once the envelope was
+        acknowledged / None when it was not (Socket Mode)."""
+        if self.mode == "http":
+            assert self.events_url is not None
+            status, _ = await self.fake.post_event(
+                self.events_url, payload, retry_num=retry or None
+            )
+            return status
+        if payload.get("type") == "block_actions":
+            envelope = await self.fake.send_interactive(payload)
+        else:
+            envelope = await self.fake.send_envelope(payload, retry_attempt=retry)
+        try:
+            await self.fake.wait_for_ack(envelope, within=5.0)
+        except AssertionError:
+            return None
+        return 200
+
+    async def user_says(self, text: str, user: str = USER) -> dict[str, Any]:
+        payload = self.fake.make_dm_event(user, escape(text))  # Slack escapes what people type
+        assert await self.deliver(payload) == 200
+        return payload
+
+    async def agent_says(self, text: str, thread_ts: str | None, agent: str = AGENT) -> None:
+        payload = self.fake.make_channel_message_event(
+            STAFF, agent, escape(text), thread_ts=thread_ts
+        )
+        assert await self.deliver(payload) == 200
+
+    async def press(self, label: str, user: str = USER) -> None:
+        """Press the button with that label under the newest message in the user's DM."""
+        dm = self.fake.dm_channel(user)
+        for message in reversed(self.fake.sent_to(dm)):
+            for block in message.get("blocks") or ():
+                for element in block.get("elements") or ():
+                    if plain(element["text"]["text"]) == label:
+                        payload = self.fake.make_block_actions(
+                            user,
+                            element["action_id"],
+                            element["value"],
+                            channel=dm,
+                            message_ts=message["ts"],
+                        )
+                        assert await self.deliver(payload) == 200
+                        return
+        raise AssertionError(f"no button {label!r} in {user}'s DM")
+
+    async def settle(self) -> None:
+        assert self.helpdesk is not None
+        await self.helpdesk.settle()
+
+    def dm(self, user: str = USER) -> list[str]:
+        return [plain(m["text"]) for m in self.fake.sent_to(self.fake.dm_channel(user))]
+
+    def announcement(self, number: int) -> dict[str, Any]:
+        for message in self.fake.sent_to(STAFF):
+            if "thread_ts" not in message and f"Ticket #{number} " in plain(message["text"]):
+                return message
+        raise AssertionError(f"ticket #{number} was not announced")
+
+    def thread(self, thread_ts: str) -> list[str]:
+        return [plain(m["text"]) for m in self.fake.sent_to(STAFF, thread_ts=thread_ts)]
+
+
+@asynccontextmanager
+async def slack_world(store, fake: FakeSlack, mode: str) -> AsyncIterator[SlackWorld]:
+    channel = make_channel(fake, mode)
+    async with serving(channel) as url:
+        world = SlackWorld(fake, channel, mode, url)
+        async with running_helpdesk(
+            store, {"slack": channel}, staff_chat=ConversationRef("slack", STAFF)
+        ) as helpdesk:
+            world.helpdesk = helpdesk
+            if mode == "socket":
+                await fake.wait_for_socket()
+            yield world
+
+
+@pytest.fixture(params=MODES)
+async def world(request: pytest.FixtureRequest, store, fake_slack: FakeSlack):
+    async with slack_world(store, fake_slack, request.param) as running:
+        yield running
+
+
+# ------------------------------------------------------------------ the conversation
+
+
+async def test_question_answered_ticket_relayed_noted_and_closed(world: SlackWorld):
+    await world.user_says("How do I reset my password?")
+    await world.settle()
+    answer = world.fake.sent_to(world.fake.dm_channel(USER))[-1]
+    buttons = [e for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert plain(answer["text"]) == PASSWORD_ANSWER
+    assert [plain(b["text"]["text"]) for b in buttons] == ["👍 Helped", "👎 Didn't help"]
+    assert len({b["action_id"] for b in buttons}) == 2
+
+    await world.press("👎 Didn't help")
+    await world.settle()
+    ticket = await world.helpdesk.ticket(1)
+    root = world.announcement(1)
+    assert ticket is not None and ticket.status == TicketStatus.NEW
+    assert "How do I reset my password?" in plain(root["text"])
+    assert "opened ticket #1" in world.dm()[-1]
+
+    await world.agent_says("Try the link in the e-mail we sent.", root["ts"])
+    await world.agent_says("// she tried twice already", root["ts"])
+    await world.settle()
+    assert world.dm()[-1] == "💬 Support (ticket #1):\nTry the link in the e-mail we sent."
+    assert not any("tried twice" in text for text in world.dm())
+
+    await world.agent_says("/close", root["ts"])
+    await world.settle()
+    closed = await world.helpdesk.ticket(1)
+    assert closed.status == TicketStatus.CLOSED
+    assert "closed by support" in world.dm()[-1]
+    # Every staff message about the ticket went into its thread, none to the channel itself.
+    assert [m["ts"] for m in world.fake.sent_to(STAFF) if "thread_ts" not in m] == [root["ts"]]
+    assert any("#1" in text for text in world.thread(root["ts"]))
+    posts = world.fake.ok_calls("chat.postMessage")
+    assert all(call.params.get("mrkdwn") is False for call in posts)
+
+
+async def test_repeated_delivery_has_one_effect(world: SlackWorld):
+    payload = world.fake.make_dm_event(USER, "/new my printer is on fire")
+    assert await world.deliver(payload) == 200
+    assert await world.deliver(payload, retry=1) == 200  # Slack's retry: same event_id
+    await world.settle()
+    press = await _a_press(world)
+    assert await world.deliver(press) == 200
+    assert await world.deliver(press) == 200
+    await world.settle()
+
+    assert await world.helpdesk.ticket(2) is None
+    assert len([m for m in world.fake.sent_to(STAFF) if "thread_ts" not in m]) == 1
+    opened = [text for text in world.dm() if "opened ticket #1" in text]
+    assert len(opened) == 1
+    assert world.dm().count("Glad it helped! Write again if you have more questions.") <= 1
+
+
+async def _a_press(world: SlackWorld) -> dict[str, Any]:
+    """A press of "👍 Helped" under a fresh answer (after the ticket: the user asks again)."""
+    await world.user_says("/close")
+    await world.user_says("How do I reset my password?")
+    await world.settle()
+    answer = world.fake.sent_to(world.fake.dm_channel(USER))[-1]
+    button = answer["blocks"][-1]["elements"][0]
+    return world.fake.make_block_actions(
+        USER,
+        button["action_id"],
+        button["value"],
+        channel=world.fake.dm_channel(USER),
+        message_ts=answer["ts"],
+    )
+
+
+async def test_markup_characters_arrive_literally(world: SlackWorld):
+    tricky = "<b>bold</b> *star* _under_ ~strike~ `code` & <@U9> &amp;"
+    await world.user_says(f"/new {tricky}")
+    await world.settle()
+    root = world.announcement(1)
+    await world.agent_says(f"You wrote: {tricky}", root["ts"])
+    await world.settle()
+
+    assert tricky in plain(root["text"])
+    assert "&lt;b&gt;" in root["text"] and "&amp;amp;" in root["text"]
+    assert world.dm()[-1].endswith(f"You wrote: {tricky}")
+    async with world.helpdesk.store.transaction() as tx:
+        stored = await tx.list_ticket_messages(1)
+    assert stored[0].text == tricky
+
+
+async def test_long_texts_arrive_whole_or_split_without_loss(world: SlackWorld):
+    await world.user_says("/new long answers please")
+    await world.settle()
+    root = world.announcement(1)
+    ordinary = " ".join(f"word{i}" for i in range(1_700))[:9_990]  # engine limit: 10,000
+    await world.agent_says(ordinary, root["ts"])
+    await world.settle()
+    assert world.dm()[-1] == f"💬 Support (ticket #1):\n{ordinary}"
+
+    # Escaping makes "&" five times longer: 9,000 characters of them do not fit 40,000.
+    dense = " ".join(["&" * 20] * 430)[:9_000]
+    assert len(escape(dense)) > 40_000
+    before = len(world.dm())
+    await world.agent_says(dense, root["ts"])
+    await world.settle()
+    parts = world.fake.sent_to(world.fake.dm_channel(USER))[before:]
+    assert len(parts) == 2
+    assert all(len(p["text"]) <= 40_000 for p in parts)
+    rejoined = " ".join(plain(p["text"]) for p in parts)
+    assert rejoined == f"💬 Support (ticket #1):\n{dense}"
+
+
+async def test_rate_limit_storm_delivers_everything_in_order(world: SlackWorld):
+    users = [USER, OTHER_USER, "U4CAT"]
+    for user in users:
+        await world.user_says("/new first", user)
+    world.fake.rate_limit_ratio(1 / 3, retry_after=1)
+    for user in users:
+        await world.user_says("/status", user)
+        await world.user_says("/help", user)
+    await world.helpdesk.settle(timeout=20)
+
+    calls = world.fake.calls("chat.postMessage")
+    limited = [c for c in calls if c.status == 429]
+    assert limited, "the storm did not happen"
+    for user in users:
+        texts = world.dm(user)
+        assert texts[0].startswith("Hello!")  # greeting, ticket opened, status, help
+        assert "opened ticket" in texts[1]
+        assert texts[2].startswith("Your tickets:")
+        assert texts[3].startswith("How I can help:")
+        assert len(texts) == 4
+    for call in limited:
+        # Retry-After honoured: the same chat is not tried again sooner than 1 s later.
+        channel = call.params["channel"]
+        later = [c for c in calls if c.at > call.at and c.params["channel"] == channel]
+        assert later and later[0].at - call.at >= 0.95
+
+
+async def test_unreachable_user_fails_alone(world: SlackWorld):
+    world.fake.missing_channels.add(world.fake.dm_channel(OTHER_USER))
+    await world.user_says("How do I reset my password?", OTHER_USER)
+    await world.user_says("How do I reset my password?", USER)
+    await world.settle()
+
+    assert world.dm(USER)[-1] == PASSWORD_ANSWER
+    async with world.helpdesk.store.transaction() as tx:
+        items = [await tx.get_outbox_item(i) for i in range(1, 10)]
+    to_other = [
+        i
+        for i in items
+        if i and i.message.conversation.chat_id == world.fake.dm_channel(OTHER_USER)
+    ]
+    assert to_other and all(i.status == OutboxStatus.FAILED for i in to_other)
+    assert all(i.attempts == 1 and "channel_not_found" in (i.last_error or "") for i in to_other)
+
+
+async def test_files_cross_both_ways_by_reupload(world: SlackWorld):
+    photo = world.fake.add_file(b"\x89PNG user screenshot", "screen.png", "image/png", user=USER)
+    share = world.fake.make_file_share_event(USER, [photo], text=escape("/new it looks like this"))
+    assert await world.deliver(share) == 200
+    await world.settle()
+    root = world.announcement(1)
+    in_thread = [m for m in world.fake.sent_to(STAFF, thread_ts=root["ts"]) if m.get("files")]
+    assert len(in_thread) == 1
+    copy = in_thread[0]["files"][0]
+    assert copy["id"] != photo["id"] and copy["name"] == "screen.png"
+    assert world.fake.file_content(copy["id"]) == b"\x89PNG user screenshot"
+
+    log = world.fake.add_file(b"agent's fix.sh", "fix.sh", "text/x-sh", user=AGENT)
+    reply = world.fake.make_file_share_event(
+        AGENT, [log], text="run this", channel=STAFF, thread_ts=root["ts"], channel_type="channel"
+    )
+    assert await world.deliver(reply) == 200
+    await world.settle()
+    dm = world.fake.sent_to(world.fake.dm_channel(USER))
+    assert plain(dm[-2]["text"]) == "💬 Support (ticket #1):\nrun this"
+    assert world.fake.file_content(dm[-1]["files"][0]["id"]) == b"agent's fix.sh"
+    downloads = world.fake.calls("download")
+    assert downloads and all(
+        d.headers.get("Authorization") == f"Bearer {world.fake.bot_token}" for d in downloads
+    )
+
+
+# ------------------------------------------------------------------ delivery guarantees
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_acknowledged_only_after_commit(fake_slack: FakeSlack, mode: str):
+    """The platform hears "got it" only once on_message returned; a failure leaves the
+    delivery unacknowledged (Slack redelivers), and stop() lets in-flight work finish."""
+    channel = make_channel(fake_slack, mode)
+    entered, release = asyncio.Event(), asyncio.Event()
+    outcomes: list[str] = ["fail"]  # the first delivery fails, later ones wait for `release`
+    seen: list[IncomingMessage] = []
+
+    async def on_message(message: IncomingMessage) -> None:
+        seen.append(message)
+        if outcomes and outcomes.pop(0) == "fail":
+            raise ConnectionError("database is down")
+        entered.set()
+        await release.wait()
+
+    async with serving(channel) as url:
+        world = SlackWorld(fake_slack, channel, mode, url)
+        await channel.start(on_message)
+        if mode == "socket":
+            await fake_slack.wait_for_socket()
+        payload = fake_slack.make_dm_event(USER, "hello")
+        failed = asyncio.create_task(world.deliver(payload))
+        if mode == "http":
+            assert await failed == 500
+        else:
+            await fake_slack.wait_until(lambda: len(seen) == 1)
+        redelivered = asyncio.create_task(world.deliver(payload, retry=1))
+        await entered.wait()
+        stopping = asyncio.create_task(channel.stop())
+        await asyncio.sleep(0.05)  # give a premature ack or stop every chance to happen
+        premature = {e["envelope_id"] for e in fake_slack.envelopes} & set(fake_slack.acks)
+        assert not redelivered.done() and not stopping.done() and not premature
+        release.set()
+        assert await redelivered == 200
+        await stopping
+        if mode == "socket":
+            failed.cancel()
+            assert fake_slack.envelopes[0]["envelope_id"] not in fake_slack.acks
+
+    assert [m.update_id for m in seen] == [payload["event_id"]] * 2
+
+
+async def test_http_signature_and_freshness_checked(store, fake_slack: FakeSlack):
+    async with slack_world(store, fake_slack, "http") as world:
+        payload = fake_slack.make_dm_event(USER, "How do I reset my password?")
+        bad = await fake_slack.post_event(world.events_url, payload, bad_signature=True)
+        stale = await fake_slack.post_event(
+            world.events_url, payload, timestamp=int(time.time()) - 600
+        )
+        press = fake_slack.make_block_actions(
+            USER, "helpdesk-0-0", "/new forged", channel="D1ANN", message_ts="1.000001"
+        )
+        forged = await fake_slack.post_event(world.events_url, press, bad_signature=True)
+        challenge = await fake_slack.post_event(
+            world.events_url, {"type": "url_verification", "challenge": "c-123", "token": "t"}
+        )
+        await world.settle()
+        async with store.transaction() as tx:
+            nobody = await tx.find_user("slack", USER)
+
+        assert (bad[0], stale[0], forged[0]) == (401, 401, 401)
+        assert challenge[0] == 200 and "c-123" in challenge[1]
+        assert nobody is None and fake_slack.sent == []
+        assert await world.deliver(payload) == 200  # the genuine delivery still works
+        await world.settle()
+        assert world.dm()[-1] == PASSWORD_ANSWER
+
+
+async def test_bots_edits_and_own_messages_ignored(world: SlackWorld):
+    own = world.fake.make_dm_event(world.fake.bot_user_id, "echo of myself")
+    other_bot = world.fake.make_dm_event("U7BOT", "beep")
+    other_bot["event"]["bot_id"] = "B7OTHER"
+    edited = world.fake.make_dm_event(USER, "edited")
+    edited["event"]["subtype"] = "message_changed"
+    mention = world.fake.make_event_callback(
+        {"type": "app_mention", "user": USER, "text": "<@U0BOT> hi", "channel": STAFF, "ts": "1.5"}
+    )
+    for payload in (own, other_bot, edited, mention):
+        assert await world.deliver(payload) == 200  # acknowledged, so Slack does not retry
+    await world.settle()
+    assert world.fake.sent == []
+    async with world.helpdesk.store.transaction() as tx:
+        assert await tx.find_user("slack", USER) is None
+
+
+async def test_deleted_thread_opens_a_new_one(store):
+    async with DeletingFakeSlack() as fake, slack_world(store, fake, "socket") as world:
+        await world.user_says("/new thread will vanish")
+        await world.settle()
+        first = world.announcement(1)
+        fake.deleted_threads.add(first["ts"])
+        await world.user_says("are you there?")
+        await world.settle()
+
+        # The user's message, refused in the vanished thread, opened a new one.
+        roots = [m for m in fake.sent_to(STAFF) if "thread_ts" not in m]
+        assert [r["ts"] == first["ts"] for r in roots] == [True, False]
+        assert "are you there?" in plain(roots[1]["text"])
+        await world.agent_says("yes, here", roots[1]["ts"])
+        await world.settle()
+        assert world.dm()[-1].endswith("yes, here")
+
+
+class DeletingFakeSlack(FakeSlack):
+    """Slack where some threads' parents were deleted: posting into them fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deleted_threads: set[str] = set()
+
+    async def _post_message(self, request):  # noqa: ANN001 - the fake's handler signature
+        if str(request.params.get("thread_ts") or "") in self.deleted_threads:
+            raise SlackError("thread_not_found")
+        return await super()._post_message(request)
+
+
+async def test_display_name_and_locale_looked_up_once(world: SlackWorld):
+    person = world.fake.add_user(USER, "ann", real_name="Ann Lee")
+    person["locale"] = "ru-RU"
+    person["profile"]["display_name"] = "Annie"
+    await world.user_says("Как сбросить пароль?")
+    await world.user_says("/new помогите")
+    await world.settle()
+    async with world.helpdesk.store.transaction() as tx:
+        user = await tx.find_user("slack", USER)
+    assert user.display_name == "Annie" and user.language == "ru"
+    assert len(world.fake.calls("users.info")) == 1
+    assert world.dm()[1] == "Нажмите «Забыли пароль?» на странице входа."
+
+
+# ------------------------------------------------------------------ pieces
+
+
+def test_escape_and_unescape():
+    assert escape("a < b && c > d") == "a &lt; b &amp;&amp; c &gt; d"
+    assert unescape(escape("<b>&amp;</b>")) == "<b>&amp;</b>"
+    assert unescape("see <https://x.io/a|x.io> or <https://y.io>") == "see x.io (https://x.io/a) or https://y.io"
+    assert unescape("hi <@U12|ann> in <#C1|general> <!here> <mailto:a@b.c|a@b.c>") == (
+        "hi @ann in #general @here a@b.c"
+    )
+
+
+def test_split_escaped_fits_every_part():
+    text = "&" * 10_000
+    parts = split_escaped(text, 40_000)
+    assert "".join(parts) == text
+    assert all(len(escape(p)) <= 40_000 for p in parts) and len(parts) == 2
+    assert split_escaped("short", 100) == ["short"]
+
+
+def test_blocks_respect_slack_limits():
+    text = "x" * 2_000 + "\n\n" + "<" * 2_000
+    buttons = ((Button("&" * 100, "/a 1"), Button("ok", "/b 2")),)
+    blocks = message_blocks(text, buttons)
+    sections = [b for b in blocks if b["type"] == "section"]
+    actions = [b for b in blocks if b["type"] == "actions"]
+    assert all(len(b["text"]["text"]) <= MAX_SECTION_TEXT for b in sections)
+    assert plain("".join(b["text"]["text"] for b in sections)) == text.replace("\n\n", "")
+    labels = [e["text"]["text"] for e in actions[0]["elements"]]
+    assert all(len(label) <= MAX_BUTTON_LABEL for label in labels)
+    assert [e["value"] for e in actions[0]["elements"]] == ["/a 1", "/b 2"]
+
+
+def test_error_mapping():
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+    def api_error(error: str | None, status: int = 200, headers: dict | None = None):
+        response = AsyncSlackResponse(
+            client=None,
+            http_verb="POST",
+            api_url="https://slack.com/api/chat.postMessage",
+            req_args={},
+            data={"ok": False, "error": error} if error else "<html>",
+            headers=headers or {},
+            status_code=status,
+        )
+        return SlackApiError("failed", response)
+
+    limited = to_send_error(api_error("ratelimited", 429, {"Retry-After": "7"}))
+    assert isinstance(limited, RetryAfter) and limited.seconds == 7
+    for code in ("channel_not_found", "not_in_channel", "is_archived", "user_not_found"):
+        assert isinstance(to_send_error(api_error(code)), PermanentSendError)
+    assert isinstance(to_send_error(api_error("thread_not_found")), ThreadGone)
+    assert isinstance(to_send_error(api_error(None, 503)), TransientSendError)
+    assert isinstance(to_send_error(api_error("invalid_auth")), TransientSendError)
+    assert isinstance(to_send_error(ConnectionResetError()), TransientSendError)
+
+
+async def test_download_refuses_foreign_hosts_and_sign_in_pages(fake_slack: FakeSlack):
+    channel = make_channel(fake_slack, "http")
+    shared = fake_slack.add_file(b"secret", "a.txt", user=USER)
+    good = Attachment("document", shared["id"], url=shared["url_private"], channel="slack")
+    assert await channel.download(good) == b"secret"
+    with pytest.raises(PermanentSendError):
+        await channel.download(Attachment("document", "F1", url="https://evil.example/x"))
+    wrong_token = SlackChannel(
+        "xoxb-wrong", "http", signing_secret="s", api_base_url=fake_slack.base_url
+    )
+    with pytest.raises(PermanentSendError, match="sign-in"):
+        await wrong_token.download(good)
+
+
+async def test_send_before_start_and_empty_messages(fake_slack: FakeSlack):
+    channel = make_channel(fake_slack, "socket")
+    sent = await channel.send(OutgoingMessage(ConversationRef("slack", STAFF), "hi"), "k")
+    assert sent.message_id == fake_slack.sent[-1]["ts"] and sent.thread_id is None
+    with pytest.raises(PermanentSendError):
+        await channel.send(OutgoingMessage(ConversationRef("slack", STAFF), "  "), "k2")
