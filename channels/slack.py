@@ -12,7 +12,12 @@ retry button presses; a press whose handling fails shows the user an error and c
 again.
 
 Outbound: plain text escaped (& < >) with `mrkdwn: false`; buttons as Block Kit actions whose
-value is the payload. A staff announcement opens a thread (its ts is the thread id). Files are
+value is the payload. With buttons the text is also shown as `plain_text` sections of at most
+3,000 characters each (Block Kit's section limit; the 40,000-character `text` stays the
+notification fallback). A text whose escaped form passes 40,000 characters is posted as
+several messages, so nothing is truncated. 429s of chat.postMessage go back to the outbox as
+RetryAfter at once (no sleeping inside the SDK, see slack_errors.ShortRateLimitRetry). A staff
+announcement opens a thread (its ts is the thread id). Files are
 uploaded with files_upload_v2; a file from Slack itself is re-uploaded from its bytes rather
 than linked, because a permalink shows nothing to someone who cannot see the channel it was
 shared in (a user cannot see the staff channel, and agents cannot see a user's DM).
@@ -56,7 +61,7 @@ from channels.slack_inbound import (
     message_from_action,
     message_from_event,
 )
-from core.messages import Attachment, Button, OutgoingMessage, SentMessage
+from core.messages import Attachment, Button, IncomingMessage, OutgoingMessage, SentMessage
 from core.ports import InboundHandler, PermanentSendError, RateLimits, SendError, ThreadGone
 
 log = logging.getLogger(__name__)
@@ -102,6 +107,8 @@ class SlackChannel:
         request_timeout: float = 15.0,
         stop_timeout: float = 10.0,
     ) -> None:
+        if mode not in ("socket", "http"):
+            raise ValueError(f"unknown slack mode {mode!r}")
         if not bot_token.startswith("xoxb-"):
             # Without a bot token Bolt cannot tell the bot's own messages from people's.
             raise ValueError('slack bot_token must be a bot token starting with "xoxb-"')
@@ -109,8 +116,6 @@ class SlackChannel:
             raise ValueError('slack Socket Mode needs an app_token starting with "xapp-"')
         if mode == "http" and not signing_secret:
             raise ValueError("slack HTTP mode needs the signing_secret")
-        if mode not in ("socket", "http"):
-            raise ValueError(f"unknown slack mode {mode!r}")
         self.mode: Mode = mode
         self.rate_limits = rate_limits
         self.events_path = events_path
@@ -154,18 +159,20 @@ class SlackChannel:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, on_message: InboundHandler) -> None:
+        """Learn who the bot is (a wrong token fails here, with Slack's error code) and, in
+        Socket Mode, connect; in HTTP mode deliveries arrive through `web_routes()`."""
         self._on_message = on_message
         self._session = aiohttp.ClientSession()
         self._client.session = self._session
-        await self._learn_identity()
-        self._gate.open()
-        if self.mode == "socket":
-            self._socket = _SocketModeHandler(self._app, self._app_token or "", self._gate)
-            try:
+        try:
+            await self._learn_identity()
+            self._gate.open()
+            if self.mode == "socket":
+                self._socket = _SocketModeHandler(self._app, self._app_token or "", self._gate)
                 await self._socket.connect_async()
-            except BaseException:
-                await self.stop()
-                raise
+        except BaseException:
+            await self.stop()
+            raise
         log.info(
             "slack channel started",
             extra={"mode": self.mode, "bot_user_id": self._identity and self._identity.user_id},
@@ -252,7 +259,7 @@ class SlackChannel:
         await self._deliver(message_from_action(body, action, sender))
         await ack()  # only now: the press is committed
 
-    async def _deliver(self, message: Any) -> None:
+    async def _deliver(self, message: IncomingMessage) -> None:
         if self._on_message is None:
             raise RuntimeError("slack channel not started")
         log.debug("slack delivery", extra={"update_id": message.update_id})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -130,19 +131,32 @@ UserLookup = Callable[[str], Awaitable[Mapping[str, Any]]]
 
 
 class UserDirectory:
-    """Display names and locales by user id, fetched once per person.
+    """Display names and locales by user id, fetched once per person and kept for `ttl`
+    seconds (people rename themselves now and then).
 
     Concurrent lookups of one person share one request, and the waiters resume in the order
     they asked: two messages of one person are handed on in the order they arrived."""
 
-    def __init__(self, lookup: UserLookup, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        lookup: UserLookup,
+        ttl: float = 3600.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lookup = lookup
+        self._ttl = ttl
         self._max_entries = max_entries
-        self._known: dict[str, Person] = {}
+        self._clock = clock
+        self._known: dict[str, tuple[Person, float]] = {}
         self._pending: dict[str, asyncio.Future[Person]] = {}
 
     async def sender(self, user_id: str, fallback_name: str | None = None) -> Sender:
-        person = self._known.get(user_id) or await self._fetch(user_id, fallback_name)
+        known = self._known.get(user_id)
+        if known is not None and self._clock() - known[1] < self._ttl:
+            person = known[0]
+        else:
+            person = await self._fetch(user_id, fallback_name)
         return Sender(user_id, person.display_name, person.locale, person.username)
 
     async def _fetch(self, user_id: str, fallback_name: str | None) -> Person:
@@ -177,7 +191,8 @@ class UserDirectory:
             username=user.get("name") or fallback_name,
             locale=user.get("locale"),
         )
+        self._known.pop(user_id, None)
         if len(self._known) >= self._max_entries:
             self._known.pop(next(iter(self._known)))  # forget the oldest
-        self._known[user_id] = person
+        self._known[user_id] = (person, self._clock())
         return person

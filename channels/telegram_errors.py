@@ -4,7 +4,6 @@ do next: wait (RetryAfter), retry with backoff (TransientSendError), give up on 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -58,7 +57,7 @@ def translate(error: BaseException) -> SendError | None:
         if 400 <= error.status < 500:
             return PermanentSendError(f"file download failed: HTTP {error.status}")
         return TransientSendError(f"file download failed: HTTP {error.status}")
-    if isinstance(error, aiohttp.ClientError | asyncio.TimeoutError | TelegramAPIError):
+    if isinstance(error, aiohttp.ClientError | TimeoutError | OSError | TelegramAPIError):
         return TransientSendError(f"{type(error).__name__}: {error}")
     return None
 

@@ -47,7 +47,6 @@ class UpdatePoller:
         self.retry_delay = retry_delay
         self._stop = asyncio.Event()
         self._offset: int | None = None
-        self._told_offset: int | None = None  # the offset Telegram last heard from us
         self._failures = 0
         self._webhook_cleared = False
 
@@ -74,7 +73,6 @@ class UpdatePoller:
                 request_timeout=self.timeout + _REQUEST_GRACE,
             )
         )
-        self._told_offset = self._offset
         stopping = asyncio.ensure_future(self._stop.wait())
         await asyncio.wait({request, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -138,7 +136,7 @@ class UpdatePoller:
         """Tell Telegram the last committed batch is done, so a restart does not fetch it again
         (harmless if it does: the engine drops repeats). Asks for at most one update and takes
         none: its offset is not confirmed."""
-        if self._offset is None or self._offset == self._told_offset:
+        if self._offset is None:
             return
         try:
             await self.bot.get_updates(offset=self._offset, limit=1, timeout=0)

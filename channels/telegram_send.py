@@ -18,6 +18,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardButton,
@@ -109,7 +110,7 @@ class TelegramSender:
         self._topics: OrderedDict[tuple[int | str, int], int] = OrderedDict()
         # idempotency key -> first message ids of the file sends that already went out, so a
         # retry after a failure half-way does not post the same files twice.
-        self._progress: OrderedDict[str, list[int]] = OrderedDict()
+        self._progress: OrderedDict[str, list[int | None]] = OrderedDict()
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         target = _target_of(message)
@@ -215,22 +216,38 @@ class TelegramSender:
             and len(units) == 1
             and (len(units[0]) == 1 or markup is None)  # albums cannot carry a keyboard
         )
-        done = self._progress.get(key, [])
+        done = self._progress.get(key, [])  # per file unit: its first message id, or None
         try:
             for index, unit in enumerate(units):
                 if index < len(done):
-                    continue  # sent by an earlier attempt of this very message
+                    continue  # sent (or refused) in an earlier attempt of this very message
+                as_caption = as_caption and None not in done
                 last = index == len(units) - 1
                 alone = as_caption or not text
                 unit_markup = markup if last and alone and len(unit) == 1 else None
-                first_id = await self._send_files(
-                    unit, text if as_caption else "", unit_markup, target
-                )
+                try:
+                    first_id = await self._send_files(
+                        unit, text if as_caption else "", unit_markup, target
+                    )
+                except PermanentSendError as error:
+                    if not _file_refused(error):
+                        raise
+                    # A file Telegram will not take must not cost the words that came with it.
+                    log.warning(
+                        "Telegram refused a file; sending the rest",
+                        extra={"error": str(error), "kinds": [f.kind for f in unit]},
+                    )
+                    first_id = None
                 done = [*done, first_id]
                 _remember(self._progress, key, done)
-            result = done[0]
+            as_caption = as_caption and None not in done
+            sent_ids = [message_id for message_id in done if message_id is not None]
             if text and not as_caption:
                 result = await self._send_text(text, markup, target)
+            elif sent_ids:
+                result = sent_ids[0]
+            else:
+                raise PermanentSendError("Telegram refused every file of the message")
         except ThreadGone:
             self._progress.pop(key, None)  # it all goes again, into a new topic
             raise
@@ -337,6 +354,13 @@ def _keyboard(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | No
         if buttons:
             keyboard.append(buttons)
     return InlineKeyboardMarkup(inline_keyboard=keyboard) if keyboard else None
+
+
+def _file_refused(error: PermanentSendError) -> bool:
+    """Telegram refused the file itself (wrong type for the method, unknown id, bad image),
+    not the chat: the rest of the message can still go."""
+    cause = error.__cause__
+    return isinstance(cause, TelegramBadRequest) and "chat not found" not in cause.message.lower()
 
 
 def _upload_kind(kind: str, attachment: Attachment) -> str:

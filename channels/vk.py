@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import aiohttp
-from vkbottle import API
+from vkbottle import API, VKAPIError
 from vkbottle.api.request_rescheduler import ABCRequestRescheduler
 from vkbottle.http import AiohttpClient
 
@@ -32,12 +32,13 @@ from channels.vk_outbound import (
     reply_params,
 )
 from core.messages import Attachment, OutgoingMessage, SentMessage
-from core.ports import InboundHandler, PermanentSendError, RateLimits
+from core.ports import InboundHandler, PermanentSendError, RateLimits, ThreadGone
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://api.vk.ru"
 STOP_GRACE_SECONDS = 30.0  # how long stop() lets a batch being handled finish
+INVALID_PARAMETER = 100  # VK's error code for a request it cannot make sense of
 
 
 class _FailFast(ABCRequestRescheduler):
@@ -109,8 +110,8 @@ class VkChannel:
         log.info("vk long poll started", extra={"group_id": self.group_id})
 
     async def stop(self) -> None:
-        """Stop receiving and let what is being handled finish. Sending still works (the HTTP
-        session reopens on demand); `close()` releases it at shutdown."""
+        """Stop receiving and let what is being handled finish. Sending still works (the outbox
+        may drain after the channels stopped); `close()` releases the HTTP session at the end."""
         if self._callback is not None:
             await self._callback.close()
         if self._poll_task is not None:
@@ -151,18 +152,37 @@ class VkChannel:
                 "attachment": ",".join(attachments) or None,
                 "keyboard": render_keyboard(message.buttons),
                 "disable_mentions": 1,  # user text saying "@all" must not ping the staff chat
-                **reply_params(peer_id, in_chat, message.reply_to_message_id),
+                # peer_ids makes VK answer with the conversation_message_id, the only id a
+                # community has for a message in a chat.
+                "peer_ids" if in_chat else "peer_id": peer_id,
             }
-            # peer_ids makes VK answer with the conversation_message_id, the only id a
-            # community has for a message in a chat.
-            params["peer_ids" if in_chat else "peer_id"] = peer_id
-            response = (await self.api.request("messages.send", params))["response"]
+            reply = reply_params(peer_id, in_chat, message.reply_to_message_id)
+            response = await self._send_replying(message, params, reply)
         except Exception as error:  # noqa: BLE001 - mapped onto the outbox's error types
             mapped = as_send_error(error)
             if mapped is error:
                 raise
             raise mapped from error
         return SentMessage(message_id=_sent_id(response, in_chat))
+
+    async def _send_replying(
+        self, message: OutgoingMessage, params: dict[str, Any], reply: dict[str, Any]
+    ) -> Any:
+        """messages.send as a reply when asked. VK refuses a reply to a message it no longer
+        has (invalid parameter): a ticket's announcement deleted from the staff chat is like a
+        deleted thread (ThreadGone: the outbox starts a new reply chain); any other reply is
+        sent without its reference rather than lost."""
+        try:
+            return (await self.api.request("messages.send", params | reply))["response"]
+        except VKAPIError as error:
+            if not reply or getattr(error, "code", None) != INVALID_PARAMETER:
+                raise
+            if message.to_staff and message.ticket_id is not None:
+                raise ThreadGone(f"VK refused the reply to the ticket's anchor: {error}") from error
+            log.warning(
+                "vk refused a reply reference; sending without it", extra={"error": str(error)}
+            )
+            return (await self.api.request("messages.send", params))["response"]
 
     async def download(self, attachment: Attachment) -> bytes:
         return await self.files.download(attachment)
