@@ -61,7 +61,7 @@ async def build_app(
         store,
         KnowledgeBase(FuzzyMatcher()),
         Texts(settings.bot.default_language),
-        engine_config(settings),
+        engine_config(settings, {name: a.max_file_size for name, a in adapters.items()}),
         classify_small_talk,
         clock=clock,
         on_committed=sender.wake,
@@ -74,7 +74,7 @@ async def build_app(
     return App(settings, store, engine, ingest, sender)
 
 
-def engine_config(settings: Settings) -> EngineConfig:
+def engine_config(settings: Settings, max_file_sizes: Mapping[str, int]) -> EngineConfig:
     roles: dict[tuple[str, str], set[str]] = {}
     for role, channel, user_id in settings.roles.grants():
         roles.setdefault((channel, user_id), set()).add(role.value)
@@ -85,4 +85,5 @@ def engine_config(settings: Settings) -> EngineConfig:
         default_language=settings.bot.default_language,
         min_question_chars=settings.knowledge.min_question_chars,
         bootstrap_roles={k: frozenset(v) for k, v in roles.items()},
+        max_file_sizes=max_file_sizes,
     )

@@ -121,13 +121,12 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    messengers = [c for c in settings.enabled_channels if c != "console"]
-    if messengers:
-        raise _UserError(
-            "messenger channels are not available in this build yet: "
-            + ", ".join(messengers)
-            + ". Disable them in the config to use the console."
-        )
+    """The enabled messengers as a service; with none enabled, the console on this database."""
+    if any(channel != "console" for channel in settings.enabled_channels):
+        from bot.runner import run_service
+
+        await run_service(settings)
+        return 0
     from bot.console_session import lines_from_terminal
 
     print(_demo_banner())

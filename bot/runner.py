@@ -1,0 +1,132 @@
+"""`helpdesk run`: every enabled messenger, the web server for webhooks, and the outbox sender in
+one process, stopped cleanly by SIGINT/SIGTERM.
+
+Shutdown order: stop receiving (each channel finishes what it already handed to the engine),
+let the outbox sender finish its round, then close connections. Whatever was not sent stays in
+the outbox and goes out after the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from bot.app import build_app
+from bot.config import Settings
+from core.ports import Channel
+
+log = logging.getLogger(__name__)
+
+
+def _secret(value) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """The enabled messengers, configured from the settings (imported lazily: each SDK is big)."""
+    channels: dict[str, Channel] = {}
+    staff = settings.staff
+    if settings.telegram.enabled:
+        from channels.telegram import TelegramChannel
+
+        tg = settings.telegram
+        channels["telegram"] = TelegramChannel(
+            token=_secret(tg.token),
+            mode=tg.mode,
+            api_base_url=tg.api_base_url,
+            webhook_url=tg.webhook_url,
+            webhook_path=tg.webhook_path,
+            webhook_secret=_secret(tg.webhook_secret),
+            polling_timeout=tg.polling_timeout,
+            staff_chat_id=str(staff.chat_id) if staff.channel == "telegram" else None,
+            use_topics=staff.use_topics,
+        )
+    if settings.vk.enabled:
+        from channels.vk import VkChannel
+
+        vk = settings.vk
+        channels["vk"] = VkChannel(
+            token=_secret(vk.token),
+            group_id=vk.group_id,
+            mode=vk.mode,
+            api_base_url=vk.api_base_url,
+            callback_path=vk.callback_path,
+            confirmation_code=_secret(vk.confirmation_code),
+            secret=_secret(vk.secret),
+        )
+    if settings.slack.enabled:
+        from channels.slack import SlackChannel
+
+        slack = settings.slack
+        channels["slack"] = SlackChannel(
+            bot_token=_secret(slack.bot_token),
+            mode=slack.mode,
+            app_token=_secret(slack.app_token),
+            signing_secret=_secret(slack.signing_secret),
+            api_base_url=slack.api_base_url,
+            events_path=slack.events_path,
+        )
+    return channels
+
+
+async def run_service(
+    settings: Settings,
+    channels: Mapping[str, Channel] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until `stop` is set (by default: until SIGINT or SIGTERM)."""
+    channels = dict(channels if channels is not None else build_channels(settings))
+    stop = stop or _stop_on_signals()
+    app = await build_app(settings, channels)
+    web_runner = await _start_web_server(settings, channels)
+    sender_task = asyncio.create_task(app.sender.run(stop), name="outbox-sender")
+    started: list[Channel] = []
+    try:
+        async with app.ingest:
+            for channel in channels.values():
+                await channel.start(app.ingest.submit)
+                started.append(channel)
+            log.info("helpdesk running", extra={"channels": sorted(channels)})
+            await stop.wait()
+            log.info("stopping")
+            for channel in reversed(started):
+                await channel.stop()
+    finally:
+        stop.set()
+        await sender_task
+        if web_runner is not None:
+            await web_runner.cleanup()
+        for channel in channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                await close()
+        await app.store.close()
+    log.info("stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _start_web_server(
+    settings: Settings, channels: Mapping[str, Channel]
+) -> web.AppRunner | None:
+    routes = [route for channel in channels.values() for route in channel.web_routes()]
+    if not routes:
+        return None
+    application = web.Application()
+    for method, path, handler in routes:
+        application.router.add_route(method, path, handler)
+    runner = web.AppRunner(application, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+    log.info("web server listening", extra={"host": settings.http.host, "port": settings.http.port})
+    return runner

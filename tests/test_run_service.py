@@ -1,0 +1,79 @@
+"""`helpdesk run` wiring: channels built from the TOML settings, one process, clean stop.
+
+Cross-platform: a Telegram user (long polling) with the staff chat in a Slack channel (Socket
+Mode), everything configured the way an operator would write config.toml."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.config import load_settings
+from bot.runner import build_channels, run_service
+from tests.fakes.slack import FakeSlack
+from tests.fakes.telegram import FakeTelegram
+
+STAFF = "C0STAFF"
+USER = 4242
+
+
+def _config(tmp_path, telegram: FakeTelegram, slack: FakeSlack):
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[database]
+url = "sqlite+aiosqlite:///helpdesk.sqlite3"
+
+[staff]
+channel = "slack"
+chat_id = "{STAFF}"
+
+[telegram]
+enabled = true
+token = "{telegram.token}"
+api_base_url = "{telegram.base_url}"
+polling_timeout = 1
+
+[slack]
+enabled = true
+mode = "socket"
+bot_token = "{slack.bot_token}"
+app_token = "{slack.app_token}"
+api_base_url = "{slack.base_url}"
+
+[console]
+enabled = false
+""",
+        encoding="utf-8",
+    )
+    return load_settings(path, env={})
+
+
+async def test_telegram_user_with_slack_staff_channel_through_helpdesk_run(tmp_path):
+    async with FakeTelegram() as telegram, FakeSlack() as slack:
+        settings = _config(tmp_path, telegram, slack)
+        assert sorted(build_channels(settings)) == ["slack", "telegram"]
+        telegram.add_user(USER, "Olga", language_code="en")
+        stop = asyncio.Event()
+        service = asyncio.create_task(run_service(settings, stop=stop))
+        try:
+            await slack.wait_for_socket()
+            telegram.inject(telegram.make_text_update(USER, "/new the printer on floor 3 is jammed"))
+
+            await slack.wait_until(lambda: slack.sent_to(STAFF), within=10)
+            announcement = slack.sent_to(STAFF)[0]
+            assert "Ticket #1" in announcement["text"] and "Olga" in announcement["text"]
+
+            await slack.send_event(
+                slack.make_channel_message_event(
+                    STAFF, "UAGENT", "Hi Olga, a technician is on the way", thread_ts=announcement["ts"]
+                )
+            )
+            await telegram.wait_until(
+                lambda: any("technician is on the way" in m.get("text", "")
+                            for m in telegram.sent_messages(USER)),
+                within=10,
+            )  # fmt: skip
+        finally:
+            stop.set()
+            await asyncio.wait_for(service, timeout=20)
+    assert service.exception() is None
