@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -13,12 +15,17 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
 from storage.postgres import create_postgres_engine
-from storage.sqlite import SqliteStore
+from storage.sqlite import create_sqlite_engine
 from storage.urls import is_sqlite, parse_database_url
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Alembic keeps its `context` and `op` proxies in module globals: two migrations running at once
+# in one process (two threads, or two coroutines interleaving through SQLAlchemy's greenlets)
+# would overwrite each other's. So every migration runs on a worker thread under this lock.
+_ALEMBIC_LOCK = threading.Lock()
 
 # Two processes starting at once on a fresh PostgreSQL database must not both create the tables.
 _MIGRATION_LOCK_KEY = 0x68656C70  # "help"
@@ -43,10 +50,12 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def upgrade_on_connection(connection: Connection, revision: str = "head") -> None:
-    """Migrate the database of `connection` (already in a transaction) to `revision`."""
-    before = current_revision(connection)
-    command.upgrade(alembic_config(connection), revision)
-    after = current_revision(connection)
+    """Migrate the database of `connection` (already in a transaction) to `revision`. Blocks:
+    call it on a worker thread, never on an event loop thread (see _ALEMBIC_LOCK)."""
+    with _ALEMBIC_LOCK:
+        before = current_revision(connection)
+        command.upgrade(alembic_config(connection), revision)
+        after = current_revision(connection)
     if before != after:
         logger.info("database schema migrated from %s to %s", before or "nothing", after)
 
@@ -54,20 +63,28 @@ def upgrade_on_connection(connection: Connection, revision: str = "head") -> Non
 async def upgrade_database(url: str | URL) -> None:
     """`alembic upgrade head` for the database at `url` (what `helpdesk db upgrade` runs).
     Creates the SQLite file and its directory when missing; a no-op when up to date."""
-    database_url = parse_database_url(url)
-    if is_sqlite(database_url):
-        store = SqliteStore(database_url)
-        await store.start()
+    await asyncio.to_thread(_upgrade_blocking, parse_database_url(url))
+
+
+def _upgrade_blocking(url: URL) -> None:
+    if is_sqlite(url):
+        engine = create_sqlite_engine(url)
         try:
-            await store.run_sync(upgrade_on_connection)
+            with engine.begin() as connection:  # BEGIN IMMEDIATE: one migrating process
+                upgrade_on_connection(connection)
         finally:
-            await store.close()
-        return
-    engine = create_postgres_engine(database_url)
+            engine.dispose()
+    else:
+        # asyncpg needs an event loop: this worker thread gets its own.
+        asyncio.run(_upgrade_postgres(url))
+
+
+async def _upgrade_postgres(url: URL) -> None:
+    engine = create_postgres_engine(url)
     try:
         async with engine.begin() as connection:
             await connection.execute(
-                text("SELECT CAST(:key AS bigint)"), {"key": _MIGRATION_LOCK_KEY}
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
             )
             await connection.run_sync(upgrade_on_connection)
     finally:

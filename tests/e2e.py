@@ -79,13 +79,15 @@ async def running_helpdesk(
     stop = asyncio.Event()
     sender_task = asyncio.create_task(sender.run(stop))
     ingest = Ingest(engine)
-    async with ingest:
-        for channel in channels.values():
-            await channel.start(ingest.submit)
-        try:
-            yield RunningHelpdesk(store, engine, sender, ingest)
-        finally:
+    try:
+        async with ingest:
             for channel in channels.values():
-                await channel.stop()
-    stop.set()
-    await sender_task
+                await channel.start(ingest.submit)
+            try:
+                yield RunningHelpdesk(store, engine, sender, ingest)
+            finally:
+                for channel in channels.values():
+                    await channel.stop()
+    finally:
+        stop.set()
+        await sender_task

@@ -57,7 +57,9 @@ async def test_telegram_user_with_slack_staff_channel_through_helpdesk_run(tmp_p
         service = asyncio.create_task(run_service(settings, stop=stop))
         try:
             await slack.wait_for_socket()
-            telegram.inject(telegram.make_text_update(USER, "/new the printer on floor 3 is jammed"))
+            telegram.inject(
+                telegram.make_text_update(USER, "/new the printer on floor 3 is jammed")
+            )
 
             await slack.wait_until(lambda: slack.sent_to(STAFF), within=10)
             announcement = slack.sent_to(STAFF)[0]
@@ -65,7 +67,10 @@ async def test_telegram_user_with_slack_staff_channel_through_helpdesk_run(tmp_p
 
             await slack.send_event(
                 slack.make_channel_message_event(
-                    STAFF, "UAGENT", "Hi Olga, a technician is on the way", thread_ts=announcement["ts"]
+                    STAFF,
+                    "UAGENT",
+                    "Hi Olga, a technician is on the way",
+                    thread_ts=announcement["ts"],
                 )
             )
             await telegram.wait_until(
