@@ -376,7 +376,12 @@ def _pct(value: float) -> str:
     return "   n/a" if math.isnan(value) else f"{100 * value:5.1f}%"
 
 
+ON_VALIDATION = "--on-validation" in sys.argv
+
+
 def run_dataset(dataset: Dataset, *, product_thresholds: bool) -> None:
+    if ON_VALIDATION:
+        dataset = Dataset(**{**dataset.__dict__, "test": dataset.validation})
     print(
         f"\n== {dataset.name}: {len(dataset.entries)} entries, "
         f"{len(dataset.validation)} validation / {len(dataset.test)} test queries"
@@ -464,6 +469,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--only", default="helpdesk,clinc,banking")
     parser.add_argument("--fit", action="store_true", help="fit the confidence on half A")
+    parser.add_argument("--on-validation", action="store_true")
     options = parser.parse_args()
     chosen = set(options.only.split(","))
     started = time.perf_counter()

@@ -6,7 +6,7 @@ Prints messages/s (from the first submit until every reply is delivered), p50/p9
 ceiling: bare transactions of three small inserts through the same SQLAlchemy async driver.
 
     python bench/throughput.py [--messages 3000] [--users 300] [--entries 1000]
-    HELPDESK_BENCH_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test python bench/throughput.py
+    HELPDESK_BENCH_DATABASE_URL=postgresql+asyncpg://... python bench/throughput.py
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from core.ingest import Ingest  # noqa: E402
 from core.knowledge_base import KnowledgeBase  # noqa: E402
 from core.messages import ConversationRef, IncomingMessage, Sender  # noqa: E402
 from core.outbox import OutboxConfig, OutboxSender  # noqa: E402
-from knowledge.io import read_entries  # noqa: E402
 from knowledge import sample_faq_path  # noqa: E402
+from knowledge.io import read_entries  # noqa: E402
 from knowledge.matcher import (  # noqa: E402
     DEFAULT_ANSWER_THRESHOLD,
     DEFAULT_SUGGEST_THRESHOLD,
@@ -45,8 +45,10 @@ from knowledge.smalltalk import classify_small_talk  # noqa: E402
 from storage.database import open_store  # noqa: E402
 
 POSTGRES_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-TOPICS = ["invoice", "printer", "vpn", "laptop", "badge", "parking", "salary", "mailbox", "wifi",
-          "monitor", "keyboard", "license", "backup", "calendar", "phone", "teams", "disk", "shop"]  # fmt: skip
+TOPICS = (
+    "invoice printer vpn laptop badge parking salary mailbox wifi monitor keyboard license backup "
+    "calendar phone teams disk shop"
+).split()
 ACTIONS = ["reset", "order", "cancel", "renew", "install", "repair", "configure", "return"]
 
 
@@ -79,7 +81,9 @@ def workload(messages: int, users: int, faq: list[FaqDraft]) -> list[IncomingMes
         if rng.random() < 0.6:
             text = rng.choice(faq).question
         else:
-            text = f"my {rng.choice(TOPICS)} broke again after the update, error {rng.randint(1, 999)}"
+            text = (
+                f"my {rng.choice(TOPICS)} broke again after the update, error {rng.randint(1, 999)}"
+            )
         out.append(
             IncomingMessage(
                 update_id=f"b{i}",
@@ -95,8 +99,8 @@ def workload(messages: int, users: int, faq: list[FaqDraft]) -> list[IncomingMes
 async def run_engine(url: str, messages: int, users: int, entries: int, lanes: int) -> dict:
     store = await open_store(url)
     adapter = RecordingAdapter("memory")
-    sender = OutboxSender(store, {"memory": adapter}, OutboxConfig(batch_size=500, poll_interval=0.05),
-                          clock=_utc)  # fmt: skip
+    outbox = OutboxConfig(batch_size=500, poll_interval=0.05)
+    sender = OutboxSender(store, {"memory": adapter}, outbox, clock=_utc)
     knowledge = KnowledgeBase(FuzzyMatcher())
     engine = ConversationEngine(
         store, knowledge, Texts("en"),
@@ -108,7 +112,7 @@ async def run_engine(url: str, messages: int, users: int, entries: int, lanes: i
     async with store.transaction() as tx:
         for draft in faq:
             await tx.create_faq(draft, _utc())
-    await engine.load_knowledge()
+    await engine.load_state()
 
     batch = workload(messages, users, faq)
     latencies: list[float] = []

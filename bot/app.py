@@ -68,7 +68,7 @@ async def build_app(
     )
     if settings.knowledge.load_sample_when_empty:
         await seed_sample_if_empty(store, clock())
-    count = await engine.load_knowledge()
+    count = await engine.load_state()
     log.info("knowledge base loaded", extra={"entries": count})
     ingest = Ingest(engine, lanes=settings.engine.workers, batch_size=settings.engine.batch_size)
     return App(settings, store, engine, ingest, sender)

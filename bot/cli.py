@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="talk to the bot in this terminal (temporary database)")
     demo.add_argument("--script", type=Path, help="read the conversation from a file ('-' = stdin)")
     demo.add_argument("--lang", choices=("en", "ru"), default="en", help="the users' language")
-    demo.add_argument("--database", help="database URL to keep the demo's data (default: temporary)")
+    demo.add_argument(
+        "--database", help="database URL to keep the demo's data (default: temporary)"
+    )
     demo.set_defaults(action=_demo, load=_demo_settings)
 
     run = commands.add_parser("run", help="run the bot with the configured channels")
@@ -207,7 +209,9 @@ async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
     knowledge = KnowledgeBase(FuzzyMatcher())
     knowledge.load(entries)
     matches = knowledge.search(args.question, args.lang, limit=args.limit)
-    thresholds = Thresholds(settings.knowledge.answer_threshold, settings.knowledge.suggest_threshold)
+    thresholds = Thresholds(
+        settings.knowledge.answer_threshold, settings.knowledge.suggest_threshold
+    )
     print(
         f"decision: {thresholds.decide(matches).value} "
         f"(answer >= {thresholds.answer:.2f}, suggest >= {thresholds.suggest:.2f})"
@@ -217,7 +221,9 @@ async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
         details = " ".join(
             f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in match.details.items()
         )
-        print(f"{rank}. #{match.entry_id} [{entry.language}] {match.confidence:.3f}  {match.question}")
+        print(
+            f"{rank}. #{match.entry_id} [{entry.language}] {match.confidence:.3f}  {match.question}"
+        )
         if details:
             print(f"   {details}")
     if not matches:

@@ -23,7 +23,9 @@ class ImportResult:
     updated: int
 
 
-async def import_file(store: Store, path: Path, now: datetime, actor: str = IMPORT_ACTOR) -> ImportResult:
+async def import_file(
+    store: Store, path: Path, now: datetime, actor: str = IMPORT_ACTOR
+) -> ImportResult:
     """Entries whose id exists are replaced, the others are added. The file is validated first
     and imported in one transaction: a bad file changes nothing."""
     records = read_entries(path)

@@ -68,12 +68,16 @@ class ConsoleAdapter:
             self.ticket_threads.setdefault(message.ticket_id, thread_id)
         where = conversation.chat_id
         if thread_id is not None:
-            where += f" · thread #{message.ticket_id}" if message.ticket_id else f" · thread {thread_id}"
+            where += (
+                f" · thread #{message.ticket_id}" if message.ticket_id else f" · thread {thread_id}"
+            )
         self.out.write(f"[{message_id}] bot → {where}:\n")
         for line in (message.text or "").splitlines() or [""]:
             self.out.write(f"    {line}\n")
         for attachment in message.attachments:
-            self.out.write(f"    📎 {attachment.kind}: {attachment.file_name or attachment.file_id}\n")
+            self.out.write(
+                f"    📎 {attachment.kind}: {attachment.file_name or attachment.file_id}\n"
+            )
         flat = tuple(b for row in message.buttons for b in row)
         if flat:
             self.buttons[conversation.chat_id] = flat
@@ -117,7 +121,9 @@ class ConsoleInput:
         if match := _REPLY.match(text):
             reply_to, text = match.group(1), match.group(2)
         elif match := _THREAD.match(text):
-            thread_id = self.adapter.ticket_threads.get(int(match.group(1)), f"missing-{match.group(1)}")
+            thread_id = self.adapter.ticket_threads.get(
+                int(match.group(1)), f"missing-{match.group(1)}"
+            )
             text = match.group(2)
         conversation = ConversationRef(CHANNEL, self.adapter.staff_chat_id, thread_id)
         return self._message(speaker, conversation, text, reply_to=reply_to, private=False)

@@ -166,7 +166,7 @@ class ShortRateLimitRetry(AsyncRetryHandler):
 
 
 def api_method(url: str) -> str:
-    """"chat.postMessage" from ".../api/chat.postMessage?x=y"."""
+    """ "chat.postMessage" from ".../api/chat.postMessage?x=y"."""
     return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 

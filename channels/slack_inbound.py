@@ -42,9 +42,7 @@ def is_person_message(event: Mapping[str, Any], bot: BotIdentity) -> bool:
     return bool(user) and user != bot.user_id
 
 
-def message_from_event(
-    event_id: str, event: Mapping[str, Any], sender: Sender
-) -> IncomingMessage:
+def message_from_event(event_id: str, event: Mapping[str, Any], sender: Sender) -> IncomingMessage:
     """A `message` event (DM or channel). In channels a reply in a thread carries the thread
     (its parent's ts); DMs are one conversation, threads or not."""
     channel = str(event["channel"])

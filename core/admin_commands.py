@@ -77,7 +77,9 @@ class AdminCommands:
         if entry is None:
             return
         fields = await self._fields(
-            turn, command.args.split(None, 1)[1] if len(command.words) > 1 else "", "admin.usage.faq_edit"
+            turn,
+            command.args.split(None, 1)[1] if len(command.words) > 1 else "",
+            "admin.usage.faq_edit",
         )
         if fields is None:
             return
@@ -134,7 +136,9 @@ class AdminCommands:
         lines = [_list_line(turn, e) for e in entries[:LIST_LIMIT]]
         if len(entries) > LIST_LIMIT:
             lines.append(turn.t("admin.faq_list_more", count=len(entries) - LIST_LIMIT))
-        await turn.reply(turn.t("admin.faq_list_header", count=len(entries)) + "\n" + "\n".join(lines))
+        await turn.reply(
+            turn.t("admin.faq_list_header", count=len(entries)) + "\n" + "\n".join(lines)
+        )
 
     async def _faq_show(self, turn: Turn, command: Command) -> None:
         entry_id = command.int_arg()
@@ -213,7 +217,11 @@ class AdminCommands:
                 {"role": role} if grant else None,
                 turn.now,
             )
-        key = ("admin.role_granted" if grant else "admin.role_revoked") if changed else "admin.role_unchanged"
+        key = (
+            ("admin.role_granted" if grant else "admin.role_revoked")
+            if changed
+            else "admin.role_unchanged"
+        )
         await turn.reply(turn.t(key, who=who, role=role))
 
     async def _roles(self, turn: Turn, command: Command) -> None:
@@ -227,7 +235,9 @@ class AdminCommands:
         try:
             return parse_faq_fields(text)
         except FaqFormatError as error:
-            await turn.reply(turn.t("admin.faq_bad_field", field=error.field) + "\n\n" + turn.t(usage_key))
+            await turn.reply(
+                turn.t("admin.faq_bad_field", field=error.field) + "\n\n" + turn.t(usage_key)
+            )
             return None
 
     async def _entry(self, turn: Turn, entry_id: int) -> FaqEntry | None:
@@ -241,7 +251,12 @@ class AdminCommands:
         turn.after_commit.append(lambda: self.knowledge.upsert(entry))
 
     async def _audit(
-        self, turn: Turn, action: str, entry_id: int, before: FaqEntry | None, after: FaqEntry | None
+        self,
+        turn: Turn,
+        action: str,
+        entry_id: int,
+        before: FaqEntry | None,
+        after: FaqEntry | None,
     ) -> None:
         await turn.tx.audit(
             turn.actor, action, "faq", str(entry_id), _faq_dict(before), _faq_dict(after), turn.now

@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass
 
 # "/cmd", "/cmd@BotName", then anything (arguments may span several lines).
-_COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@[A-Za-z0-9_]+)?(?:[ \t]+|\n|$)(.*)\Z", re.S)
+_COMMAND = re.compile(
+    r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@[A-Za-z0-9_]+)?(?:[ \t]+|\n|$)(.*)\Z", re.S
+)
 
 
 @dataclass(frozen=True)

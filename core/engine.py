@@ -66,7 +66,7 @@ class ConversationEngine:
         self.clock = clock
         self.on_committed = on_committed  # e.g. wake the outbox sender
         thresholds = Thresholds(config.answer_threshold, config.suggest_threshold)
-        desk = TicketDesk(
+        self.desk = desk = TicketDesk(
             config.staff_chat, texts, config.default_language, config.max_file_sizes
         )
         admin = AdminCommands(knowledge, Roles(config.bootstrap_roles), thresholds)
@@ -75,11 +75,29 @@ class ConversationEngine:
         )
         self.staff = StaffFlow(desk, admin)
 
-    async def load_knowledge(self) -> int:
+    async def load_state(self) -> int:
+        """Load the knowledge base into memory and follow the staff chat if it moved. Returns
+        the number of knowledge-base entries."""
+        staff = self.config.staff_chat
         async with self.store.transaction() as tx:
             entries = await tx.list_faq(include_disabled=False)
+            aliases = await tx.chat_aliases(staff.channel)
         self.knowledge.load(entries)
+        if staff.chat_id in aliases:
+            self._follow_chat(staff.channel, staff.chat_id, aliases[staff.chat_id])
         return len(self.knowledge.entries)
+
+    @property
+    def staff_chat(self) -> ConversationRef:
+        return self.desk.staff_chat
+
+    def _follow_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
+        if self.staff_chat == ConversationRef(channel, old_chat_id):
+            log.warning(
+                "staff chat moved; update [staff] chat_id in the config",
+                extra={"channel": channel, "old_chat_id": old_chat_id, "new_chat_id": new_chat_id},
+            )
+            self.desk.staff_chat = ConversationRef(channel, new_chat_id)
 
     async def handle(self, message: IncomingMessage) -> None:
         error = (await self.handle_batch([message]))[0]
@@ -114,6 +132,10 @@ class ConversationEngine:
         if not await tx.claim_update(conversation.channel, message.update_id, now):
             log.info("repeated delivery dropped", extra={"update_id": message.update_id})
             return []
+        if message.migrated_to_chat_id:
+            old, new = conversation.chat_id, message.migrated_to_chat_id
+            await tx.move_chat(conversation.channel, old, new)
+            return [lambda: self._follow_chat(conversation.channel, old, new)]
         is_staff = self._is_staff_chat(conversation)
         if not is_staff and not message.is_private:
             return []  # a group the bot was added to that is not the staff chat
@@ -135,7 +157,9 @@ class ConversationEngine:
             language=user.language or self.config.default_language,
         )
         if len(message.text) > MAX_TEXT_LENGTH:
-            await turn.reply(turn.t("error.too_long", length=len(message.text), limit=MAX_TEXT_LENGTH))
+            await turn.reply(
+                turn.t("error.too_long", length=len(message.text), limit=MAX_TEXT_LENGTH)
+            )
         elif is_staff:
             await self.staff.handle(turn)
         else:
@@ -143,7 +167,7 @@ class ConversationEngine:
         return turn.after_commit
 
     def _is_staff_chat(self, conversation: ConversationRef) -> bool:
-        staff = self.config.staff_chat
+        staff = self.staff_chat
         return conversation.channel == staff.channel and conversation.chat_id == staff.chat_id
 
     async def _record_failure(self, message: IncomingMessage, error: Exception) -> Exception | None:
@@ -178,7 +202,9 @@ class ConversationEngine:
                     now,
                 )
         except Exception:  # noqa: BLE001 - the database is not usable: let the platform retry
-            log.exception("could not record the failed message", extra={"update_id": message.update_id})
+            log.exception(
+                "could not record the failed message", extra={"update_id": message.update_id}
+            )
             return error
         self.on_committed()
         return None

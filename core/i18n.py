@@ -1,7 +1,7 @@
 """User-visible texts, per language, from gettext catalogs (core/locales/<lang>.po).
 
-Message ids are stable keys (e.g. ``ticket.opened``), not English sentences, so that a wording change
-in one language never orphans the other. Placeholders use ``str.format`` syntax.
+Message ids are stable keys (e.g. ``ticket.opened``), not English sentences, so that a wording
+change in one language never orphans the other. Placeholders use ``str.format`` syntax.
 """
 
 from __future__ import annotations

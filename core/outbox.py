@@ -79,7 +79,9 @@ class OutboxSender:
                 continue
             self._wake.clear()
             waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-            await asyncio.wait(waiters, timeout=self.config.poll_interval, return_when="FIRST_COMPLETED")
+            await asyncio.wait(
+                waiters, timeout=self.config.poll_interval, return_when="FIRST_COMPLETED"
+            )
             for waiter in waiters:
                 waiter.cancel()
 
@@ -202,13 +204,21 @@ class OutboxSender:
         if outcome.failed:
             log.warning(
                 "outbox item failed for good",
-                extra={"outbox_id": item.id, "error": outcome.error, "channel": item.message.conversation.channel},
+                extra={
+                    "outbox_id": item.id,
+                    "error": outcome.error,
+                    "channel": item.message.conversation.channel,
+                },
             )
             await tx.mark_outbox_failed(item.id, outcome.attempts, outcome.error or "failed")
         else:
             log.info(
                 "outbox item will be retried",
-                extra={"outbox_id": item.id, "error": outcome.error, "retry_at": outcome.retry_at.isoformat()},
+                extra={
+                    "outbox_id": item.id,
+                    "error": outcome.error,
+                    "retry_at": outcome.retry_at.isoformat(),
+                },
             )
             await tx.schedule_outbox_retry(
                 item.id, outcome.attempts, outcome.retry_at, outcome.error or "retry"
@@ -232,7 +242,11 @@ def _links(message: OutgoingMessage, sent, *, is_first: bool) -> list[MessageLin
     channel, chat_id = message.conversation.channel, message.conversation.chat_id
     thread_id = sent.thread_id or message.conversation.thread_id
     is_anchor = message.to_staff and is_first
-    links = [MessageLink(channel, chat_id, sent.message_id, message.ticket_id, thread_id, is_anchor)]
+    links = [
+        MessageLink(channel, chat_id, sent.message_id, message.ticket_id, thread_id, is_anchor)
+    ]
     if is_anchor and sent.thread_id and sent.thread_id != sent.message_id:
-        links.append(MessageLink(channel, chat_id, sent.thread_id, message.ticket_id, sent.thread_id))
+        links.append(
+            MessageLink(channel, chat_id, sent.thread_id, message.ticket_id, sent.thread_id)
+        )
     return links

@@ -107,8 +107,9 @@ class Transaction(Protocol):
     async def add_message_link(self, link: MessageLink) -> None:
         """Idempotent: the same (channel, chat_id, message_id) stored twice is kept once."""
 
-    async def find_linked_ticket(self, channel: str, chat_id: str, message_id: str) -> int | None:
-        ...
+    async def find_linked_ticket(
+        self, channel: str, chat_id: str, message_id: str
+    ) -> int | None: ...
 
     async def find_anchor(self, ticket_id: int, channel: str, chat_id: str) -> MessageLink | None:
         """The newest anchor link of the ticket in that chat."""
@@ -195,7 +196,9 @@ class Transaction(Protocol):
         now: datetime,
     ) -> None: ...
 
-    async def list_audit(self, object_type: str | None = None, limit: int = 100) -> list[AuditRecord]:
+    async def list_audit(
+        self, object_type: str | None = None, limit: int = 100
+    ) -> list[AuditRecord]:
         """Newest first."""
 
 

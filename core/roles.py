@@ -48,6 +48,12 @@ class Roles:
             extra={"command": command, "actor": turn.actor, "required_role": role.value},
         )
         await turn.tx.audit(
-            turn.actor, "command.refused", "command", command, None, {"required": role.value}, turn.now
+            turn.actor,
+            "command.refused",
+            "command",
+            command,
+            None,
+            {"required": role.value},
+            turn.now,
         )
         return False

@@ -59,7 +59,9 @@ class StaffFlow:
             number = command.int_arg()
             ticket = await turn.tx.get_ticket(number) if number is not None else None
             if ticket is None:
-                await turn.reply(self.desk.staff_text("staff.usage.ticket_command", command=command.name))
+                await turn.reply(
+                    self.desk.staff_text("staff.usage.ticket_command", command=command.name)
+                )
                 return
             note = command.args.split(None, 1)[1] if len(command.words) > 1 else ""
         if command.name == "close":

@@ -47,10 +47,12 @@ class TicketDesk:
         )
 
     async def notify_user(self, turn: Turn, ticket: Ticket, key: str, **params: object) -> None:
-        """A message to the ticket's owner, in the owner's language (the speaker may be an agent)."""
+        """A message to the ticket's owner in the owner's language (the speaker may be an agent)."""
         language = await self._owner_language(turn, ticket)
         text = self.texts.get(language, key, number=ticket.number, **params)
-        await turn.send(OutgoingMessage(conversation=ticket.conversation, text=text, ticket_id=ticket.id))
+        await turn.send(
+            OutgoingMessage(conversation=ticket.conversation, text=text, ticket_id=ticket.id)
+        )
 
     async def open(
         self,
@@ -61,7 +63,9 @@ class TicketDesk:
         priority: Priority = Priority.NORMAL,
     ) -> Ticket:
         user = turn.user
-        subject = shorten(text, SUBJECT_LENGTH) if text.strip() else self.staff_text("ticket.no_subject")
+        subject = (
+            shorten(text, SUBJECT_LENGTH) if text.strip() else self.staff_text("ticket.no_subject")
+        )
         conversation = turn.message.conversation.without_thread()
         ticket = await turn.tx.create_ticket(
             user.id, conversation, subject, category, priority, turn.now
@@ -131,18 +135,22 @@ class TicketDesk:
                 text=self.texts.get(
                     owner_language, "user.agent_reply", number=ticket.number, text=text
                 ),
-                attachments=await self._carriable(
-                    turn, attachments, ticket.conversation.channel
-                ),
+                attachments=await self._carriable(turn, attachments, ticket.conversation.channel),
                 ticket_id=ticket.id,
             )
         )
 
     async def add_note(self, turn: Turn, ticket: Ticket, text: str) -> None:
-        await turn.tx.add_ticket_message(ticket.id, turn.user.id, Direction.NOTE, text, (), turn.now)
+        await turn.tx.add_ticket_message(
+            ticket.id, turn.user.id, Direction.NOTE, text, (), turn.now
+        )
 
     async def close(self, turn: Turn, ticket: Ticket, *, by_user: bool, note: str = "") -> Ticket:
-        changes: dict = {"status": TicketStatus.CLOSED, "closed_at": turn.now, "updated_at": turn.now}
+        changes: dict = {
+            "status": TicketStatus.CLOSED,
+            "closed_at": turn.now,
+            "updated_at": turn.now,
+        }
         if ticket.resolved_at is None:
             changes["resolved_at"] = turn.now
         closed = await self._update(turn, ticket, **changes)

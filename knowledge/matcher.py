@@ -23,13 +23,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz
 
 from core.domain import FaqEntry, Match
 from knowledge.index import InvertedIndex
 from knowledge.normalize import is_stopword, prepare, term_of, tokenize
+from knowledge.profiles import EntryProfiles, char_ngram_counts
 from knowledge.query import AnalyzedQuery, QueryAnalyzer
 
 logger = logging.getLogger(__name__)
@@ -54,11 +55,15 @@ WEIGHT_ANSWER = 0.3
 UNKNOWN_WORD_WEIGHT = 0.5
 # Subtracted from the score of entries in another language than the asker's.
 OTHER_LANGUAGE_PENALTY = 0.08
+# Weights of the entry profiles (`knowledge.profiles`): cosine of the question to the centroid of
+# an entry's phrasings, by character n-grams and by word terms (function words included).
+WEIGHT_CHAR_PROFILE = 0.75
+WEIGHT_WORD_PROFILE = 0.5
 # Confidence = logistic(SLOPE_SCORE * score + SLOPE_MARGIN * margin + INTERCEPT), fitted on half
 # A of the helpdesk validation set.
-CONFIDENCE_SLOPE_SCORE = 4.622
-CONFIDENCE_SLOPE_MARGIN = 4.335
-CONFIDENCE_INTERCEPT = -2.652
+CONFIDENCE_SLOPE_SCORE = 3.557
+CONFIDENCE_SLOPE_MARGIN = 3.393
+CONFIDENCE_INTERCEPT = -3.491
 
 
 class _Phrasing:
@@ -81,6 +86,9 @@ class _Scored:
     acov: float
     bm25: float
     phrasing: str
+    char_profile: float = 0.0
+    word_profile: float = 0.0
+    extra: tuple[tuple[str, float], ...] = ()  # features a subclass added, for `details`
 
 
 def _content_words(text: str) -> list[str]:
@@ -100,9 +108,34 @@ def _analyze_phrasing(entry_id: int, text: str) -> _Phrasing:
     return _Phrasing(entry_id, text, _term_counts(words), " ".join(words))
 
 
+def _profile_features(text: str) -> tuple[dict[str, int], dict[str, int]]:
+    """(character n-grams, word terms with function words) of a phrasing, for the profiles."""
+    prepared = prepare(text)
+    return char_ngram_counts(prepared), _term_counts(tokenize(prepared))
+
+
+def _query_profile_features(query: AnalyzedQuery) -> tuple[dict[str, int], dict[str, float]]:
+    """The question's profile features, from its resolved words (transliteration, layout and
+    typos already fixed) plus its function words, which the analyzer leaves out."""
+    function_words = [w for w in tokenize(prepare(query.text)) if is_stopword(w)]
+    surfaces = [w.surface for w in query.words] + function_words
+    word_features: dict[str, float] = dict(query.term_weights)
+    for word in function_words:
+        term = term_of(word)
+        word_features[term] = word_features.get(term, 0.0) + 1.0
+    return char_ngram_counts(" ".join(surfaces)), word_features
+
+
 class FuzzyMatcher:
     """In-memory matcher implementing `core.ports.Matcher`. Not thread-safe: the engine calls it
     from one event loop."""
+
+    # (slope of the score, slope of the margin, intercept) of the confidence's logistic function.
+    calibration: tuple[float, float, float] = (
+        CONFIDENCE_SLOPE_SCORE,
+        CONFIDENCE_SLOPE_MARGIN,
+        CONFIDENCE_INTERCEPT,
+    )
 
     def __init__(self, entries: Sequence[FaqEntry] = ()) -> None:
         self._entries: dict[int, FaqEntry] = {}
@@ -118,6 +151,8 @@ class FuzzyMatcher:
         self._index = InvertedIndex()
         self._answers = InvertedIndex()
         self._analyzer = QueryAnalyzer((self._index, self._answers))
+        self._char_profiles = EntryProfiles()
+        self._word_profiles = EntryProfiles()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -139,6 +174,8 @@ class FuzzyMatcher:
             self._add(entry)
         self._index.warm_up()
         self._answers.warm_up()
+        self._char_profiles.warm_up()
+        self._word_profiles.warm_up()
         logger.info("knowledge index rebuilt: %d entries", len(self._entries))
 
     def upsert(self, entry: FaqEntry) -> None:
@@ -154,6 +191,8 @@ class FuzzyMatcher:
             self._answers.remove(answer_slot)
             del self._answer_entries[answer_slot]
             del self._answer_terms[entry_id]
+        self._char_profiles.remove(entry_id)
+        self._word_profiles.remove(entry_id)
         self._entries.pop(entry_id, None)
 
     def _add(self, entry: FaqEntry) -> None:
@@ -177,6 +216,9 @@ class FuzzyMatcher:
             return
         self._entries[entry.id] = entry
         self._entry_slots[entry.id] = slots
+        features = [_profile_features(text) for text in entry.phrasings]
+        self._char_profiles.add(entry.id, [chars for chars, _ in features])
+        self._word_profiles.add(entry.id, [words for _, words in features])
         answer_terms = _term_counts(_content_words(entry.answer))
         if answer_terms:
             answer_slot = self._answers.add(answer_terms)
@@ -194,10 +236,25 @@ class FuzzyMatcher:
         if not weights:
             return []
         preferred = language or query.language
-        scored = self._rerank(query, self._retrieve(weights), preferred)
+        retrieved = self._retrieve(weights)
+        for entry_id in self._more_candidates(query, preferred):
+            retrieved.setdefault(entry_id, 0.0)
+        scored = self._rerank(query, retrieved, preferred)
         if not scored:
             return []
         return [self._to_match(item, scored, query, preferred) for item in scored[:limit]]
+
+    # -- extension points for a matcher that adds evidence (see knowledge.semantic)
+
+    def _more_candidates(self, query: AnalyzedQuery, preferred: str | None) -> list[int]:
+        """Entries to rank besides those the indexes retrieved."""
+        return []
+
+    def _extra_features(
+        self, query: AnalyzedQuery, entry_ids: list[int]
+    ) -> dict[int, tuple[float, tuple[tuple[str, float], ...]]]:
+        """entry id -> (score to add, named features for `details`)."""
+        return {}
 
     def _retrieve(self, weights: dict[str, float]) -> dict[int, float]:
         """entry id -> BM25 score of its best phrasing, for the best entries by phrasing, plus
@@ -245,6 +302,12 @@ class FuzzyMatcher:
                             best[number] = mass
             return sum(best.values())
 
+        entry_ids = list(retrieved)
+        char_features, word_features = _query_profile_features(query)
+        char_profile = self._char_profiles.similarities(char_features, entry_ids)
+        word_profile = self._word_profiles.similarities(word_features, entry_ids)
+        extra = self._extra_features(query, entry_ids)
+
         results: list[_Scored] = []
         for entry_id, bm25 in retrieved.items():
             entry = self._entries[entry_id]
@@ -273,7 +336,20 @@ class FuzzyMatcher:
                 if best is None or score > best.score:
                     best = _Scored(entry, score, qcov, dcov, char, acov, bm25, phrasing.text)
             if best is not None:
-                results.append(best)
+                extra_score, extra_named = extra.get(entry_id, (0.0, ()))
+                profiles = (
+                    WEIGHT_CHAR_PROFILE * char_profile[entry_id]
+                    + WEIGHT_WORD_PROFILE * word_profile[entry_id]
+                )
+                results.append(
+                    replace(
+                        best,
+                        score=best.score + profiles + extra_score,
+                        char_profile=char_profile[entry_id],
+                        word_profile=word_profile[entry_id],
+                        extra=extra_named,
+                    )
+                )
         results.sort(key=lambda item: (-item.score, item.entry.id))
         return results
 
@@ -297,11 +373,8 @@ class FuzzyMatcher:
             0.0,
         )
         margin = item.score - rival
-        confidence = _logistic(
-            CONFIDENCE_SLOPE_SCORE * item.score
-            + CONFIDENCE_SLOPE_MARGIN * margin
-            + CONFIDENCE_INTERCEPT
-        )
+        slope_score, slope_margin, intercept = self.calibration
+        confidence = _logistic(slope_score * item.score + slope_margin * margin + intercept)
         details = {
             "score": round(item.score, 4),
             "margin": round(margin, 4),
@@ -310,6 +383,9 @@ class FuzzyMatcher:
             "char": round(item.char, 4),
             "acov": round(item.acov, 4),
             "bm25": round(item.bm25, 4),
+            "char_profile": round(item.char_profile, 4),
+            "word_profile": round(item.word_profile, 4),
+            **{name: round(value, 4) for name, value in item.extra},
             "phrasing": item.phrasing,
             "language": item.entry.language,
             "query_language": preferred,

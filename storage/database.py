@@ -6,28 +6,24 @@ from __future__ import annotations
 from sqlalchemy.engine import URL
 
 from storage.migrate import upgrade_database, upgrade_on_connection
-from storage.postgres import PostgresStore
-from storage.sqlite import SqliteStore
-from storage.urls import is_sqlite, parse_database_url
-
-SqlStore = SqliteStore | PostgresStore
+from storage.store import SqlStore
+from storage.urls import is_sqlite, parse_database_url, sqlite_file
 
 
 async def open_store(url: str | URL, *, migrate: bool = True) -> SqlStore:
     """Connect to the database and, unless `migrate` is False, bring its schema up to date first
     (a fresh SQLite file and its directory are created). Close the store when done."""
     database_url = parse_database_url(url)
-    if is_sqlite(database_url):
-        sqlite_store = SqliteStore(database_url)
-        await sqlite_store.start()
-        if migrate:
-            try:
-                # On the store's own connection, so that an in-memory database works too.
-                await sqlite_store.run_sync(upgrade_on_connection)
-            except BaseException:
-                await sqlite_store.close()
-                raise
-        return sqlite_store
-    if migrate:
+    in_memory = is_sqlite(database_url) and sqlite_file(database_url) is None
+    if migrate and not in_memory:
         await upgrade_database(database_url)
-    return PostgresStore(database_url)
+    store = SqlStore(database_url)
+    try:
+        if migrate and in_memory:
+            # Only the store's own connection sees an in-memory database.
+            await store.run_sync(upgrade_on_connection)
+        await store.check_connection()  # fail at start-up, not at the first message
+    except BaseException:
+        await store.close()
+        raise
+    return store

@@ -14,8 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
-from storage.postgres import create_postgres_engine
-from storage.sqlite import create_sqlite_engine
+from storage.store import create_engine_for
 from storage.urls import is_sqlite, parse_database_url
 
 logger = logging.getLogger(__name__)
@@ -67,25 +66,19 @@ async def upgrade_database(url: str | URL) -> None:
 
 
 def _upgrade_blocking(url: URL) -> None:
-    if is_sqlite(url):
-        engine = create_sqlite_engine(url)
-        try:
-            with engine.begin() as connection:  # BEGIN IMMEDIATE: one migrating process
-                upgrade_on_connection(connection)
-        finally:
-            engine.dispose()
-    else:
-        # asyncpg needs an event loop: this worker thread gets its own.
-        asyncio.run(_upgrade_postgres(url))
+    # Own event loop on this worker thread: see _ALEMBIC_LOCK.
+    asyncio.run(_upgrade(url))
 
 
-async def _upgrade_postgres(url: URL) -> None:
-    engine = create_postgres_engine(url)
+async def _upgrade(url: URL) -> None:
+    engine = create_engine_for(url)
     try:
-        async with engine.begin() as connection:
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
-            )
+        async with engine.begin() as connection:  # SQLite: BEGIN IMMEDIATE, one migrator
+            if not is_sqlite(url):
+                # Two processes starting at once on a fresh database must not both migrate.
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
             await connection.run_sync(upgrade_on_connection)
     finally:
         await engine.dispose()

@@ -246,6 +246,16 @@ class CounterRow(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ChatAliasRow(Base):
+    """A chat that changed its id (a Telegram group upgraded to a supergroup)."""
+
+    __tablename__ = "chat_aliases"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    old_chat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    new_chat_id: Mapped[str] = mapped_column(String(128))
+
+
 FAQ_REVISION = "faq_revision"
 
 
@@ -265,3 +275,4 @@ outbox = _table(OutboxRow)
 roles = _table(RoleRow)
 audit_log = _table(AuditRow)
 counters = _table(CounterRow)
+chat_aliases = _table(ChatAliasRow)

@@ -28,7 +28,7 @@ from core.domain import (
     User,
 )
 from core.messages import Attachment, ConversationRef, OutgoingMessage
-from storage.repository import admin, faq, outbox, tickets, users
+from storage.repository import admin, chats, faq, outbox, tickets, users
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -162,10 +162,16 @@ class SqlTransaction:
     async def find_anchor(self, ticket_id: int, channel: str, chat_id: str) -> MessageLink | None:
         return await self._run(tickets.find_anchor, ticket_id, channel, chat_id)
 
-    async def drop_anchors(self, ticket_id: int, channel: str, chat_id: str) -> int:
-        """Not in the port yet: the ticket's thread in that chat is gone (ThreadGone), so its
-        anchors there become plain links; the next staff message opens a new thread."""
-        return await self._run(tickets.drop_anchors, ticket_id, channel, chat_id)
+    async def drop_anchor(self, ticket_id: int, channel: str, chat_id: str) -> int:
+        """The ticket's thread in that chat is gone (ThreadGone): its anchors there become plain
+        links; the next staff message opens a new thread. Returns how many were anchors."""
+        return await self._run(tickets.drop_anchor, ticket_id, channel, chat_id)
+
+    async def move_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
+        await self._run(chats.move_chat, channel, old_chat_id, new_chat_id)
+
+    async def chat_aliases(self, channel: str) -> dict[str, str]:
+        return await self._run(chats.chat_aliases_of, channel)
 
     # -- outbox
 

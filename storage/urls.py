@@ -18,11 +18,10 @@ _POSTGRES_DRIVERS = {
 
 def parse_database_url(url: str | URL) -> URL:
     """Accept the usual spellings (`sqlite:///helpdesk.sqlite3`, `postgresql://user@host/db`) and
-    return the URL with the driver the store uses: the stdlib sqlite3 driver for SQLite (see
-    `storage.sqlite`) and asyncpg for PostgreSQL."""
+    return the URL with the async driver the store uses: aiosqlite or asyncpg."""
     parsed = make_url(url)
     if parsed.drivername in _SQLITE_DRIVERS:
-        return parsed.set(drivername="sqlite+pysqlite")
+        return parsed.set(drivername="sqlite+aiosqlite")
     if parsed.drivername in _POSTGRES_DRIVERS:
         return parsed.set(drivername="postgresql+asyncpg")
     raise ValueError(

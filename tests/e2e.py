@@ -31,9 +31,9 @@ class RunningHelpdesk:
     sender: OutboxSender
     ingest: Ingest
 
-    async def settle(self, timeout: float = 10.0) -> None:
+    async def settle(self, within: float = 10.0) -> None:
         """Wait until the outbox has nothing pending (every reply delivered or failed)."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while True:
             async with self.store.transaction() as tx:
                 if await tx.count_pending_outbox() == 0:
@@ -75,7 +75,7 @@ async def running_helpdesk(
     async with store.transaction() as tx:
         for draft in faq:
             await tx.create_faq(draft, utc_now())
-    await engine.load_knowledge()
+    await engine.load_state()
     stop = asyncio.Event()
     sender_task = asyncio.create_task(sender.run(stop))
     ingest = Ingest(engine)

@@ -92,7 +92,7 @@ class Harness:
     async def seed(self, drafts: list[FaqDraft] = SAMPLE_FAQ) -> list[int]:
         async with self.store.transaction() as tx:
             ids = [(await tx.create_faq(d, self.clock())).id for d in drafts]
-        await self.engine.load_knowledge()
+        await self.engine.load_state()
         return ids
 
     # -- building messages
@@ -175,6 +175,9 @@ class Harness:
 
     def thread_of(self, ticket: int) -> str:
         for delivery in self.to_staff():
-            if delivery.message.ticket_id == ticket and delivery.message.conversation.thread_id is None:
+            if (
+                delivery.message.ticket_id == ticket
+                and delivery.message.conversation.thread_id is None
+            ):
                 return delivery.message_id
         raise AssertionError(f"ticket #{ticket} was never announced")

@@ -468,10 +468,6 @@ async def test_bots_edits_and_own_messages_ignored(world: SlackWorld):
 
 
 async def test_deleted_thread_opens_a_new_one(store):
-    async with store.transaction() as tx:
-        if not hasattr(tx, "drop_anchor"):
-            # core/outbox.py calls tx.drop_anchor; storage names it drop_anchors (for the lead).
-            pytest.xfail("the store cannot drop a ticket's anchor yet")
     async with DeletingFakeSlack() as fake, slack_world(store, fake, "socket") as world:
         await world.user_says("/new thread will vanish")
         await world.settle()

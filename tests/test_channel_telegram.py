@@ -40,7 +40,6 @@ from core.ports import (
     ThreadGone,
     TransientSendError,
 )
-from storage.transaction import SqlTransaction
 from tests.e2e import RunningHelpdesk, running_helpdesk
 from tests.fakes.telegram import FakeTelegram
 
@@ -354,7 +353,7 @@ async def test_rate_limit_storm_delivers_everything_in_order(store, fake_telegra
             )
         for update in updates:  # one at a time: the agent writes them in this order
             await world.deliver(update)
-        await desk.settle(timeout=20)
+        await desk.settle(within=20)
         assert any(r.fault == "rate_limit" for r in fake.calls("sendMessage"))
         for user, letter in ((USER, "A"), (OTHER_USER, "B")):
             lines = [t.split("\n")[-1] for t in texts_to(fake, user)]
@@ -414,11 +413,6 @@ async def test_files_cross_by_file_id_both_ways(store, fake_telegram, mode):
         assert "The manual" in fake.sent_messages(USER)[-1]["caption"]
 
 
-@pytest.mark.xfail(
-    not hasattr(SqlTransaction, "drop_anchor"),
-    reason="core/outbox.py calls tx.drop_anchor; storage only has drop_anchors (lead to align)",
-    run=False,  # it would only wait for the outbox to drain until the timeout
-)
 async def test_deleted_topic_is_recreated_and_the_message_resent(store, fake_telegram, mode):
     fake = fake_telegram
     populate(fake)

@@ -6,7 +6,6 @@ announcement there."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -17,14 +16,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-import core.outbox
 from channels.vk import VkChannel
 from channels.vk_inbound import VkEventParser, button_command
 from channels.vk_outbound import random_id_for, render_keyboard
 from core.domain import OutboxStatus, TicketStatus
 from core.messages import Attachment, Button, ConversationRef, IncomingMessage, OutgoingMessage
 from core.ports import PermanentSendError, RateLimits, RetryAfter, TransientSendError
-from storage.transaction import SqlTransaction
 from tests.e2e import RunningHelpdesk, running_helpdesk
 from tests.fakes.vk import CHAT_PEER_OFFSET, FakeVK
 
@@ -332,13 +329,6 @@ def test_declared_limits():
     assert VkChannel.rate_limits == RateLimits(per_chat=1, per_chat_window=1.0, overall=20)
 
 
-# core/outbox.py calls tx.drop_anchor while storage has drop_anchors: skip only while that holds.
-_ANCHOR_DROP_MISSING = "tx.drop_anchor(" in inspect.getsource(core.outbox) and not hasattr(
-    SqlTransaction, "drop_anchor"
-)
-
-
-@pytest.mark.skipif(_ANCHOR_DROP_MISSING, reason="outbox and storage disagree on drop_anchor(s)")
 async def test_refused_reply_to_a_gone_announcement_starts_a_new_chain(store, vk_world: VkWorld):
     fake, world = vk_world.fake, vk_world
     async with helpdesk(store, world) as desk:

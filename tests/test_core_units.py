@@ -50,7 +50,9 @@ class TestParseCommand:
         command = parse_command("/faq_add\nQ: a\nA: b")
         assert command.name == "faq_add" and command.args == "Q: a\nA: b"
 
-    @pytest.mark.parametrize("text", ["", None, "hello", "/", "/ close", "/usr/bin broken", "/1abc"])
+    @pytest.mark.parametrize(
+        "text", ["", None, "hello", "/", "/ close", "/usr/bin broken", "/1abc"]
+    )
     def test_not_commands(self, text):
         assert parse_command(text) is None
 
@@ -98,9 +100,9 @@ class TestCatalogs:
 
         used = set()
         for path in (Path(__file__).parents[1] / "core").glob("*.py"):
-            # Texts are looked up by t(...), staff_text(...), texts.get(lang, ...), notify_user(...).
-            used |= set(re.findall(r'(?:\bt|_text|get\(\w+,|notify_user\(\w+, \w+,)\(?\s*"(\w+\.[\w.]+)"',
-                                   path.read_text()))  # fmt: skip
+            # Texts are looked up by t(...), staff_text(...), texts.get(lang, ...), notify_user()
+            lookup = r'(?:\bt|_text|get\(\w+,|notify_user\(\w+, \w+,)\(?\s*"(\w+\.[\w.]+)"'
+            used |= set(re.findall(lookup, path.read_text()))
         known = Texts().catalogs["en"].keys()
         assert used and used <= known, used - known
 

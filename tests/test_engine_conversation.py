@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from core.domain import Direction, TicketStatus
+from core.messages import ConversationRef, IncomingMessage, Sender
 from tests.harness import ADMIN, CHANNEL, Harness
 
 
@@ -240,3 +241,35 @@ async def test_agent_close_with_text_and_reopen(store):
     assert "reopened" in bot.to_user()[-1]
     await bot.deliver(bot.staff_message("/close"))
     assert "/close N" in bot.to_staff()[-1].message.text  # no ticket in context: a usage hint
+
+
+async def test_staff_chat_that_changed_its_id_is_followed(store):
+    """A Telegram group upgraded to a supergroup gets a new chat id (migrate_to_chat_id)."""
+    bot = Harness(store)
+    await bot.user_says("/new the scanner is offline")
+    thread = bot.thread_of(1)
+    await bot.deliver(
+        IncomingMessage(
+            update_id="migration-1",
+            conversation=ConversationRef(CHANNEL, "staff"),
+            sender=Sender("system"),
+            is_private=False,
+            migrated_to_chat_id="staff-new",
+        )
+    )
+    await bot.user_says("any news?")
+    assert "any news?" in bot.adapter.texts_to("staff-new")[-1]
+
+    moved = IncomingMessage(
+        update_id="s-new-1",
+        conversation=ConversationRef(CHANNEL, "staff-new", thread),
+        sender=Sender("agent1", "Agent1"),
+        text="Rebooting it now",
+        is_private=False,
+    )
+    await bot.deliver(moved)
+    assert "Rebooting it now" in bot.to_user()[-1]
+
+    restarted = Harness(store)  # a restart keeps following the new id
+    await restarted.engine.load_state()
+    assert restarted.engine.staff_chat == ConversationRef(CHANNEL, "staff-new")

@@ -48,7 +48,9 @@ async def test_retry_after_is_honoured_and_not_sooner(store):
 
 async def test_permanent_failure_does_not_block_others(store):
     bot = Harness(store)
-    bot.adapter.blocked_chats["blocked"] = PermanentSendError("Forbidden: bot was blocked by the user")
+    bot.adapter.blocked_chats["blocked"] = PermanentSendError(
+        "Forbidden: bot was blocked by the user"
+    )
     failed = await _enqueue(bot, "blocked", "one")
     await _enqueue(bot, "blocked", "two")
     await _enqueue(bot, "c2", "other chat")
@@ -119,9 +121,7 @@ async def test_split_message_resumes_after_a_failure_without_repeating_parts(sto
 async def test_missing_adapter_fails_the_item(store):
     bot = Harness(store)
     async with store.transaction() as tx:
-        item = await tx.enqueue(
-            OutgoingMessage(ConversationRef("nowhere", "c"), "hi"), bot.clock()
-        )
+        item = await tx.enqueue(OutgoingMessage(ConversationRef("nowhere", "c"), "hi"), bot.clock())
     await bot.flush()
     assert (await _status(bot, item)).status == OutboxStatus.FAILED
 

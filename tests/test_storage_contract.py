@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -26,6 +28,7 @@ from storage.models import Base, faq_variants
 NOW = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 CHAT = ConversationRef("telegram", "100")
 LEASE = timedelta(seconds=60)
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 
 
 def at(seconds: float) -> datetime:
@@ -391,7 +394,7 @@ async def test_find_anchor_is_the_newest_anchor_in_that_chat(store: SqlStore) ->
         assert await tx.find_anchor(ticket_id, "telegram", "-999") is None
         assert (await tx.find_anchor(other_ticket, "telegram", "-100")).message_id == "30"
         # The thread is gone: no anchor any more, but old messages still map to the ticket.
-        assert await tx.drop_anchors(ticket_id, "telegram", "-100") == 2
+        assert await tx.drop_anchor(ticket_id, "telegram", "-100") == 2
         assert await tx.find_anchor(ticket_id, "telegram", "-100") is None
         assert await tx.find_linked_ticket("telegram", "-100", "20") == ticket_id
         assert (await tx.find_anchor(other_ticket, "telegram", "-100")).message_id == "30"
@@ -898,12 +901,39 @@ def _drop_everything(connection: Connection) -> None:
     connection.execute(text("DROP TABLE alembic_version"))
 
 
-async def test_concurrent_first_starts_migrate_once(database_url: str, store: SqlStore) -> None:
+async def _migrate_in_another_process(url: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import asyncio, sys; from storage import upgrade_database; "
+        "asyncio.run(upgrade_database(sys.argv[1]))",
+        url,
+        cwd=REPOSITORY_ROOT,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+
+
+async def test_processes_starting_at_once_migrate_once(database_url: str, store: SqlStore) -> None:
     await store.run_sync(_drop_everything)
     assert await store.run_sync(current_revision) is None
-    await asyncio.gather(*(upgrade_database(database_url) for _ in range(3)))
+    await asyncio.gather(*(_migrate_in_another_process(database_url) for _ in range(3)))
     assert await store.run_sync(current_revision) == head_revision()
     assert await store.run_sync(_schema_differences) == []
+
+
+async def test_several_databases_migrate_at_once_in_one_process(tmp_path: Path) -> None:
+    urls = [f"sqlite:///{tmp_path / str(n) / 'helpdesk.sqlite3'}" for n in range(4)]
+    stores = await asyncio.gather(*(open_store(url) for url in urls[:2]))
+    await asyncio.gather(*(upgrade_database(url) for url in urls[2:]))
+    stores += [await open_store(url, migrate=False) for url in urls[2:]]
+    try:
+        for store in stores:
+            assert await store.run_sync(current_revision) == head_revision()
+    finally:
+        for store in stores:
+            await store.close()
 
 
 async def test_a_closed_store_refuses_transactions(database_url: str) -> None:
@@ -950,4 +980,4 @@ def test_unsupported_database_urls_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported database URL"):
         parse_database_url("mysql://root@localhost/helpdesk")
     assert parse_database_url("postgres://u@h/db").drivername == "postgresql+asyncpg"
-    assert parse_database_url("sqlite:///x.sqlite3").drivername == "sqlite+pysqlite"
+    assert parse_database_url("sqlite:///x.sqlite3").drivername == "sqlite+aiosqlite"

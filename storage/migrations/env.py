@@ -17,9 +17,8 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
 from storage.models import Base
-from storage.postgres import create_postgres_engine
-from storage.sqlite import create_sqlite_engine
-from storage.urls import is_sqlite, parse_database_url
+from storage.store import create_engine_for
+from storage.urls import parse_database_url
 
 config = context.config
 target_metadata = Base.metadata
@@ -50,8 +49,8 @@ def _command_line_url() -> URL:
     return parse_database_url(url)
 
 
-async def _run_on_postgres(url: URL) -> None:
-    engine = create_postgres_engine(url)
+async def _run_on_url(url: URL) -> None:
+    engine = create_engine_for(url)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(run_on_connection)
@@ -64,14 +63,7 @@ def run_online() -> None:
     if connection is not None:
         run_on_connection(connection)
         return
-    url = _command_line_url()
-    if is_sqlite(url):
-        engine = create_sqlite_engine(url)
-        with engine.begin() as connection:
-            run_on_connection(connection)
-        engine.dispose()
-    else:
-        asyncio.run(_run_on_postgres(url))
+    asyncio.run(_run_on_url(_command_line_url()))
 
 
 def run_offline() -> None:

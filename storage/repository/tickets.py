@@ -227,7 +227,7 @@ def find_anchor(conn: Connection, ticket_id: int, channel: str, chat_id: str) ->
     return message_link_from_row(row) if row is not None else None
 
 
-def drop_anchors(conn: Connection, ticket_id: int, channel: str, chat_id: str) -> int:
+def drop_anchor(conn: Connection, ticket_id: int, channel: str, chat_id: str) -> int:
     """Demote the ticket's anchors in that chat to plain links (their thread is gone); the links
     still map old staff messages to the ticket. Returns how many were anchors."""
     params = {"of_ticket": ticket_id, "in_channel": channel, "in_chat": chat_id}

@@ -1,0 +1,174 @@
+"""Entry profiles: one sparse TF-IDF vector per knowledge-base entry, the normalized sum of the
+vectors of its phrasings (a centroid), compared with a question by cosine similarity.
+
+A centroid pools every wording of an entry, so an entry with several variants is judged by what
+they share rather than by its single closest wording; that is what makes variants pay off. Two
+kinds are used by the matcher: character n-grams of the normalized text (robust to inflection,
+split words and typos) and word terms including function words (which matter in short questions
+such as "what is your name").
+
+Document frequencies count entries, not phrasings (a word that all the variants of one entry use
+is no more common for that). Profiles are computed lazily with the statistics of the moment and
+cached; the cache is dropped once the entry count has drifted by STATISTICS_DRIFT, the way
+`InvertedIndex` refreshes its idf values. Vectors are kept as two small numpy arrays (feature ids
+and weights), so 100,000 entries cost about 1-2 KB each.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from knowledge.index import STATISTICS_DRIFT
+
+Features = Callable[[str], Mapping[str, float]]
+
+
+def char_ngram_counts(normalized: str, low: int = 2, high: int = 4) -> Counter[str]:
+    """Character n-grams of each word padded with spaces, counted."""
+    counts: Counter[str] = Counter()
+    for word in normalized.split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            for start in range(len(padded) - n + 1):
+                counts[padded[start : start + n]] += 1
+    return counts
+
+
+class EntryProfiles:
+    def __init__(self) -> None:
+        self._feature_ids: dict[str, int] = {}
+        self._df = np.zeros(1024, dtype=np.float32)
+        self._entry_features: dict[int, tuple[Counter[str], ...]] = {}
+        self._entry_count = 0
+        self._statistics_count = 0
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # Reused scratch vector: the query's weights by feature id, zeroed after each use.
+        self._scratch = np.zeros(1024, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return self._entry_count
+
+    # -- maintenance
+
+    def add(self, entry_id: int, phrasings: Iterable[Mapping[str, float]]) -> None:
+        """Profile an entry from the features of each of its phrasings (replaces an old one)."""
+        self.remove(entry_id)
+        counted = tuple(Counter(features) for features in phrasings if features)
+        if not counted:
+            return
+        union: set[str] = set()
+        for features in counted:
+            union.update(features)
+        for feature in union:
+            feature_id = self._feature_id(feature)  # may grow the arrays: look it up first
+            self._df[feature_id] += 1
+        self._entry_features[entry_id] = counted
+        self._entry_count += 1
+        self._after_change()
+
+    def remove(self, entry_id: int) -> None:
+        counted = self._entry_features.pop(entry_id, None)
+        if counted is None:
+            return
+        union: set[str] = set()
+        for features in counted:
+            union.update(features)
+        for feature in union:
+            self._df[self._feature_ids[feature]] -= 1
+        self._entry_count -= 1
+        self._cache.pop(entry_id, None)
+        self._after_change()
+
+    def _feature_id(self, feature: str) -> int:
+        feature_id = self._feature_ids.get(feature)
+        if feature_id is None:
+            feature_id = self._feature_ids[feature] = len(self._feature_ids)
+            if feature_id >= len(self._df):
+                self._df = np.concatenate([self._df, np.zeros_like(self._df)])
+                self._scratch = np.zeros(len(self._df), dtype=np.float32)
+        return feature_id
+
+    def _after_change(self) -> None:
+        drift = abs(self._entry_count - self._statistics_count)
+        if drift > STATISTICS_DRIFT * self._statistics_count:
+            self._cache.clear()
+            self._statistics_count = self._entry_count
+
+    # -- statistics
+
+    def _idf(self, df: float) -> float:
+        return math.log((self._entry_count + 1) / (df + 1)) + 1.0
+
+    def _vector(self, features: Mapping[str, float]) -> dict[int, float]:
+        """Sublinear tf times idf, L2-normalized, by feature id; unknown features are dropped
+        (they cannot match) but still count in the norm, so a question full of words the base
+        does not know scores low."""
+        unseen_idf = self._idf(0)
+        weights: dict[int, float] = {}
+        norm = 0.0
+        for feature, tf in features.items():
+            if tf <= 0:
+                continue
+            feature_id = self._feature_ids.get(feature)
+            df = self._df[feature_id] if feature_id is not None else 0.0
+            weight = (1.0 + math.log(tf)) * (self._idf(df) if df > 0 else unseen_idf)
+            norm += weight * weight
+            if feature_id is not None and df > 0:
+                weights[feature_id] = weight
+        norm = math.sqrt(norm) or 1.0
+        return {feature_id: weight / norm for feature_id, weight in weights.items()}
+
+    def _profile(self, entry_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        cached = self._cache.get(entry_id)
+        if cached is not None:
+            return cached
+        counted = self._entry_features.get(entry_id)
+        if counted is None:
+            return None
+        centroid: dict[int, float] = {}
+        for features in counted:
+            for feature_id, weight in self._vector(features).items():
+                centroid[feature_id] = centroid.get(feature_id, 0.0) + weight
+        ids = np.fromiter(centroid, dtype=np.int32, count=len(centroid))
+        weights = np.fromiter(centroid.values(), dtype=np.float32, count=len(centroid))
+        norm = float(np.linalg.norm(weights)) or 1.0
+        profile = (ids, weights / norm)
+        self._cache[entry_id] = profile
+        return profile
+
+    def warm_up(self) -> None:
+        self._statistics_count = self._entry_count
+        self._cache.clear()
+        for entry_id in self._entry_features:
+            self._profile(entry_id)
+
+    # -- scoring
+
+    def similarities(
+        self, features: Mapping[str, float], entry_ids: Sequence[int]
+    ) -> dict[int, float]:
+        """Cosine similarity of the question's features to each entry's profile."""
+        if not entry_ids:
+            return {}
+        query = self._vector(features)
+        if not query:
+            return {entry_id: 0.0 for entry_id in entry_ids}
+        scratch = self._scratch
+        query_ids = np.fromiter(query, dtype=np.int64, count=len(query))
+        scratch[query_ids] = np.fromiter(query.values(), dtype=np.float32, count=len(query))
+        result: dict[int, float] = {}
+        try:
+            for entry_id in entry_ids:
+                profile = self._profile(entry_id)
+                if profile is None:
+                    result[entry_id] = 0.0
+                    continue
+                ids, weights = profile
+                result[entry_id] = float(scratch[ids] @ weights)
+        finally:
+            scratch[query_ids] = 0.0
+        return result
