@@ -1,11 +1,14 @@
-"""Matcher latency benchmark: FuzzyMatcher against brute-force rapidfuzz on synthetic knowledge
-bases of 1,000, 10,000 and 100,000 entries.
+"""Matcher latency benchmark: FuzzyMatcher (and SemanticMatcher when the `semantic` extra is
+installed) against brute-force rapidfuzz on synthetic knowledge bases of 150, 10,000 and 100,000
+entries.
 
-Prints, per size: build time, peak memory of the build (resident set growth, each size in a fresh
-process), p50/p99 per query for FuzzyMatcher and for the baseline (rapidfuzz
-`process.extractOne` with its defaults over every phrasing), and the cost of one upsert/remove.
+Prints a markdown table, per size: build time, peak memory of the build (resident set growth,
+each size in a fresh process), p50/p99 per query, the cost of one upsert followed by a question,
+and the baseline (rapidfuzz `process.extractOne` with its defaults over every phrasing).
+SemanticMatcher is measured up to SEMANTIC_MAX_SIZE entries (encoding 300,000 phrasings takes
+minutes).
 
-    python bench/matcher_latency.py [--sizes 1000,10000,100000] [--queries 500]
+    python bench/matcher_latency.py [--sizes 150,10000,100000] [--queries 500] [--no-semantic]
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from rapidfuzz import process  # noqa: E402
 
 from core.domain import FaqEntry  # noqa: E402
 from knowledge.matcher import FuzzyMatcher  # noqa: E402
+
+DEFAULT_SIZES = (150, 10_000, 100_000)
+SEMANTIC_MAX_SIZE = 10_000
 
 _SYLLABLES_EN = "ka lo mi ne ro ta vi su pe da fo gi ha ju ze bo cy wu xa ly tr st pr ch sh".split()
 _SYLLABLES_RU = "ка ло ми не ро та ви су пе да фо ги ха жу зе бо цы шу ча лы тр ст пр".split()
@@ -110,13 +116,23 @@ def _max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def run_size(size: int, query_count: int, baseline_queries: int) -> dict[str, float]:
+def _make_matcher(kind: str, entries: list[FaqEntry]) -> FuzzyMatcher:
+    if kind == "semantic":
+        from knowledge.semantic import SemanticMatcher
+
+        return SemanticMatcher(entries)
+    return FuzzyMatcher(entries)
+
+
+def run_size(size: int, query_count: int, baseline_queries: int, kind: str) -> dict[str, float]:
     base = SyntheticBase()
     entries = base.entries(size)
     queries = base.queries(entries, query_count)
+    if kind == "semantic":
+        _make_matcher(kind, entries[:2])  # load the model before measuring the build
     rss_before = _max_rss_mb()
     started = time.perf_counter()
-    matcher = FuzzyMatcher(entries)
+    matcher = _make_matcher(kind, entries)
     build_seconds = time.perf_counter() - started
     rss_after = _max_rss_mb()
 
@@ -127,61 +143,90 @@ def run_size(size: int, query_count: int, baseline_queries: int) -> dict[str, fl
         started = time.perf_counter()
         matcher.match(text, language)
         timings.append(time.perf_counter() - started)
-    fuzzy_p50, fuzzy_p99 = _percentiles(timings)
+    p50, p99 = _percentiles(timings)
 
     edit_timings = []
     for entry in entries[:: max(1, size // 20)][:20]:
+        edited = FaqEntry(
+            entry.id, entry.question, entry.answer, entry.language, (*entry.variants, "x y z")
+        )
         started = time.perf_counter()
-        matcher.upsert(entry)
+        matcher.upsert(edited)
         matcher.match(entry.question, entry.language)  # the edit must be visible at once
         edit_timings.append(time.perf_counter() - started)
     edit_p50, _ = _percentiles(edit_timings)
 
-    choices = [text for entry in entries for text in entry.phrasings]
-    baseline_timings = []
-    for text, _ in queries[:baseline_queries]:
-        started = time.perf_counter()
-        process.extractOne(text, choices)
-        baseline_timings.append(time.perf_counter() - started)
-    base_p50, base_p99 = _percentiles(baseline_timings)
+    base_p50 = base_p99 = float("nan")
+    if baseline_queries:
+        choices = [text for entry in entries for text in entry.phrasings]
+        baseline_timings = []
+        for text, _ in queries[:baseline_queries]:
+            started = time.perf_counter()
+            process.extractOne(text, choices)
+            baseline_timings.append(time.perf_counter() - started)
+        base_p50, base_p99 = _percentiles(baseline_timings)
     return {
         "size": size,
         "build_s": build_seconds,
         "build_mb": rss_after - rss_before,
-        "p50": fuzzy_p50,
-        "p99": fuzzy_p99,
+        "peak_mb": rss_after,
+        "p50": p50,
+        "p99": p99,
         "edit_p50": edit_p50,
         "base_p50": base_p50,
         "base_p99": base_p99,
-        "base_n": len(baseline_timings),
+        "base_n": baseline_queries,
     }
 
 
-def _run_in_child(args: tuple[int, int, int]) -> dict[str, float]:
+def _run_in_child(args: tuple[int, int, int, str]) -> dict[str, float]:
     return run_size(*args)
+
+
+def print_table(sizes: tuple[int, ...] | list[int], queries: int, semantic: bool) -> None:
+    """Run each size in a fresh process (honest memory figures) and print a markdown row."""
+    print(
+        "| matcher | entries | build s | build MB (peak RSS MB) | p50 ms | p99 ms | "
+        "upsert + question ms | extractOne p50 / p99 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    kinds = ["fuzzy", "semantic"] if semantic else ["fuzzy"]
+    context = multiprocessing.get_context("spawn")
+    for kind in kinds:
+        for size in sizes:
+            if kind == "semantic" and size > SEMANTIC_MAX_SIZE:
+                print(
+                    f"| SemanticMatcher | {size} | not measured (encoding takes minutes) |"
+                    " | | | | |"
+                )
+                continue
+            baseline_queries = (
+                max(20, min(queries, 2_000_000 // (size * 3))) if kind == "fuzzy" else 0
+            )
+            with context.Pool(1) as pool:
+                row = pool.apply(_run_in_child, ((size, queries, baseline_queries, kind),))
+            name = "SemanticMatcher" if kind == "semantic" else "FuzzyMatcher"
+            baseline = f"{row['base_p50']:.2f} / {row['base_p99']:.2f}" if baseline_queries else "-"
+            print(
+                f"| {name} | {row['size']} | {row['build_s']:.2f} | {row['build_mb']:.0f} "
+                f"({row['peak_mb']:.0f}) | {row['p50']:.3f} | {row['p99']:.3f} | "
+                f"{row['edit_p50']:.3f} | {baseline} |",
+                flush=True,
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--sizes", default=",".join(str(size) for size in DEFAULT_SIZES))
     parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--no-semantic", action="store_true")
     options = parser.parse_args()
-    sizes = [int(size) for size in options.sizes.split(",")]
-    print(
-        f"{'entries':>8} {'build s':>8} {'build MB':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'upsert+match ms':>16} | {'extractOne p50':>14} {'p99 ms':>8} {'(n)':>5}"
-    )
-    context = multiprocessing.get_context("spawn")  # a fresh process per size: honest memory
-    for size in sizes:
-        baseline_queries = max(20, min(options.queries, 2_000_000 // (size * 3)))
-        with context.Pool(1) as pool:
-            row = pool.apply(_run_in_child, ((size, options.queries, baseline_queries),))
-        print(
-            f"{row['size']:>8} {row['build_s']:>8.2f} {row['build_mb']:>9.1f} "
-            f"{row['p50']:>8.3f} {row['p99']:>8.3f} {row['edit_p50']:>16.3f} | "
-            f"{row['base_p50']:>14.2f} {row['base_p99']:>8.2f} {row['base_n']:>5}",
-            flush=True,
-        )
+    semantic = False
+    if not options.no_semantic:
+        from knowledge.semantic import semantic_available
+
+        semantic = semantic_available()
+    print_table([int(size) for size in options.sizes.split(",")], options.queries, semantic)
 
 
 if __name__ == "__main__":

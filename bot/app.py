@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.config import Settings
 from bot.knowledge_files import seed_sample_if_empty
@@ -16,6 +17,7 @@ from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef
 from core.outbox import OutboxConfig, OutboxSender
 from core.ports import ChannelAdapter, Store
+from core.ticket_policy import KeywordRule, TicketPolicy
 from knowledge.matcher import FuzzyMatcher
 from knowledge.smalltalk import classify_small_talk
 from storage.database import open_store
@@ -86,4 +88,15 @@ def engine_config(settings: Settings, max_file_sizes: Mapping[str, int]) -> Engi
         min_question_chars=settings.knowledge.min_question_chars,
         bootstrap_roles={k: frozenset(v) for k, v in roles.items()},
         max_file_sizes=max_file_sizes,
+        tickets=ticket_policy(settings),
+    )
+
+
+def ticket_policy(settings: Settings) -> TicketPolicy:
+    tickets = settings.tickets
+    return TicketPolicy(
+        reopen_window=timedelta(hours=tickets.reopen_window_hours),
+        require_agent_role=settings.staff.require_agent_role,
+        priority_rules=tuple(KeywordRule(r.keywords, r.priority) for r in tickets.priority_rules),
+        category_rules=tuple(KeywordRule(r.keywords, r.category) for r in tickets.category_rules),
     )

@@ -321,6 +321,7 @@ class StaffSettings(_Section):
     channel: Literal["console", "telegram", "vk", "slack"] = "console"
     chat_id: Annotated[str, BeforeValidator(_int_as_string)] = "staff"
     use_topics: bool = True
+    require_agent_role: bool = False
 
     @field_validator("chat_id")
     @classmethod
@@ -364,6 +365,31 @@ class RolesSettings(_Section):
             for member in members:
                 channel, user_id = member.split(":", 1)
                 yield role, channel, user_id
+
+
+Keywords = Annotated[tuple[str, ...], Field(strict=False, min_length=1)]
+
+
+def _keywords_not_blank(keywords: tuple[str, ...]) -> tuple[str, ...]:
+    if any(not keyword.strip() for keyword in keywords):
+        raise _rule("must not contain empty keywords")
+    return keywords
+
+
+class PriorityRuleSettings(_Section):
+    keywords: Annotated[Keywords, AfterValidator(_keywords_not_blank)]
+    priority: Literal["low", "normal", "high", "urgent"]
+
+
+class CategoryRuleSettings(_Section):
+    keywords: Annotated[Keywords, AfterValidator(_keywords_not_blank)]
+    category: str = Field(min_length=1, max_length=64)
+
+
+class TicketsSettings(_Section):
+    reopen_window_hours: float = Field(72.0, ge=0, strict=False)
+    priority_rules: Annotated[tuple[PriorityRuleSettings, ...], Field(strict=False)] = ()
+    category_rules: Annotated[tuple[CategoryRuleSettings, ...], Field(strict=False)] = ()
 
 
 class EngineSettings(_Section):
@@ -519,6 +545,7 @@ class Settings(_Section):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     staff: StaffSettings = Field(default_factory=StaffSettings)
     roles: RolesSettings = Field(default_factory=RolesSettings)
+    tickets: TicketsSettings = Field(default_factory=TicketsSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)

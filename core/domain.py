@@ -80,10 +80,25 @@ class Ticket:
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    # The resolved ticket this one follows up (the user wrote after the reopen window).
+    previous_ticket_id: int | None = None
 
     @property
     def number(self) -> int:
         return self.id
+
+
+@dataclass(frozen=True)
+class TicketRating:
+    """The user's satisfaction with a closed ticket (1-5), one per ticket. `agent_id` is who
+    the rating counts for: the assignee, else the last agent who answered."""
+
+    ticket_id: int
+    user_id: int
+    agent_id: int | None
+    score: int
+    comment: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from core.messages import ConversationRef, IncomingMessage, OutgoingMessage
 from core.ports import Store, Transaction
 from core.roles import Roles
 from core.staff_flow import StaffFlow
+from core.ticket_policy import TicketPolicy
 from core.tickets import TicketDesk
 from core.turn import Turn
 from core.user_flow import UserFlow
@@ -46,6 +47,7 @@ class EngineConfig:
     min_question_chars: int = 6
     bootstrap_roles: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     max_file_sizes: Mapping[str, int] = field(default_factory=dict)  # per channel, bytes
+    tickets: TicketPolicy = field(default_factory=TicketPolicy)
 
 
 class ConversationEngine:
@@ -67,7 +69,11 @@ class ConversationEngine:
         self.on_committed = on_committed  # e.g. wake the outbox sender
         thresholds = Thresholds(config.answer_threshold, config.suggest_threshold)
         self.desk = desk = TicketDesk(
-            config.staff_chat, texts, config.default_language, config.max_file_sizes
+            config.staff_chat,
+            texts,
+            config.default_language,
+            config.max_file_sizes,
+            config.tickets,
         )
         admin = AdminCommands(knowledge, Roles(config.bootstrap_roles), thresholds)
         self.users = UserFlow(
@@ -119,19 +125,27 @@ class ConversationEngine:
 
     async def _handle_in_transaction(self, messages: Sequence[IncomingMessage]) -> None:
         after_commit: list[Callable[[], None]] = []
+        outbox: list[OutgoingMessage] = []
         async with self.store.transaction() as tx:
-            for message in messages:
-                after_commit += await self._handle_one(tx, _sanitized(message))
+            keys = [(m.conversation.channel, m.update_id) for m in messages]
+            new = await tx.claim_updates(keys, self.clock())
+            for key, message in zip(keys, messages, strict=True):
+                if key not in new:
+                    log.info("repeated delivery dropped", extra={"update_id": message.update_id})
+                    continue
+                new.discard(key)  # a second copy inside the same batch is a repeat too
+                after_commit += await self._handle_one(tx, _sanitized(message), outbox)
+            await tx.enqueue_many(outbox, self.clock())
         for action in after_commit:
             action()
         self.on_committed()
 
-    async def _handle_one(self, tx: Transaction, message: IncomingMessage) -> list[Callable]:
+    async def _handle_one(
+        self, tx: Transaction, message: IncomingMessage, outbox: list[OutgoingMessage]
+    ) -> list[Callable]:
+        """Handle one new (already claimed) message; its replies are appended to `outbox`."""
         now = self.clock()
         conversation = message.conversation
-        if not await tx.claim_update(conversation.channel, message.update_id, now):
-            log.info("repeated delivery dropped", extra={"update_id": message.update_id})
-            return []
         if message.migrated_to_chat_id:
             old, new = conversation.chat_id, message.migrated_to_chat_id
             await tx.move_chat(conversation.channel, old, new)
@@ -155,6 +169,7 @@ class ConversationEngine:
             texts=self.texts,
             user=user,
             language=user.language or self.config.default_language,
+            outbox=outbox,
         )
         if len(message.text) > MAX_TEXT_LENGTH:
             await turn.reply(

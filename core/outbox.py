@@ -34,6 +34,9 @@ class OutboxConfig:
     backoff_max: float = 600.0
     lease_seconds: float = 60.0
     batch_size: int = 100
+    # After a partial round, wait this long for more replies to gather: under load, fewer and
+    # bigger rounds leave the database to the engine (SQLite has one writer).
+    linger: float = 0.02
 
 
 @dataclass
@@ -75,7 +78,10 @@ class OutboxSender:
             except Exception:  # noqa: BLE001 - e.g. database briefly unavailable: try again
                 log.exception("outbox round failed")
                 delivered = 0
+            if delivered >= self.config.batch_size:
+                continue
             if delivered:
+                await asyncio.sleep(self.config.linger)
                 continue
             self._wake.clear()
             waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
@@ -107,6 +113,9 @@ class OutboxSender:
             now = self.clock()
             for outcome in outcomes:
                 await self._record(tx, outcome, now)
+            await tx.mark_outbox_sent_many(
+                [(o.item.id, o.parts_sent) for o in outcomes if o.done], now
+            )
         return len(items)
 
     async def _attempt(self, item: OutboxItem, anchor: MessageLink | None) -> _Outcome:
@@ -197,8 +206,7 @@ class OutboxSender:
             conversation = item.message.conversation
             await tx.drop_anchor(item.message.ticket_id, conversation.channel, conversation.chat_id)
         if outcome.done:
-            await tx.mark_outbox_sent(item.id, outcome.parts_sent, now)
-            return
+            return  # marked together with the round's other deliveries
         if outcome.parts_sent != item.parts_sent:
             await tx.mark_outbox_progress(item.id, outcome.parts_sent)
         if outcome.failed:

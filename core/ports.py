@@ -20,6 +20,7 @@ from core.domain import (
     Priority,
     Ticket,
     TicketMessage,
+    TicketRating,
     TicketStatus,
     User,
 )
@@ -41,6 +42,11 @@ class Transaction(Protocol):
     # -- de-duplication
     async def claim_update(self, channel: str, update_id: str, now: datetime) -> bool:
         """Record a platform delivery; False when it was already recorded (a repeat)."""
+
+    async def claim_updates(
+        self, keys: Sequence[tuple[str, str]], now: datetime
+    ) -> set[tuple[str, str]]:
+        """`claim_update` for many (channel, update_id) at once; returns the new ones."""
 
     # -- users
     async def upsert_user(
@@ -74,12 +80,18 @@ class Transaction(Protocol):
         category: str | None,
         priority: Priority,
         now: datetime,
-    ) -> Ticket: ...
+        previous_ticket_id: int | None = None,
+    ) -> Ticket:
+        """A new ticket in status new; `previous_ticket_id` links the ticket it follows up."""
 
     async def get_ticket(self, ticket_id: int) -> Ticket | None: ...
 
     async def find_active_ticket(self, user_id: int) -> Ticket | None:
         """The user's newest ticket in status new/open/waiting."""
+
+    async def find_current_ticket(self, user_id: int) -> Ticket | None:
+        """The user's newest active ticket (new/open/waiting), else their newest resolved one
+        (which the user may still reopen), else None."""
 
     async def list_user_tickets(self, user_id: int, limit: int = 10) -> list[Ticket]:
         """Newest first."""
@@ -102,6 +114,29 @@ class Transaction(Protocol):
         """Oldest first."""
 
     async def count_tickets_by_status(self) -> dict[TicketStatus, int]: ...
+
+    # -- satisfaction ratings
+    async def add_rating(
+        self,
+        ticket_id: int,
+        user_id: int,
+        agent_id: int | None,
+        score: int,
+        comment: str | None,
+        now: datetime,
+    ) -> TicketRating | None:
+        """Store the ticket's rating (score 1..5, else ValueError); None when the ticket already
+        has one (the first rating stays)."""
+
+    async def get_rating(self, ticket_id: int) -> TicketRating | None: ...
+
+    async def set_rating_comment(self, ticket_id: int, comment: str) -> TicketRating:
+        """KeyError when the ticket has no rating."""
+
+    async def list_ratings(
+        self, *, agent_id: int | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[TicketRating]:
+        """Newest first; only one agent's / only those given at or after `since` when set."""
 
     # -- message links
     async def add_message_link(self, link: MessageLink) -> None:
@@ -128,6 +163,9 @@ class Transaction(Protocol):
     # -- outbox
     async def enqueue(self, message: OutgoingMessage, now: datetime) -> int: ...
 
+    async def enqueue_many(self, messages: Sequence[OutgoingMessage], now: datetime) -> None:
+        """Queue several messages in order, in one round trip."""
+
     async def claim_due_outbox(
         self, now: datetime, lease_until: datetime, limit: int
     ) -> list[OutboxItem]:
@@ -138,6 +176,9 @@ class Transaction(Protocol):
     async def mark_outbox_progress(self, item_id: int, parts_sent: int) -> None: ...
 
     async def mark_outbox_sent(self, item_id: int, parts_sent: int, now: datetime) -> None: ...
+
+    async def mark_outbox_sent_many(self, items: Sequence[tuple[int, int]], now: datetime) -> None:
+        """`mark_outbox_sent` for many (item id, parts sent) at once."""
 
     async def schedule_outbox_retry(
         self, item_id: int, attempts: int, next_attempt_at: datetime, error: str

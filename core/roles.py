@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from core.domain import Role
+from core.ports import Transaction
 from core.turn import Turn
 
 log = logging.getLogger(__name__)
@@ -27,17 +28,35 @@ def parse_identity(text: str) -> tuple[str, str] | None:
     return channel.lower(), external_id
 
 
+def _effective(roles: Iterable[Role]) -> set[Role]:
+    effective: set[Role] = set()
+    for role in roles:
+        effective |= _IMPLIED[role]
+    return effective
+
+
 class Roles:
     def __init__(self, bootstrap: Mapping[tuple[str, str], Iterable[str]] | None = None) -> None:
         self.bootstrap = {key: {Role(r) for r in roles} for key, roles in (bootstrap or {}).items()}
 
     async def of(self, turn: Turn) -> set[Role]:
-        key = (turn.user.channel, turn.user.external_id)
-        granted = {Role(r) for r in await turn.tx.get_roles(*key) if r in Role.__members__.values()}
-        effective: set[Role] = set()
-        for role in granted | self.bootstrap.get(key, set()):
-            effective |= _IMPLIED[role]
-        return effective
+        return await self.of_identity(turn.tx, turn.user.channel, turn.user.external_id)
+
+    async def of_identity(self, tx: Transaction, channel: str, external_id: str) -> set[Role]:
+        """The effective roles (implied ones included) of the person "channel:external_id"."""
+        key = (channel, external_id)
+        granted = {Role(r) for r in await tx.get_roles(*key) if r in Role.__members__.values()}
+        return _effective(granted | self.bootstrap.get(key, set()))
+
+    async def holders(self, tx: Transaction) -> dict[tuple[str, str], set[Role]]:
+        """Everyone holding some role (from the config or granted), with the effective roles."""
+        granted: dict[tuple[str, str], set[Role]] = {
+            key: set(roles) for key, roles in self.bootstrap.items()
+        }
+        for channel, external_id, role in await tx.list_roles():
+            if role in Role.__members__.values():
+                granted.setdefault((channel, external_id), set()).add(Role(role))
+        return {key: _effective(roles) for key, roles in granted.items()}
 
     async def allows(self, turn: Turn, role: Role, command: str) -> bool:
         """True when the speaker holds `role`; otherwise log and audit the refused attempt."""

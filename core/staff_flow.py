@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 
 from core.admin_commands import AdminCommands
-from core.commands import Command, parse_command
+from core.commands import parse_command
 from core.domain import Ticket
+from core.staff_commands import TicketCommands
 from core.tickets import TicketDesk
 from core.turn import Turn
 
@@ -20,6 +21,7 @@ class StaffFlow:
     def __init__(self, desk: TicketDesk, admin: AdminCommands) -> None:
         self.desk = desk
         self.admin = admin
+        self.tickets = TicketCommands(desk, admin.roles)
 
     async def handle(self, turn: Turn) -> None:
         message = turn.message
@@ -27,12 +29,14 @@ class StaffFlow:
         ticket = await self._ticket_in_context(turn)
         if command is not None and command.name in self.admin.names:
             await self.admin.handle(turn, command)
-        elif command is not None and command.name in ("close", "reopen"):
-            await self._status_command(turn, command, ticket)
+        elif command is not None and command.name in self.tickets.names:
+            await self.tickets.handle(turn, command, ticket)
         elif command is not None and command.name in ("help", "start"):
             await turn.reply(self.desk.staff_text("staff.help"))
         elif ticket is None:
             return  # staff talking among themselves
+        elif not await self.tickets.may_act_as_agent(turn, "reply"):
+            return
         elif message.text.startswith(NOTE_PREFIX):
             await self.desk.add_note(turn, ticket, message.text[len(NOTE_PREFIX) :].strip())
         elif message.text.strip() or message.attachments:
@@ -51,26 +55,3 @@ class StaffFlow:
             if ticket_id is not None:
                 return await turn.tx.get_ticket(ticket_id)
         return None
-
-    async def _status_command(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
-        note = command.args
-        if ticket is None:
-            # Outside a ticket's thread the number must be given: "/close 12 text".
-            number = command.int_arg()
-            ticket = await turn.tx.get_ticket(number) if number is not None else None
-            if ticket is None:
-                await turn.reply(
-                    self.desk.staff_text("staff.usage.ticket_command", command=command.name)
-                )
-                return
-            note = command.args.split(None, 1)[1] if len(command.words) > 1 else ""
-        if command.name == "close":
-            if not ticket.status.is_active:
-                await turn.reply(self.desk.staff_text("staff.already_closed", number=ticket.number))
-                return
-            await self.desk.close(turn, ticket, by_user=False, note=note.strip())
-        else:
-            if ticket.status.is_active:
-                await turn.reply(self.desk.staff_text("staff.not_closed", number=ticket.number))
-                return
-            await self.desk.reopen(turn, ticket)

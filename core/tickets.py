@@ -6,13 +6,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+from core.commands import command_text
 from core.domain import Direction, Priority, Ticket, TicketStatus, User
 from core.i18n import Texts
-from core.messages import Attachment, ConversationRef, OutgoingMessage
+from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
 from core.text import shorten
+from core.ticket_policy import TicketPolicy
 from core.turn import Turn
 
 SUBJECT_LENGTH = 80
+RATING_SCORES = (1, 2, 3, 4, 5)
+# Fields whose every change is in the audit log (as "ticket.<name>").
+AUDITED_FIELDS = {
+    "status": "ticket.status",
+    "assignee_id": "ticket.assignee",
+    "priority": "ticket.priority",
+    "category": "ticket.category",
+}
 
 
 class TicketDesk:
@@ -22,11 +32,13 @@ class TicketDesk:
         texts: Texts,
         staff_language: str,
         max_file_sizes: Mapping[str, int] | None = None,
+        policy: TicketPolicy | None = None,
     ) -> None:
         self.staff_chat = staff_chat
         self.texts = texts
         self.staff_language = staff_language
         self.max_file_sizes = dict(max_file_sizes or {})  # per channel, bytes
+        self.policy = policy or TicketPolicy()
 
     def staff_text(self, key: str, **params: object) -> str:
         return self.texts.get(self.staff_language, key, **params)
@@ -60,15 +72,29 @@ class TicketDesk:
         text: str,
         attachments: Sequence[Attachment] = (),
         category: str | None = None,
-        priority: Priority = Priority.NORMAL,
+        priority: Priority | None = None,
+        follows_up: Ticket | None = None,
     ) -> Ticket:
+        """Priority and category not given come from the policy's keyword rules; a follow-up
+        of a resolved ticket keeps that ticket's category when no rule gives one."""
         user = turn.user
         subject = (
             shorten(text, SUBJECT_LENGTH) if text.strip() else self.staff_text("ticket.no_subject")
         )
+        if priority is None:
+            priority = self.policy.initial_priority(text)
+        category = category or self.policy.category_for(text)
+        if category is None and follows_up is not None:
+            category = follows_up.category
         conversation = turn.message.conversation.without_thread()
         ticket = await turn.tx.create_ticket(
-            user.id, conversation, subject, category, priority, turn.now
+            user.id,
+            conversation,
+            subject,
+            category,
+            priority,
+            turn.now,
+            previous_ticket_id=follows_up.id if follows_up else None,
         )
         await turn.tx.add_ticket_message(
             ticket.id, user.id, Direction.FROM_USER, text, attachments, turn.now
@@ -76,20 +102,32 @@ class TicketDesk:
         await turn.tx.audit(
             turn.actor, "ticket.create", "ticket", str(ticket.id), None, _snapshot(ticket), turn.now
         )
-        await self.notify_user(turn, ticket, "ticket.opened")
+        if follows_up is None:
+            await self.notify_user(turn, ticket, "ticket.opened")
+        else:
+            await self.notify_user(
+                turn, ticket, "ticket.follow_up_opened", previous=follows_up.number
+            )
+        announcement = self.staff_text(
+            "staff.ticket_announcement",
+            number=ticket.number,
+            name=user.display_name or user.external_id,
+            channel=user.channel,
+            language=user.language or "?",
+            priority=self.staff_text(f"priority.{ticket.priority.value}"),
+            category=ticket.category or "—",
+            text=text or "—",
+        )
+        if follows_up is not None:
+            announcement = (
+                self.staff_text("staff.follows_up", previous=follows_up.number)
+                + "\n"
+                + announcement
+            )
         await self.notify_staff(
             turn,
             ticket,
-            self.staff_text(
-                "staff.ticket_announcement",
-                number=ticket.number,
-                name=user.display_name or user.external_id,
-                channel=user.channel,
-                language=user.language or "?",
-                priority=ticket.priority.value,
-                category=ticket.category or "—",
-                text=text or "—",
-            ),
+            announcement,
             attachments=await self._carriable(turn, attachments, self.staff_chat.channel),
         )
         return ticket
@@ -158,13 +196,13 @@ class TicketDesk:
             ticket.id, turn.user.id, Direction.SYSTEM, note or "closed", (), turn.now
         )
         if by_user:
-            await self.notify_user(turn, closed, "ticket.closed_by_user")
+            await self._tell_closed(turn, closed, "ticket.closed_by_user")
             await self.notify_staff(
                 turn, closed, self.staff_text("staff.closed_by_user", number=closed.number)
             )
         else:
             key = "ticket.closed_by_agent_with_note" if note else "ticket.closed_by_agent"
-            await self.notify_user(turn, closed, key, note=note)
+            await self._tell_closed(turn, closed, key, note=note)
             await self.notify_staff(
                 turn,
                 closed,
@@ -200,6 +238,123 @@ class TicketDesk:
         )
         return reopened
 
+    # -- assignment, waiting, resolution, classification
+
+    async def assign(self, turn: Turn, ticket: Ticket, agent: User) -> Ticket:
+        """Give the ticket to `agent` (the speaker on /take). A new ticket becomes open: someone
+        is on it. The user hears who took it."""
+        changes: dict = {"assignee_id": agent.id, "updated_at": turn.now}
+        if ticket.status == TicketStatus.NEW:
+            changes["status"] = TicketStatus.OPEN
+        assigned = await self._update(turn, ticket, **changes)
+        await self.notify_user(turn, assigned, "ticket.taken", name=_name(agent))
+        key = "staff.taken" if agent.id == turn.user.id else "staff.assigned"
+        await self.announce_change(
+            turn, assigned, self.staff_text(key, name=_name(agent), by=_name(turn.user))
+        )
+        return assigned
+
+    async def unassign(self, turn: Turn, ticket: Ticket) -> Ticket:
+        unassigned = await self._update(turn, ticket, assignee_id=None, updated_at=turn.now)
+        await self.announce_change(
+            turn, unassigned, self.staff_text("staff.unassigned", by=_name(turn.user))
+        )
+        return unassigned
+
+    async def wait_for_user(self, turn: Turn, ticket: Ticket, text: str) -> Ticket:
+        """The ball is in the user's court; `text` (a question to them) is relayed first. The
+        user's next message makes the ticket open again."""
+        if text:
+            await self.relay_agent_reply(turn, ticket, text, ())
+            ticket = await turn.tx.get_ticket(ticket.id) or ticket
+        waiting = await self._update(turn, ticket, status=TicketStatus.WAITING, updated_at=turn.now)
+        await self.announce_change(
+            turn, waiting, self.staff_text("staff.waiting", by=_name(turn.user))
+        )
+        return waiting
+
+    async def resolve(self, turn: Turn, ticket: Ticket, note: str) -> Ticket:
+        """Solved from the agent's side. The user may confirm (close) or say it is not solved
+        (reopen); writing within the reopen window reopens it too."""
+        resolved = await self._update(
+            turn, ticket, status=TicketStatus.RESOLVED, resolved_at=turn.now, updated_at=turn.now
+        )
+        await turn.tx.add_ticket_message(
+            ticket.id, turn.user.id, Direction.SYSTEM, note or "resolved", (), turn.now
+        )
+        language = await self._owner_language(turn, resolved)
+        hours = _hours(self.policy.reopen_window.total_seconds())
+        key = "ticket.resolved_with_note" if note else "ticket.resolved"
+        text = self.texts.get(language, key, number=resolved.number, note=note, hours=hours)
+        buttons = (
+            (
+                Button(
+                    self.texts.get(language, "button.confirm_solved"),
+                    command_text("close", resolved.number),
+                ),
+                Button(
+                    self.texts.get(language, "button.not_solved"),
+                    command_text("reopen", resolved.number),
+                ),
+            ),
+        )
+        await turn.send(
+            OutgoingMessage(
+                conversation=resolved.conversation,
+                text=text,
+                buttons=buttons,
+                ticket_id=resolved.id,
+            )
+        )
+        await self.announce_change(
+            turn, resolved, self.staff_text("staff.resolved", by=_name(turn.user))
+        )
+        return resolved
+
+    async def set_priority(self, turn: Turn, ticket: Ticket, priority: Priority) -> Ticket:
+        changed = await self._update(turn, ticket, priority=priority, updated_at=turn.now)
+        await self.announce_change(
+            turn,
+            changed,
+            self.staff_text(
+                "staff.priority_set",
+                priority=self.staff_text(f"priority.{priority.value}"),
+                by=_name(turn.user),
+            ),
+        )
+        return changed
+
+    async def set_category(self, turn: Turn, ticket: Ticket, category: str | None) -> Ticket:
+        changed = await self._update(turn, ticket, category=category, updated_at=turn.now)
+        await self.announce_change(
+            turn,
+            changed,
+            self.staff_text("staff.category_set", category=category or "—", by=_name(turn.user)),
+        )
+        return changed
+
+    async def announce_change(self, turn: Turn, ticket: Ticket, event: str) -> None:
+        """What changed, then the ticket's current header (status, priority, category,
+        assignee): the newest header in the thread is always the ticket's state."""
+        await self.notify_staff(turn, ticket, event + "\n" + await self.header(turn, ticket))
+
+    async def header(self, turn: Turn, ticket: Ticket) -> str:
+        assignee = None
+        if ticket.assignee_id is not None:
+            assignee = (
+                turn.user
+                if ticket.assignee_id == turn.user.id
+                else await turn.tx.get_user(ticket.assignee_id)
+            )
+        return self.staff_text(
+            "staff.ticket_header",
+            number=ticket.number,
+            status=self.staff_text(f"status.{ticket.status.value}"),
+            priority=self.staff_text(f"priority.{ticket.priority.value}"),
+            category=ticket.category or "—",
+            assignee=_name(assignee) if assignee else self.staff_text("staff.nobody"),
+        )
+
     async def _carriable(
         self, turn: Turn, attachments: Sequence[Attachment], channel: str
     ) -> tuple[Attachment, ...]:
@@ -232,17 +387,55 @@ class TicketDesk:
 
     async def _update(self, turn: Turn, ticket: Ticket, **changes) -> Ticket:
         updated = await turn.tx.update_ticket(ticket.id, **changes)
-        if updated.status != ticket.status:
-            await turn.tx.audit(
-                turn.actor,
-                "ticket.status",
-                "ticket",
-                str(ticket.id),
-                {"status": ticket.status.value},
-                {"status": updated.status.value},
-                turn.now,
-            )
+        for name, action in AUDITED_FIELDS.items():
+            before, after = getattr(ticket, name), getattr(updated, name)
+            if before != after:
+                await turn.tx.audit(
+                    turn.actor,
+                    action,
+                    "ticket",
+                    str(ticket.id),
+                    {name: _plain(before)},
+                    {name: _plain(after)},
+                    turn.now,
+                )
         return updated
+
+    async def _tell_closed(self, turn: Turn, ticket: Ticket, key: str, **params: object) -> None:
+        """Tell the owner the ticket is closed and, in the same message, ask them to rate the
+        help with buttons 1-5: once per ticket (one closed again after a rating is not asked
+        again)."""
+        language = await self._owner_language(turn, ticket)
+        text = self.texts.get(language, key, number=ticket.number, **params)
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if await turn.tx.get_rating(ticket.id) is None:
+            text += "\n\n" + self.texts.get(language, "csat.question", number=ticket.number)
+            buttons = (
+                tuple(
+                    Button(
+                        self.texts.get(language, "button.rate", score=score),
+                        command_text("rate", ticket.number, score),
+                    )
+                    for score in RATING_SCORES
+                ),
+            )
+        await turn.send(
+            OutgoingMessage(
+                conversation=ticket.conversation, text=text, buttons=buttons, ticket_id=ticket.id
+            )
+        )
+
+
+def _name(user: User) -> str:
+    return user.display_name or user.external_id
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:g}"
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, Priority | TicketStatus) else value
 
 
 def _megabytes(size: int) -> str:

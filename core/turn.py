@@ -21,6 +21,8 @@ class Turn:
     texts: Texts
     user: User
     language: str
+    # Replies are queued here and written to the outbox together when the batch ends.
+    outbox: list[OutgoingMessage] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -32,7 +34,7 @@ class Turn:
         return self.texts.get(self.language, key, **params)
 
     async def send(self, message: OutgoingMessage) -> None:
-        await self.tx.enqueue(message, self.now)
+        self.outbox.append(message)
 
     async def reply(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:
         """Answer in the conversation the message came from (same thread)."""

@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 from core.admin_commands import AdminCommands
 from core.commands import Command, command_text, parse_command
-from core.domain import FaqEntry, Match, Ticket
+from core.domain import FaqEntry, Match, Ticket, TicketStatus
 from core.i18n import SUPPORTED_LANGUAGES
 from core.knowledge_base import Decision, KnowledgeBase, Thresholds
 from core.messages import Button
+from core.satisfaction import Satisfaction
 from core.text import shorten
 from core.tickets import TicketDesk
 from core.turn import Turn
@@ -26,6 +27,8 @@ LAST_QUESTION = "last_question"  # what the user asked, for a ticket after "didn
 LAST_ENTRY = "last_entry"  # the article just shown, so "helped" counts once
 CLARIFY = "clarify"  # a too-short question we asked to expand
 AWAITING_TICKET = "awaiting_ticket"  # /new without text: the next message opens the ticket
+# Small talk to a resolved ticket ("thanks!") is answered, never reopens it.
+NOT_A_FOLLOW_UP = frozenset({"greeting", "thanks", "noise"})
 
 
 class UserFlow:
@@ -44,6 +47,7 @@ class UserFlow:
         self.admin = admin
         self.small_talk = small_talk
         self.min_question_chars = min_question_chars
+        self.satisfaction = Satisfaction(desk)
         self.commands: dict[str, Callable] = {
             "start": self._start,
             "help": self._help,
@@ -51,6 +55,9 @@ class UserFlow:
             "status": self._status,
             "ticket": self._ticket,
             "close": self._close,
+            "reopen": self._reopen,
+            "rate": self.satisfaction.rate,
+            "nocomment": self.satisfaction.skip_comment,
             "lang": self._lang,
             "helped": self._helped,
             "nothelped": self._not_helped,
@@ -74,17 +81,29 @@ class UserFlow:
     async def _text(self, turn: Turn) -> None:
         message = turn.message
         text = message.text.strip()
-        ticket = await turn.tx.find_active_ticket(turn.user.id)
-        if ticket is not None:
+        if await self.satisfaction.take_comment(turn, text):
+            return
+        ticket = await turn.tx.find_current_ticket(turn.user.id)
+        if ticket is not None and ticket.status.is_active:
             await self.desk.add_user_message(turn, ticket, text, message.attachments)
             return
         state = turn.user.state or {}
+        # Writing again soon after a ticket was resolved reopens it (unless the user asked for
+        # a new one). Later, a message is a new question: the knowledge base comes first, and a
+        # ticket it leads to is linked to the resolved one (see _open_ticket).
+        reopens = ticket is not None and self._may_reopen(turn, ticket)
+        if reopens and (text or message.attachments) and AWAITING_TICKET not in state:
+            kind = self.small_talk(text) if text else None
+            if kind not in NOT_A_FOLLOW_UP:
+                reopened = await self.desk.reopen(turn, ticket)
+                await self.desk.add_user_message(turn, reopened, text, message.attachments)
+                return
         if not text and not message.attachments:
             await turn.reply(turn.t("user.empty"))
             return
         if state.get(AWAITING_TICKET) or not text:
             # A picture or file alone is a problem report: a person has to look at it.
-            await self._open_ticket(turn, text)
+            await self._open_ticket(turn, text, follow_up=not state.get(AWAITING_TICKET))
             return
         kind = self.small_talk(text)
         if kind == "human":
@@ -105,6 +124,13 @@ class UserFlow:
             await turn.reply(turn.t("user.clarify"))
         else:
             await self._open_ticket(turn, question, matches)
+
+    def _may_reopen(self, turn: Turn, ticket: Ticket) -> bool:
+        resolved_at = ticket.resolved_at or ticket.updated_at
+        return (
+            ticket.status == TicketStatus.RESOLVED
+            and turn.now - resolved_at <= self.desk.policy.reopen_window
+        )
 
     async def _send_article(self, turn: Turn, entry: FaqEntry, question: str | None) -> None:
         await turn.tx.count_faq_event(entry.id, "hits")
@@ -135,14 +161,22 @@ class UserFlow:
         text: str,
         matches: list[Match] | None = None,
         category: str | None = None,
+        *,
+        follow_up: bool = True,
     ) -> None:
-        """The category comes from the nearest article, when there was one."""
+        """The category comes from the nearest article, when there was one. Unless the user
+        asked for a separate ticket (`follow_up=False`: /new), a ticket opened while their last
+        one is resolved is linked to it."""
         if matches and category is None:
             nearest = self.knowledge.get(matches[0].entry_id)
             category = nearest.category if nearest else None
         if turn.user.state:
             await turn.tx.set_user_state(turn.user.id, None)
-        await self.desk.open(turn, text, turn.message.attachments, category=category)
+        current = await turn.tx.find_current_ticket(turn.user.id) if follow_up else None
+        follows_up = current if current and current.status == TicketStatus.RESOLVED else None
+        await self.desk.open(
+            turn, text, turn.message.attachments, category=category, follows_up=follows_up
+        )
 
     # -- commands
 
@@ -159,7 +193,7 @@ class UserFlow:
             return
         text = command.args or (turn.user.state or {}).get(LAST_QUESTION, "")
         if text:
-            await self._open_ticket(turn, text)
+            await self._open_ticket(turn, text, follow_up=False)
         else:
             await turn.tx.set_user_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))
@@ -196,14 +230,30 @@ class UserFlow:
             if ticket is None:
                 return
         else:
-            ticket = await turn.tx.find_active_ticket(turn.user.id)
+            ticket = await turn.tx.find_current_ticket(turn.user.id)
             if ticket is None:
                 await turn.reply(turn.t("user.nothing_to_close"))
                 return
-        if not ticket.status.is_active:
+        if ticket.status == TicketStatus.CLOSED:
             await turn.reply(turn.t("user.already_closed", number=ticket.number))
             return
         await self.desk.close(turn, ticket, by_user=True)
+
+    async def _reopen(self, turn: Turn, command: Command) -> None:
+        """ "Not solved" under a resolution: within the reopen window only."""
+        number = command.int_arg()
+        if number is None:
+            await turn.reply(turn.t("user.usage.reopen"))
+            return
+        ticket = await self._own_ticket(turn, number)
+        if ticket is None:
+            return
+        if ticket.status.is_active:
+            await turn.reply(turn.t("user.still_open", number=number))
+        elif self._may_reopen(turn, ticket):
+            await self.desk.reopen(turn, ticket)
+        else:
+            await turn.reply(turn.t("user.cannot_reopen", number=number))
 
     async def _lang(self, turn: Turn, command: Command) -> None:
         language = command.args.strip().lower()

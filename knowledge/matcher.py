@@ -37,11 +37,14 @@ logger = logging.getLogger(__name__)
 
 # The engine answers directly at confidence >= DEFAULT_ANSWER_THRESHOLD, offers the top entries as
 # buttons at >= DEFAULT_SUGGEST_THRESHOLD, and opens a ticket below.
-DEFAULT_ANSWER_THRESHOLD = 0.865
+DEFAULT_ANSWER_THRESHOLD = 0.89
 DEFAULT_SUGGEST_THRESHOLD = 0.43
 
 # How many entries the BM25 stage hands to the re-ranking stage.
 CANDIDATE_ENTRIES = 12
+# How many more come from the index of whole entries by all their words, function words included
+# (it finds short questions made mostly of them, which the content-word index misses).
+WORDING_CANDIDATES = 8
 # Fusion weights of the re-ranking features (each feature is in 0..1).
 WEIGHT_QUERY_COVERAGE = 0.45
 WEIGHT_DOC_COVERAGE = 0.30
@@ -54,16 +57,19 @@ WEIGHT_ANSWER = 0.3
 # against coverage: it may be a filler word, or the topic the base has no article on.
 UNKNOWN_WORD_WEIGHT = 0.5
 # Subtracted from the score of entries in another language than the asker's.
-OTHER_LANGUAGE_PENALTY = 0.08
+OTHER_LANGUAGE_PENALTY = 0.3
 # Weights of the entry profiles (`knowledge.profiles`): cosine of the question to the centroid of
 # an entry's phrasings, by character n-grams and by word terms (function words included).
-WEIGHT_CHAR_PROFILE = 0.75
-WEIGHT_WORD_PROFILE = 0.5
+WEIGHT_CHAR_PROFILE = 1.5
+WEIGHT_WORD_PROFILE = 1.5
+# Function words count this much of a content word in the word profiles: they tell "what is your
+# name" from "what is my name", but "how do I" alone must not pick an article.
+FUNCTION_WORD_WEIGHT = 0.6
 # Confidence = logistic(SLOPE_SCORE * score + SLOPE_MARGIN * margin + INTERCEPT), fitted on half
 # A of the helpdesk validation set.
-CONFIDENCE_SLOPE_SCORE = 3.557
-CONFIDENCE_SLOPE_MARGIN = 3.393
-CONFIDENCE_INTERCEPT = -3.491
+CONFIDENCE_SLOPE_SCORE = 2.079
+CONFIDENCE_SLOPE_MARGIN = 2.130
+CONFIDENCE_INTERCEPT = -3.384
 
 
 class _Phrasing:
@@ -108,10 +114,20 @@ def _analyze_phrasing(entry_id: int, text: str) -> _Phrasing:
     return _Phrasing(entry_id, text, _term_counts(words), " ".join(words))
 
 
-def _profile_features(text: str) -> tuple[dict[str, int], dict[str, int]]:
+def _word_features(content: dict[str, float], function_words: list[str]) -> dict[str, float]:
+    features = dict(content)
+    for word in function_words:
+        term = term_of(word)
+        features[term] = features.get(term, 0.0) + FUNCTION_WORD_WEIGHT
+    return features
+
+
+def _profile_features(text: str) -> tuple[dict[str, int], dict[str, float]]:
     """(character n-grams, word terms with function words) of a phrasing, for the profiles."""
-    prepared = prepare(text)
-    return char_ngram_counts(prepared), _term_counts(tokenize(prepared))
+    words = tokenize(prepare(text))
+    content = _term_counts([w for w in words if not is_stopword(w)])
+    function_words = [w for w in words if is_stopword(w)]
+    return char_ngram_counts(" ".join(words)), _word_features(content, function_words)
 
 
 def _query_profile_features(query: AnalyzedQuery) -> tuple[dict[str, int], dict[str, float]]:
@@ -119,11 +135,10 @@ def _query_profile_features(query: AnalyzedQuery) -> tuple[dict[str, int], dict[
     typos already fixed) plus its function words, which the analyzer leaves out."""
     function_words = [w for w in tokenize(prepare(query.text)) if is_stopword(w)]
     surfaces = [w.surface for w in query.words] + function_words
-    word_features: dict[str, float] = dict(query.term_weights)
-    for word in function_words:
-        term = term_of(word)
-        word_features[term] = word_features.get(term, 0.0) + 1.0
-    return char_ngram_counts(" ".join(surfaces)), word_features
+    return (
+        char_ngram_counts(" ".join(surfaces)),
+        _word_features(query.term_weights, function_words),
+    )
 
 
 class FuzzyMatcher:
@@ -144,6 +159,8 @@ class FuzzyMatcher:
         self._answer_slots: dict[int, int] = {}  # entry id -> slot in the answer index
         self._answer_entries: dict[int, int] = {}  # answer slot -> entry id
         self._answer_terms: dict[int, dict[str, int]] = {}  # entry id -> answer terms
+        self._wording_slots: dict[int, int] = {}  # entry id -> slot in the wording index
+        self._wording_entries: dict[int, int] = {}  # wording slot -> entry id
         self._reset_indexes()
         self.rebuild(entries)
 
@@ -151,6 +168,7 @@ class FuzzyMatcher:
         self._index = InvertedIndex()
         self._answers = InvertedIndex()
         self._analyzer = QueryAnalyzer((self._index, self._answers))
+        self._wording = InvertedIndex()
         self._char_profiles = EntryProfiles()
         self._word_profiles = EntryProfiles()
 
@@ -168,12 +186,15 @@ class FuzzyMatcher:
             self._answer_slots,
             self._answer_entries,
             self._answer_terms,
+            self._wording_slots,
+            self._wording_entries,
         ):
             table.clear()
         for entry in entries:
             self._add(entry)
         self._index.warm_up()
         self._answers.warm_up()
+        self._wording.warm_up()
         self._char_profiles.warm_up()
         self._word_profiles.warm_up()
         logger.info("knowledge index rebuilt: %d entries", len(self._entries))
@@ -191,6 +212,10 @@ class FuzzyMatcher:
             self._answers.remove(answer_slot)
             del self._answer_entries[answer_slot]
             del self._answer_terms[entry_id]
+        wording_slot = self._wording_slots.pop(entry_id, None)
+        if wording_slot is not None:
+            self._wording.remove(wording_slot)
+            del self._wording_entries[wording_slot]
         self._char_profiles.remove(entry_id)
         self._word_profiles.remove(entry_id)
         self._entries.pop(entry_id, None)
@@ -219,6 +244,13 @@ class FuzzyMatcher:
         features = [_profile_features(text) for text in entry.phrasings]
         self._char_profiles.add(entry.id, [chars for chars, _ in features])
         self._word_profiles.add(entry.id, [words for _, words in features])
+        wording: dict[str, int] = {}
+        for _, words in features:
+            for term, count in words.items():
+                wording[term] = wording.get(term, 0) + count
+        wording_slot = self._wording.add(wording)
+        self._wording_slots[entry.id] = wording_slot
+        self._wording_entries[wording_slot] = entry.id
         answer_terms = _term_counts(_content_words(entry.answer))
         if answer_terms:
             answer_slot = self._answers.add(answer_terms)
@@ -236,10 +268,13 @@ class FuzzyMatcher:
         if not weights:
             return []
         preferred = language or query.language
+        profile_features = _query_profile_features(query)
         retrieved = self._retrieve(weights)
+        for slot, _ in self._wording.top(profile_features[1], WORDING_CANDIDATES):
+            retrieved.setdefault(self._wording_entries[slot], 0.0)
         for entry_id in self._more_candidates(query, preferred):
             retrieved.setdefault(entry_id, 0.0)
-        scored = self._rerank(query, retrieved, preferred)
+        scored = self._rerank(query, retrieved, preferred, profile_features)
         if not scored:
             return []
         return [self._to_match(item, scored, query, preferred) for item in scored[:limit]]
@@ -275,6 +310,7 @@ class FuzzyMatcher:
         query: AnalyzedQuery,
         retrieved: dict[int, float],
         preferred: str | None,
+        profile_features: tuple[dict[str, int], dict[str, float]],
     ) -> list[_Scored]:
         idf = self._index.idf
         # term -> [(question word number, idf-weighted mass)]; a word may have two typo readings.
@@ -303,7 +339,7 @@ class FuzzyMatcher:
             return sum(best.values())
 
         entry_ids = list(retrieved)
-        char_features, word_features = _query_profile_features(query)
+        char_features, word_features = profile_features
         char_profile = self._char_profiles.similarities(char_features, entry_ids)
         word_profile = self._word_profiles.similarities(word_features, entry_ids)
         extra = self._extra_features(query, entry_ids)
@@ -396,3 +432,18 @@ class FuzzyMatcher:
 
 def _logistic(value: float) -> float:
     return 1.0 / (1.0 + math.exp(-value))
+
+
+def create_matcher(entries: Sequence[FaqEntry] = (), *, semantic: bool = True) -> FuzzyMatcher:
+    """The best matcher this installation has: the semantic one when `semantic` is on and the
+    `semantic` extra is installed (see `knowledge.semantic`), FuzzyMatcher otherwise."""
+    if semantic:
+        from knowledge.semantic import SemanticMatcher, load_encoder, semantic_available
+
+        if semantic_available():
+            encoder = load_encoder()
+            if encoder is not None:
+                logger.info("knowledge matcher: semantic (sentence encoder + fuzzy)")
+                return SemanticMatcher(entries, encoder=encoder)
+        logger.info("knowledge matcher: fuzzy (the semantic extra is not installed)")
+    return FuzzyMatcher(entries)

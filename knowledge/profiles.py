@@ -115,7 +115,9 @@ class EntryProfiles:
                 continue
             feature_id = self._feature_ids.get(feature)
             df = self._df[feature_id] if feature_id is not None else 0.0
-            weight = (1.0 + math.log(tf)) * (self._idf(df) if df > 0 else unseen_idf)
+            # Sublinear above one; a fractional tf (a down-weighted feature) is taken as it is.
+            scaled = 1.0 + math.log(tf) if tf >= 1.0 else tf
+            weight = scaled * (self._idf(df) if df > 0 else unseen_idf)
             norm += weight * weight
             if feature_id is not None and df > 0:
                 weights[feature_id] = weight

@@ -17,6 +17,7 @@ from core.domain import (
     Priority,
     Ticket,
     TicketMessage,
+    TicketRating,
     TicketStatus,
     User,
 )
@@ -56,6 +57,18 @@ def ticket_from_row(row: Row[Any]) -> Ticket:
         first_response_at=row.first_response_at,
         resolved_at=row.resolved_at,
         closed_at=row.closed_at,
+        previous_ticket_id=row.previous_ticket_id,
+    )
+
+
+def rating_from_row(row: Row[Any]) -> TicketRating:
+    return TicketRating(
+        ticket_id=row.ticket_id,
+        user_id=row.user_id,
+        agent_id=row.agent_id,
+        score=row.score,
+        comment=row.comment,
+        created_at=row.created_at,
     )
 
 

@@ -89,6 +89,25 @@ class TicketRow(Base):
     first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The resolved ticket this one follows up (written to after its reopen window).
+    previous_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+
+
+class TicketRatingRow(Base):
+    """A user's satisfaction rating of a closed ticket: one per ticket."""
+
+    __tablename__ = "ticket_ratings"
+    __table_args__ = (Index("ix_ticket_ratings_agent", "agent_id", "created_at"),)
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Who the rating counts for (the assignee, else the last agent who answered).
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class TicketMessageRow(Base):
@@ -267,6 +286,7 @@ def _table(model: type[Base]) -> Table:
 users = _table(UserRow)
 tickets = _table(TicketRow)
 ticket_messages = _table(TicketMessageRow)
+ticket_ratings = _table(TicketRatingRow)
 message_links = _table(MessageLinkRow)
 faq_entries = _table(FaqEntryRow)
 faq_variants = _table(FaqVariantRow)

@@ -24,11 +24,12 @@ from core.domain import (
     Priority,
     Ticket,
     TicketMessage,
+    TicketRating,
     TicketStatus,
     User,
 )
 from core.messages import Attachment, ConversationRef, OutgoingMessage
-from storage.repository import admin, chats, faq, outbox, tickets, users
+from storage.repository import admin, chats, faq, outbox, ratings, tickets, users
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -67,6 +68,11 @@ class SqlTransaction:
 
     async def claim_update(self, channel: str, update_id: str, now: datetime) -> bool:
         return await self._run(users.claim_update, channel, update_id, now)
+
+    async def claim_updates(
+        self, keys: Sequence[tuple[str, str]], now: datetime
+    ) -> set[tuple[str, str]]:
+        return await self._run(users.claim_updates, keys, now)
 
     async def prune_processed_updates(self, before: datetime) -> int:
         """Not in the port yet: forget deliveries recorded before `before`."""
@@ -113,9 +119,17 @@ class SqlTransaction:
         category: str | None,
         priority: Priority,
         now: datetime,
+        previous_ticket_id: int | None = None,
     ) -> Ticket:
         return await self._run(
-            tickets.create_ticket, user_id, conversation, subject, category, priority, now
+            tickets.create_ticket,
+            user_id,
+            conversation,
+            subject,
+            category,
+            priority,
+            now,
+            previous_ticket_id,
         )
 
     async def get_ticket(self, ticket_id: int) -> Ticket | None:
@@ -123,6 +137,9 @@ class SqlTransaction:
 
     async def find_active_ticket(self, user_id: int) -> Ticket | None:
         return await self._run(tickets.find_active_ticket, user_id)
+
+    async def find_current_ticket(self, user_id: int) -> Ticket | None:
+        return await self._run(tickets.find_current_ticket, user_id)
 
     async def list_user_tickets(self, user_id: int, limit: int = 10) -> list[Ticket]:
         return await self._run(tickets.list_user_tickets, user_id, limit)
@@ -150,6 +167,32 @@ class SqlTransaction:
     async def count_tickets_by_status(self) -> dict[TicketStatus, int]:
         """Every status is a key (0 when no ticket has it)."""
         return await self._run(tickets.count_tickets_by_status)
+
+    # -- satisfaction ratings
+
+    async def add_rating(
+        self,
+        ticket_id: int,
+        user_id: int,
+        agent_id: int | None,
+        score: int,
+        comment: str | None,
+        now: datetime,
+    ) -> TicketRating | None:
+        return await self._run(
+            ratings.add_rating, ticket_id, user_id, agent_id, score, comment, now
+        )
+
+    async def get_rating(self, ticket_id: int) -> TicketRating | None:
+        return await self._run(ratings.get_rating, ticket_id)
+
+    async def set_rating_comment(self, ticket_id: int, comment: str) -> TicketRating:
+        return await self._run(ratings.set_rating_comment, ticket_id, comment)
+
+    async def list_ratings(
+        self, *, agent_id: int | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[TicketRating]:
+        return await self._run(ratings.list_ratings, agent_id, since, limit)
 
     # -- message links
 
@@ -179,6 +222,9 @@ class SqlTransaction:
         """`message.extra` must be JSON-serializable."""
         return await self._run(outbox.enqueue, message, now)
 
+    async def enqueue_many(self, messages: Sequence[OutgoingMessage], now: datetime) -> None:
+        await self._run(outbox.enqueue_many, messages, now)
+
     async def claim_due_outbox(
         self, now: datetime, lease_until: datetime, limit: int
     ) -> list[OutboxItem]:
@@ -190,6 +236,9 @@ class SqlTransaction:
 
     async def mark_outbox_sent(self, item_id: int, parts_sent: int, now: datetime) -> None:
         await self._run(outbox.mark_outbox_sent, item_id, parts_sent, now)
+
+    async def mark_outbox_sent_many(self, items: Sequence[tuple[int, int]], now: datetime) -> None:
+        await self._run(outbox.mark_outbox_sent_many, items, now)
 
     async def schedule_outbox_retry(
         self, item_id: int, attempts: int, next_attempt_at: datetime, error: str

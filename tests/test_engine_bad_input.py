@@ -94,3 +94,15 @@ async def test_unknown_slash_text_is_treated_as_a_question(store):
     bot = Harness(store)
     await bot.user_says("/usr/local/bin is missing on my workstation after the update")
     assert "ticket #1" in bot.to_user()[-1]
+
+
+async def test_file_too_large_for_the_staff_platform_gets_a_note_to_the_sender(store):
+    bot = Harness(store, max_file_sizes={"memory": 10 * 1024 * 1024})
+    video = Attachment(kind="video", file_id="v-1", file_name="screen.mp4", size=60 * 1024 * 1024)
+    small = Attachment(kind="photo", file_id="p-1", file_name="error.png", size=1000)
+    await bot.user_says("/new the app crashes, see the recording", attachments=(video, small))
+    assert any("screen.mp4" in text and "too large" in text for text in bot.to_user())
+    assert bot.to_staff()[0].message.attachments == (small,)
+    async with store.transaction() as tx:
+        [first] = (await tx.list_ticket_messages(1))[:1]
+    assert first.attachments == (video, small)  # the ticket keeps the record of both

@@ -8,6 +8,7 @@ claim (`locked_until`); an expired lease (a crashed sender) makes the item claim
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, exists, func, insert, or_, select, update
@@ -25,26 +26,33 @@ _INSERT = insert(outbox).returning(outbox.c.id)
 
 
 def enqueue(conn: Connection, message: OutgoingMessage, now: datetime) -> int:
+    return conn.execute(_INSERT, _row(message, now)).scalar_one()
+
+
+def enqueue_many(conn: Connection, messages: Sequence[OutgoingMessage], now: datetime) -> None:
+    """One statement for all (executemany): a batch of messages costs one round trip."""
+    if messages:
+        conn.execute(insert(outbox), [_row(m, now) for m in messages])
+
+
+def _row(message: OutgoingMessage, now: datetime) -> dict:
     conversation = message.conversation
-    return conn.execute(
-        _INSERT,
-        {
-            "channel": conversation.channel,
-            "chat_id": conversation.chat_id,
-            "thread_id": conversation.thread_id,
-            "text": message.text,
-            "ticket_id": message.ticket_id,
-            "payload": outgoing_payload(message),
-            "status": PENDING,
-            "attempts": 0,
-            "parts_sent": 0,
-            "next_attempt_at": now,
-            "locked_until": None,
-            "last_error": None,
-            "created_at": now,
-            "sent_at": None,
-        },
-    ).scalar_one()
+    return {
+        "channel": conversation.channel,
+        "chat_id": conversation.chat_id,
+        "thread_id": conversation.thread_id,
+        "text": message.text,
+        "ticket_id": message.ticket_id,
+        "payload": outgoing_payload(message),
+        "status": PENDING,
+        "attempts": 0,
+        "parts_sent": 0,
+        "next_attempt_at": now,
+        "locked_until": None,
+        "last_error": None,
+        "created_at": now,
+        "sent_at": None,
+    }
 
 
 def _build_claim():
@@ -107,6 +115,26 @@ def _update_item(conn: Connection, item_id: int, **values: object) -> None:
 
 def mark_outbox_progress(conn: Connection, item_id: int, parts_sent: int) -> None:
     _update_item(conn, item_id, parts_sent=parts_sent)
+
+
+_MARK_SENT = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("item_id"))
+    .values(
+        status=OutboxStatus.SENT.value,
+        parts_sent=bindparam("parts"),
+        sent_at=bindparam("now"),
+        locked_until=None,
+    )
+)
+
+
+def mark_outbox_sent_many(
+    conn: Connection, items: Sequence[tuple[int, int]], now: datetime
+) -> None:
+    """(item id, parts sent) pairs, in one statement (executemany)."""
+    if items:
+        conn.execute(_MARK_SENT, [{"item_id": i, "parts": p, "now": now} for i, p in items])
 
 
 def mark_outbox_sent(conn: Connection, item_id: int, parts_sent: int, now: datetime) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 
 from core.domain import (
     ACTIVE_STATUSES,
@@ -38,6 +38,20 @@ _ACTIVE_TICKET = (
     .order_by(tickets.c.id.desc())
     .limit(1)
 )
+# Active tickets first, then a resolved one (which the user may still reopen), newest first.
+_CURRENT_TICKET = (
+    select(tickets)
+    .where(
+        tickets.c.user_id == bindparam("user_id"),
+        tickets.c.status.in_(
+            sorted({s.value for s in ACTIVE_STATUSES} | {TicketStatus.RESOLVED.value})
+        ),
+    )
+    .order_by(
+        case((tickets.c.status == TicketStatus.RESOLVED.value, 1), else_=0), tickets.c.id.desc()
+    )
+    .limit(1)
+)
 # SET columns come from the parameters given at execution.
 _UPDATE_TICKET = update(tickets).where(tickets.c.id == bindparam("ticket_id")).returning(*tickets.c)
 UPDATABLE_TICKET_FIELDS = frozenset(
@@ -63,6 +77,7 @@ def create_ticket(
     category: str | None,
     priority: Priority,
     now: datetime,
+    previous_ticket_id: int | None = None,
 ) -> Ticket:
     row = conn.execute(
         _INSERT_TICKET,
@@ -78,6 +93,7 @@ def create_ticket(
             "assignee_id": None,
             "created_at": now,
             "updated_at": now,
+            "previous_ticket_id": previous_ticket_id,
         },
     ).one()
     return ticket_from_row(row)
@@ -90,6 +106,11 @@ def get_ticket(conn: Connection, ticket_id: int) -> Ticket | None:
 
 def find_active_ticket(conn: Connection, user_id: int) -> Ticket | None:
     row = conn.execute(_ACTIVE_TICKET, {"user_id": user_id}).first()
+    return ticket_from_row(row) if row is not None else None
+
+
+def find_current_ticket(conn: Connection, user_id: int) -> Ticket | None:
+    row = conn.execute(_CURRENT_TICKET, {"user_id": user_id}).first()
     return ticket_from_row(row) if row is not None else None
 
 

