@@ -85,6 +85,7 @@ def engine_config(settings: Settings, max_file_sizes: Mapping[str, int]) -> Engi
         answer_threshold=settings.knowledge.answer_threshold,
         suggest_threshold=settings.knowledge.suggest_threshold,
         default_language=settings.bot.default_language,
+        bot_name=settings.bot.name,
         min_question_chars=settings.knowledge.min_question_chars,
         bootstrap_roles={k: frozenset(v) for k, v in roles.items()},
         max_file_sizes=max_file_sizes,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ class EngineConfig:
     answer_threshold: float
     suggest_threshold: float
     default_language: str = "en"
+    bot_name: str = "Helpdesk"
     min_question_chars: int = 6
     bootstrap_roles: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     max_file_sizes: Mapping[str, int] = field(default_factory=dict)  # per channel, bytes
@@ -77,7 +79,13 @@ class ConversationEngine:
         )
         admin = AdminCommands(knowledge, Roles(config.bootstrap_roles), thresholds)
         self.users = UserFlow(
-            desk, knowledge, thresholds, admin, small_talk, config.min_question_chars
+            desk,
+            knowledge,
+            thresholds,
+            admin,
+            small_talk,
+            config.min_question_chars,
+            config.bot_name,
         )
         self.staff = StaffFlow(desk, admin)
 
@@ -126,6 +134,7 @@ class ConversationEngine:
     async def _handle_in_transaction(self, messages: Sequence[IncomingMessage]) -> None:
         after_commit: list[Callable[[], None]] = []
         outbox: list[OutgoingMessage] = []
+        faq_counts: Counter[tuple[int, str]] = Counter()
         async with self.store.transaction() as tx:
             keys = [(m.conversation.channel, m.update_id) for m in messages]
             new = await tx.claim_updates(keys, self.clock())
@@ -134,16 +143,23 @@ class ConversationEngine:
                     log.info("repeated delivery dropped", extra={"update_id": message.update_id})
                     continue
                 new.discard(key)  # a second copy inside the same batch is a repeat too
-                after_commit += await self._handle_one(tx, _sanitized(message), outbox)
+                after_commit += await self._handle_one(tx, _sanitized(message), outbox, faq_counts)
+            for (entry_id, counter), count in sorted(faq_counts.items()):
+                await tx.count_faq_event(entry_id, counter, count)
             await tx.enqueue_many(outbox, self.clock())
         for action in after_commit:
             action()
         self.on_committed()
 
     async def _handle_one(
-        self, tx: Transaction, message: IncomingMessage, outbox: list[OutgoingMessage]
+        self,
+        tx: Transaction,
+        message: IncomingMessage,
+        outbox: list[OutgoingMessage],
+        faq_counts: Counter[tuple[int, str]],
     ) -> list[Callable]:
-        """Handle one new (already claimed) message; its replies are appended to `outbox`."""
+        """Handle one new (already claimed) message; its replies are appended to `outbox`, its
+        FAQ statistics to `faq_counts`."""
         now = self.clock()
         conversation = message.conversation
         if message.migrated_to_chat_id:
@@ -170,6 +186,7 @@ class ConversationEngine:
             user=user,
             language=user.language or self.config.default_language,
             outbox=outbox,
+            faq_counts=faq_counts,
         )
         if len(message.text) > MAX_TEXT_LENGTH:
             await turn.reply(

@@ -206,7 +206,7 @@ class Transaction(Protocol):
 
     async def delete_faq(self, entry_id: int) -> bool: ...
 
-    async def count_faq_event(self, entry_id: int, counter: str) -> None:
+    async def count_faq_event(self, entry_id: int, counter: str, by: int = 1) -> None:
         """Increment one of the counters: hits, helpful, unhelpful."""
 
     async def faq_revision(self) -> int:

@@ -3,6 +3,7 @@ speaker and their language, and what to do once the transaction has committed.""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,9 @@ class Turn:
     language: str
     # Replies are queued here and written to the outbox together when the batch ends.
     outbox: list[OutgoingMessage] = field(default_factory=list)
+    # FAQ statistics, likewise applied once per batch: popular articles are hot rows, and
+    # updating them last, in id order, keeps their locks short and free of deadlocks.
+    faq_counts: Counter[tuple[int, str]] = field(default_factory=Counter)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -35,6 +39,9 @@ class Turn:
 
     async def send(self, message: OutgoingMessage) -> None:
         self.outbox.append(message)
+
+    def count_faq(self, entry_id: int, counter: str) -> None:
+        self.faq_counts[(entry_id, counter)] += 1
 
     async def reply(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:
         """Answer in the conversation the message came from (same thread)."""

@@ -40,6 +40,7 @@ class UserFlow:
         admin: AdminCommands,
         small_talk: Callable[[str], str | None],
         min_question_chars: int,
+        bot_name: str = "Helpdesk",
     ) -> None:
         self.desk = desk
         self.knowledge = knowledge
@@ -47,6 +48,7 @@ class UserFlow:
         self.admin = admin
         self.small_talk = small_talk
         self.min_question_chars = min_question_chars
+        self.bot_name = bot_name
         self.satisfaction = Satisfaction(desk)
         self.commands: dict[str, Callable] = {
             "start": self._start,
@@ -68,7 +70,7 @@ class UserFlow:
         message = turn.message
         command = parse_command(message.button_payload or message.text)
         if first_contact and not (command and command.name in ("start", "lang")):
-            await turn.reply(turn.t("user.greeting"))
+            await turn.reply(turn.t("user.greeting", name=self.bot_name))
         if command and command.name in self.commands:
             await self.commands[command.name](turn, command)
         elif command and command.name in self.admin.names:
@@ -133,7 +135,7 @@ class UserFlow:
         )
 
     async def _send_article(self, turn: Turn, entry: FaqEntry, question: str | None) -> None:
-        await turn.tx.count_faq_event(entry.id, "hits")
+        turn.count_faq(entry.id, "hits")
         state = {LAST_ENTRY: entry.id}
         if question:
             state[LAST_QUESTION] = question
@@ -181,7 +183,7 @@ class UserFlow:
     # -- commands
 
     async def _start(self, turn: Turn, command: Command) -> None:
-        await turn.reply(turn.t("user.greeting"))
+        await turn.reply(turn.t("user.greeting", name=self.bot_name))
 
     async def _help(self, turn: Turn, command: Command) -> None:
         await turn.reply(turn.t("user.help"))
@@ -267,7 +269,7 @@ class UserFlow:
     async def _helped(self, turn: Turn, command: Command) -> None:
         entry_id = command.int_arg()
         if entry_id is not None and (turn.user.state or {}).get(LAST_ENTRY) == entry_id:
-            await turn.tx.count_faq_event(entry_id, "helpful")
+            turn.count_faq(entry_id, "helpful")
             await turn.tx.set_user_state(turn.user.id, None)
         await turn.reply(turn.t("user.glad_it_helped"))
 
@@ -275,7 +277,7 @@ class UserFlow:
         entry_id = command.int_arg()
         state = turn.user.state or {}
         if entry_id is not None and state.get(LAST_ENTRY) == entry_id:
-            await turn.tx.count_faq_event(entry_id, "unhelpful")
+            turn.count_faq(entry_id, "unhelpful")
         active = await turn.tx.find_active_ticket(turn.user.id)
         if active is not None:
             await turn.reply(turn.t("user.already_open", number=active.number))

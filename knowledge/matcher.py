@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
@@ -42,9 +42,6 @@ DEFAULT_SUGGEST_THRESHOLD = 0.43
 
 # How many entries the BM25 stage hands to the re-ranking stage.
 CANDIDATE_ENTRIES = 12
-# How many more come from the index of whole entries by all their words, function words included
-# (it finds short questions made mostly of them, which the content-word index misses).
-WORDING_CANDIDATES = 8
 # Fusion weights of the re-ranking features (each feature is in 0..1).
 WEIGHT_QUERY_COVERAGE = 0.45
 WEIGHT_DOC_COVERAGE = 0.30
@@ -159,8 +156,6 @@ class FuzzyMatcher:
         self._answer_slots: dict[int, int] = {}  # entry id -> slot in the answer index
         self._answer_entries: dict[int, int] = {}  # answer slot -> entry id
         self._answer_terms: dict[int, dict[str, int]] = {}  # entry id -> answer terms
-        self._wording_slots: dict[int, int] = {}  # entry id -> slot in the wording index
-        self._wording_entries: dict[int, int] = {}  # wording slot -> entry id
         self._reset_indexes()
         self.rebuild(entries)
 
@@ -168,7 +163,6 @@ class FuzzyMatcher:
         self._index = InvertedIndex()
         self._answers = InvertedIndex()
         self._analyzer = QueryAnalyzer((self._index, self._answers))
-        self._wording = InvertedIndex()
         self._char_profiles = EntryProfiles()
         self._word_profiles = EntryProfiles()
 
@@ -186,15 +180,12 @@ class FuzzyMatcher:
             self._answer_slots,
             self._answer_entries,
             self._answer_terms,
-            self._wording_slots,
-            self._wording_entries,
         ):
             table.clear()
         for entry in entries:
             self._add(entry)
         self._index.warm_up()
         self._answers.warm_up()
-        self._wording.warm_up()
         self._char_profiles.warm_up()
         self._word_profiles.warm_up()
         logger.info("knowledge index rebuilt: %d entries", len(self._entries))
@@ -212,10 +203,6 @@ class FuzzyMatcher:
             self._answers.remove(answer_slot)
             del self._answer_entries[answer_slot]
             del self._answer_terms[entry_id]
-        wording_slot = self._wording_slots.pop(entry_id, None)
-        if wording_slot is not None:
-            self._wording.remove(wording_slot)
-            del self._wording_entries[wording_slot]
         self._char_profiles.remove(entry_id)
         self._word_profiles.remove(entry_id)
         self._entries.pop(entry_id, None)
@@ -244,13 +231,6 @@ class FuzzyMatcher:
         features = [_profile_features(text) for text in entry.phrasings]
         self._char_profiles.add(entry.id, [chars for chars, _ in features])
         self._word_profiles.add(entry.id, [words for _, words in features])
-        wording: dict[str, int] = {}
-        for _, words in features:
-            for term, count in words.items():
-                wording[term] = wording.get(term, 0) + count
-        wording_slot = self._wording.add(wording)
-        self._wording_slots[entry.id] = wording_slot
-        self._wording_entries[wording_slot] = entry.id
         answer_terms = _term_counts(_content_words(entry.answer))
         if answer_terms:
             answer_slot = self._answers.add(answer_terms)
@@ -270,8 +250,6 @@ class FuzzyMatcher:
         preferred = language or query.language
         profile_features = _query_profile_features(query)
         retrieved = self._retrieve(weights)
-        for slot, _ in self._wording.top(profile_features[1], WORDING_CANDIDATES):
-            retrieved.setdefault(self._wording_entries[slot], 0.0)
         for entry_id in self._more_candidates(query, preferred):
             retrieved.setdefault(entry_id, 0.0)
         scored = self._rerank(query, retrieved, preferred, profile_features)
@@ -351,7 +329,7 @@ class FuzzyMatcher:
             language_penalty = (
                 OTHER_LANGUAGE_PENALTY if preferred and entry.language != preferred else 0.0
             )
-            best: _Scored | None = None
+            best: tuple[float, float, float, float, str] | None = None  # score, features, text
             for slot in self._entry_slots[entry_id]:
                 phrasing = self._phrasings[slot]
                 doc_matched = 0.0
@@ -363,29 +341,36 @@ class FuzzyMatcher:
                 dcov = doc_matched / self._index.idf_mass(slot)
                 char = CHAR_SCORER(content, phrasing.content) / 100.0
                 score = (
-                    WEIGHT_QUERY_COVERAGE * qcov
-                    + WEIGHT_DOC_COVERAGE * dcov
-                    + WEIGHT_CHAR * char
-                    + WEIGHT_ANSWER * acov
-                    - language_penalty
+                    WEIGHT_QUERY_COVERAGE * qcov + WEIGHT_DOC_COVERAGE * dcov + WEIGHT_CHAR * char
                 )
-                if best is None or score > best.score:
-                    best = _Scored(entry, score, qcov, dcov, char, acov, bm25, phrasing.text)
-            if best is not None:
-                extra_score, extra_named = extra.get(entry_id, (0.0, ()))
-                profiles = (
-                    WEIGHT_CHAR_PROFILE * char_profile[entry_id]
-                    + WEIGHT_WORD_PROFILE * word_profile[entry_id]
+                if best is None or score > best[0]:
+                    best = (score, qcov, dcov, char, phrasing.text)
+            if best is None:
+                continue
+            score, qcov, dcov, char, text = best
+            extra_score, extra_named = extra.get(entry_id, (0.0, ()))
+            score += (
+                WEIGHT_ANSWER * acov
+                - language_penalty
+                + WEIGHT_CHAR_PROFILE * char_profile[entry_id]
+                + WEIGHT_WORD_PROFILE * word_profile[entry_id]
+                + extra_score
+            )
+            results.append(
+                _Scored(
+                    entry,
+                    score,
+                    qcov,
+                    dcov,
+                    char,
+                    acov,
+                    bm25,
+                    text,
+                    char_profile[entry_id],
+                    word_profile[entry_id],
+                    extra_named,
                 )
-                results.append(
-                    replace(
-                        best,
-                        score=best.score + profiles + extra_score,
-                        char_profile=char_profile[entry_id],
-                        word_profile=word_profile[entry_id],
-                        extra=extra_named,
-                    )
-                )
+            )
         results.sort(key=lambda item: (-item.score, item.entry.id))
         return results
 

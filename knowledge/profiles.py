@@ -42,7 +42,8 @@ class EntryProfiles:
     def __init__(self) -> None:
         self._feature_ids: dict[str, int] = {}
         self._df = np.zeros(1024, dtype=np.float32)
-        self._entry_features: dict[int, tuple[Counter[str], ...]] = {}
+        # entry id -> (feature ids, tf values, phrasing boundaries): compact, ~8 bytes a feature
+        self._entry_features: dict[int, tuple[np.ndarray, np.ndarray, tuple[int, ...]]] = {}
         self._entry_count = 0
         self._statistics_count = 0
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -57,28 +58,33 @@ class EntryProfiles:
     def add(self, entry_id: int, phrasings: Iterable[Mapping[str, float]]) -> None:
         """Profile an entry from the features of each of its phrasings (replaces an old one)."""
         self.remove(entry_id)
-        counted = tuple(Counter(features) for features in phrasings if features)
-        if not counted:
+        ids: list[int] = []
+        tfs: list[float] = []
+        bounds: list[int] = []
+        for features in phrasings:
+            if not features:
+                continue
+            for feature, tf in features.items():
+                ids.append(self._feature_id(feature))  # may grow the arrays
+                tfs.append(tf)
+            bounds.append(len(ids))
+        if not ids:
             return
-        union: set[str] = set()
-        for features in counted:
-            union.update(features)
-        for feature in union:
-            feature_id = self._feature_id(feature)  # may grow the arrays: look it up first
-            self._df[feature_id] += 1
-        self._entry_features[entry_id] = counted
+        id_array = np.array(ids, dtype=np.int32)
+        self._df[np.unique(id_array)] += 1
+        self._entry_features[entry_id] = (
+            id_array,
+            np.array(tfs, dtype=np.float32),
+            tuple(bounds),
+        )
         self._entry_count += 1
         self._after_change()
 
     def remove(self, entry_id: int) -> None:
-        counted = self._entry_features.pop(entry_id, None)
-        if counted is None:
+        stored = self._entry_features.pop(entry_id, None)
+        if stored is None:
             return
-        union: set[str] = set()
-        for features in counted:
-            union.update(features)
-        for feature in union:
-            self._df[self._feature_ids[feature]] -= 1
+        self._df[np.unique(stored[0])] -= 1
         self._entry_count -= 1
         self._cache.pop(entry_id, None)
         self._after_change()
@@ -128,17 +134,23 @@ class EntryProfiles:
         cached = self._cache.get(entry_id)
         if cached is not None:
             return cached
-        counted = self._entry_features.get(entry_id)
-        if counted is None:
+        stored = self._entry_features.get(entry_id)
+        if stored is None:
             return None
-        centroid: dict[int, float] = {}
-        for features in counted:
-            for feature_id, weight in self._vector(features).items():
-                centroid[feature_id] = centroid.get(feature_id, 0.0) + weight
-        ids = np.fromiter(centroid, dtype=np.int32, count=len(centroid))
-        weights = np.fromiter(centroid.values(), dtype=np.float32, count=len(centroid))
-        norm = float(np.linalg.norm(weights)) or 1.0
-        profile = (ids, weights / norm)
+        ids, tfs, bounds = stored
+        # Same weighting as `_vector`, vectorized: each phrasing normalized, then summed.
+        scaled = np.where(tfs >= 1.0, 1.0 + np.log(np.maximum(tfs, 1.0)), tfs)
+        df = self._df[ids]
+        weights = scaled * (np.log((self._entry_count + 1) / (df + 1)) + 1.0)
+        start = 0
+        for end in bounds:
+            part = weights[start:end]
+            part /= float(np.linalg.norm(part)) or 1.0
+            start = end
+        unique, inverse = np.unique(ids, return_inverse=True)
+        summed = np.bincount(inverse, weights=weights).astype(np.float32)
+        norm = float(np.linalg.norm(summed)) or 1.0
+        profile = (unique.astype(np.int32), summed / norm)
         self._cache[entry_id] = profile
         return profile
 

@@ -281,9 +281,9 @@ class SqlTransaction:
     async def delete_faq(self, entry_id: int) -> bool:
         return await self._run(faq.delete_faq, entry_id)
 
-    async def count_faq_event(self, entry_id: int, counter: str) -> None:
+    async def count_faq_event(self, entry_id: int, counter: str, by: int = 1) -> None:
         """ValueError for an unknown counter. Does not change the revision."""
-        await self._run(faq.count_faq_event, entry_id, counter)
+        await self._run(faq.count_faq_event, entry_id, counter, by)
 
     async def faq_revision(self) -> int:
         return await self._run(faq.faq_revision)

@@ -45,6 +45,8 @@ async def test_full_conversation_question_ticket_reply_note_close_status(store):
     async with store.transaction() as tx:
         ticket = await tx.get_ticket(1)
         messages = await tx.list_ticket_messages(1)
+        entry = await tx.get_faq(1)
+    assert (entry.hits, entry.helpful, entry.unhelpful) == (1, 0, 1)
     assert ticket.status == TicketStatus.CLOSED
     assert ticket.first_response_at is not None and ticket.closed_at is not None
     directions = [m.direction for m in messages]

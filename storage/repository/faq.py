@@ -187,17 +187,17 @@ def delete_faq(conn: Connection, entry_id: int) -> bool:
 _COUNTER_UPDATES = {
     name: update(faq_entries)
     .where(faq_entries.c.id == bindparam("entry_id"))
-    .values({name: faq_entries.c[name] + 1})
+    .values({name: faq_entries.c[name] + bindparam("by")})
     for name in FAQ_COUNTERS
 }
 
 
-def count_faq_event(conn: Connection, entry_id: int, counter: str) -> None:
+def count_faq_event(conn: Connection, entry_id: int, counter: str, by: int = 1) -> None:
     """Statistics only: does not change the revision (the matcher's index is unaffected)."""
     statement = _COUNTER_UPDATES.get(counter)
     if statement is None:
         raise ValueError(f"unknown FAQ counter {counter!r}; one of {sorted(FAQ_COUNTERS)}")
-    conn.execute(statement, {"entry_id": entry_id})
+    conn.execute(statement, {"entry_id": entry_id, "by": by})
 
 
 def faq_revision(conn: Connection) -> int:
