@@ -45,7 +45,7 @@ async def build_app(
     clock: Clock = utc_now,
     store: Store | None = None,
 ) -> App:
-    store = store or await open_store(settings.database.url)
+    store = store or await open_store(settings.database.url, echo=settings.database.echo)
     outbox = settings.outbox
     sender = OutboxSender(
         store,
@@ -56,6 +56,7 @@ async def build_app(
             backoff_base=outbox.backoff_base_seconds,
             backoff_max=outbox.backoff_max_seconds,
             lease_seconds=outbox.lease_seconds,
+            concurrency=outbox.concurrency,
         ),
         clock,
     )

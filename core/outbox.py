@@ -34,6 +34,7 @@ class OutboxConfig:
     backoff_max: float = 600.0
     lease_seconds: float = 60.0
     batch_size: int = 100
+    concurrency: int = 100  # sends in flight at once (per-chat platform limits still apply)
     # After a partial round, wait this long for more replies to gather: under load, fewer and
     # bigger rounds leave the database to the engine (SQLite has one writer).
     linger: float = 0.02
@@ -66,6 +67,7 @@ class OutboxSender:
         self.clock = clock
         self._wake = asyncio.Event()
         self._limiters = {name: RateLimiter(a.rate_limits) for name, a in self.adapters.items()}
+        self._in_flight = asyncio.Semaphore(config.concurrency)
 
     def wake(self) -> None:
         """Something was queued: do not wait for the next poll."""
@@ -108,7 +110,7 @@ class OutboxSender:
             }
         if not items:
             return 0
-        outcomes = await asyncio.gather(*(self._attempt(i, anchors.get(i.id)) for i in items))
+        outcomes = await asyncio.gather(*(self._bounded(i, anchors.get(i.id)) for i in items))
         async with self.store.transaction() as tx:
             now = self.clock()
             for outcome in outcomes:
@@ -117,6 +119,10 @@ class OutboxSender:
                 [(o.item.id, o.parts_sent) for o in outcomes if o.done], now
             )
         return len(items)
+
+    async def _bounded(self, item: OutboxItem, anchor: MessageLink | None) -> _Outcome:
+        async with self._in_flight:
+            return await self._attempt(item, anchor)
 
     async def _attempt(self, item: OutboxItem, anchor: MessageLink | None) -> _Outcome:
         outcome = _Outcome(item, item.parts_sent, attempts=item.attempts)

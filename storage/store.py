@@ -31,17 +31,20 @@ BUSY_TIMEOUT_MS = 10_000
 POOL_TIMEOUT_S = 60  # how long a transaction may wait for the SQLite connection
 
 
-def create_engine_for(url: URL) -> AsyncEngine:
+def create_engine_for(url: URL, echo: bool = False) -> AsyncEngine:
+    """`echo` logs every SQL statement (debugging)."""
     if not is_sqlite(url):
         # pre_ping: a connection broken by a server restart is replaced instead of failing a
         # transaction.
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(url, pool_pre_ping=True, echo=echo)
     path = sqlite_file(url)
     if path is None:  # in memory: every connection would see another database
-        engine = create_async_engine(url, poolclass=StaticPool)
+        engine = create_async_engine(url, poolclass=StaticPool, echo=echo)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=POOL_TIMEOUT_S)
+        engine = create_async_engine(
+            url, pool_size=1, max_overflow=0, pool_timeout=POOL_TIMEOUT_S, echo=echo
+        )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure_connection(dbapi_connection: Any, _record: Any) -> None:
@@ -91,10 +94,10 @@ class _AsyncUnit:
 class SqlStore:
     """`core.ports.Store` over SQLite or PostgreSQL. Create it with `open_store`."""
 
-    def __init__(self, url: URL) -> None:
+    def __init__(self, url: URL, echo: bool = False) -> None:
         self.url = url
         self.dialect = url.get_backend_name()
-        self.engine = create_engine_for(url)
+        self.engine = create_engine_for(url, echo)
         self._closed = False
 
     def transaction(self) -> AbstractAsyncContextManager[SqlTransaction]:
