@@ -8,15 +8,16 @@ import yaml
 
 from bot.cli import main
 
-DEMO = """\
-How do I reset my password?
-[2]
-agent> #1 Hi! I have sent you a reset link.
-agent> #1 // checked the account, it was not locked
-I got it, thanks!
-/close
-/status
-"""
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_demo_script() -> str:
+    """The conversation the README shows, so that its example keeps working."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("helpdesk demo --script - <<'EOF'\n") + len(
+        "helpdesk demo --script - <<'EOF'\n"
+    )
+    return text[start : text.index("\nEOF\n", start) + 1]
 
 
 def _config(tmp_path: Path) -> Path:
@@ -25,17 +26,17 @@ def _config(tmp_path: Path) -> Path:
     return path
 
 
-def test_demo_script_prints_the_whole_conversation(tmp_path, capsys):
+def test_readme_demo_prints_the_whole_conversation(tmp_path, capsys):
     script = tmp_path / "demo.txt"
-    script.write_text(DEMO, encoding="utf-8")
+    script.write_text(_readme_demo_script(), encoding="utf-8")
     assert main(["demo", "--script", str(script)]) == 0
     out = capsys.readouterr().out
     assert "👍 Helped" in out  # the answer came with its buttons
     assert "I have opened ticket #1" in out
     assert "🆕 Ticket #1" in out
     assert "Hi! I have sent you a reset link." in out
-    assert "checked the account" not in out.split("// checked the account")[1]  # note not relayed
-    assert "Ticket #1 is closed" in out
+    assert "checked the account" not in out.split("// internal note: checked the account")[1]
+    assert "Ticket #1 is closed" in out and "How would you rate the help" in out
     assert out.rstrip().endswith("#1 — closed — How do I reset my password?")
 
 
