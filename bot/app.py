@@ -18,7 +18,7 @@ from core.messages import ConversationRef
 from core.outbox import OutboxConfig, OutboxSender
 from core.ports import ChannelAdapter, Store
 from core.ticket_policy import KeywordRule, TicketPolicy
-from knowledge.matcher import FuzzyMatcher
+from knowledge.matcher import create_matcher
 from knowledge.smalltalk import classify_small_talk
 from storage.database import open_store
 
@@ -62,7 +62,7 @@ async def build_app(
     )
     engine = ConversationEngine(
         store,
-        KnowledgeBase(FuzzyMatcher()),
+        KnowledgeBase(create_matcher(semantic=settings.knowledge.semantic)),
         Texts(settings.bot.default_language),
         engine_config(settings, {name: a.max_file_size for name, a in adapters.items()}),
         classify_small_talk,

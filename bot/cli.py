@@ -197,7 +197,7 @@ async def _kb_export(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
     from core.knowledge_base import KnowledgeBase, Thresholds
-    from knowledge.matcher import FuzzyMatcher
+    from knowledge.matcher import create_matcher
     from storage.database import open_store
 
     store = await open_store(settings.database.url)
@@ -206,7 +206,7 @@ async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
             entries = await tx.list_faq(include_disabled=False)
     finally:
         await store.close()
-    knowledge = KnowledgeBase(FuzzyMatcher())
+    knowledge = KnowledgeBase(create_matcher(semantic=settings.knowledge.semantic))
     knowledge.load(entries)
     matches = knowledge.search(args.question, args.lang, limit=args.limit)
     thresholds = Thresholds(

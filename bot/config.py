@@ -305,6 +305,7 @@ class KnowledgeSettings(_Section):
     suggest_threshold: float = Field(DEFAULT_SUGGEST_THRESHOLD, ge=0.0, le=1.0)
     load_sample_when_empty: bool = True
     min_question_chars: int = Field(6, ge=0)
+    semantic: bool = False
 
     @model_validator(mode="after")
     def _suggest_below_answer(self) -> KnowledgeSettings:

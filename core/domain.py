@@ -64,6 +64,11 @@ class User:
     # Conversation state between two messages (e.g. the question that awaits "didn't help").
     state: dict | None = None
 
+    @property
+    def name(self) -> str:
+        """How people see this user: the display name, else the platform id."""
+        return self.display_name or self.external_id
+
 
 @dataclass(frozen=True)
 class Ticket:

@@ -97,7 +97,7 @@ class TicketCommands:
             return  # a namesake of the speaker
         if agent.id == ticket.assignee_id:
             await turn.reply(
-                self.text("staff.already_assigned", number=ticket.number, name=_name(agent))
+                self.text("staff.already_assigned", number=ticket.number, name=agent.name)
             )
             return
         if not await self._still_open(turn, ticket):
@@ -222,10 +222,6 @@ class TicketCommands:
                 )
             )
         return None
-
-
-def _name(user: User) -> str:
-    return user.display_name or user.external_id
 
 
 def _names(user: User, text: str) -> bool:

@@ -111,7 +111,7 @@ class TicketDesk:
         announcement = self.staff_text(
             "staff.ticket_announcement",
             number=ticket.number,
-            name=user.display_name or user.external_id,
+            name=user.name,
             channel=user.channel,
             language=user.language or "?",
             priority=self.staff_text(f"priority.{ticket.priority.value}"),
@@ -148,7 +148,7 @@ class TicketDesk:
             self.staff_text(
                 "staff.user_message",
                 number=ticket.number,
-                name=turn.user.display_name or turn.user.external_id,
+                name=turn.user.name,
                 text=text or "—",
             ),
             attachments=await self._carriable(turn, attachments, self.staff_chat.channel),
@@ -209,7 +209,7 @@ class TicketDesk:
                 self.staff_text(
                     "staff.closed_by_agent",
                     number=closed.number,
-                    name=turn.user.display_name or turn.user.external_id,
+                    name=turn.user.name,
                 ),
             )
         return closed
@@ -233,7 +233,7 @@ class TicketDesk:
             self.staff_text(
                 "staff.reopened",
                 number=reopened.number,
-                name=turn.user.display_name or turn.user.external_id,
+                name=turn.user.name,
             ),
         )
         return reopened
@@ -247,17 +247,17 @@ class TicketDesk:
         if ticket.status == TicketStatus.NEW:
             changes["status"] = TicketStatus.OPEN
         assigned = await self._update(turn, ticket, **changes)
-        await self.notify_user(turn, assigned, "ticket.taken", name=_name(agent))
+        await self.notify_user(turn, assigned, "ticket.taken", name=agent.name)
         key = "staff.taken" if agent.id == turn.user.id else "staff.assigned"
         await self.announce_change(
-            turn, assigned, self.staff_text(key, name=_name(agent), by=_name(turn.user))
+            turn, assigned, self.staff_text(key, name=agent.name, by=turn.user.name)
         )
         return assigned
 
     async def unassign(self, turn: Turn, ticket: Ticket) -> Ticket:
         unassigned = await self._update(turn, ticket, assignee_id=None, updated_at=turn.now)
         await self.announce_change(
-            turn, unassigned, self.staff_text("staff.unassigned", by=_name(turn.user))
+            turn, unassigned, self.staff_text("staff.unassigned", by=turn.user.name)
         )
         return unassigned
 
@@ -269,7 +269,7 @@ class TicketDesk:
             ticket = await turn.tx.get_ticket(ticket.id) or ticket
         waiting = await self._update(turn, ticket, status=TicketStatus.WAITING, updated_at=turn.now)
         await self.announce_change(
-            turn, waiting, self.staff_text("staff.waiting", by=_name(turn.user))
+            turn, waiting, self.staff_text("staff.waiting", by=turn.user.name)
         )
         return waiting
 
@@ -307,7 +307,7 @@ class TicketDesk:
             )
         )
         await self.announce_change(
-            turn, resolved, self.staff_text("staff.resolved", by=_name(turn.user))
+            turn, resolved, self.staff_text("staff.resolved", by=turn.user.name)
         )
         return resolved
 
@@ -319,7 +319,7 @@ class TicketDesk:
             self.staff_text(
                 "staff.priority_set",
                 priority=self.staff_text(f"priority.{priority.value}"),
-                by=_name(turn.user),
+                by=turn.user.name,
             ),
         )
         return changed
@@ -329,7 +329,7 @@ class TicketDesk:
         await self.announce_change(
             turn,
             changed,
-            self.staff_text("staff.category_set", category=category or "—", by=_name(turn.user)),
+            self.staff_text("staff.category_set", category=category or "—", by=turn.user.name),
         )
         return changed
 
@@ -352,7 +352,7 @@ class TicketDesk:
             status=self.staff_text(f"status.{ticket.status.value}"),
             priority=self.staff_text(f"priority.{ticket.priority.value}"),
             category=ticket.category or "—",
-            assignee=_name(assignee) if assignee else self.staff_text("staff.nobody"),
+            assignee=assignee.name if assignee else self.staff_text("staff.nobody"),
         )
 
     async def _carriable(
@@ -426,10 +426,6 @@ class TicketDesk:
         )
 
 
-def _name(user: User) -> str:
-    return user.display_name or user.external_id
-
-
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:g}"
 
@@ -443,7 +439,7 @@ def _megabytes(size: int) -> str:
 
 
 def _thread_title(ticket: Ticket, owner: User | None) -> str:
-    name = (owner.display_name or owner.external_id) if owner else "?"
+    name = owner.name if owner else "?"
     return shorten(f"#{ticket.number} {name}: {ticket.subject}", 120)
 
 
