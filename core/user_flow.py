@@ -71,6 +71,8 @@ class UserFlow:
         command = parse_command(message.button_payload or message.text)
         if first_contact and not (command and command.name in ("start", "lang")):
             await turn.reply(turn.t("user.greeting", name=self.bot_name))
+            if command is None and self.small_talk(message.text) == "greeting":
+                return  # "hello" as the first message: the greeting was the answer
         if command and command.name in self.commands:
             await self.commands[command.name](turn, command)
         elif command and command.name in self.admin.names:

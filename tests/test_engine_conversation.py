@@ -275,3 +275,9 @@ async def test_staff_chat_that_changed_its_id_is_followed(store):
     restarted = Harness(store)  # a restart keeps following the new id
     await restarted.engine.load_state()
     assert restarted.engine.staff_chat == ConversationRef(CHANNEL, "staff-new")
+
+
+async def test_hello_as_the_first_message_is_greeted_once(store):
+    bot = Harness(store)
+    await bot.user_says("hello")
+    assert len(bot.to_user()) == 1 and "support bot" in bot.to_user()[0]
