@@ -28,6 +28,9 @@ class AdminCommands:
             "faq_list",
             "faq_show",
             "faq_test",
+            "faq_candidates",
+            "faq_approve",
+            "faq_reject",
             "grant",
             "revoke",
             "roles",
@@ -185,6 +188,45 @@ class AdminCommands:
                 matches="\n".join(lines) or "—",
             )
         )
+
+    # -- wordings learned from traffic
+
+    async def _faq_candidates(self, turn: Turn, command: Command) -> None:
+        candidates = await turn.tx.list_learned_candidates(limit=LIST_LIMIT)
+        if not candidates:
+            await turn.reply(turn.t("admin.candidates_empty"))
+            return
+        lines = [
+            turn.t("admin.candidate_line", variant=c.id, id=c.entry_id, text=shorten(c.text, 120))
+            for c in candidates
+        ]
+        await turn.reply(turn.t("admin.candidates_header") + "\n" + "\n".join(lines))
+
+    async def _faq_approve(self, turn: Turn, command: Command) -> None:
+        await self._review(turn, command, approve=True)
+
+    async def _faq_reject(self, turn: Turn, command: Command) -> None:
+        await self._review(turn, command, approve=False)
+
+    async def _review(self, turn: Turn, command: Command, *, approve: bool) -> None:
+        variant_id = command.int_arg()
+        if variant_id is None:
+            await turn.reply(turn.t("admin.usage.faq_review"))
+            return
+        entry_id = await turn.tx.review_learned_variant(variant_id, approve)
+        if entry_id is None:
+            await turn.reply(turn.t("admin.candidate_not_found", variant=variant_id))
+            return
+        action = "faq.variant_approved" if approve else "faq.variant_rejected"
+        await turn.tx.audit(
+            turn.actor, action, "faq", str(entry_id), None, {"variant": variant_id}, turn.now
+        )
+        if approve:
+            entry = await turn.tx.get_faq(entry_id)
+            if entry is not None:
+                self._publish(turn, entry)
+        key = "admin.candidate_approved" if approve else "admin.candidate_rejected"
+        await turn.reply(turn.t(key, variant=variant_id, id=entry_id))
 
     # -- roles
 

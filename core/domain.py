@@ -149,6 +149,16 @@ class FaqDraft:
 
 
 @dataclass(frozen=True)
+class LearnedVariant:
+    """A user's wording that an article answered, waiting for an admin's review."""
+
+    id: int
+    entry_id: int
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class MessageLink:
     """A platform message that belongs to a ticket. The anchor is the ticket's announcement in a
     staff chat: replies and thread messages are attached to it."""

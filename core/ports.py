@@ -14,6 +14,7 @@ from core.domain import (
     Direction,
     FaqDraft,
     FaqEntry,
+    LearnedVariant,
     Match,
     MessageLink,
     OutboxItem,
@@ -205,6 +206,16 @@ class Transaction(Protocol):
     async def add_faq_variant(self, entry_id: int, text: str, now: datetime) -> FaqEntry: ...
 
     async def delete_faq(self, entry_id: int) -> bool: ...
+
+    async def add_learned_variant(self, entry_id: int, text: str, now: datetime) -> int | None:
+        """Keep a user's wording as a candidate variant of the entry (not used by the matcher
+        until approved). None when it is empty, too long or already known for the entry."""
+
+    async def list_learned_candidates(self, limit: int = 20) -> list[LearnedVariant]:
+        """Oldest first."""
+
+    async def review_learned_variant(self, variant_id: int, approve: bool) -> int | None:
+        """Approve or reject a candidate; its entry's id, or None if there is no such one."""
 
     async def count_faq_event(self, entry_id: int, counter: str, by: int = 1) -> None:
         """Increment one of the counters: hits, helpful, unhelpful."""

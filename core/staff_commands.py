@@ -1,5 +1,5 @@
 """Ticket commands in the staff chat: /take, /assign, /unassign, /waiting, /resolve, /close,
-/reopen, /priority, /category.
+/reopen, /priority, /category, /faq_send.
 
 Typed in a ticket's thread (or as a reply to one of its messages) they act on that ticket;
 elsewhere the ticket number comes first: "/priority 12 high".
@@ -16,7 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from core.commands import Command
-from core.domain import Priority, Role, Ticket, TicketStatus, User
+from core.domain import Direction, Priority, Role, Ticket, TicketStatus, User
+from core.knowledge_base import KnowledgeBase
 from core.roles import Roles, parse_identity
 from core.tickets import TicketDesk
 from core.turn import Turn
@@ -30,9 +31,10 @@ Handler = Callable[[Turn, Ticket, str], Awaitable[None]]
 
 
 class TicketCommands:
-    def __init__(self, desk: TicketDesk, roles: Roles) -> None:
+    def __init__(self, desk: TicketDesk, roles: Roles, knowledge: KnowledgeBase) -> None:
         self.desk = desk
         self.roles = roles
+        self.knowledge = knowledge
         self.handlers: dict[str, Handler] = {
             "take": self._take,
             "assign": self._assign,
@@ -43,6 +45,7 @@ class TicketCommands:
             "reopen": self._reopen,
             "priority": self._priority,
             "category": self._category,
+            "faq_send": self._faq_send,
         }
         self.names = frozenset(self.handlers)
 
@@ -126,6 +129,30 @@ class TicketCommands:
         if not await self._still_open(turn, ticket):
             return
         await self.desk.resolve(turn, ticket, args)
+
+    async def _faq_send(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        """Answer with a knowledge-base article and resolve the ticket. The user's first
+        message becomes a candidate wording of that article (admins approve it), so the next
+        person who asks that way gets the answer without a ticket."""
+        words = args.split()
+        number = words[0].lstrip("#") if words else ""
+        entry = self.knowledge.get(int(number)) if number.isdigit() and len(number) < 10 else None
+        if entry is None:
+            await turn.reply(self.text("staff.usage.faq_send"))
+            return
+        await self.desk.relay_agent_reply(turn, ticket, entry.answer, ())
+        first = next(
+            (m for m in await turn.tx.list_ticket_messages(ticket.id)
+             if m.direction == Direction.FROM_USER and m.text.strip()),
+            None,
+        )  # fmt: skip
+        learned = first is not None and (
+            await turn.tx.add_learned_variant(entry.id, first.text, turn.now) is not None
+        )
+        if ticket.status.is_active:
+            ticket = await self.desk.resolve(turn, ticket, "")
+        key = "staff.faq_sent_learned" if learned else "staff.faq_sent"
+        await turn.reply(self.text(key, id=entry.id, number=ticket.number))
 
     async def _close(self, turn: Turn, ticket: Ticket, args: str) -> None:
         if ticket.status == TicketStatus.CLOSED:

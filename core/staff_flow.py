@@ -21,7 +21,7 @@ class StaffFlow:
     def __init__(self, desk: TicketDesk, admin: AdminCommands) -> None:
         self.desk = desk
         self.admin = admin
-        self.tickets = TicketCommands(desk, admin.roles)
+        self.tickets = TicketCommands(desk, admin.roles, admin.knowledge)
 
     async def handle(self, turn: Turn) -> None:
         message = turn.message

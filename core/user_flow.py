@@ -27,6 +27,7 @@ LAST_QUESTION = "last_question"  # what the user asked, for a ticket after "didn
 LAST_ENTRY = "last_entry"  # the article just shown, so "helped" counts once
 CLARIFY = "clarify"  # a too-short question we asked to expand
 AWAITING_TICKET = "awaiting_ticket"  # /new without text: the next message opens the ticket
+SUGGESTED = "suggested"  # the article was picked from suggestions: a wording to learn
 # Small talk to a resolved ticket ("thanks!") is answered, never reopens it.
 NOT_A_FOLLOW_UP = frozenset({"greeting", "thanks", "noise"})
 
@@ -136,11 +137,15 @@ class UserFlow:
             and turn.now - resolved_at <= self.desk.policy.reopen_window
         )
 
-    async def _send_article(self, turn: Turn, entry: FaqEntry, question: str | None) -> None:
+    async def _send_article(
+        self, turn: Turn, entry: FaqEntry, question: str | None, *, suggested: bool = False
+    ) -> None:
         turn.count_faq(entry.id, "hits")
-        state = {LAST_ENTRY: entry.id}
+        state: dict = {LAST_ENTRY: entry.id}
         if question:
             state[LAST_QUESTION] = question
+        if suggested:
+            state[SUGGESTED] = True
         await turn.tx.set_user_state(turn.user.id, state)
         buttons = (
             (
@@ -270,8 +275,13 @@ class UserFlow:
 
     async def _helped(self, turn: Turn, command: Command) -> None:
         entry_id = command.int_arg()
-        if entry_id is not None and (turn.user.state or {}).get(LAST_ENTRY) == entry_id:
+        state = turn.user.state or {}
+        if entry_id is not None and state.get(LAST_ENTRY) == entry_id:
             turn.count_faq(entry_id, "helpful")
+            if state.get(SUGGESTED) and state.get(LAST_QUESTION):
+                # The matcher was unsure and the user found the article: their wording is
+                # worth learning (an admin approves it before the matcher uses it).
+                await turn.tx.add_learned_variant(entry_id, state[LAST_QUESTION], turn.now)
             await turn.tx.set_user_state(turn.user.id, None)
         await turn.reply(turn.t("user.glad_it_helped"))
 
@@ -298,7 +308,8 @@ class UserFlow:
         if entry is None:
             await turn.reply(turn.t("user.article_gone"))
             return
-        await self._send_article(turn, entry, (turn.user.state or {}).get(LAST_QUESTION))
+        question = (turn.user.state or {}).get(LAST_QUESTION)
+        await self._send_article(turn, entry, question, suggested=True)
 
     async def _own_ticket(self, turn: Turn, number: int) -> Ticket | None:
         """The user's ticket with that number; someone else's looks exactly like a missing one."""

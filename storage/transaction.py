@@ -19,6 +19,7 @@ from core.domain import (
     Direction,
     FaqDraft,
     FaqEntry,
+    LearnedVariant,
     MessageLink,
     OutboxItem,
     Priority,
@@ -29,7 +30,7 @@ from core.domain import (
     User,
 )
 from core.messages import Attachment, ConversationRef, OutgoingMessage
-from storage.repository import admin, chats, faq, outbox, ratings, tickets, users
+from storage.repository import admin, chats, faq, learned, outbox, ratings, tickets, users
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -280,6 +281,15 @@ class SqlTransaction:
 
     async def delete_faq(self, entry_id: int) -> bool:
         return await self._run(faq.delete_faq, entry_id)
+
+    async def add_learned_variant(self, entry_id: int, text: str, now: datetime) -> int | None:
+        return await self._run(learned.add_learned_variant, entry_id, text, now)
+
+    async def list_learned_candidates(self, limit: int = 20) -> list[LearnedVariant]:
+        return await self._run(learned.list_learned_candidates, limit)
+
+    async def review_learned_variant(self, variant_id: int, approve: bool) -> int | None:
+        return await self._run(learned.review_learned_variant, variant_id, approve)
 
     async def count_faq_event(self, entry_id: int, counter: str, by: int = 1) -> None:
         """ValueError for an unknown counter. Does not change the revision."""

@@ -981,3 +981,23 @@ def test_unsupported_database_urls_are_refused() -> None:
         parse_database_url("mysql://root@localhost/helpdesk")
     assert parse_database_url("postgres://u@h/db").drivername == "postgresql+asyncpg"
     assert parse_database_url("sqlite:///x.sqlite3").drivername == "sqlite+aiosqlite"
+
+
+async def test_learned_variants_wait_for_review(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        entry = await tx.create_faq(FaqDraft("How do I log in?", "Use SSO.", "en"), NOW)
+        first = await tx.add_learned_variant(entry.id, "  cannot   log in  ", NOW)
+        assert first is not None
+        assert await tx.add_learned_variant(entry.id, "CANNOT log in", NOW) is None  # known
+        assert await tx.add_learned_variant(entry.id, "how do i log in?", NOW) is None  # question
+        assert await tx.add_learned_variant(entry.id, "x" * 500, NOW) is None  # a story
+        assert await tx.add_learned_variant(entry.id + 1000, "who am i", NOW) is None
+        [candidate] = await tx.list_learned_candidates()
+        assert (candidate.entry_id, candidate.text) == (entry.id, "cannot log in")
+        assert (await tx.get_faq(entry.id)).variants == ()
+        revision = await tx.faq_revision()
+        assert await tx.review_learned_variant(first, approve=True) == entry.id
+        assert await tx.review_learned_variant(first, approve=False) is None  # reviewed already
+        assert (await tx.get_faq(entry.id)).variants == ("cannot log in",)
+        assert await tx.faq_revision() > revision
+        assert await tx.list_learned_candidates() == []

@@ -40,7 +40,7 @@ _bump_revision = per_dialect(
 )
 
 
-def _bump(conn: Connection) -> None:
+def bump_revision(conn: Connection) -> None:
     conn.execute(_bump_revision(conn))
 
 
@@ -120,7 +120,7 @@ def create_faq(conn: Connection, draft: FaqDraft, now: datetime) -> FaqEntry:
     ).scalar_one()
     variants = _distinct_variants(draft.question, draft.variants)
     _insert_variants(conn, entry_id, variants, now)
-    _bump(conn)
+    bump_revision(conn)
     return FaqEntry(
         id=entry_id,
         question=draft.question,
@@ -150,7 +150,7 @@ def update_faq(conn: Connection, entry_id: int, draft: FaqDraft, now: datetime) 
         raise KeyError(f"no FAQ entry {entry_id}")
     conn.execute(_DELETE_APPROVED_VARIANTS, {"entry_id": entry_id})
     _insert_variants(conn, entry_id, _distinct_variants(draft.question, draft.variants), now)
-    _bump(conn)
+    bump_revision(conn)
     return _require_faq(conn, entry_id)
 
 
@@ -161,7 +161,7 @@ def add_faq_variant(conn: Connection, entry_id: int, text: str, now: datetime) -
         return entry
     _insert_variants(conn, entry_id, [text], now)
     conn.execute(_UPDATE_ENTRY, {"entry_id": entry_id, "updated_at": now})
-    _bump(conn)
+    bump_revision(conn)
     return FaqEntry(
         id=entry.id,
         question=entry.question,
@@ -180,7 +180,7 @@ def delete_faq(conn: Connection, entry_id: int) -> bool:
     # Variants go with the entry (ON DELETE CASCADE).
     deleted = conn.execute(_DELETE_ENTRY, {"entry_id": entry_id}).rowcount > 0
     if deleted:
-        _bump(conn)
+        bump_revision(conn)
     return deleted
 
 
