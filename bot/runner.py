@@ -21,6 +21,9 @@ from core.ports import Channel
 
 log = logging.getLogger(__name__)
 
+# How often FAQ edits made by another process (same database) reach this one's index.
+KNOWLEDGE_REFRESH_SECONDS = 5.0
+
 
 def _secret(value) -> str | None:
     return value.get_secret_value() if value is not None else None
@@ -84,6 +87,7 @@ async def run_service(
     app = await build_app(settings, channels)
     web_runner = await _start_web_server(settings, channels)
     sender_task = asyncio.create_task(app.sender.run(stop), name="outbox-sender")
+    refresh_task = asyncio.create_task(_refresh_knowledge(app, stop), name="knowledge-refresh")
     started: list[Channel] = []
     try:
         async with app.ingest:
@@ -98,6 +102,7 @@ async def run_service(
     finally:
         stop.set()
         await sender_task
+        await refresh_task
         if web_runner is not None:
             await web_runner.cleanup()
         for channel in channels.values():
@@ -106,6 +111,21 @@ async def run_service(
                 await close()
         await app.store.close()
     log.info("stopped")
+
+
+async def _refresh_knowledge(app, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=KNOWLEDGE_REFRESH_SECONDS)
+        except TimeoutError:
+            pass
+        try:
+            changed = await app.engine.refresh_knowledge()
+        except Exception:  # noqa: BLE001 - e.g. the database restarting: try next time
+            log.exception("knowledge refresh failed")
+            continue
+        if changed:
+            log.info("knowledge base changed elsewhere", extra={"entries_changed": changed})
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -69,6 +69,7 @@ class ConversationEngine:
         self.config = config
         self.clock = clock
         self.on_committed = on_committed  # e.g. wake the outbox sender
+        self._faq_revision: int | None = None
         thresholds = Thresholds(config.answer_threshold, config.suggest_threshold)
         self.desk = desk = TicketDesk(
             config.staff_chat,
@@ -94,12 +95,25 @@ class ConversationEngine:
         the number of knowledge-base entries."""
         staff = self.config.staff_chat
         async with self.store.transaction() as tx:
+            self._faq_revision = await tx.faq_revision()
             entries = await tx.list_faq(include_disabled=False)
             aliases = await tx.chat_aliases(staff.channel)
         self.knowledge.load(entries)
         if staff.chat_id in aliases:
             self._follow_chat(staff.channel, staff.chat_id, aliases[staff.chat_id])
         return len(self.knowledge.entries)
+
+    async def refresh_knowledge(self) -> int:
+        """Apply knowledge-base edits made by another process (several bot processes on one
+        PostgreSQL database). Cheap when nothing changed: one read of the revision counter;
+        otherwise only the changed entries are re-indexed. Returns how many changed."""
+        async with self.store.transaction() as tx:
+            revision = await tx.faq_revision()
+            if revision == self._faq_revision:
+                return 0
+            entries = await tx.list_faq(include_disabled=False)
+        self._faq_revision = revision
+        return self.knowledge.sync(entries)
 
     @property
     def staff_chat(self) -> ConversationRef:

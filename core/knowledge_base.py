@@ -33,6 +33,12 @@ class Thresholds:
         return Decision.TICKET
 
 
+def _content(entry: FaqEntry | None) -> tuple | None:
+    if entry is None:
+        return None
+    return (entry.question, entry.variants, entry.answer, entry.language, entry.category)
+
+
 class KnowledgeBase:
     def __init__(self, matcher: Matcher) -> None:
         self.matcher = matcher
@@ -52,6 +58,18 @@ class KnowledgeBase:
     def remove(self, entry_id: int) -> None:
         if self.entries.pop(entry_id, None) is not None:
             self.matcher.remove(entry_id)
+
+    def sync(self, entries: Sequence[FaqEntry]) -> int:
+        """Bring the index in line with `entries` (the enabled ones, as stored), touching only
+        entries whose content changed; returns how many did. Counters do not count."""
+        wanted = {e.id: e for e in entries if e.enabled}
+        changed = [e for e in wanted.values() if _content(self.entries.get(e.id)) != _content(e)]
+        gone = [entry_id for entry_id in self.entries if entry_id not in wanted]
+        for entry in changed:
+            self.upsert(entry)
+        for entry_id in gone:
+            self.remove(entry_id)
+        return len(changed) + len(gone)
 
     def get(self, entry_id: int) -> FaqEntry | None:
         return self.entries.get(entry_id)

@@ -65,3 +65,17 @@ async def test_only_admins_review_wordings(store):
     bot = Harness(store)
     await bot.user_says("/faq_candidates", user="mallory")
     assert "only admins" in bot.to_user("mallory")[-1]
+
+
+async def test_an_edit_made_by_another_process_reaches_this_index(store):
+    bot = Harness(store)
+    await bot.seed()
+    other = Harness(store)  # a second bot process on the same database
+    await other.engine.load_state()
+    assert await other.engine.refresh_knowledge() == 0  # nothing changed yet
+    await bot.user_says("/faq_edit 3\nA: Around the clock.", user=ADMIN)
+    await bot.user_says("/faq_del 2", user=ADMIN)
+    assert await other.engine.refresh_knowledge() == 2
+    await other.user_says("What are your support hours?", update_id="other-process-1")
+    assert other.to_user()[-1] == "Around the clock."
+    assert other.knowledge.get(2) is None
