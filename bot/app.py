@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from bot.config import Settings
 from bot.knowledge_files import seed_sample_if_empty
+from core.business_hours import BusinessCalendar, WorkingHours
+from core.domain import Priority
 from core.engine import Clock, ConversationEngine, EngineConfig, utc_now
 from core.i18n import Texts
 from core.ingest import Ingest
@@ -17,6 +19,7 @@ from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef
 from core.outbox import OutboxConfig, OutboxSender
 from core.ports import ChannelAdapter, Store
+from core.sla import SlaPolicy, SlaTarget
 from core.ticket_policy import KeywordRule, TicketPolicy
 from knowledge.matcher import create_matcher
 from knowledge.smalltalk import classify_small_talk
@@ -91,7 +94,25 @@ def engine_config(settings: Settings, max_file_sizes: Mapping[str, int]) -> Engi
         bootstrap_roles={k: frozenset(v) for k, v in roles.items()},
         max_file_sizes=max_file_sizes,
         tickets=ticket_policy(settings),
+        sla=sla_policy(settings),
     )
+
+
+def sla_policy(settings: Settings) -> SlaPolicy | None:
+    sla = settings.sla
+    if not sla.enabled:
+        return None
+    hours = sla.business_hours
+    calendar = BusinessCalendar(
+        settings.bot.tzinfo,
+        WorkingHours(hours.weekdays, hours.start_time, hours.end_time) if hours else None,
+        frozenset(hours.holidays) if hours else frozenset(),
+    )
+    targets = {
+        Priority(name): SlaTarget(target.first_response, target.resolution)
+        for name, target in sla.targets.items()
+    }
+    return SlaPolicy(targets, calendar, sla.warn_at)
 
 
 def ticket_policy(settings: Settings) -> TicketPolicy:

@@ -17,7 +17,7 @@ import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
@@ -393,6 +393,86 @@ class TicketsSettings(_Section):
     category_rules: Annotated[tuple[CategoryRuleSettings, ...], Field(strict=False)] = ()
 
 
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+def _parse_duration(value: Any) -> Any:
+    """ "30m", "4h", "1h30m", "2d" (d = 24 h of counted time) -> timedelta."""
+    if not isinstance(value, str):
+        return value
+    match = _DURATION.fullmatch(value.replace(" ", "").lower())
+    if not value.strip() or match is None:
+        raise _rule(f'expected a duration such as "30m", "4h" or "1h30m", got "{value}"')
+    days, hours, minutes = (int(part or 0) for part in match.groups())
+    duration = timedelta(days=days, hours=hours, minutes=minutes)
+    if duration <= timedelta(0):
+        raise _rule(f'must be longer than zero, got "{value}"')
+    return duration
+
+
+def _check_clock_time(value: str) -> str:
+    if not _CLOCK_TIME.fullmatch(value):
+        raise _rule(f'expected a time of day as "HH:MM", got "{value}"')
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+ClockTime = Annotated[str, AfterValidator(_check_clock_time)]
+
+
+class SlaTargetSettings(_Section):
+    first_response: Duration
+    resolution: Duration
+
+
+class BusinessHoursSettings(_Section):
+    days: Annotated[
+        tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...],
+        Field(strict=False, min_length=1),
+    ] = ("mon", "tue", "wed", "thu", "fri")
+    start: ClockTime = "09:00"
+    end: ClockTime = "18:00"
+    holidays: Annotated[tuple[date, ...], Field(strict=False)] = ()
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> BusinessHoursSettings:
+        if self.start >= self.end:
+            raise _rule(f'must be later than start ("{self.start}"), got "{self.end}"', "end")
+        return self
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        return frozenset(_WEEKDAYS.index(day) for day in self.days)
+
+    @property
+    def start_time(self) -> time:
+        return time.fromisoformat(self.start)
+
+    @property
+    def end_time(self) -> time:
+        return time.fromisoformat(self.end)
+
+
+_DEFAULT_SLA_TARGETS = {
+    "urgent": SlaTargetSettings(first_response="30m", resolution="4h"),
+    "high": SlaTargetSettings(first_response="1h", resolution="8h"),
+    "normal": SlaTargetSettings(first_response="4h", resolution="24h"),
+    "low": SlaTargetSettings(first_response="8h", resolution="72h"),
+}
+
+
+class SlaSettings(_Section):
+    enabled: bool = False
+    warn_at: float = Field(0.8, gt=0, lt=1, strict=False)
+    check_interval_seconds: float = Field(30.0, gt=0, strict=False)
+    targets: Annotated[
+        dict[Literal["low", "normal", "high", "urgent"], SlaTargetSettings], Field(strict=False)
+    ] = Field(default_factory=lambda: dict(_DEFAULT_SLA_TARGETS))
+    business_hours: BusinessHoursSettings | None = None  # None: 24/7
+
+
 class EngineSettings(_Section):
     batch_size: int = Field(64, ge=1)
     workers: int = Field(1, ge=1)
@@ -547,6 +627,7 @@ class Settings(_Section):
     staff: StaffSettings = Field(default_factory=StaffSettings)
     roles: RolesSettings = Field(default_factory=RolesSettings)
     tickets: TicketsSettings = Field(default_factory=TicketsSettings)
+    sla: SlaSettings = Field(default_factory=SlaSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)

@@ -12,12 +12,15 @@ import asyncio
 import logging
 import signal
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import build_app
 from bot.config import Settings
 from core.ports import Channel
+from core.sla import SlaMonitor
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,7 @@ async def run_service(
     web_runner = await _start_web_server(settings, channels)
     sender_task = asyncio.create_task(app.sender.run(stop), name="outbox-sender")
     refresh_task = asyncio.create_task(_refresh_knowledge(app, stop), name="knowledge-refresh")
+    scheduler = _start_scheduler(app)
     started: list[Channel] = []
     try:
         async with app.ingest:
@@ -101,6 +105,8 @@ async def run_service(
                 await channel.stop()
     finally:
         stop.set()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         await sender_task
         await refresh_task
         if web_runner is not None:
@@ -126,6 +132,34 @@ async def _refresh_knowledge(app, stop: asyncio.Event) -> None:
             continue
         if changed:
             log.info("knowledge base changed elsewhere", extra={"entries_changed": changed})
+
+
+def _start_scheduler(app) -> AsyncIOScheduler | None:
+    """Periodic jobs: the SLA check (when SLA timers are on). Every process may run it: the
+    check claims each warning/breach in the database, so none is sent twice."""
+    monitor = app.engine.sla
+    if monitor is None:
+        return None
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(
+        _check_sla,
+        "interval",
+        args=(monitor,),
+        seconds=app.settings.sla.check_interval_seconds,
+        id="sla-check",
+        max_instances=1,  # a slow check is not started again on top of itself
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.start()
+    return scheduler
+
+
+async def _check_sla(monitor: SlaMonitor) -> None:
+    try:
+        await monitor.check()
+    except Exception:  # noqa: BLE001 - e.g. the database restarting: the next run catches up
+        log.exception("sla check failed")
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -87,10 +87,38 @@ class Ticket:
     closed_at: datetime | None = None
     # The resolved ticket this one follows up (the user wrote after the reopen window).
     previous_ticket_id: int | None = None
+    sla: TicketSla = field(default_factory=lambda: TicketSla())
 
     @property
     def number(self) -> int:
         return self.id
+
+
+@dataclass(frozen=True)
+class TicketSla:
+    """A ticket's SLA timers (see core.sla). `*_warn_at` / `*_due_at`: when the warning is due
+    and the deadline (None: no target); `*_warned_at` / `*_breached_at`: when a monitor claimed
+    that event (the record for reports); the pause while waiting for the user."""
+
+    response_warn_at: datetime | None = None
+    response_due_at: datetime | None = None
+    response_warned_at: datetime | None = None
+    response_breached_at: datetime | None = None
+    resolution_warn_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    resolution_warned_at: datetime | None = None
+    resolution_breached_at: datetime | None = None
+    paused_since: datetime | None = None
+    paused_seconds: float = 0.0
+
+
+class SlaEvent(StrEnum):
+    """What the SLA monitor announces: a warning point or a deadline passed."""
+
+    RESPONSE_WARNING = "response_warning"
+    RESPONSE_BREACH = "response_breach"
+    RESOLUTION_WARNING = "resolution_warning"
+    RESOLUTION_BREACH = "resolution_breach"
 
 
 @dataclass(frozen=True)

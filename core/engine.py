@@ -17,6 +17,7 @@ from core.knowledge_base import KnowledgeBase, Thresholds
 from core.messages import ConversationRef, IncomingMessage, OutgoingMessage
 from core.ports import Store, Transaction
 from core.roles import Roles
+from core.sla import SlaMonitor, SlaPolicy
 from core.staff_flow import StaffFlow
 from core.ticket_policy import TicketPolicy
 from core.tickets import TicketDesk
@@ -50,6 +51,7 @@ class EngineConfig:
     bootstrap_roles: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     max_file_sizes: Mapping[str, int] = field(default_factory=dict)  # per channel, bytes
     tickets: TicketPolicy = field(default_factory=TicketPolicy)
+    sla: SlaPolicy | None = None  # None: no SLA timers
 
 
 class ConversationEngine:
@@ -77,6 +79,13 @@ class ConversationEngine:
             config.default_language,
             config.max_file_sizes,
             config.tickets,
+            config.sla,
+        )
+        # Run by a scheduler (bot/runner.py); None without an SLA policy.
+        self.sla = (
+            SlaMonitor(store, desk, config.sla, clock, lambda: self.on_committed())
+            if config.sla is not None
+            else None
         )
         admin = AdminCommands(knowledge, Roles(config.bootstrap_roles), thresholds)
         self.users = UserFlow(

@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import random
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,8 @@ class OutboxConfig:
     lease_seconds: float = 60.0
     batch_size: int = 100
     concurrency: int = 100  # sends in flight at once (per-chat platform limits still apply)
+    # Items of one chat sent in one round, in order (fewer rounds when replies queue up).
+    per_chat_batch: int = 10
     # After a partial round, wait this long for more replies to gather: under load, fewer and
     # bigger rounds leave the database to the engine (SQLite has one writer).
     linger: float = 0.02
@@ -98,19 +101,21 @@ class OutboxSender:
         now = self.clock()
         lease_until = now + timedelta(seconds=self.config.lease_seconds)
         async with self.store.transaction() as tx:
-            items = await tx.claim_due_outbox(now, lease_until, self.config.batch_size)
-            anchors = {
-                item.id: await tx.find_anchor(
-                    item.message.ticket_id,
-                    item.message.conversation.channel,
-                    item.message.conversation.chat_id,
-                )
-                for item in items
-                if item.message.to_staff and item.message.ticket_id is not None
-            }
+            items = await tx.claim_due_outbox(
+                now, lease_until, self.config.batch_size, self.config.per_chat_batch
+            )
+            anchors: dict[tuple, MessageLink | None] = {}
+            for key in filter(None, map(_anchor_key, items)):
+                if key not in anchors:
+                    anchors[key] = await tx.find_anchor(*key)
         if not items:
             return 0
-        outcomes = await asyncio.gather(*(self._bounded(i, anchors.get(i.id)) for i in items))
+        queues: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
+        for item in items:  # claimed oldest first: each chat's queue is in order
+            conversation = item.message.conversation
+            queues[(conversation.channel, conversation.chat_id)].append(item)
+        results = await asyncio.gather(*(self._deliver_chat(q, anchors) for q in queues.values()))
+        outcomes = [outcome for attempted, _ in results for outcome in attempted]
         async with self.store.transaction() as tx:
             now = self.clock()
             for outcome in outcomes:
@@ -118,7 +123,32 @@ class OutboxSender:
             await tx.mark_outbox_sent_many(
                 [(o.item.id, o.parts_sent) for o in outcomes if o.done], now
             )
-        return len(items)
+            await tx.release_outbox([item.id for _, left in results for item in left])
+        return len(outcomes)
+
+    async def _deliver_chat(
+        self, queue: list[OutboxItem], anchors: dict[tuple, MessageLink | None]
+    ) -> tuple[list[_Outcome], list[OutboxItem]]:
+        """Send one chat's claimed items in order; stop at the first that did not go out, or
+        before one the platform's pacing would make wait (the next round takes it, so a slow
+        chat never holds up the others). Returns (outcomes, items left untouched)."""
+        outcomes: list[_Outcome] = []
+        for index, item in enumerate(queue):
+            if index > 0 and self._must_wait(item):
+                return outcomes, queue[index:]
+            key = _anchor_key(item)
+            outcome = await self._bounded(item, anchors.get(key) if key else None)
+            outcomes.append(outcome)
+            for link in outcome.links:  # a new thread: the chat's next items go into it
+                if link.is_anchor:
+                    anchors[(link.ticket_id, link.channel, link.chat_id)] = link
+            if not outcome.done:
+                return outcomes, queue[index + 1 :]
+        return outcomes, []
+
+    def _must_wait(self, item: OutboxItem) -> bool:
+        limiter = self._limiters.get(item.message.conversation.channel)
+        return limiter is not None and limiter.wait_time(item.message.conversation.chat_id) > 0
 
     async def _bounded(self, item: OutboxItem, anchor: MessageLink | None) -> _Outcome:
         async with self._in_flight:
@@ -237,6 +267,14 @@ class OutboxSender:
             await tx.schedule_outbox_retry(
                 item.id, outcome.attempts, outcome.retry_at, outcome.error or "retry"
             )
+
+
+def _anchor_key(item: OutboxItem) -> tuple[int, str, str] | None:
+    """Staff messages about a ticket go to the ticket's thread in that chat."""
+    message = item.message
+    if not message.to_staff or message.ticket_id is None:
+        return None
+    return (message.ticket_id, message.conversation.channel, message.conversation.chat_id)
 
 
 def _placed(message: OutgoingMessage, anchor: MessageLink | None) -> OutgoingMessage:

@@ -19,6 +19,7 @@ from core.domain import (
     MessageLink,
     OutboxItem,
     Priority,
+    SlaEvent,
     Ticket,
     TicketMessage,
     TicketRating,
@@ -99,7 +100,9 @@ class Transaction(Protocol):
 
     async def update_ticket(self, ticket_id: int, **changes) -> Ticket:
         """Change any of: status, priority, category, subject, assignee_id, updated_at,
-        first_response_at, resolved_at, closed_at. Returns the updated ticket."""
+        first_response_at, resolved_at, closed_at, and the SLA columns (the TicketSla fields,
+        with `sla_paused_since` / `sla_paused_seconds` for the pause). Returns the updated
+        ticket."""
 
     async def add_ticket_message(
         self,
@@ -113,6 +116,13 @@ class Transaction(Protocol):
 
     async def list_ticket_messages(self, ticket_id: int) -> list[TicketMessage]:
         """Oldest first."""
+
+    async def claim_sla_events(self, now: datetime) -> list[tuple[SlaEvent, Ticket]]:
+        """Claim every SLA warning point / deadline that has passed by `now` and was not yet
+        announced (its marker is set to `now`), for tickets whose timers run (new or open; a
+        response event only before the first response). Each event is claimed once, even by
+        monitors in two processes at once. Breaches first; a breach also fills the warning
+        marker, so no late warning follows it."""
 
     async def count_tickets_by_status(self) -> dict[TicketStatus, int]: ...
 
@@ -168,11 +178,14 @@ class Transaction(Protocol):
         """Queue several messages in order, in one round trip."""
 
     async def claim_due_outbox(
-        self, now: datetime, lease_until: datetime, limit: int
+        self, now: datetime, lease_until: datetime, limit: int, per_chat: int = 1
     ) -> list[OutboxItem]:
-        """Pending items that may be sent now: for each chat (channel, chat_id) only its oldest
-        pending item, and only when it is due and not leased by another sender. The returned
-        items are leased until `lease_until`."""
+        """Pending items that may be sent now: for each chat (channel, chat_id) its oldest
+        pending items in order, at most `per_chat`, up to the first one that is not due or is
+        leased by another sender. The returned items are leased until `lease_until`."""
+
+    async def release_outbox(self, item_ids: Sequence[int]) -> None:
+        """Give claimed, still pending items back without counting an attempt."""
 
     async def mark_outbox_progress(self, item_id: int, parts_sent: int) -> None: ...
 

@@ -52,6 +52,19 @@ class RateLimiter:
         if self._sends_since_prune >= PRUNE_EVERY:
             self._forget_silent_chats(now)
 
+    def wait_time(self, chat_id: str) -> float:
+        """Seconds `acquire(chat_id)` would wait right now (0 when it would not)."""
+        now = self._monotonic()
+        chat_sends = self._chat_sends.get(chat_id, ())
+        return max(
+            _wait(self._all_sends, self.limits.overall, OVERALL_WINDOW, now),
+            *(
+                _wait(chat_sends, count, window, now)
+                for count, window in self._chat_windows(chat_id)
+            ),
+            0.0,
+        )
+
     def _chat_windows(self, chat_id: str) -> list[tuple[int, float]]:
         windows = [(self.limits.per_chat, self.limits.per_chat_window)]
         if self.limits.extra_chat_limit is not None:

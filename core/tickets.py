@@ -10,6 +10,8 @@ from core.commands import command_text
 from core.domain import Direction, Priority, Ticket, TicketStatus, User
 from core.i18n import Texts
 from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
+from core.ports import Transaction
+from core.sla import SlaPolicy
 from core.text import shorten
 from core.ticket_policy import TicketPolicy
 from core.turn import Turn
@@ -33,7 +35,9 @@ class TicketDesk:
         staff_language: str,
         max_file_sizes: Mapping[str, int] | None = None,
         policy: TicketPolicy | None = None,
+        sla: SlaPolicy | None = None,
     ) -> None:
+        self.sla = sla  # None: no SLA timers
         self.staff_chat = staff_chat
         self.texts = texts
         self.staff_language = staff_language
@@ -56,6 +60,17 @@ class TicketDesk:
                 thread_title=_thread_title(ticket, owner),
                 **fields,
             )
+        )
+
+    async def staff_message(self, tx: Transaction, ticket: Ticket, text: str) -> OutgoingMessage:
+        """What `notify_staff` sends, for callers without a turn (the SLA monitor)."""
+        owner = await tx.get_user(ticket.user_id)
+        return OutgoingMessage(
+            conversation=self.staff_chat,
+            text=text,
+            ticket_id=ticket.id,
+            to_staff=True,
+            thread_title=_thread_title(ticket, owner),
         )
 
     async def notify_user(self, turn: Turn, ticket: Ticket, key: str, **params: object) -> None:
@@ -102,6 +117,8 @@ class TicketDesk:
         await turn.tx.audit(
             turn.actor, "ticket.create", "ticket", str(ticket.id), None, _snapshot(ticket), turn.now
         )
+        if self.sla is not None:
+            ticket = await turn.tx.update_ticket(ticket.id, **self.sla.on_open(ticket))
         if follows_up is None:
             await self.notify_user(turn, ticket, "ticket.opened")
         else:
@@ -191,6 +208,8 @@ class TicketDesk:
         }
         if ticket.resolved_at is None:
             changes["resolved_at"] = turn.now
+        if not by_user and ticket.first_response_at is None:
+            changes["first_response_at"] = turn.now  # the agent's closing note reaches the user
         closed = await self._update(turn, ticket, **changes)
         await turn.tx.add_ticket_message(
             ticket.id, turn.user.id, Direction.SYSTEM, note or "closed", (), turn.now
@@ -276,9 +295,14 @@ class TicketDesk:
     async def resolve(self, turn: Turn, ticket: Ticket, note: str) -> Ticket:
         """Solved from the agent's side. The user may confirm (close) or say it is not solved
         (reopen); writing within the reopen window reopens it too."""
-        resolved = await self._update(
-            turn, ticket, status=TicketStatus.RESOLVED, resolved_at=turn.now, updated_at=turn.now
-        )
+        changes: dict = {
+            "status": TicketStatus.RESOLVED,
+            "resolved_at": turn.now,
+            "updated_at": turn.now,
+        }
+        if ticket.first_response_at is None:
+            changes["first_response_at"] = turn.now  # the resolution reaches the user
+        resolved = await self._update(turn, ticket, **changes)
         await turn.tx.add_ticket_message(
             ticket.id, turn.user.id, Direction.SYSTEM, note or "resolved", (), turn.now
         )
@@ -387,6 +411,10 @@ class TicketDesk:
 
     async def _update(self, turn: Turn, ticket: Ticket, **changes) -> Ticket:
         updated = await turn.tx.update_ticket(ticket.id, **changes)
+        if self.sla is not None:
+            timers = self.sla.on_change(ticket, updated, turn.now)
+            if timers:
+                updated = await turn.tx.update_ticket(ticket.id, **timers)
         for name, action in AUDITED_FIELDS.items():
             before, after = getattr(ticket, name), getattr(updated, name)
             if before != after:
@@ -445,5 +473,6 @@ def _thread_title(ticket: Ticket, owner: User | None) -> str:
 
 def _snapshot(ticket: Ticket) -> dict:
     data = dataclasses.asdict(ticket)
+    del data["sla"]  # timers are set after creation and audited as their own events
     data["conversation"] = dataclasses.asdict(ticket.conversation)
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}

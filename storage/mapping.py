@@ -18,6 +18,7 @@ from core.domain import (
     Ticket,
     TicketMessage,
     TicketRating,
+    TicketSla,
     TicketStatus,
     User,
 )
@@ -58,6 +59,18 @@ def ticket_from_row(row: Row[Any]) -> Ticket:
         resolved_at=row.resolved_at,
         closed_at=row.closed_at,
         previous_ticket_id=row.previous_ticket_id,
+        sla=TicketSla(
+            response_warn_at=row.response_warn_at,
+            response_due_at=row.response_due_at,
+            response_warned_at=row.response_warned_at,
+            response_breached_at=row.response_breached_at,
+            resolution_warn_at=row.resolution_warn_at,
+            resolution_due_at=row.resolution_due_at,
+            resolution_warned_at=row.resolution_warned_at,
+            resolution_breached_at=row.resolution_breached_at,
+            paused_since=row.sla_paused_since,
+            paused_seconds=row.sla_paused_seconds or 0.0,
+        ),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -91,6 +92,19 @@ class TicketRow(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The resolved ticket this one follows up (written to after its reopen window).
     previous_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # SLA: the warning points and deadlines (None: no target for the ticket's priority), when
+    # each warning / breach was claimed (the record for reports), and the pause while waiting
+    # for the user (business seconds already paused, and since when the current pause runs).
+    response_warn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    response_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    response_warned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    response_breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolution_warn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolution_warned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolution_breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sla_paused_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sla_paused_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class TicketRatingRow(Base):

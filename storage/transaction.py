@@ -23,6 +23,7 @@ from core.domain import (
     MessageLink,
     OutboxItem,
     Priority,
+    SlaEvent,
     Ticket,
     TicketMessage,
     TicketRating,
@@ -165,6 +166,9 @@ class SqlTransaction:
     async def list_ticket_messages(self, ticket_id: int) -> list[TicketMessage]:
         return await self._run(tickets.list_ticket_messages, ticket_id)
 
+    async def claim_sla_events(self, now: datetime) -> list[tuple[SlaEvent, Ticket]]:
+        return await self._run(tickets.claim_sla_events, now)
+
     async def count_tickets_by_status(self) -> dict[TicketStatus, int]:
         """Every status is a key (0 when no ticket has it)."""
         return await self._run(tickets.count_tickets_by_status)
@@ -227,10 +231,13 @@ class SqlTransaction:
         await self._run(outbox.enqueue_many, messages, now)
 
     async def claim_due_outbox(
-        self, now: datetime, lease_until: datetime, limit: int
+        self, now: datetime, lease_until: datetime, limit: int, per_chat: int = 1
     ) -> list[OutboxItem]:
         """Oldest first."""
-        return await self._run(outbox.claim_due_outbox, now, lease_until, limit)
+        return await self._run(outbox.claim_due_outbox, now, lease_until, limit, per_chat)
+
+    async def release_outbox(self, item_ids: Sequence[int]) -> None:
+        await self._run(outbox.release_outbox, item_ids)
 
     async def mark_outbox_progress(self, item_id: int, parts_sent: int) -> None:
         await self._run(outbox.mark_outbox_progress, item_id, parts_sent)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from core.domain import OutboxStatus
+from core.domain import OutboxStatus, Priority
 from core.messages import Button, ConversationRef, OutgoingMessage
-from core.ports import PermanentSendError, RetryAfter, TransientSendError
+from core.outbox import OutboxConfig, OutboxSender
+from core.ports import PermanentSendError, RateLimits, RetryAfter, TransientSendError
 from tests.harness import CHANNEL, Harness
 
 
@@ -135,3 +136,44 @@ async def test_sent_ticket_messages_are_linked_for_replies(store):
         anchor = await tx.find_anchor(1, CHANNEL, "staff")
     assert linked == 1
     assert anchor.message_id == announcement.message_id and anchor.is_anchor
+
+
+async def test_queued_replies_of_one_chat_go_in_one_round_in_order(store):
+    bot = Harness(store)
+    for text in ("one", "two", "three"):
+        await _enqueue(bot, "c1", text)
+    assert await bot.sender.deliver_due() == 3
+    assert bot.adapter.texts_to("c1") == ["one", "two", "three"]
+
+
+async def test_a_paced_chat_sends_its_head_and_leaves_the_rest_for_the_next_round(store):
+    bot = Harness(store)
+    bot.adapter.rate_limits = RateLimits(per_chat=1, per_chat_window=3600.0, overall=1000)
+    bot.sender = OutboxSender(store, {CHANNEL: bot.adapter}, OutboxConfig(), bot.clock)
+    first = await _enqueue(bot, "c1", "one")
+    second = await _enqueue(bot, "c1", "two")
+    await _enqueue(bot, "c2", "other")
+    assert await bot.sender.deliver_due() == 2  # the heads of c1 and c2; "two" must wait
+    assert (await _status(bot, first)).status == OutboxStatus.SENT
+    async with store.transaction() as tx:  # not leased: any sender may take it when allowed
+        claimed = await tx.claim_due_outbox(bot.clock(), bot.clock(), 10)
+    assert [item.id for item in claimed] == [second]
+
+
+async def test_announcement_and_follow_up_in_one_round_share_the_new_thread(store):
+    bot = Harness(store)
+    async with store.transaction() as tx:
+        user, _ = await tx.upsert_user(CHANNEL, "u9", "U9", "en", None, bot.clock())
+        ticket = await tx.create_ticket(
+            user.id, ConversationRef(CHANNEL, "chat-u9"), "s", None, Priority.NORMAL, bot.clock()
+        )
+    staff = ConversationRef(CHANNEL, "staff")
+    for text in ("announcement", "follow-up"):
+        async with store.transaction() as tx:
+            await tx.enqueue(
+                OutgoingMessage(staff, text, ticket_id=ticket.id, to_staff=True), bot.clock()
+            )
+    await bot.sender.deliver_due()
+    announcement, follow_up = bot.adapter.to_chat("staff")
+    assert announcement.message.conversation.thread_id is None
+    assert follow_up.message.conversation.thread_id == announcement.message_id

@@ -11,7 +11,19 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from core.domain import OutboxItem, OutboxStatus
 from core.messages import OutgoingMessage
@@ -56,52 +68,79 @@ def _row(message: OutgoingMessage, now: datetime) -> dict:
 
 
 def _build_claim():
-    older = outbox.alias("older")
-    has_older_pending = exists().where(
-        older.c.status == PENDING,
-        older.c.channel == outbox.c.channel,
-        older.c.chat_id == outbox.c.chat_id,
-        older.c.id < outbox.c.id,
+    """For each chat, its oldest pending items in order, up to `per_chat`, stopping at the first
+    one that may not be sent now (not due, or leased by another sender): a running count of
+    such items over each chat's queue must still be 0."""
+    chat = (outbox.c.channel, outbox.c.chat_id)
+    now = bindparam("now")
+    held = case(
+        (
+            or_(
+                outbox.c.next_attempt_at > now,
+                and_(outbox.c.locked_until.is_not(None), outbox.c.locked_until > now),
+            ),
+            1,
+        ),
+        else_=0,
+    )
+    queue = (
+        select(
+            outbox.c.id,
+            func.row_number().over(partition_by=chat, order_by=outbox.c.id).label("position"),
+            func.sum(held).over(partition_by=chat, order_by=outbox.c.id).label("held_so_far"),
+        )
+        .where(outbox.c.status == PENDING)
+        .cte("queue")
     )
     claimable = (
-        outbox.c.status == PENDING,
-        outbox.c.next_attempt_at <= bindparam("now"),
-        or_(outbox.c.locked_until.is_(None), outbox.c.locked_until <= bindparam("now")),
-    )
-    heads = (
-        select(outbox.c.id)
-        .where(*claimable, ~has_older_pending)
-        .order_by(outbox.c.id)
+        select(queue.c.id)
+        .where(queue.c.held_so_far == 0, queue.c.position <= bindparam("per_chat"))
+        .order_by(queue.c.id)
         .limit(bindparam("claim_limit"))
-        # PostgreSQL: a second sender skips rows being claimed right now instead of waiting;
-        # its own NOT EXISTS still sees them pending, so it never takes the next item of that
-        # chat. SQLite ignores this: its write transactions are serialized.
-        .with_for_update(skip_locked=True)
         # Evaluated once. As `id IN (subquery)` PostgreSQL may re-run the subquery while
-        # updating; rows this statement already updated are then skipped by FOR UPDATE and the
-        # LIMIT window slides on, claiming far more than `limit` rows.
-        .cte("claimed_heads")
+        # updating and claim more than `limit` rows.
+        .cte("claimable")
         .prefix_with("MATERIALIZED")
     )
     return (
         update(outbox)
-        .where(outbox.c.id == heads.c.id)
+        .where(outbox.c.id == claimable.c.id)
         .values(locked_until=bindparam("lease_until"))
         .returning(*outbox.c)
     )
 
 
 _CLAIM = _build_claim()
+# Two PostgreSQL senders claiming at once could each take a different part of one chat's
+# queue; claims are serialized instead (they are short). SQLite serializes writers anyway.
+_CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_CLAIM_LOCK_KEY = 0x6F757462  # "outb"
 
 
 def claim_due_outbox(
-    conn: Connection, now: datetime, lease_until: datetime, limit: int
+    conn: Connection, now: datetime, lease_until: datetime, limit: int, per_chat: int = 1
 ) -> list[OutboxItem]:
     if limit <= 0:
         return []
-    rows = conn.execute(_CLAIM, {"now": now, "lease_until": lease_until, "claim_limit": limit})
+    if conn.dialect.name == "postgresql":
+        conn.execute(_CLAIM_LOCK, {"key": _CLAIM_LOCK_KEY})
+    params = {"now": now, "lease_until": lease_until, "claim_limit": limit, "per_chat": per_chat}
+    rows = conn.execute(_CLAIM, params)
     # RETURNING has no order.
     return sorted((outbox_item_from_row(row) for row in rows), key=lambda item: item.id)
+
+
+_RELEASE = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("item_ids", expanding=True)), outbox.c.status == PENDING)
+    .values(locked_until=None)
+)
+
+
+def release_outbox(conn: Connection, item_ids: Sequence[int]) -> None:
+    """Give claimed items back untouched (the sender did not get to them this round)."""
+    if item_ids:
+        conn.execute(_RELEASE, {"item_ids": list(item_ids)})
 
 
 # SET columns come from the parameters given at execution.

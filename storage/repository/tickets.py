@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, case, func, insert, select, update
 
 from core.domain import (
     ACTIVE_STATUSES,
     Direction,
     MessageLink,
     Priority,
+    SlaEvent,
     Ticket,
     TicketMessage,
     TicketStatus,
@@ -52,6 +53,18 @@ _CURRENT_TICKET = (
     )
     .limit(1)
 )
+SLA_FIELDS = (
+    "response_warn_at",
+    "response_due_at",
+    "response_warned_at",
+    "response_breached_at",
+    "resolution_warn_at",
+    "resolution_due_at",
+    "resolution_warned_at",
+    "resolution_breached_at",
+    "sla_paused_since",
+    "sla_paused_seconds",
+)
 # SET columns come from the parameters given at execution.
 _UPDATE_TICKET = update(tickets).where(tickets.c.id == bindparam("ticket_id")).returning(*tickets.c)
 UPDATABLE_TICKET_FIELDS = frozenset(
@@ -65,6 +78,7 @@ UPDATABLE_TICKET_FIELDS = frozenset(
         "first_response_at",
         "resolved_at",
         "closed_at",
+        *SLA_FIELDS,
     }
 )
 
@@ -253,3 +267,58 @@ def drop_anchor(conn: Connection, ticket_id: int, channel: str, chat_id: str) ->
     still map old staff messages to the ticket. Returns how many were anchors."""
     params = {"of_ticket": ticket_id, "in_channel": channel, "in_chat": chat_id}
     return conn.execute(_DROP_ANCHORS, params).rowcount
+
+
+# -- SLA timers
+
+# Timers run only while someone owes the user an answer: not while waiting for the user (the
+# pause is added to the deadlines when the wait ends), not once resolved or closed.
+_TIMED_STATUSES = (TicketStatus.NEW.value, TicketStatus.OPEN.value)
+# (event, point that must have passed, marker that must still be empty). Breaches come first so
+# that a ticket whose deadline passed while no monitor ran gets only the breach alert (claiming
+# a breach fills in the warning marker too).
+_SLA_CLAIMS = (
+    (SlaEvent.RESPONSE_BREACH, "response_due_at", "response_breached_at", "response_warned_at"),
+    (
+        SlaEvent.RESOLUTION_BREACH,
+        "resolution_due_at",
+        "resolution_breached_at",
+        "resolution_warned_at",
+    ),
+    (SlaEvent.RESPONSE_WARNING, "response_warn_at", "response_warned_at", None),
+    (SlaEvent.RESOLUTION_WARNING, "resolution_warn_at", "resolution_warned_at", None),
+)
+
+
+def claim_sla_events(conn: Connection, now: datetime) -> list[tuple[SlaEvent, Ticket]]:
+    """Mark every passed, unannounced warning point / deadline as announced at `now` and return
+    them. A claim is one UPDATE guarded by "marker IS NULL", and on PostgreSQL the candidate
+    rows are locked with SKIP LOCKED, so two monitors running at once never claim one event
+    twice (SQLite serializes writers anyway)."""
+    claimed: list[tuple[SlaEvent, Ticket]] = []
+    for event, point, marker, also_mark in _SLA_CLAIMS:
+        condition: list[ColumnElement[bool]] = [
+            tickets.c.status.in_(_TIMED_STATUSES),
+            tickets.c[point] <= now,
+            tickets.c[marker].is_(None),
+        ]
+        if point.startswith("response"):
+            condition.append(tickets.c.first_response_at.is_(None))
+        candidates = (
+            select(tickets.c.id)
+            .where(*condition)
+            .order_by(tickets.c.id)
+            .with_for_update(skip_locked=True)
+        )
+        values: dict[str, Any] = {marker: now}
+        if also_mark is not None:
+            values[also_mark] = func.coalesce(tickets.c[also_mark], now)
+        statement = (
+            update(tickets)
+            .where(tickets.c.id.in_(candidates), *condition)
+            .values(values)
+            .returning(*tickets.c)
+        )
+        rows = conn.execute(statement).all()
+        claimed += [(event, ticket_from_row(row)) for row in sorted(rows, key=lambda r: r.id)]
+    return claimed
