@@ -180,9 +180,10 @@ class Transaction(Protocol):
     async def claim_due_outbox(
         self, now: datetime, lease_until: datetime, limit: int, per_chat: int = 1
     ) -> list[OutboxItem]:
-        """Pending items that may be sent now: for each chat (channel, chat_id) its oldest
-        pending items in order, at most `per_chat`, up to the first one that is not due or is
-        leased by another sender. The returned items are leased until `lease_until`."""
+        """Pending items that may be sent now, from at most `limit` chats: for each chat
+        (channel, chat_id) its oldest pending items in order, at most `per_chat`, up to the
+        first one that is not due or is leased by another sender. The returned items are leased
+        until `lease_until`."""
 
     async def release_outbox(self, item_ids: Sequence[int]) -> None:
         """Give claimed, still pending items back without counting an attempt."""

@@ -13,15 +13,14 @@ from datetime import datetime
 
 from sqlalchemy import (
     Connection,
-    and_,
     bindparam,
-    case,
     delete,
+    exists,
     func,
     insert,
     or_,
     select,
-    text,
+    tuple_,
     update,
 )
 
@@ -67,67 +66,89 @@ def _row(message: OutgoingMessage, now: datetime) -> dict:
     }
 
 
-def _build_claim():
-    """For each chat, its oldest pending items in order, up to `per_chat`, stopping at the first
-    one that may not be sent now (not due, or leased by another sender): a running count of
-    such items over each chat's queue must still be 0."""
-    chat = (outbox.c.channel, outbox.c.chat_id)
-    now = bindparam("now")
-    held = case(
-        (
-            or_(
-                outbox.c.next_attempt_at > now,
-                and_(outbox.c.locked_until.is_not(None), outbox.c.locked_until > now),
-            ),
-            1,
-        ),
-        else_=0,
-    )
-    queue = (
-        select(
-            outbox.c.id,
-            func.row_number().over(partition_by=chat, order_by=outbox.c.id).label("position"),
-            func.sum(held).over(partition_by=chat, order_by=outbox.c.id).label("held_so_far"),
-        )
-        .where(outbox.c.status == PENDING)
-        .cte("queue")
+def _build_claim_heads():
+    older = outbox.alias("older")
+    has_older_pending = exists().where(
+        older.c.status == PENDING,
+        older.c.channel == outbox.c.channel,
+        older.c.chat_id == outbox.c.chat_id,
+        older.c.id < outbox.c.id,
     )
     claimable = (
-        select(queue.c.id)
-        .where(queue.c.held_so_far == 0, queue.c.position <= bindparam("per_chat"))
-        .order_by(queue.c.id)
+        outbox.c.status == PENDING,
+        outbox.c.next_attempt_at <= bindparam("now"),
+        or_(outbox.c.locked_until.is_(None), outbox.c.locked_until <= bindparam("now")),
+    )
+    heads = (
+        select(outbox.c.id)
+        .where(*claimable, ~has_older_pending)
+        .order_by(outbox.c.id)
         .limit(bindparam("claim_limit"))
+        # PostgreSQL: a second sender skips rows being claimed right now instead of waiting;
+        # its own NOT EXISTS still sees them pending, so it never takes the next item of that
+        # chat. SQLite ignores this: its write transactions are serialized.
+        .with_for_update(skip_locked=True)
         # Evaluated once. As `id IN (subquery)` PostgreSQL may re-run the subquery while
-        # updating and claim more than `limit` rows.
-        .cte("claimable")
+        # updating; rows this statement already updated are then skipped by FOR UPDATE and the
+        # LIMIT window slides on, claiming far more than `limit` rows.
+        .cte("claimed_heads")
         .prefix_with("MATERIALIZED")
     )
     return (
         update(outbox)
-        .where(outbox.c.id == claimable.c.id)
+        .where(outbox.c.id == heads.c.id)
         .values(locked_until=bindparam("lease_until"))
         .returning(*outbox.c)
     )
 
 
-_CLAIM = _build_claim()
-# Two PostgreSQL senders claiming at once could each take a different part of one chat's
-# queue; claims are serialized instead (they are short). SQLite serializes writers anyway.
-_CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-_CLAIM_LOCK_KEY = 0x6F757462  # "outb"
+_CLAIM_HEADS = _build_claim_heads()
+
+# The pending items that follow the claimed heads in their chats, oldest first per chat.
+_FOLLOWERS = (
+    select(outbox)
+    .where(
+        outbox.c.status == PENDING,
+        outbox.c.id.not_in(bindparam("head_ids", expanding=True)),
+        tuple_(outbox.c.channel, outbox.c.chat_id).in_(bindparam("chats", expanding=True)),
+    )
+    .order_by(outbox.c.channel, outbox.c.chat_id, outbox.c.id)
+)
+_LEASE = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("item_ids", expanding=True)))
+    .values(locked_until=bindparam("lease_until"))
+)
 
 
 def claim_due_outbox(
     conn: Connection, now: datetime, lease_until: datetime, limit: int, per_chat: int = 1
 ) -> list[OutboxItem]:
+    """The claimable head of each chat (one indexed statement) and, with `per_chat` > 1, the
+    items right behind each head while they are due and free, up to `per_chat` per chat."""
     if limit <= 0:
         return []
-    if conn.dialect.name == "postgresql":
-        conn.execute(_CLAIM_LOCK, {"key": _CLAIM_LOCK_KEY})
-    params = {"now": now, "lease_until": lease_until, "claim_limit": limit, "per_chat": per_chat}
-    rows = conn.execute(_CLAIM, params)
-    # RETURNING has no order.
-    return sorted((outbox_item_from_row(row) for row in rows), key=lambda item: item.id)
+    params = {"now": now, "lease_until": lease_until, "claim_limit": limit}
+    heads = [outbox_item_from_row(row) for row in conn.execute(_CLAIM_HEADS, params)]
+    if per_chat <= 1 or not heads:
+        return sorted(heads, key=lambda item: item.id)  # RETURNING has no order
+    chats = {(h.message.conversation.channel, h.message.conversation.chat_id) for h in heads}
+    rows = conn.execute(_FOLLOWERS, {"head_ids": [h.id for h in heads], "chats": sorted(chats)})
+    taken: dict[tuple[str, str], int] = {}
+    stopped: set[tuple[str, str]] = set()
+    followers = []
+    for row in rows:
+        chat = (row.channel, row.chat_id)
+        if chat in stopped or taken.get(chat, 1) >= per_chat:
+            continue
+        if row.next_attempt_at > now or (row.locked_until is not None and row.locked_until > now):
+            stopped.add(chat)  # the queue of this chat halts here
+            continue
+        taken[chat] = taken.get(chat, 1) + 1
+        followers.append(outbox_item_from_row(row))
+    if followers:
+        conn.execute(_LEASE, {"item_ids": [f.id for f in followers], "lease_until": lease_until})
+    return sorted(heads + followers, key=lambda item: item.id)
 
 
 _RELEASE = (
