@@ -12,7 +12,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # How often FAQ edits made by another process (same database) reach this one's index.
 KNOWLEDGE_REFRESH_SECONDS = 5.0
+# How long delivery ids (de-duplication) and sent/failed outbox rows are kept.
+RETENTION = timedelta(days=30)
 
 
 def _secret(value) -> str | None:
@@ -105,8 +107,7 @@ async def run_service(
                 await channel.stop()
     finally:
         stop.set()
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        scheduler.shutdown(wait=False)
         await sender_task
         await refresh_task
         if web_runner is not None:
@@ -134,25 +135,42 @@ async def _refresh_knowledge(app, stop: asyncio.Event) -> None:
             log.info("knowledge base changed elsewhere", extra={"entries_changed": changed})
 
 
-def _start_scheduler(app) -> AsyncIOScheduler | None:
-    """Periodic jobs: the SLA check (when SLA timers are on). Every process may run it: the
-    check claims each warning/breach in the database, so none is sent twice."""
-    monitor = app.engine.sla
-    if monitor is None:
-        return None
+def _start_scheduler(app) -> AsyncIOScheduler:
+    """Periodic jobs: the SLA check (when SLA timers are on) and housekeeping. Every process may
+    run them: the check claims each warning/breach in the database, so none is sent twice."""
     scheduler = AsyncIOScheduler(timezone=UTC)
+    # A slow run is not started again on top of itself; missed runs are merged into one.
+    once = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
+    monitor = app.engine.sla
+    if monitor is not None:
+        scheduler.add_job(
+            _check_sla,
+            "interval",
+            args=(monitor,),
+            seconds=app.settings.sla.check_interval_seconds,
+            id="sla-check",
+            **once,
+        )
     scheduler.add_job(
-        _check_sla,
-        "interval",
-        args=(monitor,),
-        seconds=app.settings.sla.check_interval_seconds,
-        id="sla-check",
-        max_instances=1,  # a slow check is not started again on top of itself
-        coalesce=True,
-        next_run_time=datetime.now(UTC),
+        forget_old_records, "interval", args=(app.store,), hours=1, id="housekeeping", **once
     )
     scheduler.start()
     return scheduler
+
+
+async def forget_old_records(store, now: datetime | None = None) -> tuple[int, int]:
+    """Delivery ids older than any platform's redelivery and finished outbox rows are only
+    history: without this both tables grow forever. Returns (deliveries, outbox rows) removed."""
+    before = (now or datetime.now(UTC)) - RETENTION
+    try:
+        async with store.transaction() as tx:
+            deliveries = await tx.prune_processed_updates(before)
+            sent = await tx.prune_outbox(before)
+    except Exception:  # noqa: BLE001 - the next run tries again
+        log.exception("housekeeping failed")
+        return 0, 0
+    log.info("housekeeping", extra={"deliveries_forgotten": deliveries, "outbox_pruned": sent})
+    return deliveries, sent
 
 
 async def _check_sla(monitor: SlaMonitor) -> None:

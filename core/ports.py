@@ -50,6 +50,9 @@ class Transaction(Protocol):
     ) -> set[tuple[str, str]]:
         """`claim_update` for many (channel, update_id) at once; returns the new ones."""
 
+    async def prune_processed_updates(self, before: datetime) -> int:
+        """Forget deliveries recorded before `before` (housekeeping); returns how many."""
+
     # -- users
     async def upsert_user(
         self,
@@ -205,6 +208,9 @@ class Transaction(Protocol):
     async def get_outbox_item(self, item_id: int) -> OutboxItem | None: ...
 
     async def count_pending_outbox(self) -> int: ...
+
+    async def prune_outbox(self, before: datetime) -> int:
+        """Delete sent and failed items created before `before` (housekeeping)."""
 
     # -- knowledge base
     async def list_faq(self, *, include_disabled: bool = True) -> list[FaqEntry]:

@@ -77,7 +77,7 @@ class SqlTransaction:
         return await self._run(users.claim_updates, keys, now)
 
     async def prune_processed_updates(self, before: datetime) -> int:
-        """Not in the port yet: forget deliveries recorded before `before`."""
+        """Forget deliveries recorded before `before`."""
         return await self._run(admin.prune_processed_updates, before)
 
     # -- users
@@ -263,7 +263,7 @@ class SqlTransaction:
         return await self._run(outbox.count_pending_outbox)
 
     async def prune_outbox(self, before: datetime) -> int:
-        """Not in the port yet: delete sent/failed items created before `before`."""
+        """Delete sent/failed items created before `before`."""
         return await self._run(outbox.prune_outbox, before)
 
     # -- knowledge base

@@ -132,3 +132,22 @@ enabled = false
     assert status == 0, stderr
     assert "stopped" in stderr
     assert "Forgot password" in telegram.sent_messages(USER)[-1]["text"]
+
+
+async def test_housekeeping_forgets_old_deliveries_and_sent_messages(store):
+    from datetime import UTC, datetime, timedelta
+
+    from bot.runner import RETENTION, forget_old_records
+    from core.messages import ConversationRef, OutgoingMessage
+
+    long_ago = datetime(2026, 1, 1, tzinfo=UTC)
+    async with store.transaction() as tx:
+        await tx.claim_update("telegram", "old-1", long_ago)
+        item = await tx.enqueue(OutgoingMessage(ConversationRef("telegram", "1"), "hi"), long_ago)
+        await tx.mark_outbox_sent(item, 1, long_ago)
+        await tx.enqueue(OutgoingMessage(ConversationRef("telegram", "1"), "pending"), long_ago)
+    now = long_ago + RETENTION + timedelta(days=1)
+    assert await forget_old_records(store, now) == (1, 1)
+    async with store.transaction() as tx:
+        assert await tx.claim_update("telegram", "old-1", now)  # forgotten
+        assert await tx.count_pending_outbox() == 1  # unsent messages are never pruned
