@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from bot.config import Settings
 from bot.knowledge_files import seed_sample_if_empty
+from core.auto_close import AutoClosePolicy
 from core.business_hours import BusinessCalendar, WorkingHours
 from core.domain import Priority
 from core.engine import Clock, ConversationEngine, EngineConfig, utc_now
@@ -95,6 +96,18 @@ def engine_config(settings: Settings, max_file_sizes: Mapping[str, int]) -> Engi
         max_file_sizes=max_file_sizes,
         tickets=ticket_policy(settings),
         sla=sla_policy(settings),
+        auto_close=auto_close_policy(settings),
+    )
+
+
+def auto_close_policy(settings: Settings) -> AutoClosePolicy | None:
+    tickets = settings.tickets
+    if tickets.resolve_waiting_after_hours <= 0:
+        return None
+    remind = tickets.remind_waiting_after_hours
+    return AutoClosePolicy(
+        resolve_after=timedelta(hours=tickets.resolve_waiting_after_hours),
+        remind_after=timedelta(hours=remind) if remind > 0 else None,
     )
 
 

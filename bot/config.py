@@ -389,8 +389,20 @@ class CategoryRuleSettings(_Section):
 
 class TicketsSettings(_Section):
     reopen_window_hours: float = Field(72.0, ge=0, strict=False)
+    remind_waiting_after_hours: float = Field(48.0, ge=0, strict=False)
+    resolve_waiting_after_hours: float = Field(96.0, ge=0, strict=False)
     priority_rules: Annotated[tuple[PriorityRuleSettings, ...], Field(strict=False)] = ()
     category_rules: Annotated[tuple[CategoryRuleSettings, ...], Field(strict=False)] = ()
+
+    @model_validator(mode="after")
+    def _reminder_before_resolution(self) -> TicketsSettings:
+        remind, resolve = self.remind_waiting_after_hours, self.resolve_waiting_after_hours
+        if resolve > 0 and remind >= resolve:
+            raise _rule(
+                f"must be less than resolve_waiting_after_hours ({resolve:g}), got {remind:g}",
+                "remind_waiting_after_hours",
+            )
+        return self
 
 
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")

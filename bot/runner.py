@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import build_app
 from bot.config import Settings
+from core.auto_close import AutoClose
 from core.ports import Channel
 from core.sla import SlaMonitor
 
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 KNOWLEDGE_REFRESH_SECONDS = 5.0
 # How long delivery ids (de-duplication) and sent/failed outbox rows are kept.
 RETENTION = timedelta(days=30)
+# How often tickets waiting for the user are checked for a reminder / auto-resolution (hours-long
+# delays: a minute late does not matter).
+AUTO_CLOSE_INTERVAL_SECONDS = 60.0
 
 
 def _secret(value) -> str | None:
@@ -136,8 +140,9 @@ async def _refresh_knowledge(app, stop: asyncio.Event) -> None:
 
 
 def _start_scheduler(app) -> AsyncIOScheduler:
-    """Periodic jobs: the SLA check (when SLA timers are on) and housekeeping. Every process may
-    run them: the check claims each warning/breach in the database, so none is sent twice."""
+    """Periodic jobs: the SLA check (when SLA timers are on), the auto-close check (when on) and
+    housekeeping. Every process may run them: the checks claim each warning/breach/reminder/
+    resolution in the database, so none is sent twice."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     # A slow run is not started again on top of itself; missed runs are merged into one.
     once = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
@@ -149,6 +154,16 @@ def _start_scheduler(app) -> AsyncIOScheduler:
             args=(monitor,),
             seconds=app.settings.sla.check_interval_seconds,
             id="sla-check",
+            **once,
+        )
+    auto_close = app.engine.auto_close
+    if auto_close is not None:
+        scheduler.add_job(
+            _check_auto_close,
+            "interval",
+            args=(auto_close,),
+            seconds=AUTO_CLOSE_INTERVAL_SECONDS,
+            id="auto-close-check",
             **once,
         )
     scheduler.add_job(
@@ -178,6 +193,13 @@ async def _check_sla(monitor: SlaMonitor) -> None:
         await monitor.check()
     except Exception:  # noqa: BLE001 - e.g. the database restarting: the next run catches up
         log.exception("sla check failed")
+
+
+async def _check_auto_close(auto_close: AutoClose) -> None:
+    try:
+        await auto_close.check()
+    except Exception:  # noqa: BLE001 - e.g. the database restarting: the next run catches up
+        log.exception("auto-close check failed")
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -88,6 +88,9 @@ class Ticket:
     # The resolved ticket this one follows up (the user wrote after the reopen window).
     previous_ticket_id: int | None = None
     sla: TicketSla = field(default_factory=lambda: TicketSla())
+    # Since when the ticket waits for the user, and when the user was reminded (core.auto_close).
+    waiting_since: datetime | None = None
+    waiting_reminded_at: datetime | None = None
 
     @property
     def number(self) -> int:

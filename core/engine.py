@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from core.admin_commands import AdminCommands
+from core.auto_close import AutoClose, AutoClosePolicy
 from core.i18n import Texts, normalize_language
 from core.knowledge_base import KnowledgeBase, Thresholds
 from core.messages import ConversationRef, IncomingMessage, OutgoingMessage
@@ -52,6 +53,7 @@ class EngineConfig:
     max_file_sizes: Mapping[str, int] = field(default_factory=dict)  # per channel, bytes
     tickets: TicketPolicy = field(default_factory=TicketPolicy)
     sla: SlaPolicy | None = None  # None: no SLA timers
+    auto_close: AutoClosePolicy | None = None  # None: waiting tickets stay waiting
 
 
 class ConversationEngine:
@@ -85,6 +87,12 @@ class ConversationEngine:
         self.sla = (
             SlaMonitor(store, desk, config.sla, clock, lambda: self.on_committed())
             if config.sla is not None
+            else None
+        )
+        # Run by the same scheduler; None when auto-close is off.
+        self.auto_close = (
+            AutoClose(store, desk, config.auto_close, clock, lambda: self.on_committed())
+            if config.auto_close is not None
             else None
         )
         admin = AdminCommands(knowledge, Roles(config.bootstrap_roles), thresholds)

@@ -103,9 +103,9 @@ class Transaction(Protocol):
 
     async def update_ticket(self, ticket_id: int, **changes) -> Ticket:
         """Change any of: status, priority, category, subject, assignee_id, updated_at,
-        first_response_at, resolved_at, closed_at, and the SLA columns (the TicketSla fields,
-        with `sla_paused_since` / `sla_paused_seconds` for the pause). Returns the updated
-        ticket."""
+        first_response_at, resolved_at, closed_at, the SLA columns (the TicketSla fields,
+        with `sla_paused_since` / `sla_paused_seconds` for the pause), waiting_since and
+        waiting_reminded_at. Returns the updated ticket."""
 
     async def add_ticket_message(
         self,
@@ -126,6 +126,19 @@ class Transaction(Protocol):
         response event only before the first response). Each event is claimed once, even by
         monitors in two processes at once. Breaches first; a breach also fills the warning
         marker, so no late warning follows it."""
+
+    async def claim_waiting_reminders(
+        self, waiting_since_before: datetime, now: datetime
+    ) -> list[Ticket]:
+        """Claim (mark reminded at `now`) every ticket waiting for the user since
+        `waiting_since_before` or earlier that was not reminded yet; each once, even with
+        checkers in two processes at once."""
+
+    async def claim_waiting_resolutions(
+        self, waiting_since_before: datetime, now: datetime
+    ) -> list[Ticket]:
+        """Resolve at `now` every ticket waiting for the user since `waiting_since_before` or
+        earlier, returning them resolved; each once, even with checkers in two processes."""
 
     async def count_tickets_by_status(self) -> dict[TicketStatus, int]: ...
 

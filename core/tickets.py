@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from core.commands import command_text
 from core.domain import Direction, Priority, Ticket, TicketStatus, User
@@ -72,6 +73,15 @@ class TicketDesk:
             to_staff=True,
             thread_title=_thread_title(ticket, owner),
         )
+
+    async def user_message(
+        self, tx: Transaction, ticket: Ticket, key: str, **params: object
+    ) -> OutgoingMessage:
+        """What `notify_user` sends, for callers without a turn (auto-close)."""
+        owner = await tx.get_user(ticket.user_id)
+        language = (owner.language if owner else None) or self.texts.default_language
+        text = self.texts.get(language, key, number=ticket.number, **params)
+        return OutgoingMessage(conversation=ticket.conversation, text=text, ticket_id=ticket.id)
 
     async def notify_user(self, turn: Turn, ticket: Ticket, key: str, **params: object) -> None:
         """A message to the ticket's owner in the owner's language (the speaker may be an agent)."""
@@ -410,6 +420,7 @@ class TicketDesk:
         return (owner.language if owner else None) or self.texts.default_language
 
     async def _update(self, turn: Turn, ticket: Ticket, **changes) -> Ticket:
+        changes.update(_waiting_marks(ticket, changes.get("status", ticket.status), turn.now))
         updated = await turn.tx.update_ticket(ticket.id, **changes)
         if self.sla is not None:
             timers = self.sla.on_change(ticket, updated, turn.now)
@@ -476,3 +487,13 @@ def _snapshot(ticket: Ticket) -> dict:
     del data["sla"]  # timers are set after creation and audited as their own events
     data["conversation"] = dataclasses.asdict(ticket.conversation)
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+
+
+def _waiting_marks(ticket: Ticket, status: TicketStatus, now: datetime) -> dict:
+    """The auto-close clock (core.auto_close) starts when the ticket starts waiting for the user
+    and is cleared when it stops (the user answered, an agent changed the status)."""
+    if status == TicketStatus.WAITING and ticket.status != TicketStatus.WAITING:
+        return {"waiting_since": now, "waiting_reminded_at": None}
+    if status != TicketStatus.WAITING and ticket.waiting_since is not None:
+        return {"waiting_since": None, "waiting_reminded_at": None}
+    return {}

@@ -71,6 +71,8 @@ def ticket_from_row(row: Row[Any]) -> Ticket:
             paused_since=row.sla_paused_since,
             paused_seconds=row.sla_paused_seconds or 0.0,
         ),
+        waiting_since=row.waiting_since,
+        waiting_reminded_at=row.waiting_reminded_at,
     )
 
 

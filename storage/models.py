@@ -105,6 +105,9 @@ class TicketRow(Base):
     resolution_breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sla_paused_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sla_paused_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # Auto-close: since when the ticket waits for the user, when the reminder was claimed.
+    waiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    waiting_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class TicketRatingRow(Base):

@@ -169,6 +169,16 @@ class SqlTransaction:
     async def claim_sla_events(self, now: datetime) -> list[tuple[SlaEvent, Ticket]]:
         return await self._run(tickets.claim_sla_events, now)
 
+    async def claim_waiting_reminders(
+        self, waiting_since_before: datetime, now: datetime
+    ) -> list[Ticket]:
+        return await self._run(tickets.claim_waiting_reminders, waiting_since_before, now)
+
+    async def claim_waiting_resolutions(
+        self, waiting_since_before: datetime, now: datetime
+    ) -> list[Ticket]:
+        return await self._run(tickets.claim_waiting_resolutions, waiting_since_before, now)
+
     async def count_tickets_by_status(self) -> dict[TicketStatus, int]:
         """Every status is a key (0 when no ticket has it)."""
         return await self._run(tickets.count_tickets_by_status)

@@ -79,6 +79,8 @@ UPDATABLE_TICKET_FIELDS = frozenset(
         "resolved_at",
         "closed_at",
         *SLA_FIELDS,
+        "waiting_since",
+        "waiting_reminded_at",
     }
 )
 
@@ -322,3 +324,61 @@ def claim_sla_events(conn: Connection, now: datetime) -> list[tuple[SlaEvent, Ti
         rows = conn.execute(statement).all()
         claimed += [(event, ticket_from_row(row)) for row in sorted(rows, key=lambda r: r.id)]
     return claimed
+
+
+# -- auto-close of tickets waiting for the user
+
+
+def _waiting_candidates(*condition: ColumnElement[bool]):
+    # SKIP LOCKED (PostgreSQL): a second checker passes over rows the first is claiming.
+    return (
+        select(tickets.c.id)
+        .where(*condition)
+        .order_by(tickets.c.id)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def claim_waiting_reminders(
+    conn: Connection, waiting_since_before: datetime, now: datetime
+) -> list[Ticket]:
+    """Mark every ticket waiting for the user since `waiting_since_before` or earlier and not yet
+    reminded as reminded at `now`, and return them. One guarded UPDATE: never claimed twice."""
+    condition = (
+        tickets.c.status == TicketStatus.WAITING.value,
+        tickets.c.waiting_since <= waiting_since_before,
+        tickets.c.waiting_reminded_at.is_(None),
+    )
+    statement = (
+        update(tickets)
+        .where(tickets.c.id.in_(_waiting_candidates(*condition)), *condition)
+        .values(waiting_reminded_at=now)
+        .returning(*tickets.c)
+    )
+    rows = conn.execute(statement).all()
+    return [ticket_from_row(row) for row in sorted(rows, key=lambda r: r.id)]
+
+
+def claim_waiting_resolutions(
+    conn: Connection, waiting_since_before: datetime, now: datetime
+) -> list[Ticket]:
+    """Resolve (at `now`) every ticket waiting for the user since `waiting_since_before` or
+    earlier and return them as resolved. Guarded by status = waiting: never resolved twice."""
+    condition = (
+        tickets.c.status == TicketStatus.WAITING.value,
+        tickets.c.waiting_since <= waiting_since_before,
+    )
+    statement = (
+        update(tickets)
+        .where(tickets.c.id.in_(_waiting_candidates(*condition)), *condition)
+        .values(
+            status=TicketStatus.RESOLVED.value,
+            resolved_at=now,
+            updated_at=now,
+            waiting_since=None,
+            waiting_reminded_at=None,
+        )
+        .returning(*tickets.c)
+    )
+    rows = conn.execute(statement).all()
+    return [ticket_from_row(row) for row in sorted(rows, key=lambda r: r.id)]

@@ -1,0 +1,149 @@
+"""Auto-close of tickets waiting for the user: after `remind_after` in status waiting the user
+gets a reminder, after `resolve_after` the ticket is resolved with a note (the user may still
+reopen it within the reopen window, as after any resolution).
+
+`AutoClose.check` claims what is due and queues the messages in the same transaction; it is safe
+to run in several processes at once (see `Transaction.claim_waiting_reminders`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from core.commands import command_text
+from core.domain import Direction, Ticket, TicketStatus
+from core.messages import Button, OutgoingMessage
+from core.ports import Store, Transaction
+
+if TYPE_CHECKING:
+    from core.tickets import TicketDesk
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class AutoClosePolicy:
+    """`remind_after` None: no reminder, only the resolution."""
+
+    resolve_after: timedelta
+    remind_after: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if self.resolve_after <= timedelta(0):
+            raise ValueError("resolve_after must be longer than zero")
+        if self.remind_after is not None and not (
+            timedelta(0) < self.remind_after < self.resolve_after
+        ):
+            raise ValueError("remind_after must be between zero and resolve_after")
+
+
+@dataclass(frozen=True)
+class AutoCloseResult:
+    reminded: tuple[int, ...] = ()  # ticket numbers
+    resolved: tuple[int, ...] = ()
+
+
+class AutoClose:
+    """Reminds and resolves tickets the user left waiting. `desk` is the engine's TicketDesk."""
+
+    def __init__(
+        self,
+        store: Store,
+        desk: TicketDesk,
+        policy: AutoClosePolicy,
+        clock: Clock,
+        on_committed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.desk = desk
+        self.policy = policy
+        self.clock = clock
+        self.on_committed = on_committed
+
+    async def check(self, now: datetime | None = None) -> AutoCloseResult:
+        """Claim and act on what is due at `now` (default: the clock)."""
+        now = now or self.clock()
+        policy = self.policy
+        async with self.store.transaction() as tx:
+            # Resolutions first: a ticket past both points (no checker ran in between) is
+            # resolved without a reminder that would come too late to matter.
+            resolved = await tx.claim_waiting_resolutions(now - policy.resolve_after, now)
+            messages: list[OutgoingMessage] = []
+            for ticket in resolved:
+                messages += await self._resolve(tx, ticket, now)
+            reminded: list[Ticket] = []
+            if policy.remind_after is not None:
+                reminded = await tx.claim_waiting_reminders(now - policy.remind_after, now)
+            for ticket in reminded:
+                messages += await self._remind(tx, ticket, now)
+            await tx.enqueue_many(messages, now)
+        if resolved or reminded:
+            log.info("auto-close", extra={"reminded": len(reminded), "resolved": len(resolved)})
+            self.on_committed()
+        return AutoCloseResult(tuple(t.number for t in reminded), tuple(t.number for t in resolved))
+
+    async def _remind(
+        self, tx: Transaction, ticket: Ticket, now: datetime
+    ) -> list[OutgoingMessage]:
+        left = _hours(self.policy.resolve_after - self.policy.remind_after)  # type: ignore[operator]
+        await tx.audit(None, "ticket.waiting_reminder", "ticket", str(ticket.id), None, None, now)
+        return [
+            await self.desk.user_message(tx, ticket, "ticket.waiting_reminder", hours=left),
+            await self.desk.staff_message(
+                tx, ticket, self.desk.staff_text("staff.waiting_reminded", number=ticket.number)
+            ),
+        ]
+
+    async def _resolve(
+        self, tx: Transaction, ticket: Ticket, now: datetime
+    ) -> list[OutgoingMessage]:
+        waited = _hours(self.policy.resolve_after)
+        note = self.desk.staff_text("staff.auto_resolved", number=ticket.number, hours=waited)
+        await tx.add_ticket_message(ticket.id, None, Direction.SYSTEM, note, (), now)
+        await tx.audit(
+            None,
+            "ticket.status",
+            "ticket",
+            str(ticket.id),
+            {"status": TicketStatus.WAITING.value},
+            {"status": TicketStatus.RESOLVED.value, "reason": "auto_close"},
+            now,
+        )
+        reopen = _hours(self.desk.policy.reopen_window)
+        language = await self._language(tx, ticket)
+        text = self.desk.texts.get(
+            language, "ticket.auto_resolved", number=ticket.number, hours=waited, reopen=reopen
+        )
+        buttons = (
+            (
+                Button(
+                    self.desk.texts.get(language, "button.confirm_solved"),
+                    command_text("close", ticket.number),
+                ),
+                Button(
+                    self.desk.texts.get(language, "button.not_solved"),
+                    command_text("reopen", ticket.number),
+                ),
+            ),
+        )
+        return [
+            OutgoingMessage(
+                conversation=ticket.conversation, text=text, buttons=buttons, ticket_id=ticket.id
+            ),
+            await self.desk.staff_message(tx, ticket, note),
+        ]
+
+    async def _language(self, tx: Transaction, ticket: Ticket) -> str:
+        owner = await tx.get_user(ticket.user_id)
+        return (owner.language if owner else None) or self.desk.texts.default_language
+
+
+def _hours(duration: timedelta | float) -> str:
+    seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
+    return f"{seconds / 3600:g}"
