@@ -383,7 +383,7 @@ class TicketDesk:
         return self.staff_text(
             "staff.ticket_header",
             number=ticket.number,
-            status=self.staff_text(f"status.{ticket.status.value}"),
+            status=self.staff_text(f"staff.status.{ticket.status.value}"),
             priority=self.staff_text(f"priority.{ticket.priority.value}"),
             category=ticket.category or "—",
             assignee=assignee.name if assignee else self.staff_text("staff.nobody"),

@@ -166,7 +166,7 @@ async def test_waiting_relays_the_question_and_the_users_answer_makes_it_open(st
     assert "Could you send a photo of the power LED?" in bot.to_user()[-1]
     waiting = await ticket(store)
     assert waiting.status == TicketStatus.WAITING and waiting.first_response_at is not None
-    assert "#1 · waiting for your reply" in staff_texts(bot)[-1]
+    assert "#1 · waiting for the user" in staff_texts(bot)[-1]
 
     await bot.user_says("the LED blinks orange")
     assert (await ticket(store)).status == TicketStatus.OPEN
