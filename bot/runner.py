@@ -146,26 +146,15 @@ def _start_scheduler(app) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
     # A slow run is not started again on top of itself; missed runs are merged into one.
     once = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
-    monitor = app.engine.sla
-    if monitor is not None:
-        scheduler.add_job(
-            _check_sla,
-            "interval",
-            args=(monitor,),
-            seconds=app.settings.sla.check_interval_seconds,
-            id="sla-check",
-            **once,
-        )
-    auto_close = app.engine.auto_close
-    if auto_close is not None:
-        scheduler.add_job(
-            _check_auto_close,
-            "interval",
-            args=(auto_close,),
-            seconds=AUTO_CLOSE_INTERVAL_SECONDS,
-            id="auto-close-check",
-            **once,
-        )
+    checks = (
+        ("sla-check", app.engine.sla, app.settings.sla.check_interval_seconds),
+        ("auto-close-check", app.engine.auto_close, AUTO_CLOSE_INTERVAL_SECONDS),
+    )
+    for job_id, checker, seconds in checks:
+        if checker is not None:
+            scheduler.add_job(
+                _run_check, "interval", args=(job_id, checker), seconds=seconds, id=job_id, **once
+            )
     scheduler.add_job(
         forget_old_records, "interval", args=(app.store,), hours=1, id="housekeeping", **once
     )
@@ -188,18 +177,11 @@ async def forget_old_records(store, now: datetime | None = None) -> tuple[int, i
     return deliveries, sent
 
 
-async def _check_sla(monitor: SlaMonitor) -> None:
+async def _run_check(job_id: str, checker: SlaMonitor | AutoClose) -> None:
     try:
-        await monitor.check()
+        await checker.check()
     except Exception:  # noqa: BLE001 - e.g. the database restarting: the next run catches up
-        log.exception("sla check failed")
-
-
-async def _check_auto_close(auto_close: AutoClose) -> None:
-    try:
-        await auto_close.check()
-    except Exception:  # noqa: BLE001 - e.g. the database restarting: the next run catches up
-        log.exception("auto-close check failed")
+        log.exception("periodic check failed", extra={"job": job_id})
 
 
 def _stop_on_signals() -> asyncio.Event:
