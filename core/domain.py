@@ -91,6 +91,8 @@ class Ticket:
     # Since when the ticket waits for the user, and when the user was reminded (core.auto_close).
     waiting_since: datetime | None = None
     waiting_reminded_at: datetime | None = None
+    # The support line the ticket is in (a line name from the config); None: the first line.
+    line: str | None = None
 
     @property
     def number(self) -> int:
@@ -122,6 +124,30 @@ class SlaEvent(StrEnum):
     RESPONSE_BREACH = "response_breach"
     RESOLUTION_WARNING = "resolution_warning"
     RESOLUTION_BREACH = "resolution_breach"
+
+
+class QuestionOutcome(StrEnum):
+    """How the bot dealt with a user's question (the question log)."""
+
+    ANSWERED = "answered"  # an article, confidently
+    SUGGESTED = "suggested"  # the closest articles to pick from
+    TICKET = "ticket"  # a person has to help
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    """One logged user question. `ticket_id`: the ticket it ended in, if any (also set when
+    the user opened one after an answer or suggestions did not help)."""
+
+    id: int
+    user_id: int
+    text: str
+    language: str | None
+    outcome: QuestionOutcome
+    entry_id: int | None
+    confidence: float | None
+    ticket_id: int | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)

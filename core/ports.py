@@ -19,6 +19,8 @@ from core.domain import (
     MessageLink,
     OutboxItem,
     Priority,
+    QuestionOutcome,
+    QuestionRecord,
     SlaEvent,
     Ticket,
     TicketMessage,
@@ -86,8 +88,10 @@ class Transaction(Protocol):
         priority: Priority,
         now: datetime,
         previous_ticket_id: int | None = None,
+        line: str | None = None,
     ) -> Ticket:
-        """A new ticket in status new; `previous_ticket_id` links the ticket it follows up."""
+        """A new ticket in status new; `previous_ticket_id` links the ticket it follows up;
+        `line`: the support line (None: the first)."""
 
     async def get_ticket(self, ticket_id: int) -> Ticket | None: ...
 
@@ -164,6 +168,44 @@ class Transaction(Protocol):
         self, *, agent_id: int | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[TicketRating]:
         """Newest first; only one agent's / only those given at or after `since` when set."""
+
+    # -- the question log
+    async def log_question(
+        self,
+        user_id: int,
+        text: str,
+        language: str | None,
+        outcome: QuestionOutcome,
+        entry_id: int | None,
+        confidence: float | None,
+        now: datetime,
+        ticket_id: int | None = None,
+    ) -> int:
+        """Record a user's question and how the bot dealt with it; returns its id."""
+
+    async def set_question_ticket(self, question_id: int, ticket_id: int) -> None:
+        """The question ended in `ticket_id` after all (the answer did not help)."""
+
+    async def list_questions(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outcome: QuestionOutcome | None = None,
+    ) -> list[QuestionRecord]:
+        """Oldest first; created in [since, until) and with that outcome when given."""
+
+    # -- agents on duty
+    async def set_duty(self, user_id: int, line: str, on: bool, now: datetime) -> bool:
+        """Put the agent on / off duty for `line`; False when they already were."""
+
+    async def list_on_duty(self, line: str) -> list[int]:
+        """User ids on duty for `line`, longest on duty first."""
+
+    async def pick_on_duty(self, line: str, least_loaded: bool, now: datetime) -> int | None:
+        """The on-duty agent of `line` who gets the next ticket (round-robin: the one served
+        longest ago; least-loaded: fewest active assigned tickets first), marked as served at
+        `now`; None when nobody is on duty. Two processes picking at once pick in turn."""
 
     # -- message links
     async def add_message_link(self, link: MessageLink) -> None:

@@ -15,6 +15,8 @@ from core.domain import (
     OutboxItem,
     OutboxStatus,
     Priority,
+    QuestionOutcome,
+    QuestionRecord,
     Ticket,
     TicketMessage,
     TicketRating,
@@ -73,6 +75,7 @@ def ticket_from_row(row: Row[Any]) -> Ticket:
         ),
         waiting_since=row.waiting_since,
         waiting_reminded_at=row.waiting_reminded_at,
+        line=row.line,
     )
 
 
@@ -198,4 +201,18 @@ def outbox_item_from_row(row: Row[Any]) -> OutboxItem:
         parts_sent=row.parts_sent,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
+    )
+
+
+def question_from_row(row: Row[Any]) -> QuestionRecord:
+    return QuestionRecord(
+        id=row.id,
+        user_id=row.user_id,
+        text=row.text,
+        language=row.language,
+        outcome=QuestionOutcome(row.outcome),
+        entry_id=row.entry_id,
+        confidence=row.confidence,
+        ticket_id=row.ticket_id,
+        created_at=row.created_at,
     )

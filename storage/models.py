@@ -108,6 +108,8 @@ class TicketRow(Base):
     # Auto-close: since when the ticket waits for the user, when the reminder was claimed.
     waiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     waiting_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The support line the ticket is in (a name from the config); None: the first line.
+    line: Mapped[str | None] = mapped_column(String(32))
 
 
 class TicketRatingRow(Base):
@@ -282,6 +284,38 @@ class CounterRow(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class QuestionRow(Base):
+    """A user's question and how the bot dealt with it: answered, suggested articles or opened a
+    ticket (and which ticket it led to). Reports count deflection from it; /gaps groups the
+    questions that ended in a ticket."""
+
+    __tablename__ = "questions"
+    __table_args__ = (Index("ix_questions_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))  # answered | suggested | ticket
+    entry_id: Mapped[int | None] = mapped_column(Integer)  # the article answered / suggested first
+    confidence: Mapped[float | None] = mapped_column(Float)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DutyRow(Base):
+    """An agent on duty for a support line: new tickets of that line are assigned to the agents
+    on duty (round-robin or least-loaded)."""
+
+    __tablename__ = "agent_duty"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    line: Mapped[str] = mapped_column(String(32), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
+    # When this agent last got a ticket automatically (round-robin picks the longest ago).
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class ChatAliasRow(Base):
     """A chat that changed its id (a Telegram group upgraded to a supergroup)."""
 
@@ -313,3 +347,5 @@ roles = _table(RoleRow)
 audit_log = _table(AuditRow)
 counters = _table(CounterRow)
 chat_aliases = _table(ChatAliasRow)
+questions = _table(QuestionRow)
+agent_duty = _table(DutyRow)

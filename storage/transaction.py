@@ -23,6 +23,8 @@ from core.domain import (
     MessageLink,
     OutboxItem,
     Priority,
+    QuestionOutcome,
+    QuestionRecord,
     SlaEvent,
     Ticket,
     TicketMessage,
@@ -31,7 +33,18 @@ from core.domain import (
     User,
 )
 from core.messages import Attachment, ConversationRef, OutgoingMessage
-from storage.repository import admin, chats, faq, learned, outbox, ratings, tickets, users
+from storage.repository import (
+    admin,
+    chats,
+    duty,
+    faq,
+    learned,
+    outbox,
+    questions,
+    ratings,
+    tickets,
+    users,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -122,6 +135,7 @@ class SqlTransaction:
         priority: Priority,
         now: datetime,
         previous_ticket_id: int | None = None,
+        line: str | None = None,
     ) -> Ticket:
         return await self._run(
             tickets.create_ticket,
@@ -132,6 +146,7 @@ class SqlTransaction:
             priority,
             now,
             previous_ticket_id,
+            line,
         )
 
     async def get_ticket(self, ticket_id: int) -> Ticket | None:
@@ -208,6 +223,54 @@ class SqlTransaction:
         self, *, agent_id: int | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[TicketRating]:
         return await self._run(ratings.list_ratings, agent_id, since, limit)
+
+    # -- the question log
+
+    async def log_question(
+        self,
+        user_id: int,
+        text: str,
+        language: str | None,
+        outcome: QuestionOutcome,
+        entry_id: int | None,
+        confidence: float | None,
+        now: datetime,
+        ticket_id: int | None = None,
+    ) -> int:
+        return await self._run(
+            questions.log_question,
+            user_id,
+            text,
+            language,
+            outcome,
+            entry_id,
+            confidence,
+            ticket_id,
+            now,
+        )
+
+    async def set_question_ticket(self, question_id: int, ticket_id: int) -> None:
+        await self._run(questions.set_question_ticket, question_id, ticket_id)
+
+    async def list_questions(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outcome: QuestionOutcome | None = None,
+    ) -> list[QuestionRecord]:
+        return await self._run(questions.list_questions, since, until, outcome)
+
+    # -- agents on duty
+
+    async def set_duty(self, user_id: int, line: str, on: bool, now: datetime) -> bool:
+        return await self._run(duty.set_duty, user_id, line, on, now)
+
+    async def list_on_duty(self, line: str) -> list[int]:
+        return await self._run(duty.list_on_duty, line)
+
+    async def pick_on_duty(self, line: str, least_loaded: bool, now: datetime) -> int | None:
+        return await self._run(duty.pick_on_duty, line, least_loaded, now)
 
     # -- message links
 

@@ -81,6 +81,7 @@ UPDATABLE_TICKET_FIELDS = frozenset(
         *SLA_FIELDS,
         "waiting_since",
         "waiting_reminded_at",
+        "line",
     }
 )
 
@@ -94,6 +95,7 @@ def create_ticket(
     priority: Priority,
     now: datetime,
     previous_ticket_id: int | None = None,
+    line: str | None = None,
 ) -> Ticket:
     row = conn.execute(
         _INSERT_TICKET,
@@ -110,6 +112,7 @@ def create_ticket(
             "created_at": now,
             "updated_at": now,
             "previous_ticket_id": previous_ticket_id,
+            "line": line,
         },
     ).one()
     return ticket_from_row(row)

@@ -1,0 +1,116 @@
+"""Contract tests of support lines on tickets, the question log and agents on duty, run on every
+backend (see conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from core.domain import Priority, QuestionOutcome, TicketStatus
+from core.messages import ConversationRef
+from storage import SqlStore
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+CHAT = ConversationRef("telegram", "100")
+
+
+def at(seconds: float) -> datetime:
+    return NOW + timedelta(seconds=seconds)
+
+
+async def make_users(store: SqlStore, count: int) -> list[int]:
+    async with store.transaction() as tx:
+        return [
+            (await tx.upsert_user("telegram", str(i), f"U{i}", "en", CHAT, NOW))[0].id
+            for i in range(count)
+        ]
+
+
+async def test_a_ticket_keeps_its_line(store: SqlStore) -> None:
+    (user,) = await make_users(store, 1)
+    async with store.transaction() as tx:
+        first = await tx.create_ticket(user, CHAT, "a", None, Priority.NORMAL, NOW)
+        second = await tx.create_ticket(user, CHAT, "b", None, Priority.NORMAL, NOW, line="L2")
+        assert first.line is None and second.line == "L2"
+        moved = await tx.update_ticket(first.id, line="L3")
+        assert moved.line == "L3"
+        assert (await tx.get_ticket(first.id)).line == "L3"
+
+
+async def test_the_question_log_records_outcomes_and_follows_tickets(store: SqlStore) -> None:
+    (user,) = await make_users(store, 1)
+    async with store.transaction() as tx:
+        answered = await tx.log_question(
+            user, "how to pay", "en", QuestionOutcome.ANSWERED, 3, 0.95, at(0)
+        )
+        await tx.log_question(user, "vpn broken", "en", QuestionOutcome.SUGGESTED, 4, 0.5, at(10))
+        ticket = await tx.create_ticket(user, CHAT, "x", None, Priority.NORMAL, at(20))
+        await tx.log_question(
+            user, "printer", "ru", QuestionOutcome.TICKET, None, None, at(20), ticket.id
+        )
+        await tx.set_question_ticket(answered, ticket.id)
+    async with store.transaction() as tx:
+        everything = await tx.list_questions()
+        assert [q.text for q in everything] == ["how to pay", "vpn broken", "printer"]
+        first = everything[0]
+        assert first.outcome == QuestionOutcome.TICKET and first.ticket_id == ticket.id
+        assert first.entry_id == 3 and first.confidence == 0.95 and first.created_at == at(0)
+        assert [q.text for q in await tx.list_questions(since=at(5), until=at(20))] == [
+            "vpn broken"
+        ]
+        tickets = await tx.list_questions(outcome=QuestionOutcome.TICKET)
+        assert {q.text for q in tickets} == {"how to pay", "printer"}
+
+
+async def test_duty_on_and_off(store: SqlStore) -> None:
+    a, b = await make_users(store, 2)
+    async with store.transaction() as tx:
+        assert await tx.set_duty(a, "L1", True, at(0))
+        assert not await tx.set_duty(a, "L1", True, at(1))  # already on duty
+        assert await tx.set_duty(b, "L1", True, at(2))
+        assert await tx.set_duty(b, "L2", True, at(2))
+        assert await tx.list_on_duty("L1") == [a, b]
+        assert await tx.set_duty(a, "L1", False, at(3))
+        assert not await tx.set_duty(a, "L1", False, at(3))
+        assert await tx.list_on_duty("L1") == [b]
+        assert await tx.pick_on_duty("L3", False, at(4)) is None
+
+
+async def test_round_robin_takes_turns(store: SqlStore) -> None:
+    a, b, c = await make_users(store, 3)
+    async with store.transaction() as tx:
+        for i, user in enumerate((a, b, c)):
+            await tx.set_duty(user, "L1", True, at(i))
+        picks = [await tx.pick_on_duty("L1", False, at(10 + i)) for i in range(5)]
+    assert picks == [a, b, c, a, b]
+
+
+async def test_least_loaded_prefers_the_agent_with_fewest_active_tickets(store: SqlStore) -> None:
+    a, b, owner = await make_users(store, 3)
+    async with store.transaction() as tx:
+        await tx.set_duty(a, "L1", True, at(0))
+        await tx.set_duty(b, "L1", True, at(1))
+        for status in (TicketStatus.OPEN, TicketStatus.WAITING):
+            ticket = await tx.create_ticket(owner, CHAT, "t", None, Priority.NORMAL, NOW)
+            await tx.update_ticket(ticket.id, assignee_id=a, status=status)
+        closed = await tx.create_ticket(owner, CHAT, "t", None, Priority.NORMAL, NOW)
+        await tx.update_ticket(closed.id, assignee_id=b, status=TicketStatus.CLOSED)
+        assert await tx.pick_on_duty("L1", True, at(5)) == b  # closed tickets do not count
+        active = await tx.create_ticket(owner, CHAT, "t", None, Priority.NORMAL, NOW)
+        await tx.update_ticket(active.id, assignee_id=b)
+        # 2 against 1 active: still b.
+        assert await tx.pick_on_duty("L1", True, at(6)) == b
+
+
+async def test_two_processes_picking_at_once_take_turns(store: SqlStore) -> None:
+    a, b = await make_users(store, 2)
+    async with store.transaction() as tx:
+        await tx.set_duty(a, "L1", True, at(0))
+        await tx.set_duty(b, "L1", True, at(1))
+
+    async def pick(second: int) -> int | None:
+        async with store.transaction() as tx:
+            return await tx.pick_on_duty("L1", False, at(second))
+
+    picks = await asyncio.gather(pick(10), pick(11))
+    assert sorted(picks) == sorted([a, b])
