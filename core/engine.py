@@ -15,6 +15,7 @@ from core.admin_commands import AdminCommands
 from core.auto_close import AutoClose, AutoClosePolicy
 from core.i18n import Texts, normalize_language
 from core.knowledge_base import KnowledgeBase, Thresholds
+from core.lines import SupportLine, SupportLines
 from core.messages import ConversationRef, IncomingMessage, OutgoingMessage
 from core.ports import Store, Transaction
 from core.roles import Roles
@@ -43,7 +44,7 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    staff_chat: ConversationRef
+    staff_chat: ConversationRef  # the first support line's
     answer_threshold: float
     suggest_threshold: float
     default_language: str = "en"
@@ -54,6 +55,11 @@ class EngineConfig:
     tickets: TicketPolicy = field(default_factory=TicketPolicy)
     sla: SlaPolicy | None = None  # None: no SLA timers
     auto_close: AutoClosePolicy | None = None  # None: waiting tickets stay waiting
+    first_line: str = "L1"  # the name of the first support line (staff_chat)
+    more_lines: tuple[SupportLine, ...] = ()  # the lines above it, in escalation order
+
+    def support_lines(self) -> SupportLines:
+        return SupportLines((SupportLine(self.first_line, self.staff_chat), *self.more_lines))
 
 
 class ConversationEngine:
@@ -76,7 +82,7 @@ class ConversationEngine:
         self._faq_revision: int | None = None
         thresholds = Thresholds(config.answer_threshold, config.suggest_threshold)
         self.desk = desk = TicketDesk(
-            config.staff_chat,
+            config.support_lines(),
             texts,
             config.default_language,
             config.max_file_sizes,
@@ -108,16 +114,18 @@ class ConversationEngine:
         self.staff = StaffFlow(desk, admin)
 
     async def load_state(self) -> int:
-        """Load the knowledge base into memory and follow the staff chat if it moved. Returns
-        the number of knowledge-base entries."""
-        staff = self.config.staff_chat
+        """Load the knowledge base into memory and follow staff chats that moved. Returns the
+        number of knowledge-base entries."""
         async with self.store.transaction() as tx:
             self._faq_revision = await tx.faq_revision()
             entries = await tx.list_faq(include_disabled=False)
-            aliases = await tx.chat_aliases(staff.channel)
+            aliases = {
+                line.chat: await tx.chat_aliases(line.chat.channel) for line in self.desk.lines
+            }
         self.knowledge.load(entries)
-        if staff.chat_id in aliases:
-            self._follow_chat(staff.channel, staff.chat_id, aliases[staff.chat_id])
+        for chat, moved in aliases.items():
+            if chat.chat_id in moved:
+                self._follow_chat(chat.channel, chat.chat_id, moved[chat.chat_id])
         return len(self.knowledge.entries)
 
     async def refresh_knowledge(self) -> int:
@@ -137,12 +145,7 @@ class ConversationEngine:
         return self.desk.staff_chat
 
     def _follow_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
-        if self.staff_chat == ConversationRef(channel, old_chat_id):
-            log.warning(
-                "staff chat moved; update [staff] chat_id in the config",
-                extra={"channel": channel, "old_chat_id": old_chat_id, "new_chat_id": new_chat_id},
-            )
-            self.desk.staff_chat = ConversationRef(channel, new_chat_id)
+        self.desk.lines.move_chat(channel, old_chat_id, new_chat_id)
 
     async def handle(self, message: IncomingMessage) -> None:
         error = (await self.handle_batch([message]))[0]
@@ -230,8 +233,7 @@ class ConversationEngine:
         return turn.after_commit
 
     def _is_staff_chat(self, conversation: ConversationRef) -> bool:
-        staff = self.staff_chat
-        return conversation.channel == staff.channel and conversation.chat_id == staff.chat_id
+        return self.desk.lines.of_chat(conversation) is not None
 
     async def _record_failure(self, message: IncomingMessage, error: Exception) -> Exception | None:
         """Keep what the user wrote (in the audit log) and apologise, so the platform need not

@@ -172,5 +172,7 @@ class SlaMonitor:
         if event in _BREACHES:
             # The ticket's thread may be muted or buried: a breach also shows in the main chat.
             alert = self.desk.staff_text(_THREAD_TEXT[event] + "_alert", **params)
-            messages.append(OutgoingMessage(conversation=self.desk.staff_chat, text=alert))
+            messages.append(
+                OutgoingMessage(conversation=self.desk.staff_chat_of(ticket), text=alert)
+            )
         return messages

@@ -10,6 +10,7 @@ from datetime import datetime
 from core.commands import command_text
 from core.domain import Direction, Priority, Ticket, TicketStatus, User
 from core.i18n import Texts
+from core.lines import SupportLines
 from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
 from core.ports import Transaction
 from core.sla import SlaPolicy
@@ -31,7 +32,7 @@ AUDITED_FIELDS = {
 class TicketDesk:
     def __init__(
         self,
-        staff_chat: ConversationRef,
+        lines: SupportLines,
         texts: Texts,
         staff_language: str,
         max_file_sizes: Mapping[str, int] | None = None,
@@ -39,7 +40,7 @@ class TicketDesk:
         sla: SlaPolicy | None = None,
     ) -> None:
         self.sla = sla  # None: no SLA timers
-        self.staff_chat = staff_chat
+        self.lines = lines
         self.texts = texts
         self.staff_language = staff_language
         self.max_file_sizes = dict(max_file_sizes or {})  # per channel, bytes
@@ -48,13 +49,22 @@ class TicketDesk:
     def staff_text(self, key: str, **params: object) -> str:
         return self.texts.get(self.staff_language, key, **params)
 
+    @property
+    def staff_chat(self) -> ConversationRef:
+        """The first line's staff chat."""
+        return self.lines.first.chat
+
+    def staff_chat_of(self, ticket: Ticket) -> ConversationRef:
+        """The staff chat of the ticket's support line."""
+        return self.lines.of_ticket(ticket).chat
+
     async def notify_staff(self, turn: Turn, ticket: Ticket, text: str, **fields) -> None:
         """A message in the ticket's thread / reply chain in the staff chat. Each carries the
         thread title: if the thread is gone, whichever message comes next opens a new one."""
         owner = await self._owner(turn, ticket)
         await turn.send(
             OutgoingMessage(
-                conversation=self.staff_chat,
+                conversation=self.staff_chat_of(ticket),
                 text=text,
                 ticket_id=ticket.id,
                 to_staff=True,
@@ -67,7 +77,7 @@ class TicketDesk:
         """What `notify_staff` sends, for callers without a turn (the SLA monitor)."""
         owner = await tx.get_user(ticket.user_id)
         return OutgoingMessage(
-            conversation=self.staff_chat,
+            conversation=self.staff_chat_of(ticket),
             text=text,
             ticket_id=ticket.id,
             to_staff=True,
@@ -155,7 +165,9 @@ class TicketDesk:
             turn,
             ticket,
             announcement,
-            attachments=await self._carriable(turn, attachments, self.staff_chat.channel),
+            attachments=await self._carriable(
+                turn, attachments, self.staff_chat_of(ticket).channel
+            ),
         )
         return ticket
 
@@ -178,7 +190,9 @@ class TicketDesk:
                 name=turn.user.name,
                 text=text or "—",
             ),
-            attachments=await self._carriable(turn, attachments, self.staff_chat.channel),
+            attachments=await self._carriable(
+                turn, attachments, self.staff_chat_of(ticket).channel
+            ),
         )
 
     async def relay_agent_reply(
