@@ -20,7 +20,7 @@ from core.messages import ConversationRef, IncomingMessage, OutgoingMessage
 from core.ports import Store, Transaction
 from core.roles import Roles
 from core.sla import SlaMonitor, SlaPolicy
-from core.staff_flow import StaffFlow
+from core.staff_flow import StaffCommandGroup, StaffFlow
 from core.ticket_policy import TicketPolicy
 from core.tickets import TicketDesk
 from core.turn import Turn
@@ -111,7 +111,9 @@ class ConversationEngine:
             config.min_question_chars,
             config.bot_name,
         )
-        self.staff = StaffFlow(desk, admin)
+        # Further staff-chat command groups (reports, knowledge gaps, support lines) join here.
+        staff_groups: list[StaffCommandGroup] = []
+        self.staff = StaffFlow(desk, admin, staff_groups)
 
     async def load_state(self) -> int:
         """Load the knowledge base into memory and follow staff chats that moved. Returns the

@@ -4,9 +4,11 @@ thread/topic. The ticket is always found through stored message links, never by 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
 from core.admin_commands import AdminCommands
-from core.commands import parse_command
+from core.commands import Command, parse_command
 from core.domain import Ticket
 from core.staff_commands import TicketCommands
 from core.tickets import TicketDesk
@@ -17,20 +19,33 @@ log = logging.getLogger(__name__)
 NOTE_PREFIX = "//"
 
 
+class StaffCommandGroup(Protocol):
+    """A set of staff-chat commands with one handler. `ticket`: the ticket whose thread the
+    command was typed in (or whose message it replies to), else None."""
+
+    names: frozenset[str]
+
+    async def handle(self, turn: Turn, command: Command, ticket: Ticket | None) -> None: ...
+
+
 class StaffFlow:
-    def __init__(self, desk: TicketDesk, admin: AdminCommands) -> None:
+    def __init__(
+        self, desk: TicketDesk, admin: AdminCommands, groups: Sequence[StaffCommandGroup] = ()
+    ) -> None:
         self.desk = desk
         self.admin = admin
         self.tickets = TicketCommands(desk, admin.roles, admin.knowledge)
+        self.groups = (self.tickets, *groups)
 
     async def handle(self, turn: Turn) -> None:
         message = turn.message
         command = parse_command(message.button_payload or message.text)
         ticket = await self._ticket_in_context(turn)
+        group = next((g for g in self.groups if command and command.name in g.names), None)
         if command is not None and command.name in self.admin.names:
             await self.admin.handle(turn, command)
-        elif command is not None and command.name in self.tickets.names:
-            await self.tickets.handle(turn, command, ticket)
+        elif command is not None and group is not None:
+            await group.handle(turn, command, ticket)
         elif command is not None and command.name in ("help", "start"):
             await turn.reply(self.desk.staff_text("staff.help"))
         elif ticket is None:
