@@ -6,8 +6,11 @@ sees a platform object. Texts are plain: adapters escape them for their platform
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime
+
+_DATA_URL_PREFIX = "data:"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,25 @@ class Attachment:
     channel: str | None = None  # the platform the file_id belongs to
     # The bytes, only while a file is carried to another platform (never stored).
     content: bytes | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def generated(cls, kind: str, file_name: str, mime_type: str, content: bytes) -> Attachment:
+        """A file the bot made (a report chart): its bytes travel inside a data: URL, so the
+        outbox keeps them until the message is sent."""
+        encoded = base64.b64encode(content).decode("ascii")
+        return cls(
+            kind=kind,
+            file_name=file_name,
+            mime_type=mime_type,
+            size=len(content),
+            url=f"{_DATA_URL_PREFIX}{mime_type};base64,{encoded}",
+        )
+
+    def inline_content(self) -> bytes | None:
+        """The bytes of a generated file (see `generated`), else None."""
+        if not (self.url and self.url.startswith(_DATA_URL_PREFIX)):
+            return None
+        return base64.b64decode(self.url.partition(",")[2])
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None and k != "content"}

@@ -210,6 +210,9 @@ class OutboxSender:
         keeps the file's record); a passing failure retries the whole message."""
         carried = []
         for attachment in attachments:
+            inline = attachment.inline_content()
+            if inline is not None:  # made by the bot: no platform to fetch it from
+                attachment = dataclasses.replace(attachment, content=inline, url=None)
             if attachment.channel in (None, target.name) or attachment.content is not None:
                 carried.append(attachment)
                 continue
