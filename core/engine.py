@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from core.admin_commands import AdminCommands
 from core.auto_close import AutoClose, AutoClosePolicy
+from core.duty import AutoAssign, Duty, DutyCommands
 from core.i18n import Texts, normalize_language
 from core.knowledge_base import KnowledgeBase, Thresholds
 from core.lines import SupportLine, SupportLines
@@ -57,6 +58,8 @@ class EngineConfig:
     auto_close: AutoClosePolicy | None = None  # None: waiting tickets stay waiting
     first_line: str = "L1"  # the name of the first support line (staff_chat)
     more_lines: tuple[SupportLine, ...] = ()  # the lines above it, in escalation order
+    auto_assign: AutoAssign | None = None  # None: new tickets wait for /take or /assign
+    escalate_on_breach: bool = False  # an SLA breach moves the ticket to the next line up
 
     def support_lines(self) -> SupportLines:
         return SupportLines((SupportLine(self.first_line, self.staff_chat), *self.more_lines))
@@ -89,9 +92,20 @@ class ConversationEngine:
             config.tickets,
             config.sla,
         )
+        if config.auto_assign is not None:
+            desk.duty = Duty(desk, config.auto_assign)
+        roles = Roles(config.bootstrap_roles)
         # Run by a scheduler (bot/runner.py); None without an SLA policy.
         self.sla = (
-            SlaMonitor(store, desk, config.sla, clock, lambda: self.on_committed())
+            SlaMonitor(
+                store,
+                desk,
+                config.sla,
+                clock,
+                lambda: self.on_committed(),
+                roles=roles,
+                escalate_on_breach=config.escalate_on_breach,
+            )
             if config.sla is not None
             else None
         )
@@ -101,7 +115,7 @@ class ConversationEngine:
             if config.auto_close is not None
             else None
         )
-        admin = AdminCommands(knowledge, Roles(config.bootstrap_roles), thresholds)
+        admin = AdminCommands(knowledge, roles, thresholds)
         self.users = UserFlow(
             desk,
             knowledge,
@@ -112,7 +126,7 @@ class ConversationEngine:
             config.bot_name,
         )
         # Further staff-chat command groups (reports, knowledge gaps, support lines) join here.
-        staff_groups: list[StaffCommandGroup] = []
+        staff_groups: list[StaffCommandGroup] = [DutyCommands(desk, roles)]
         self.staff = StaffFlow(desk, admin, staff_groups)
 
     async def load_state(self) -> int:

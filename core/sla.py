@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.business_hours import BusinessCalendar
-from core.domain import Priority, SlaEvent, Ticket, TicketStatus
+from core.domain import Priority, Role, SlaEvent, Ticket, TicketStatus
+from core.escalation import move_ticket
 from core.messages import OutgoingMessage
 from core.ports import Store, Transaction
+from core.roles import Roles
 
 if TYPE_CHECKING:  # core.tickets imports this module
     from core.tickets import TicketDesk
@@ -132,12 +134,17 @@ class SlaMonitor:
         policy: SlaPolicy,
         clock: Clock,
         on_committed: Callable[[], None] = lambda: None,
+        *,
+        roles: Roles | None = None,
+        escalate_on_breach: bool = False,
     ) -> None:
         self.store = store
         self.desk = desk
         self.policy = policy
         self.clock = clock
         self.on_committed = on_committed
+        self.roles = roles  # supervisors hear of breaches privately; None: nobody
+        self.escalate_on_breach = escalate_on_breach
 
     async def check(self, now: datetime | None = None) -> list[tuple[SlaEvent, int]]:
         """Claim and announce what is due at `now` (default: the clock). Returns the
@@ -146,11 +153,15 @@ class SlaMonitor:
         async with self.store.transaction() as tx:
             events = await tx.claim_sla_events(now)
             messages: list[OutgoingMessage] = []
+            escalated: set[int] = set()
             for event, ticket in events:
                 messages += await self._messages(tx, event, ticket)
                 await tx.audit(
                     None, f"ticket.sla.{event.value}", "ticket", str(ticket.id), None, None, now
                 )
+                if event in _BREACHES and ticket.id not in escalated:
+                    messages += await self._breached(tx, ticket, now)
+                    escalated.add(ticket.id)
             await tx.enqueue_many(messages, now)
         if events:
             log.info("sla events", extra={"count": len(events)})
@@ -168,11 +179,56 @@ class SlaMonitor:
             "due": local_due,
         }
         thread_text = self.desk.staff_text(_THREAD_TEXT[event], **params)
-        messages = [await self.desk.staff_message(tx, ticket, thread_text)]
+        # The ticket's thread may be muted or buried: the event also shows in the main chat.
+        alert = self.desk.staff_text(_THREAD_TEXT[event] + "_alert", **params)
+        messages = [
+            await self.desk.staff_message(tx, ticket, thread_text),
+            OutgoingMessage(conversation=self.desk.staff_chat_of(ticket), text=alert),
+        ]
         if event in _BREACHES:
-            # The ticket's thread may be muted or buried: a breach also shows in the main chat.
-            alert = self.desk.staff_text(_THREAD_TEXT[event] + "_alert", **params)
-            messages.append(
-                OutgoingMessage(conversation=self.desk.staff_chat_of(ticket), text=alert)
-            )
+            messages += await self._to_supervisors(tx, event, params)
+        return messages
+
+    async def _to_supervisors(
+        self, tx: Transaction, event: SlaEvent, params: dict
+    ) -> list[OutgoingMessage]:
+        """The breach alert in each supervisor's private chat with the bot (known once they
+        have written to it), in their language."""
+        if self.roles is None:
+            return []
+        texts = self.desk.texts
+        messages = []
+        for (channel, external_id), held in sorted((await self.roles.holders(tx)).items()):
+            if Role.SUPERVISOR not in held:
+                continue
+            person = await tx.find_user(channel, external_id)
+            if person is None or person.chat is None:
+                log.info(
+                    "supervisor not reachable privately",
+                    extra={"supervisor": f"{channel}:{external_id}"},
+                )
+                continue
+            language = person.language or texts.default_language
+            text = texts.get(language, _THREAD_TEXT[event] + "_alert", **params)
+            messages.append(OutgoingMessage(conversation=person.chat, text=text))
+        return messages
+
+    async def _breached(self, tx: Transaction, ticket: Ticket, now: datetime):
+        """With escalation on breach: the ticket moves to the next line up, if any."""
+        if not self.escalate_on_breach:
+            return []
+        current = await tx.get_ticket(ticket.id) or ticket
+        target = self.desk.lines.above(self.desk.lines.of_ticket(current))
+        if target is None or not current.status.is_active:
+            return []
+        _, messages = await move_ticket(
+            self.desk,
+            tx,
+            current,
+            target,
+            actor=None,
+            by=self.desk.staff_text("staff.by_sla"),
+            reason=self.desk.staff_text("staff.reason_sla_breach"),
+            now=now,
+        )
         return messages

@@ -1,5 +1,5 @@
 """Ticket commands in the staff chat: /take, /assign, /unassign, /waiting, /resolve, /close,
-/reopen, /priority, /category, /faq_send.
+/reopen, /priority, /category, /faq_send, /escalate, /deescalate.
 
 Typed in a ticket's thread (or as a reply to one of its messages) they act on that ticket;
 elsewhere the ticket number comes first: "/priority 12 high".
@@ -17,14 +17,17 @@ from collections.abc import Awaitable, Callable
 
 from core.commands import Command
 from core.domain import Direction, Priority, Role, Ticket, TicketStatus, User
+from core.escalation import move_ticket
 from core.knowledge_base import KnowledgeBase
 from core.roles import Roles, parse_identity
+from core.text import shorten
 from core.tickets import TicketDesk
 from core.turn import Turn
 
 log = logging.getLogger(__name__)
 
 CATEGORY_LENGTH = 64
+REASON_LENGTH = 300
 NO_CATEGORY = "-"
 
 Handler = Callable[[Turn, Ticket, str], Awaitable[None]]
@@ -46,6 +49,8 @@ class TicketCommands:
             "priority": self._priority,
             "category": self._category,
             "faq_send": self._faq_send,
+            "escalate": self._escalate,
+            "deescalate": self._deescalate,
         }
         self.names = frozenset(self.handlers)
 
@@ -187,6 +192,48 @@ class TicketCommands:
             await turn.reply(self.text("staff.unchanged", number=ticket.number))
             return
         await self.desk.set_category(turn, ticket, category)
+
+    # -- support lines
+
+    async def _escalate(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        await self._move(turn, ticket, args, upward=True)
+
+    async def _deescalate(self, turn: Turn, ticket: Ticket, args: str) -> None:
+        await self._move(turn, ticket, args, upward=False)
+
+    async def _move(self, turn: Turn, ticket: Ticket, args: str, *, upward: bool) -> None:
+        """ "/escalate [line] [reason]": to the named line, else the next one up (down for
+        /deescalate). A named line must lie in the command's direction."""
+        lines = self.desk.lines
+        current = lines.of_ticket(ticket)
+        first, _, rest = args.partition(" ")
+        target = lines.named(first)
+        reason = rest.strip() if target is not None else args
+        if target is None:
+            target = lines.above(current) if upward else lines.below(current)
+        rank, here = (lines.rank(target), lines.rank(current)) if target else (0, 0)
+        if target is None or (rank <= here if upward else rank >= here):
+            key = "staff.no_line_above" if upward else "staff.no_line_below"
+            await turn.reply(self.text(key, number=ticket.number, line=current.name))
+            return
+        if not await self._still_open(turn, ticket):
+            return
+        moved, messages = await move_ticket(
+            self.desk,
+            turn.tx,
+            ticket,
+            target,
+            actor=turn.actor,
+            by=turn.user.name,
+            reason=shorten(reason.strip(), REASON_LENGTH),
+            now=turn.now,
+        )
+        for message in messages:
+            await turn.send(message)
+        log.info(
+            "ticket moved to another line",
+            extra={"ticket": moved.id, "from": current.name, "to": target.name},
+        )
 
     # -- helpers
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from core.commands import command_text
 from core.domain import Direction, Priority, Ticket, TicketStatus, User
+from core.duty import Duty
 from core.i18n import Texts
 from core.lines import SupportLines
 from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
@@ -26,6 +27,7 @@ AUDITED_FIELDS = {
     "assignee_id": "ticket.assignee",
     "priority": "ticket.priority",
     "category": "ticket.category",
+    "line": "ticket.line",
 }
 
 
@@ -41,6 +43,8 @@ class TicketDesk:
     ) -> None:
         self.sla = sla  # None: no SLA timers
         self.lines = lines
+        # Automatic assignment to agents on duty (core.duty); None: tickets wait for /take.
+        self.duty: Duty | None = None
         self.texts = texts
         self.staff_language = staff_language
         self.max_file_sizes = dict(max_file_sizes or {})  # per channel, bytes
@@ -169,6 +173,10 @@ class TicketDesk:
                 turn, attachments, self.staff_chat_of(ticket).channel
             ),
         )
+        if self.duty is not None:
+            ticket, messages = await self.duty.assign(turn.tx, ticket, turn.now)
+            for message in messages:
+                await turn.send(message)
         return ticket
 
     async def add_user_message(
@@ -384,16 +392,10 @@ class TicketDesk:
     async def announce_change(self, turn: Turn, ticket: Ticket, event: str) -> None:
         """What changed, then the ticket's current header (status, priority, category,
         assignee): the newest header in the thread is always the ticket's state."""
-        await self.notify_staff(turn, ticket, event + "\n" + await self.header(turn, ticket))
+        await self.notify_staff(turn, ticket, event + "\n" + await self.header(turn.tx, ticket))
 
-    async def header(self, turn: Turn, ticket: Ticket) -> str:
-        assignee = None
-        if ticket.assignee_id is not None:
-            assignee = (
-                turn.user
-                if ticket.assignee_id == turn.user.id
-                else await turn.tx.get_user(ticket.assignee_id)
-            )
+    async def header(self, tx: Transaction, ticket: Ticket) -> str:
+        assignee = await tx.get_user(ticket.assignee_id) if ticket.assignee_id else None
         return self.staff_text(
             "staff.ticket_header",
             number=ticket.number,
@@ -434,23 +436,30 @@ class TicketDesk:
         return (owner.language if owner else None) or self.texts.default_language
 
     async def _update(self, turn: Turn, ticket: Ticket, **changes) -> Ticket:
-        changes.update(_waiting_marks(ticket, changes.get("status", ticket.status), turn.now))
-        updated = await turn.tx.update_ticket(ticket.id, **changes)
+        return await self.apply(turn.tx, turn.actor, turn.now, ticket, **changes)
+
+    async def apply(
+        self, tx: Transaction, actor: str | None, now: datetime, ticket: Ticket, **changes
+    ) -> Ticket:
+        """Store `changes` with what follows from them (the auto-close and SLA clocks) and
+        audit every change of an audited field in `actor`'s name (None: the system)."""
+        changes.update(_waiting_marks(ticket, changes.get("status", ticket.status), now))
+        updated = await tx.update_ticket(ticket.id, **changes)
         if self.sla is not None:
-            timers = self.sla.on_change(ticket, updated, turn.now)
+            timers = self.sla.on_change(ticket, updated, now)
             if timers:
-                updated = await turn.tx.update_ticket(ticket.id, **timers)
+                updated = await tx.update_ticket(ticket.id, **timers)
         for name, action in AUDITED_FIELDS.items():
             before, after = getattr(ticket, name), getattr(updated, name)
             if before != after:
-                await turn.tx.audit(
-                    turn.actor,
+                await tx.audit(
+                    actor,
                     action,
                     "ticket",
                     str(ticket.id),
                     {name: _plain(before)},
                     {name: _plain(after)},
-                    turn.now,
+                    now,
                 )
         return updated
 
