@@ -13,10 +13,12 @@ from bot.knowledge_files import seed_sample_if_empty
 from core.auto_close import AutoClosePolicy
 from core.business_hours import BusinessCalendar, WorkingHours
 from core.domain import Priority
+from core.duty import AutoAssign
 from core.engine import Clock, ConversationEngine, EngineConfig, utc_now
 from core.i18n import Texts
 from core.ingest import Ingest
 from core.knowledge_base import KnowledgeBase
+from core.lines import SupportLine
 from core.messages import ConversationRef
 from core.outbox import OutboxConfig, OutboxSender
 from core.ports import ChannelAdapter, Store
@@ -97,6 +99,15 @@ def engine_config(settings: Settings, max_file_sizes: Mapping[str, int]) -> Engi
         tickets=ticket_policy(settings),
         sla=sla_policy(settings),
         auto_close=auto_close_policy(settings),
+        first_line=settings.staff.line,
+        more_lines=tuple(
+            SupportLine(line.name, ConversationRef(line.channel, line.chat_id))
+            for line in settings.staff.lines
+        ),
+        auto_assign=(
+            AutoAssign(settings.staff.auto_assign) if settings.staff.auto_assign != "off" else None
+        ),
+        escalate_on_breach=settings.sla.escalate_on_breach,
     )
 
 

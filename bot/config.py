@@ -318,11 +318,25 @@ class KnowledgeSettings(_Section):
         return self
 
 
+LineName = Annotated[str, Field(pattern=r"^[^\s/]{1,32}$")]
+
+
+class StaffLineSettings(_Section):
+    """A support line above the first: its name and its own staff chat."""
+
+    name: LineName
+    channel: Literal["console", "telegram", "vk", "slack"]
+    chat_id: Annotated[str, BeforeValidator(_int_as_string)]
+
+
 class StaffSettings(_Section):
     channel: Literal["console", "telegram", "vk", "slack"] = "console"
     chat_id: Annotated[str, BeforeValidator(_int_as_string)] = "staff"
     use_topics: bool = True
     require_agent_role: bool = False
+    line: LineName = "L1"  # the name of the first support line (the chat above)
+    auto_assign: Literal["off", "round_robin", "least_loaded"] = "off"
+    lines: Annotated[tuple[StaffLineSettings, ...], Field(strict=False)] = ()
 
     @field_validator("chat_id")
     @classmethod
@@ -483,6 +497,7 @@ class SlaSettings(_Section):
         dict[Literal["low", "normal", "high", "urgent"], SlaTargetSettings], Field(strict=False)
     ] = Field(default_factory=lambda: dict(_DEFAULT_SLA_TARGETS))
     business_hours: BusinessHoursSettings | None = None  # None: 24/7
+    escalate_on_breach: bool = False
 
 
 class EngineSettings(_Section):
@@ -682,19 +697,40 @@ class Settings(_Section):
         return self
 
     def _check_staff(self) -> None:
-        channel = self.staff.channel
+        staff = self.staff
+        self._check_staff_chat(staff.channel, staff.chat_id, "staff")
+        names = {staff.line.casefold(): "staff.line"}
+        chats = {(staff.channel, staff.chat_id): "staff.chat_id"}
+        for index, line in enumerate(staff.lines):
+            where = f"staff.lines.{index}"
+            self._check_staff_chat(line.channel, line.chat_id, where)
+            if line.name.casefold() in names:
+                raise _rule(
+                    f'"{line.name}" is already the name of {names[line.name.casefold()]}; '
+                    "each support line needs its own name",
+                    f"{where}.name",
+                )
+            if (line.channel, line.chat_id) in chats:
+                raise _rule(
+                    f"is already the staff chat of {chats[(line.channel, line.chat_id)]}; "
+                    "each support line needs its own chat",
+                    f"{where}.chat_id",
+                )
+            names[line.name.casefold()] = f"{where}.name"
+            chats[(line.channel, line.chat_id)] = f"{where}.chat_id"
+
+    def _check_staff_chat(self, channel: str, chat_id: str, where: str) -> None:
         if channel not in self.enabled_channels:
             raise _rule(
                 f'is "{channel}" but [{channel}] enabled = false; the staff chat must be on an '
                 f"enabled channel (enabled: {', '.join(self.enabled_channels)})",
-                "staff.channel",
+                f"{where}.channel",
             )
         chat_format = _STAFF_CHAT_ID_FORMATS.get(channel)
-        if chat_format is not None and not chat_format[0].fullmatch(self.staff.chat_id):
+        if chat_format is not None and not chat_format[0].fullmatch(chat_id):
             raise _rule(
-                f'must be {chat_format[1]} when staff.channel = "{channel}", '
-                f'got "{self.staff.chat_id}"',
-                "staff.chat_id",
+                f'must be {chat_format[1]} when {where}.channel = "{channel}", got "{chat_id}"',
+                f"{where}.chat_id",
             )
 
     def _check_http_paths(self) -> None:
