@@ -56,7 +56,9 @@ async def running_helpdesk(
     faq: list[FaqDraft] = SAMPLE_FAQ,
     admins: tuple[tuple[str, str], ...] = (),
     outbox: OutboxConfig = TEST_OUTBOX,
+    **engine_options,
 ) -> AsyncIterator[RunningHelpdesk]:
+    """`engine_options`: further EngineConfig fields (support lines, auto-assignment ...)."""
     sender = OutboxSender(store, channels, outbox, utc_now)
     engine = ConversationEngine(
         store,
@@ -68,6 +70,7 @@ async def running_helpdesk(
             suggest_threshold=0.45,
             bootstrap_roles={key: frozenset({"admin"}) for key in admins},
             max_file_sizes={name: c.max_file_size for name, c in channels.items()},
+            **engine_options,
         ),
         classify_small_talk,
         on_committed=sender.wake,

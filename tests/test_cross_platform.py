@@ -7,6 +7,7 @@ from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
 from channels.vk import VkChannel
 from core.domain import TicketStatus
+from core.lines import SupportLine
 from core.messages import ConversationRef
 from core.ports import RateLimits
 from tests.e2e import running_helpdesk
@@ -129,3 +130,52 @@ async def test_slack_user_with_vk_staff_chat(store, tmp_path, monkeypatch):
                 await desk.settle()
         finally:
             await channels["vk"].close()
+
+
+async def test_escalation_from_a_telegram_forum_to_a_slack_line(store, tmp_path, monkeypatch):
+    """A Telegram user's ticket in the first line (a Telegram forum) escalates to the second
+    line (a Slack channel): the Slack thread carries the history, the Slack agent's reply reaches
+    the Telegram user, and the forum topic says where the ticket went."""
+    monkeypatch.chdir(tmp_path)
+    tg_user, slack_l2 = 501, "C0LINE2"
+    async with FakeTelegram() as telegram, FakeSlack() as slack:
+        telegram.add_chat(TELEGRAM_FORUM, title="Support L1", is_forum=True)
+        telegram.add_user(TG_AGENT, "Bob")
+        telegram.add_user(tg_user, "Kate")
+        slack.add_user(SLACK_AGENT, "Expert")
+        channels = {"telegram": telegram_channel(telegram), "slack": slack_channel(slack)}
+        lines = (SupportLine("L2", ConversationRef("slack", slack_l2)),)
+        staff = ConversationRef("telegram", str(TELEGRAM_FORUM))
+        async with running_helpdesk(store, channels, staff_chat=staff, more_lines=lines) as desk:
+            await slack.wait_for_socket()
+            telegram.inject(telegram.make_text_update(tg_user, "/new the database is read-only"))
+            await telegram.wait_until(lambda: telegram.topics, within=10)
+            await desk.settle()
+            topic = max(t.thread_id for t in telegram.topics.values())
+            telegram.inject(
+                telegram.make_topic_message_update(
+                    TELEGRAM_FORUM, topic, TG_AGENT, "/escalate L2 disk full on the primary"
+                )
+            )
+            await slack.wait_until(lambda: slack.sent_to(slack_l2), within=10)
+            await desk.settle()
+            arrival = slack.sent_to(slack_l2)[0]
+            assert "escalated from L1 by Bob" in arrival["text"]
+            assert "the database is read-only" in arrival["text"]
+            assert (await desk.ticket(1)).line == "L2"
+            in_topic = [m for m in telegram.sent_messages(TELEGRAM_FORUM)
+                        if m.get("message_thread_id") == topic]  # fmt: skip
+            assert "escalated to L2 by Bob" in in_topic[-1]["text"]
+
+            await slack.send_event(
+                slack.make_channel_message_event(
+                    slack_l2, SLACK_AGENT, "Space freed, try again", thread_ts=arrival["ts"]
+                )
+            )
+            await telegram.wait_until(
+                lambda: any(
+                    "Space freed" in (m.get("text") or "") for m in telegram.sent_messages(tg_user)
+                ),
+                within=10,
+            )
+            await desk.settle()
