@@ -386,6 +386,10 @@ STAFF_ACTIONS = [
     "/reopen",
     "/priority high",
     "/category billing",
+    "/escalate",
+    "/deescalate",
+    "/faq_send 1",
+    "/duty on",
     "a plain answer to the user",
     "// an internal note",
 ]
