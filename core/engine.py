@@ -246,6 +246,7 @@ class ConversationEngine:
             await self.staff.handle(turn)
         else:
             await self.users.handle(turn, first_contact=created)
+        await turn.finish()
         return turn.after_commit
 
     def _is_staff_chat(self, conversation: ConversationRef) -> bool:

@@ -3,6 +3,7 @@ speaker and their language, and what to do once the transaction has committed.""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ class Turn:
     # updating them last, in id order, keeps their locks short and free of deadlocks.
     faq_counts: Counter[tuple[int, str]] = field(default_factory=Counter)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Text that opens the next reply to the speaker (the greeting on first contact): one message
+    # instead of two. Sent alone by `finish` when no reply followed.
+    preface: str | None = None
 
     @property
     def actor(self) -> str:
@@ -38,7 +42,16 @@ class Turn:
         return self.texts.get(self.language, key, **params)
 
     async def send(self, message: OutgoingMessage) -> None:
+        if self.preface is not None and message.conversation == self.message.conversation:
+            text = f"{self.preface}\n\n{message.text}" if message.text else self.preface
+            message = dataclasses.replace(message, text=text)
+            self.preface = None
         self.outbox.append(message)
+
+    async def finish(self) -> None:
+        """End of the turn: a preface that no reply took along goes out on its own."""
+        if self.preface is not None:
+            await self.reply("")
 
     def count_faq(self, entry_id: int, counter: str) -> None:
         self.faq_counts[(entry_id, counter)] += 1

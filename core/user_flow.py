@@ -71,7 +71,7 @@ class UserFlow:
         message = turn.message
         command = parse_command(message.button_payload or message.text)
         if first_contact and not (command and command.name in ("start", "lang")):
-            await turn.reply(turn.t("user.greeting", name=self.bot_name))
+            turn.preface = turn.t("user.greeting", name=self.bot_name)  # opens the first reply
             if command is None and self.small_talk(message.text) == "greeting":
                 return  # "hello" as the first message: the greeting was the answer
         if command and command.name in self.commands:

@@ -14,11 +14,12 @@ async def test_full_conversation_question_ticket_reply_note_close_status(store):
     await bot.seed()
 
     await bot.user_says("How do I reset my password?")
-    answer = bot.last_to_user()
-    assert answer.message.text == "Click 'Forgot password?' on the sign-in page."
+    (answer,) = bot.adapter.to_chat("chat-u1")  # on first contact the greeting opens the answer
+    greeting, article = answer.message.text.split("\n\n", 2)[0], answer.message.text
+    assert greeting.startswith("Hello! I am the Helpdesk support bot.")
+    assert article.endswith("\n\nClick 'Forgot password?' on the sign-in page.")
     labels = [b.label for row in answer.message.buttons for b in row]
     assert labels == ["👍 Helped", "👎 Didn't help"]
-    assert "Hello" in bot.to_user()[0]  # greeting on first contact, then the answer
 
     await bot.press("👎 Didn't help")
     assert "ticket #1" in bot.to_user()[-1]
@@ -141,7 +142,7 @@ async def test_admin_adds_faq_and_the_next_question_is_answered_with_it(store):
     )
     assert "Added FAQ entry #4" in bot.to_user(ADMIN)[-1]
     await bot.user_says("how do i connect to the office printer")
-    assert bot.to_user()[-1] == "Open Settings > Printers and pick FLOOR-3."
+    assert bot.to_user()[-1].endswith("\n\nOpen Settings > Printers and pick FLOOR-3.")
     async with store.transaction() as tx:
         entry = await tx.get_faq(4)
         audit = [a for a in await tx.list_audit(object_type="faq") if a.action == "faq.create"]
@@ -154,7 +155,7 @@ async def test_admin_edits_and_deletes_faq(store):
     ids = await bot.seed()
     await bot.deliver(bot.staff_message(f"/faq_edit {ids[2]}\nA: Around the clock.", agent=ADMIN))
     await bot.user_says("What are your support hours?")
-    assert bot.to_user()[-1] == "Around the clock."
+    assert bot.to_user()[-1].endswith("\n\nAround the clock.")  # after the greeting
     await bot.deliver(bot.staff_message(f"/faq_del {ids[2]}", agent=ADMIN))
     await bot.user_says("/faq_show 3", user=ADMIN)
     assert "no FAQ entry #3" in bot.to_user(ADMIN)[-1]
@@ -281,3 +282,19 @@ async def test_hello_as_the_first_message_is_greeted_once(store):
     bot = Harness(store)
     await bot.user_says("hello")
     assert len(bot.to_user()) == 1 and "support bot" in bot.to_user()[0]
+
+
+async def test_the_greeting_opens_the_first_reply_and_never_reaches_the_staff(store):
+    bot = Harness(store)
+    await bot.seed()
+    await bot.user_says("hello", user="a")  # a greeting first: the greeting is the answer
+    (only,) = bot.to_user("a")
+    assert only.startswith("Hello! I am the Helpdesk support bot.")
+
+    await bot.user_says("/new the scanner is broken", user="b")
+    (opened,) = bot.to_user("b")
+    assert opened.startswith("Hello! I am") and "opened ticket #1" in opened
+    assert not any("Hello! I am" in d.message.text for d in bot.to_staff())
+
+    await bot.user_says("/start", user="c")  # /start is answered by the greeting itself
+    assert [t.count("Hello! I am") for t in bot.to_user("c")] == [1]
