@@ -7,6 +7,10 @@ buttons), 30% open a ticket with /new (a reply to the user and an announcement i
 forum topic). A message counts as done when its reply to the user has reached the fake server.
 Platform pacing is switched off on both sides: this measures our overhead, not Telegram's limits.
 
+The helpdesk runs on SQLite (a temporary file) and, when it is reachable, on PostgreSQL
+(HELPDESK_BENCH_DATABASE_URL, default the local `test` database, whose public schema is
+emptied before and after).
+
     python bench/telegram_e2e.py [--users 1000]
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +31,8 @@ from aiogram import Bot, Dispatcher  # noqa: E402
 from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402
 from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
 from aiogram.types import Message  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from channels.telegram import TelegramChannel  # noqa: E402
 from core.messages import ConversationRef  # noqa: E402
@@ -37,6 +44,7 @@ from tests.fakes.telegram import FakeTelegram  # noqa: E402
 STAFF_FORUM = -1001234567890
 UNPACED = RateLimits(per_chat=1_000_000, per_chat_window=1.0, overall=1_000_000)
 FIRST_USER = 10_000
+POSTGRES_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 def _updates(fake: FakeTelegram, users: int) -> list[dict]:
@@ -78,12 +86,12 @@ async def bench_echo(users: int) -> float:
     return users / elapsed
 
 
-async def bench_helpdesk(users: int) -> tuple[float, float]:
+async def bench_helpdesk(users: int, url: str, lanes: int) -> tuple[float, float]:
     """Messages/s for users writing for the first time (one reply each: the greeting opens the
     answer), then for the same users writing again (answer only; those with an open ticket add
     to it)."""
     with tempfile.TemporaryDirectory() as directory:
-        store = await open_store(f"sqlite+aiosqlite:///{directory}/bench.sqlite3")
+        store = await open_store(url.format(directory=directory))
         async with FakeTelegram() as fake:
             fake.add_chat(STAFF_FORUM, title="Support", is_forum=True)
             channel = TelegramChannel(
@@ -93,7 +101,9 @@ async def bench_helpdesk(users: int) -> tuple[float, float]:
             staff = ConversationRef("telegram", str(STAFF_FORUM))
             fake.inject(*_updates(fake, users))
             started = time.perf_counter()
-            async with running_helpdesk(store, {"telegram": channel}, staff_chat=staff) as desk:
+            async with running_helpdesk(
+                store, {"telegram": channel}, staff_chat=staff, lanes=lanes
+            ) as desk:
                 # Each user gets one reply: the greeting opening the answer / the ticket number.
                 await fake.wait_until(lambda: _replied(fake, users, 1), within=600)
                 first = users / (time.perf_counter() - started)
@@ -114,16 +124,41 @@ async def bench_helpdesk(users: int) -> tuple[float, float]:
     return first, again
 
 
+async def _reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=1000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     echo = await bench_echo(args.users)
-    first, again = await bench_helpdesk(args.users)
-    print(f"bare aiogram echo bot         : {echo:6.0f} messages/s (update -> reply delivered)")
-    print(f"helpdesk, first contact       : {first:6.0f} messages/s  ratio {first / echo:.2f}")
-    print(f"helpdesk, returning users     : {again:6.0f} messages/s  ratio {again / echo:.2f}")
+    print(f"bare aiogram echo bot            : {echo:6.0f} messages/s (update -> reply delivered)")
+    postgres = os.environ.get("HELPDESK_BENCH_DATABASE_URL", POSTGRES_DEFAULT)
+    backends = [
+        ("sqlite", "sqlite+aiosqlite:///{directory}/bench.sqlite3", 1, None),
+        ("postgresql", postgres, 4, postgres),
+    ]
+    for name, url, lanes, reset in backends:
+        try:
+            if reset:
+                await _reset_postgres(reset)
+            first, again = await bench_helpdesk(args.users, url, lanes)
+        except OSError as error:
+            print(f"helpdesk on {name}: skipped ({error})")
+            continue
+        finally:
+            if reset:
+                await _reset_postgres(reset)
+        for label, rate in (("first contact", first), ("returning    ", again)):
+            print(
+                f"helpdesk, {name:>10}, {label} : {rate:6.0f} messages/s  ratio {rate / echo:.2f}"
+            )
 
 
 if __name__ == "__main__":

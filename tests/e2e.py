@@ -56,9 +56,11 @@ async def running_helpdesk(
     faq: list[FaqDraft] = SAMPLE_FAQ,
     admins: tuple[tuple[str, str], ...] = (),
     outbox: OutboxConfig = TEST_OUTBOX,
+    lanes: int = 1,
     **engine_options,
 ) -> AsyncIterator[RunningHelpdesk]:
-    """`engine_options`: further EngineConfig fields (support lines, auto-assignment ...)."""
+    """`lanes`: parallel ingest workers (PostgreSQL gains from several); `engine_options`:
+    further EngineConfig fields (support lines, auto-assignment ...)."""
     sender = OutboxSender(store, channels, outbox, utc_now)
     engine = ConversationEngine(
         store,
@@ -81,7 +83,7 @@ async def running_helpdesk(
     await engine.load_state()
     stop = asyncio.Event()
     sender_task = asyncio.create_task(sender.run(stop))
-    ingest = Ingest(engine)
+    ingest = Ingest(engine, lanes=lanes)
     try:
         async with ingest:
             for channel in channels.values():
