@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from core.admin_commands import AdminCommands
 from core.commands import Command, command_text, parse_command
-from core.domain import FaqEntry, Match, Ticket, TicketStatus
+from core.domain import FaqEntry, Match, QuestionOutcome, Ticket, TicketStatus
 from core.i18n import SUPPORTED_LANGUAGES
 from core.knowledge_base import Decision, KnowledgeBase, Thresholds
 from core.messages import Button
@@ -28,6 +28,7 @@ LAST_ENTRY = "last_entry"  # the article just shown, so "helped" counts once
 CLARIFY = "clarify"  # a too-short question we asked to expand
 AWAITING_TICKET = "awaiting_ticket"  # /new without text: the next message opens the ticket
 SUGGESTED = "suggested"  # the article was picked from suggestions: a wording to learn
+QUESTION_ID = "question_id"  # the question log record of the last question (see _log_question)
 # Small talk to a resolved ticket ("thanks!") is answered, never reopens it.
 NOT_A_FOLLOW_UP = frozenset({"greeting", "thanks", "noise"})
 
@@ -112,7 +113,9 @@ class UserFlow:
             return
         kind = self.small_talk(text)
         if kind == "human":
-            await self._open_ticket(turn, _join(state.get(LAST_QUESTION), text))
+            await self._open_ticket(
+                turn, _join(state.get(LAST_QUESTION), text), after_question=True
+            )
             return
         if kind is not None:
             await turn.reply(turn.t(f"user.small_talk.{kind}"))
@@ -121,14 +124,44 @@ class UserFlow:
         matches = self.knowledge.search(question, turn.language, limit=3)
         decision = self.thresholds.decide(matches)
         if decision == Decision.ANSWER:
-            await self._send_article(turn, self.knowledge.get(matches[0].entry_id), question)
+            question_id = await self._log_question(
+                turn, question, QuestionOutcome.ANSWERED, matches
+            )
+            entry = self.knowledge.get(matches[0].entry_id)
+            await self._send_article(turn, entry, question, question_id=question_id)
         elif decision == Decision.SUGGEST:
-            await self._suggest(turn, matches, question)
+            question_id = await self._log_question(
+                turn, question, QuestionOutcome.SUGGESTED, matches
+            )
+            await self._suggest(turn, matches, question, question_id)
         elif CLARIFY not in state and len(question) < self.min_question_chars:
             await turn.tx.set_user_state(turn.user.id, {CLARIFY: question})
             await turn.reply(turn.t("user.clarify"))
         else:
-            await self._open_ticket(turn, question, matches)
+            ticket = await self._open_ticket(turn, question, matches)
+            await self._log_question(turn, question, QuestionOutcome.TICKET, matches, ticket)
+
+    async def _log_question(
+        self,
+        turn: Turn,
+        question: str,
+        outcome: QuestionOutcome,
+        matches: list[Match],
+        ticket: Ticket | None = None,
+    ) -> int:
+        """Record what the knowledge base was asked and how it went: reports count the
+        deflection rate from it, /gaps the questions that ended in a ticket."""
+        best = matches[0] if matches else None
+        return await turn.tx.log_question(
+            turn.user.id,
+            question,
+            turn.language,
+            outcome,
+            best.entry_id if best else None,
+            round(best.confidence, 4) if best else None,
+            turn.now,
+            ticket.id if ticket else None,
+        )
 
     def _may_reopen(self, turn: Turn, ticket: Ticket) -> bool:
         resolved_at = ticket.resolved_at or ticket.updated_at
@@ -138,7 +171,13 @@ class UserFlow:
         )
 
     async def _send_article(
-        self, turn: Turn, entry: FaqEntry, question: str | None, *, suggested: bool = False
+        self,
+        turn: Turn,
+        entry: FaqEntry,
+        question: str | None,
+        *,
+        suggested: bool = False,
+        question_id: int | None = None,
     ) -> None:
         turn.count_faq(entry.id, "hits")
         state: dict = {LAST_ENTRY: entry.id}
@@ -146,6 +185,8 @@ class UserFlow:
             state[LAST_QUESTION] = question
         if suggested:
             state[SUGGESTED] = True
+        if question_id is not None:
+            state[QUESTION_ID] = question_id
         await turn.tx.set_user_state(turn.user.id, state)
         buttons = (
             (
@@ -155,8 +196,12 @@ class UserFlow:
         )
         await turn.reply(entry.answer, buttons)
 
-    async def _suggest(self, turn: Turn, matches: list[Match], question: str) -> None:
-        await turn.tx.set_user_state(turn.user.id, {LAST_QUESTION: question})
+    async def _suggest(
+        self, turn: Turn, matches: list[Match], question: str, question_id: int
+    ) -> None:
+        await turn.tx.set_user_state(
+            turn.user.id, {LAST_QUESTION: question, QUESTION_ID: question_id}
+        )
         rows = [
             (Button(shorten(m.question, BUTTON_LABEL_LENGTH), command_text("article", m.entry_id)),)
             for m in matches
@@ -172,20 +217,26 @@ class UserFlow:
         category: str | None = None,
         *,
         follow_up: bool = True,
-    ) -> None:
+        after_question: bool = False,
+    ) -> Ticket:
         """The category comes from the nearest article, when there was one. Unless the user
         asked for a separate ticket (`follow_up=False`: /new), a ticket opened while their last
-        one is resolved is linked to it."""
+        one is resolved is linked to it. `after_question`: the ticket is what the user's last
+        question (the logged one) led to, after the answer or suggestions did not help."""
         if matches and category is None:
             nearest = self.knowledge.get(matches[0].entry_id)
             category = nearest.category if nearest else None
-        if turn.user.state:
+        state = turn.user.state or {}
+        if state:
             await turn.tx.set_user_state(turn.user.id, None)
         current = await turn.tx.find_current_ticket(turn.user.id) if follow_up else None
         follows_up = current if current and current.status == TicketStatus.RESOLVED else None
-        await self.desk.open(
+        ticket = await self.desk.open(
             turn, text, turn.message.attachments, category=category, follows_up=follows_up
         )
+        if after_question and state.get(QUESTION_ID) is not None:
+            await turn.tx.set_question_ticket(state[QUESTION_ID], ticket.id)
+        return ticket
 
     # -- commands
 
@@ -202,7 +253,8 @@ class UserFlow:
             return
         text = command.args or (turn.user.state or {}).get(LAST_QUESTION, "")
         if text:
-            await self._open_ticket(turn, text, follow_up=False)
+            # "/new" alone right after an answer or suggestions: that question ends in a ticket.
+            await self._open_ticket(turn, text, follow_up=False, after_question=not command.args)
         else:
             await turn.tx.set_user_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))
@@ -297,7 +349,9 @@ class UserFlow:
         question = state.get(LAST_QUESTION)
         if question:
             shown = self.knowledge.get(entry_id) if entry_id is not None else None
-            await self._open_ticket(turn, question, category=shown.category if shown else None)
+            await self._open_ticket(
+                turn, question, category=shown.category if shown else None, after_question=True
+            )
         else:
             await turn.tx.set_user_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))
@@ -308,8 +362,14 @@ class UserFlow:
         if entry is None:
             await turn.reply(turn.t("user.article_gone"))
             return
-        question = (turn.user.state or {}).get(LAST_QUESTION)
-        await self._send_article(turn, entry, question, suggested=True)
+        state = turn.user.state or {}
+        await self._send_article(
+            turn,
+            entry,
+            state.get(LAST_QUESTION),
+            suggested=True,
+            question_id=state.get(QUESTION_ID),
+        )
 
     async def _own_ticket(self, turn: Turn, number: int) -> Ticket | None:
         """The user's ticket with that number; someone else's looks exactly like a missing one."""
