@@ -108,6 +108,7 @@ def engine_config(settings: Settings, max_file_sizes: Mapping[str, int]) -> Engi
             AutoAssign(settings.staff.auto_assign) if settings.staff.auto_assign != "off" else None
         ),
         escalate_on_breach=settings.sla.escalate_on_breach,
+        timezone=settings.bot.tzinfo,
     )
 
 

@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from core.admin_commands import AdminCommands
 from core.auto_close import AutoClose, AutoClosePolicy
@@ -19,6 +19,7 @@ from core.knowledge_base import KnowledgeBase, Thresholds
 from core.lines import SupportLine, SupportLines
 from core.messages import ConversationRef, IncomingMessage, OutgoingMessage
 from core.ports import Store, Transaction
+from core.report_commands import ReportCommands
 from core.roles import Roles
 from core.sla import SlaMonitor, SlaPolicy
 from core.staff_flow import StaffCommandGroup, StaffFlow
@@ -60,6 +61,7 @@ class EngineConfig:
     more_lines: tuple[SupportLine, ...] = ()  # the lines above it, in escalation order
     auto_assign: AutoAssign | None = None  # None: new tickets wait for /take or /assign
     escalate_on_breach: bool = False  # an SLA breach moves the ticket to the next line up
+    timezone: tzinfo = UTC  # the days of reports
 
     def support_lines(self) -> SupportLines:
         return SupportLines((SupportLine(self.first_line, self.staff_chat), *self.more_lines))
@@ -126,7 +128,10 @@ class ConversationEngine:
             config.bot_name,
         )
         # Further staff-chat command groups (reports, knowledge gaps, support lines) join here.
-        staff_groups: list[StaffCommandGroup] = [DutyCommands(desk, roles)]
+        staff_groups: list[StaffCommandGroup] = [
+            DutyCommands(desk, roles),
+            ReportCommands(desk, roles, config.timezone),
+        ]
         self.staff = StaffFlow(desk, admin, staff_groups)
 
     async def load_state(self) -> int:

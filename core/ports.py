@@ -195,6 +195,16 @@ class Transaction(Protocol):
     ) -> list[QuestionRecord]:
         """Oldest first; created in [since, until) and with that outcome when given."""
 
+    # -- reports
+    async def list_tickets_touched(self, since: datetime, until: datetime) -> list[Ticket]:
+        """Tickets created, resolved or closed in [since, until), oldest first."""
+
+    async def count_backlog(self) -> list[tuple[TicketStatus, str | None, int]]:
+        """Active tickets now, counted by (status, line); line None is the first line."""
+
+    async def list_ratings_between(self, since: datetime, until: datetime) -> list[TicketRating]:
+        """Ratings given in [since, until), oldest first."""
+
     # -- agents on duty
     async def set_duty(self, user_id: int, line: str, on: bool, now: datetime) -> bool:
         """Put the agent on / off duty for `line`; False when they already were."""

@@ -42,6 +42,7 @@ from storage.repository import (
     outbox,
     questions,
     ratings,
+    reports,
     tickets,
     users,
 )
@@ -260,6 +261,17 @@ class SqlTransaction:
         outcome: QuestionOutcome | None = None,
     ) -> list[QuestionRecord]:
         return await self._run(questions.list_questions, since, until, outcome)
+
+    # -- reports
+
+    async def list_tickets_touched(self, since: datetime, until: datetime) -> list[Ticket]:
+        return await self._run(reports.list_tickets_touched, since, until)
+
+    async def count_backlog(self) -> list[tuple[TicketStatus, str | None, int]]:
+        return await self._run(reports.count_backlog)
+
+    async def list_ratings_between(self, since: datetime, until: datetime) -> list[TicketRating]:
+        return await self._run(reports.list_ratings_between, since, until)
 
     # -- agents on duty
 

@@ -114,3 +114,24 @@ async def test_two_processes_picking_at_once_take_turns(store: SqlStore) -> None
 
     picks = await asyncio.gather(pick(10), pick(11))
     assert sorted(picks) == sorted([a, b])
+
+
+async def test_report_reads_respect_the_period_bounds(store):
+    owner, agent = await make_users(store, 2)
+    async with store.transaction() as tx:
+        before = await tx.create_ticket(owner, CHAT, "old", None, Priority.NORMAL, at(-10))
+        inside = await tx.create_ticket(owner, CHAT, "new", None, Priority.NORMAL, at(5))
+        closed = await tx.create_ticket(owner, CHAT, "x", None, Priority.NORMAL, at(-20))
+        await tx.update_ticket(closed.id, status=TicketStatus.CLOSED, closed_at=at(9))
+        after = await tx.create_ticket(owner, CHAT, "later", None, Priority.NORMAL, at(10))
+        await tx.update_ticket(after.id, line="L2", status=TicketStatus.OPEN)
+        await tx.add_rating(closed.id, owner, agent, 4, None, at(9))
+        await tx.add_rating(before.id, owner, agent, 1, None, at(10))
+    async with store.transaction() as tx:
+        touched = await tx.list_tickets_touched(at(0), at(10))
+        assert [t.id for t in touched] == [inside.id, closed.id]  # by id
+        assert [r.score for r in await tx.list_ratings_between(at(0), at(10))] == [4]
+        backlog = sorted(await tx.count_backlog(), key=str)
+        assert backlog == sorted(
+            [(TicketStatus.NEW, None, 2), (TicketStatus.OPEN, "L2", 1)], key=str
+        )

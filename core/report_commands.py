@@ -1,0 +1,65 @@
+"""/stats [period] in a staff chat: the report as text and the chart as a picture. Supervisors
+(and admins) see every line; agents the line of the staff chat they asked in."""
+
+from __future__ import annotations
+
+import logging
+from datetime import tzinfo
+
+from core.commands import Command
+from core.domain import Role, Ticket
+from core.messages import Attachment, OutgoingMessage
+from core.report_chart import render_chart
+from core.report_format import render_report
+from core.reports import Report, build_report, parse_period
+from core.roles import Roles
+from core.tickets import TicketDesk
+from core.turn import Turn
+
+log = logging.getLogger(__name__)
+
+
+class ReportCommands:
+    names = frozenset({"stats"})
+
+    def __init__(self, desk: TicketDesk, roles: Roles, zone: tzinfo) -> None:
+        self.desk = desk
+        self.roles = roles
+        self.zone = zone
+
+    async def handle(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
+        text = self.desk.staff_text
+        held = await self.roles.of(turn)
+        if self.desk.policy.require_agent_role and Role.AGENT not in held:
+            await self.roles.allows(turn, Role.AGENT, command.name)  # logs and audits
+            await turn.reply(
+                text("staff.refused", action="/stats", role=text(f"role.{Role.AGENT.value}"))
+            )
+            return
+        period = parse_period(command.args, turn.now, self.zone)
+        if period is None:
+            await turn.reply(text("staff.usage.stats"))
+            return
+        here = self.desk.lines.of_chat(turn.message.conversation)
+        line = None if Role.SUPERVISOR in held or here is None else here.name
+        report = await build_report(turn.tx, period, self.desk.lines, turn.now, line)
+        await turn.reply(render_report(report, text))
+        await turn.send(self.chart_message(report, turn.message.conversation))
+        log.info(
+            "report sent",
+            extra={"first_day": str(period.first_day), "days": len(period.days), "line": line},
+        )
+
+    def chart_message(self, report: Report, conversation) -> OutgoingMessage:
+        text = self.desk.staff_text
+        png = render_chart(report, text)
+        caption = text(
+            "report.chart_caption",
+            first=report.period.first_day.isoformat(),
+            last=report.period.last_day.isoformat(),
+        )
+        return OutgoingMessage(
+            conversation=conversation,
+            text=caption,
+            attachments=(Attachment.generated("photo", "stats.png", "image/png", png),),
+        )

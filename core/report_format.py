@@ -1,0 +1,177 @@
+"""A `Report` as text for the staff chat (in the staff language) and as rows for a CSV file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from core.domain import Priority
+from core.reports import Durations, Report, Share
+
+Text = Callable[..., str]  # a catalog lookup: text(key, **params)
+
+
+def render_report(report: Report, text: Text) -> str:
+    period = report.period
+    lines = [
+        text(
+            "report.title",
+            first=period.first_day.isoformat(),
+            last=period.last_day.isoformat(),
+            line=report.line or text("report.all_lines"),
+        ),
+        text("report.volume", opened=report.opened, resolved=report.resolved, closed=report.closed),
+        text(
+            "report.deflection",
+            questions=report.questions,
+            deflected=report.deflected,
+            rate=_percent(report.deflection_rate, text),
+        ),
+        _durations(text, "report.first_response", report.first_response),
+        _durations(text, "report.resolution", report.resolution),
+    ]
+    sla = [
+        text(
+            "report.sla_line",
+            priority=text(f"priority.{priority.value}"),
+            response=_share(report.sla_response[priority], text),
+            resolution=_share(report.sla_resolution[priority], text),
+        )
+        for priority in reversed(Priority)
+        if report.sla_response[priority].total or report.sla_resolution[priority].total
+    ]
+    lines.append(text("report.sla_header") if sla else text("report.sla_none"))
+    lines += sla
+    if report.ratings:
+        distribution = ", ".join(f"{score}★ {n}" for score, n in report.csat.items())
+        lines.append(
+            text(
+                "report.csat",
+                average=f"{report.csat_average:.1f}",
+                count=report.ratings,
+                distribution=distribution,
+            )
+        )
+    else:
+        lines.append(text("report.csat_none"))
+    backlog = ", ".join(
+        f"{text(f'staff.status.{status.value}')} {n}"
+        for status, n in report.backlog_by_status.items()
+    )
+    lines.append(text("report.backlog", items=backlog or "0"))
+    if len(report.backlog_by_line) > 1 or (report.line is None and report.backlog_by_line):
+        by_line = ", ".join(f"{name} {n}" for name, n in report.backlog_by_line.items())
+        lines.append(text("report.backlog_lines", items=by_line))
+    if report.agents:
+        lines.append(text("report.agents_header"))
+        for agent in report.agents:
+            lines.append(
+                text(
+                    "report.agent_line",
+                    name=agent.name,
+                    resolved=agent.resolved,
+                    response=_duration(agent.first_response.median, text),
+                    csat=f"{agent.csat_average:.1f}" if agent.csat_average else "—",
+                    ratings=agent.ratings,
+                )
+            )
+    return "\n".join(lines)
+
+
+def report_rows(report: Report) -> list[tuple[str, str]]:
+    """(metric, value) pairs: counts, rates 0..1, durations in seconds; empty value: none."""
+    rows: list[tuple[str, object]] = [
+        ("period.first_day", report.period.first_day.isoformat()),
+        ("period.last_day", report.period.last_day.isoformat()),
+        ("line", report.line or "all"),
+        ("tickets.opened", report.opened),
+        ("tickets.resolved", report.resolved),
+        ("tickets.closed", report.closed),
+        ("questions", report.questions),
+        ("questions.deflected", report.deflected),
+        ("deflection_rate", report.deflection_rate),
+    ]
+    for name, figures in (
+        ("first_response", report.first_response),
+        ("resolution", report.resolution),
+    ):
+        rows += [
+            (f"{name}.count", figures.count),
+            (f"{name}.median_seconds", _seconds(figures.median)),
+            (f"{name}.p90_seconds", _seconds(figures.p90)),
+        ]
+    for priority in Priority:
+        for name, shares in (
+            ("response", report.sla_response),
+            ("resolution", report.sla_resolution),
+        ):
+            share = shares[priority]
+            rows += [
+                (f"sla.{name}.{priority.value}.met", share.met),
+                (f"sla.{name}.{priority.value}.total", share.total),
+            ]
+    rows += [("csat.average", report.csat_average), ("csat.count", report.ratings)]
+    rows += [(f"csat.score_{score}", report.csat.get(score, 0)) for score in range(1, 6)]
+    rows += [(f"backlog.status.{s.value}", n) for s, n in report.backlog_by_status.items()]
+    rows += [(f"backlog.line.{name}", n) for name, n in report.backlog_by_line.items()]
+    for agent in report.agents:
+        rows += [
+            (f"agent.{agent.name}.resolved", agent.resolved),
+            (f"agent.{agent.name}.first_response_median_seconds",
+             _seconds(agent.first_response.median)),
+            (f"agent.{agent.name}.csat_average", agent.csat_average),
+            (f"agent.{agent.name}.ratings", agent.ratings),
+        ]  # fmt: skip
+    for day in report.days:
+        rows += [
+            (f"day.{day.day.isoformat()}.opened", day.opened),
+            (f"day.{day.day.isoformat()}.closed", day.closed),
+            (f"day.{day.day.isoformat()}.sla_rate", day.sla.rate),
+        ]
+    return [(metric, _plain(value)) for metric, value in rows]
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return value.total_seconds() if value is not None else None
+
+
+def _percent(rate: float | None, text: Text) -> str:
+    return f"{rate * 100:.0f}%" if rate is not None else "—"
+
+
+def _share(share: Share, text: Text) -> str:
+    if not share.total:
+        return "—"
+    return text("report.share", rate=_percent(share.rate, text), met=share.met, total=share.total)
+
+
+def _durations(text: Text, key: str, figures: Durations) -> str:
+    return text(
+        key,
+        median=_duration(figures.median, text),
+        p90=_duration(figures.p90, text),
+        count=figures.count,
+    )
+
+
+def _duration(value: timedelta | None, text: Text) -> str:
+    if value is None:
+        return "—"
+    minutes = round(value.total_seconds() / 60)
+    if minutes < 1:
+        return text("duration.seconds", seconds=round(value.total_seconds()))
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return text("duration.minutes", minutes=minutes)
+    days, hours = divmod(hours, 24)
+    if not days:
+        return text("duration.hours", hours=hours, minutes=minutes)
+    return text("duration.days", days=days, hours=hours)

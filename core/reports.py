@@ -1,0 +1,328 @@
+"""Helpdesk figures for a period: volume, deflection, response and resolution times, SLA
+compliance, satisfaction, the backlog and per-agent figures. /stats, the daily digest and
+`helpdesk report` show the same `Report`.
+
+Definitions (also in the README):
+- opened / resolved / closed: tickets created / resolved / closed in the period;
+- deflection: of the questions the knowledge base was asked in the period (the question log),
+  the share that did not end in a ticket;
+- first response and resolution times: wall-clock time from creation to the first answer / to
+  the resolution, over the tickets created in the period that have one; median and 90th
+  percentile (nearest rank);
+- SLA compliance: among the tickets created in the period that have a target, the share whose
+  target was met; a target still running (no answer or resolution yet, deadline not passed) is
+  not counted yet;
+- satisfaction: the ratings given in the period;
+- backlog: the active tickets now, by status and by support line.
+A report for one line counts that line's tickets (a ticket counts in the line it is in now);
+questions to the bot belong to no line and are always counted in full.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from core.domain import (
+    ACTIVE_STATUSES,
+    Priority,
+    Ticket,
+    TicketRating,
+    TicketStatus,
+)
+from core.lines import SupportLines
+from core.ports import Transaction
+
+MAX_PERIOD_DAYS = 366
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_RANGE = re.compile(rf"({_DATE})(?:\s*\.\.\s*({_DATE}))?")
+_RELATIVE_DAYS = {"today": 1, "day": 1, "week": 7, "month": 30}
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole local days `first_day`..`last_day` in `zone`; `start`/`end` bound them in time
+    (end exclusive)."""
+
+    first_day: date
+    last_day: date
+    zone: tzinfo
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first_day, time(), self.zone)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.last_day + timedelta(days=1), time(), self.zone)
+
+    @property
+    def days(self) -> list[date]:
+        count = (self.last_day - self.first_day).days + 1
+        return [self.first_day + timedelta(days=n) for n in range(count)]
+
+    def day_of(self, moment: datetime) -> date:
+        return moment.astimezone(self.zone).date()
+
+    def contains(self, moment: datetime | None) -> bool:
+        return moment is not None and self.start <= moment < self.end
+
+
+def parse_period(text: str, now: datetime, zone: tzinfo) -> Period | None:
+    """ "today" (also empty), "yesterday", "week" (the last 7 days with today), "month" (the
+    last 30), "2026-03-01..2026-03-31" or one day "2026-03-01". None when not understood."""
+    today = now.astimezone(zone).date()
+    word = text.strip().lower() or "today"
+    if word == "yesterday":
+        day = today - timedelta(days=1)
+        return Period(day, day, zone)
+    if word in _RELATIVE_DAYS:
+        return Period(today - timedelta(days=_RELATIVE_DAYS[word] - 1), today, zone)
+    match = _RANGE.fullmatch(word)
+    if match is None:
+        return None
+    try:
+        first = date.fromisoformat(match.group(1))
+        last = date.fromisoformat(match.group(2) or match.group(1))
+    except ValueError:
+        return None
+    if first > last or (last - first).days >= MAX_PERIOD_DAYS:
+        return None
+    return Period(first, last, zone)
+
+
+@dataclass(frozen=True)
+class Durations:
+    count: int = 0
+    median: timedelta | None = None
+    p90: timedelta | None = None
+
+
+def durations(values: Iterable[timedelta]) -> Durations:
+    ordered = sorted(values)
+    if not ordered:
+        return Durations()
+    p90 = ordered[math.ceil(0.9 * len(ordered)) - 1]  # nearest rank
+    return Durations(len(ordered), statistics.median(ordered), p90)
+
+
+@dataclass(frozen=True)
+class Share:
+    met: int = 0
+    total: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.met / self.total if self.total else None
+
+    def __add__(self, other: Share) -> Share:
+        return Share(self.met + other.met, self.total + other.total)
+
+
+@dataclass(frozen=True)
+class AgentFigures:
+    agent_id: int
+    name: str
+    resolved: int
+    first_response: Durations
+    csat_average: float | None
+    ratings: int
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    day: date
+    opened: int
+    closed: int
+    sla: Share  # first-response and resolution targets of the tickets opened that day
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    line: str | None  # None: all lines
+    opened: int
+    resolved: int
+    closed: int
+    questions: int
+    deflected: int
+    first_response: Durations
+    resolution: Durations
+    sla_response: dict[Priority, Share]
+    sla_resolution: dict[Priority, Share]
+    csat: dict[int, int]  # score -> count
+    backlog_by_status: dict[TicketStatus, int]
+    backlog_by_line: dict[str, int]
+    agents: list[AgentFigures]
+    days: list[DayFigures]
+
+    @property
+    def deflection_rate(self) -> float | None:
+        return self.deflected / self.questions if self.questions else None
+
+    @property
+    def ratings(self) -> int:
+        return sum(self.csat.values())
+
+    @property
+    def csat_average(self) -> float | None:
+        count = self.ratings
+        return sum(score * n for score, n in self.csat.items()) / count if count else None
+
+
+async def build_report(
+    tx: Transaction,
+    period: Period,
+    lines: SupportLines,
+    now: datetime,
+    line: str | None = None,
+) -> Report:
+    """The figures of `period` as of `now`; `line`: only that support line's tickets."""
+
+    def in_line(ticket: Ticket) -> bool:
+        return line is None or lines.of_ticket(ticket).name == line
+
+    touched = [t for t in await tx.list_tickets_touched(period.start, period.end) if in_line(t)]
+    created = [t for t in touched if period.contains(t.created_at)]
+    questions = await tx.list_questions(since=period.start, until=period.end)
+    ratings = await _ratings(tx, period, {t.id: t for t in touched}, in_line)
+
+    response = {p: Share() for p in Priority}
+    resolution = {p: Share() for p in Priority}
+    day_sla: dict[date, Share] = {}
+    for ticket in created:
+        for shares, outcome in (
+            (response, _response_met(ticket, now)),
+            (resolution, _resolution_met(ticket, now)),
+        ):
+            if outcome is not None:
+                share = Share(int(outcome), 1)
+                shares[ticket.priority] += share
+                day = period.day_of(ticket.created_at)
+                day_sla[day] = day_sla.get(day, Share()) + share
+
+    backlog_by_status: Counter[TicketStatus] = Counter()
+    backlog_by_line: Counter[str] = Counter()
+    for status, line_name, count in await tx.count_backlog():
+        name = lines.named(line_name).name if lines.named(line_name) else lines.first.name
+        if line is not None and name != line:
+            continue
+        backlog_by_status[status] += count
+        backlog_by_line[name] += count
+
+    opened_per_day = Counter(period.day_of(t.created_at) for t in created)
+    closed_per_day = Counter(
+        period.day_of(t.closed_at) for t in touched if period.contains(t.closed_at)
+    )
+    return Report(
+        period=period,
+        line=line,
+        opened=len(created),
+        resolved=sum(period.contains(t.resolved_at) for t in touched),
+        closed=sum(period.contains(t.closed_at) for t in touched),
+        questions=len(questions),
+        deflected=sum(q.ticket_id is None for q in questions),
+        first_response=durations(
+            t.first_response_at - t.created_at for t in created if t.first_response_at
+        ),
+        resolution=durations(t.resolved_at - t.created_at for t in created if t.resolved_at),
+        sla_response=response,
+        sla_resolution=resolution,
+        csat=dict(sorted(Counter(r.score for r in ratings).items())),
+        backlog_by_status={s: backlog_by_status[s] for s in _ACTIVE_ORDER if backlog_by_status[s]},
+        backlog_by_line={
+            known.name: backlog_by_line[known.name]
+            for known in lines
+            if backlog_by_line[known.name]
+        },
+        agents=await _agents(tx, period, touched, created, ratings),
+        days=[
+            DayFigures(day, opened_per_day[day], closed_per_day[day], day_sla.get(day, Share()))
+            for day in period.days
+        ],
+    )
+
+
+_ACTIVE_ORDER = [s for s in TicketStatus if s in ACTIVE_STATUSES]
+
+
+def _response_met(ticket: Ticket, now: datetime) -> bool | None:
+    """Whether the first-response target was met; None: no target, or still running."""
+    return _met(
+        ticket.sla.response_due_at, ticket.sla.response_breached_at, ticket.first_response_at, now
+    )
+
+
+def _resolution_met(ticket: Ticket, now: datetime) -> bool | None:
+    return _met(
+        ticket.sla.resolution_due_at, ticket.sla.resolution_breached_at, ticket.resolved_at, now
+    )
+
+
+def _met(
+    due: datetime | None, breached: datetime | None, done: datetime | None, now: datetime
+) -> bool | None:
+    if due is None:
+        return None
+    if breached is not None:
+        return False
+    if done is not None:
+        return done <= due
+    return False if now >= due else None
+
+
+async def _ratings(
+    tx: Transaction, period: Period, known: dict[int, Ticket], in_line
+) -> list[TicketRating]:
+    """The period's ratings of the tickets the report covers (a rating may come in for a ticket
+    closed before the period)."""
+    ratings = await tx.list_ratings_between(period.start, period.end)
+    kept = []
+    for rating in ratings:
+        ticket = known.get(rating.ticket_id) or await tx.get_ticket(rating.ticket_id)
+        if ticket is not None and in_line(ticket):
+            kept.append(rating)
+    return kept
+
+
+async def _agents(
+    tx: Transaction,
+    period: Period,
+    touched: list[Ticket],
+    created: list[Ticket],
+    ratings: list[TicketRating],
+) -> list[AgentFigures]:
+    resolved = Counter(
+        t.assignee_id for t in touched if t.assignee_id and period.contains(t.resolved_at)
+    )
+    responses: dict[int, list[timedelta]] = {}
+    for ticket in created:
+        if ticket.assignee_id and ticket.first_response_at:
+            responses.setdefault(ticket.assignee_id, []).append(
+                ticket.first_response_at - ticket.created_at
+            )
+    scores: dict[int, list[int]] = {}
+    for rating in ratings:
+        if rating.agent_id:
+            scores.setdefault(rating.agent_id, []).append(rating.score)
+    figures = []
+    for agent_id in sorted(set(resolved) | set(responses) | set(scores)):
+        user = await tx.get_user(agent_id)
+        given = scores.get(agent_id, [])
+        figures.append(
+            AgentFigures(
+                agent_id=agent_id,
+                name=user.name if user else f"#{agent_id}",
+                resolved=resolved[agent_id],
+                first_response=durations(responses.get(agent_id, [])),
+                csat_average=sum(given) / len(given) if given else None,
+                ratings=len(given),
+            )
+        )
+    figures.sort(key=lambda a: (-a.resolved, a.name.casefold()))
+    return figures
