@@ -109,6 +109,7 @@ def engine_config(settings: Settings, max_file_sizes: Mapping[str, int]) -> Engi
         ),
         escalate_on_breach=settings.sla.escalate_on_breach,
         timezone=settings.bot.tzinfo,
+        digest_at=settings.reports.digest_at,
     )
 
 

@@ -70,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     upgrade = db.add_parser("upgrade", help="apply schema migrations")
     upgrade.set_defaults(action=_db_upgrade, load=_settings)
 
+    report = commands.add_parser("report", help="the helpdesk's figures for a period (/stats)")
+    report.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
+    report.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD")
+    report.add_argument("--line", help="one support line only (default: all)")
+    report.add_argument("--csv", type=Path, help="write the figures as metric,value rows")
+    report.add_argument("--png", type=Path, help="write the chart")
+    report.add_argument("--lang", choices=("en", "ru"), help="default: [bot] default_language")
+    report.set_defaults(action=_report, load=_settings)
+
     kb = commands.add_parser("kb", help="knowledge base").add_subparsers(metavar="ACTION")
     kb_import = kb.add_parser("import", help="add/replace entries from a YAML or CSV file")
     kb_import.add_argument("file", type=Path)
@@ -160,6 +169,50 @@ async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
     await upgrade_database(settings.database.url)
     print(f"database is up to date: {settings.database.url_for_logs}")
+    return 0
+
+
+async def _report(settings: Settings, args: argparse.Namespace) -> int:
+    import csv
+    from functools import partial
+
+    from bot.app import engine_config
+    from core.engine import utc_now
+    from core.i18n import Texts
+    from core.report_chart import render_chart
+    from core.report_format import render_report, report_rows
+    from core.reports import build_report, parse_period
+    from storage.database import open_store
+
+    zone = settings.bot.tzinfo
+    period = parse_period(f"{args.first}..{args.last}", utc_now(), zone)
+    if period is None:
+        raise _UserError("--from and --to must be days YYYY-MM-DD, --from first, at most 366 days")
+    lines = engine_config(settings, {}).support_lines()
+    if args.line is not None and lines.named(args.line) is None:
+        raise _UserError(
+            f"no support line {args.line!r} (known: {', '.join(known.name for known in lines)})"
+        )
+    line = lines.named(args.line).name if args.line else None
+    store = await open_store(settings.database.url)
+    try:
+        async with store.transaction() as tx:
+            report = await build_report(tx, period, lines, utc_now(), line)
+    finally:
+        await store.close()
+    text = partial(
+        Texts(settings.bot.default_language).get, args.lang or settings.bot.default_language
+    )
+    print(render_report(report, text))
+    if args.csv is not None:
+        with args.csv.open("w", newline="", encoding="utf-8") as file:
+            writer = csv.writer(file)
+            writer.writerow(("metric", "value"))
+            writer.writerows(report_rows(report))
+        print(f"figures written to {args.csv}")
+    if args.png is not None:
+        args.png.write_bytes(render_chart(report, text))
+        print(f"chart written to {args.png}")
     return 0
 
 

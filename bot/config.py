@@ -500,6 +500,15 @@ class SlaSettings(_Section):
     escalate_on_breach: bool = False
 
 
+class ReportsSettings(_Section):
+    # "HH:MM" in [bot] timezone; empty: no daily digest.
+    digest_time: Annotated[ClockTime | None, BeforeValidator(_blank_is_unset)] = None
+
+    @property
+    def digest_at(self) -> time | None:
+        return time.fromisoformat(self.digest_time) if self.digest_time else None
+
+
 class EngineSettings(_Section):
     batch_size: int = Field(64, ge=1)
     workers: int = Field(1, ge=1)
@@ -655,6 +664,7 @@ class Settings(_Section):
     roles: RolesSettings = Field(default_factory=RolesSettings)
     tickets: TicketsSettings = Field(default_factory=TicketsSettings)
     sla: SlaSettings = Field(default_factory=SlaSettings)
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)

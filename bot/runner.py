@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.app import build_app
 from bot.config import Settings
 from core.auto_close import AutoClose
+from core.digest import DailyDigest
 from core.ports import Channel
 from core.sla import SlaMonitor
 
@@ -32,6 +33,7 @@ RETENTION = timedelta(days=30)
 # How often tickets waiting for the user are checked for a reminder / auto-resolution (hours-long
 # delays: a minute late does not matter).
 AUTO_CLOSE_INTERVAL_SECONDS = 60.0
+DIGEST_CHECK_SECONDS = 60.0  # the digest goes out within a minute of its time
 
 
 def _secret(value) -> str | None:
@@ -140,15 +142,16 @@ async def _refresh_knowledge(app, stop: asyncio.Event) -> None:
 
 
 def _start_scheduler(app) -> AsyncIOScheduler:
-    """Periodic jobs: the SLA check (when SLA timers are on), the auto-close check (when on) and
-    housekeeping. Every process may run them: the checks claim each warning/breach/reminder/
-    resolution in the database, so none is sent twice."""
+    """Periodic jobs: the SLA check (when SLA timers are on), the auto-close check and the daily
+    digest (when on) and housekeeping. Every process may run them: the checks claim each
+    warning/breach/reminder/resolution/digest in the database, so none is sent twice."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     # A slow run is not started again on top of itself; missed runs are merged into one.
     once = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
     checks = (
         ("sla-check", app.engine.sla, app.settings.sla.check_interval_seconds),
         ("auto-close-check", app.engine.auto_close, AUTO_CLOSE_INTERVAL_SECONDS),
+        ("daily-digest", app.engine.digest, DIGEST_CHECK_SECONDS),
     )
     for job_id, checker, seconds in checks:
         if checker is not None:
@@ -177,7 +180,7 @@ async def forget_old_records(store, now: datetime | None = None) -> tuple[int, i
     return deliveries, sent
 
 
-async def _run_check(job_id: str, checker: SlaMonitor | AutoClose) -> None:
+async def _run_check(job_id: str, checker: SlaMonitor | AutoClose | DailyDigest) -> None:
     try:
         await checker.check()
     except Exception:  # noqa: BLE001 - e.g. the database restarting: the next run catches up

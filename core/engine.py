@@ -9,10 +9,11 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, time, tzinfo
 
 from core.admin_commands import AdminCommands
 from core.auto_close import AutoClose, AutoClosePolicy
+from core.digest import DailyDigest
 from core.duty import AutoAssign, Duty, DutyCommands
 from core.i18n import Texts, normalize_language
 from core.knowledge_base import KnowledgeBase, Thresholds
@@ -62,6 +63,7 @@ class EngineConfig:
     auto_assign: AutoAssign | None = None  # None: new tickets wait for /take or /assign
     escalate_on_breach: bool = False  # an SLA breach moves the ticket to the next line up
     timezone: tzinfo = UTC  # the days of reports
+    digest_at: time | None = None  # local time of the daily digest; None: no digest
 
     def support_lines(self) -> SupportLines:
         return SupportLines((SupportLine(self.first_line, self.staff_chat), *self.more_lines))
@@ -127,11 +129,23 @@ class ConversationEngine:
             config.min_question_chars,
             config.bot_name,
         )
+        reports = ReportCommands(desk, roles, config.timezone)
+        # Run by the scheduler every minute; None when off.
+        self.digest = (
+            DailyDigest(
+                store,
+                desk,
+                reports,
+                config.digest_at,
+                config.timezone,
+                clock,
+                lambda: self.on_committed(),
+            )
+            if config.digest_at is not None
+            else None
+        )
         # Further staff-chat command groups (reports, knowledge gaps, support lines) join here.
-        staff_groups: list[StaffCommandGroup] = [
-            DutyCommands(desk, roles),
-            ReportCommands(desk, roles, config.timezone),
-        ]
+        staff_groups: list[StaffCommandGroup] = [DutyCommands(desk, roles), reports]
         self.staff = StaffFlow(desk, admin, staff_groups)
 
     async def load_state(self) -> int:

@@ -1,0 +1,72 @@
+"""The daily digest: once a day, from `at` (local time), each support line's staff chat gets
+yesterday's report for that line (with one line: the whole helpdesk) and its chart.
+
+`DailyDigest.check` runs every minute from the scheduler; the day is claimed in the database
+first, so a restart after the hour still sends it, and two bot processes send it once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
+
+from core.messages import OutgoingMessage
+from core.ports import Store
+from core.report_format import render_report
+from core.reports import Period, build_report
+
+if TYPE_CHECKING:
+    from core.report_commands import ReportCommands
+    from core.tickets import TicketDesk
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+CLAIM_CHANNEL = "digest"  # the digest's days are claimed like platform deliveries
+
+
+class DailyDigest:
+    def __init__(
+        self,
+        store: Store,
+        desk: TicketDesk,
+        reports: ReportCommands,
+        at: time,
+        zone: tzinfo,
+        clock: Clock,
+        on_committed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.desk = desk
+        self.reports = reports
+        self.at = at
+        self.zone = zone
+        self.clock = clock
+        self.on_committed = on_committed
+
+    async def check(self, now: datetime | None = None) -> bool:
+        """Send today's digest if it is time and nobody has yet. True when this call sent it."""
+        now = now or self.clock()
+        local = now.astimezone(self.zone)
+        if local.time() < self.at:
+            return False
+        yesterday = local.date() - timedelta(days=1)
+        period = Period(yesterday, yesterday, self.zone)
+        lines = self.desk.lines
+        async with self.store.transaction() as tx:
+            if not await tx.claim_update(CLAIM_CHANNEL, local.date().isoformat(), now):
+                return False
+            messages: list[OutgoingMessage] = []
+            for line in lines:
+                report = await build_report(
+                    tx, period, lines, now, line.name if len(lines) > 1 else None
+                )
+                title = self.desk.staff_text("report.digest_title")
+                body = render_report(report, self.desk.staff_text)
+                messages.append(OutgoingMessage(conversation=line.chat, text=f"{title}\n{body}"))
+                messages.append(self.reports.chart_message(report, line.chat))
+            await tx.enqueue_many(messages, now)
+        log.info("daily digest sent", extra={"day": yesterday.isoformat(), "lines": len(lines)})
+        self.on_committed()
+        return True
