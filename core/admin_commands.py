@@ -66,10 +66,22 @@ class AdminCommands:
             category=fields.category,
             enabled=True if fields.enabled is None else fields.enabled,
         )
+        entry = await self.create_entry(turn, draft)
+        await turn.reply(turn.t("admin.faq_added", id=entry.id))
+
+    async def create_entry(self, turn: Turn, draft: FaqDraft) -> FaqEntry:
+        """A new entry, audited, answered from as soon as the turn commits."""
         entry = await turn.tx.create_faq(draft, turn.now)
         await self._audit(turn, "faq.create", entry.id, None, entry)
         self._publish(turn, entry)
-        await turn.reply(turn.t("admin.faq_added", id=entry.id))
+        return entry
+
+    async def add_variant(self, turn: Turn, entry: FaqEntry, text: str) -> FaqEntry:
+        """Another wording of `entry`'s question, audited and matched after the commit."""
+        updated = await turn.tx.add_faq_variant(entry.id, text, turn.now)
+        await self._audit(turn, "faq.variant", entry.id, entry, updated)
+        self._publish(turn, updated)
+        return updated
 
     async def _faq_edit(self, turn: Turn, command: Command) -> None:
         entry_id = command.int_arg()
@@ -108,9 +120,7 @@ class AdminCommands:
         entry = await self._entry(turn, entry_id)
         if entry is None:
             return
-        updated = await turn.tx.add_faq_variant(entry.id, text, turn.now)
-        await self._audit(turn, "faq.variant", entry.id, entry, updated)
-        self._publish(turn, updated)
+        await self.add_variant(turn, entry, text)
         await turn.reply(turn.t("admin.faq_variant_added", id=entry.id))
 
     async def _faq_del(self, turn: Turn, command: Command) -> None:

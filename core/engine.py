@@ -15,6 +15,7 @@ from core.admin_commands import AdminCommands
 from core.auto_close import AutoClose, AutoClosePolicy
 from core.digest import DailyDigest
 from core.duty import AutoAssign, Duty, DutyCommands
+from core.gap_commands import GapCommands
 from core.i18n import Texts, normalize_language
 from core.knowledge_base import KnowledgeBase, Thresholds
 from core.lines import SupportLine, SupportLines
@@ -145,7 +146,11 @@ class ConversationEngine:
             else None
         )
         # Further staff-chat command groups (reports, knowledge gaps, support lines) join here.
-        staff_groups: list[StaffCommandGroup] = [DutyCommands(desk, roles), reports]
+        staff_groups: list[StaffCommandGroup] = [
+            DutyCommands(desk, roles),
+            reports,
+            GapCommands(desk, admin),
+        ]
         self.staff = StaffFlow(desk, admin, staff_groups)
 
     async def load_state(self) -> int:

@@ -74,5 +74,8 @@ class KnowledgeBase:
     def get(self, entry_id: int) -> FaqEntry | None:
         return self.entries.get(entry_id)
 
+    def terms(self, text: str) -> frozenset[str]:
+        return self.matcher.terms(text)
+
     def search(self, text: str, language: str | None, limit: int = 3) -> list[Match]:
         return [m for m in self.matcher.match(text, language, limit) if m.entry_id in self.entries]

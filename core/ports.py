@@ -364,6 +364,10 @@ class Matcher(Protocol):
 
     def remove(self, entry_id: int) -> None: ...
 
+    def terms(self, text: str) -> frozenset[str]:
+        """The content words of `text` as the matcher compares them (normalized, stemmed, no
+        stop words): what grouping questions by topic (/gaps) works on."""
+
 
 # ---------------------------------------------------------------------------------------------
 # Channels

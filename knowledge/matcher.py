@@ -194,6 +194,10 @@ class FuzzyMatcher:
         self.remove(entry.id)
         self._add(entry)
 
+    def terms(self, text: str) -> frozenset[str]:
+        """Content-word stems of `text` (see core.gaps)."""
+        return frozenset(term_of(word) for word in _content_words(text) if len(word) > 1)
+
     def remove(self, entry_id: int) -> None:
         for slot in self._entry_slots.pop(entry_id, ()):
             self._index.remove(slot)

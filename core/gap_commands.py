@@ -1,0 +1,126 @@
+"""Closing knowledge gaps from the staff chat.
+
+- `/gaps [days]` (supervisors, admins): the questions that ended in a ticket in the last days
+  (default 30), grouped by similarity, biggest group first (see core.gaps).
+- `/faq_learn [ID]` (admins), in a ticket's thread: the user's first message becomes the
+  question and the agent's last answer the answer of a new FAQ entry; with an entry ID, the
+  user's question becomes another wording of that entry instead. Outside a thread the ticket
+  number comes first: `/faq_learn N [ID]`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.admin_commands import AdminCommands
+from core.commands import Command
+from core.domain import Direction, FaqDraft, QuestionOutcome, Role, Ticket
+from core.gaps import group_gaps
+from core.text import shorten
+from core.tickets import TicketDesk
+from core.turn import Turn
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+GAPS_SHOWN = 10
+TICKETS_SHOWN = 5
+EXAMPLE_LENGTH = 120
+
+
+class GapCommands:
+    names = frozenset({"gaps", "faq_learn"})
+
+    def __init__(self, desk: TicketDesk, admin: AdminCommands) -> None:
+        self.desk = desk
+        self.admin = admin
+
+    async def handle(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
+        if command.name == "gaps":
+            if await self._require(turn, Role.SUPERVISOR, "gaps"):
+                await self._gaps(turn, command)
+        elif await self._require(turn, Role.ADMIN, "faq_learn"):
+            await self._faq_learn(turn, command, ticket)
+
+    async def _gaps(self, turn: Turn, command: Command) -> None:
+        text = self.desk.staff_text
+        days = command.int_arg() if command.args else DEFAULT_DAYS
+        if days is None or not 1 <= days <= MAX_DAYS or len(command.words) > 1:
+            await turn.reply(text("staff.usage.gaps", limit=MAX_DAYS))
+            return
+        questions = await turn.tx.list_questions(
+            since=turn.now - timedelta(days=days), outcome=QuestionOutcome.TICKET
+        )
+        gaps = group_gaps(questions, self.admin.knowledge.terms, GAPS_SHOWN)
+        if not gaps:
+            await turn.reply(text("staff.gaps_none", days=days))
+            return
+        lines = [text("staff.gaps_header", days=days, questions=len(questions))]
+        for rank, gap in enumerate(gaps, 1):
+            tickets = ", ".join(f"#{n}" for n in gap.ticket_ids[:TICKETS_SHOWN])
+            lines.append(
+                text(
+                    "staff.gaps_line",
+                    rank=rank,
+                    count=gap.count,
+                    example=shorten(gap.example, EXAMPLE_LENGTH),
+                    languages="/".join(gap.languages),
+                    tickets=tickets or "—",
+                )
+            )
+        lines.append(text("staff.gaps_hint"))
+        await turn.reply("\n".join(lines))
+
+    async def _faq_learn(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
+        text = self.desk.staff_text
+        words = command.words
+        if ticket is None:
+            number = command.int_arg()
+            ticket = await turn.tx.get_ticket(number) if number is not None else None
+            words = words[1:]
+        entry_word = words[0].lstrip("#") if words else None
+        if ticket is None or len(words) > 1 or (entry_word and not entry_word.isdigit()):
+            await turn.reply(text("staff.usage.faq_learn"))
+            return
+        messages = await turn.tx.list_ticket_messages(ticket.id)
+        question = next(
+            (m.text.strip() for m in messages
+             if m.direction == Direction.FROM_USER and m.text.strip()),
+            None,
+        )  # fmt: skip
+        answer = next(
+            (m.text.strip() for m in reversed(messages)
+             if m.direction == Direction.TO_USER and m.text.strip()),
+            None,
+        )  # fmt: skip
+        if question is None:
+            await turn.reply(text("staff.faq_learn_no_question", number=ticket.number))
+            return
+        if entry_word:
+            entry = await turn.tx.get_faq(int(entry_word)) if len(entry_word) < 10 else None
+            if entry is None:
+                await turn.reply(text("staff.faq_learn_no_entry", id=entry_word))
+                return
+            await self.admin.add_variant(turn, entry, question)
+            await turn.reply(text("staff.faq_learn_variant", id=entry.id, number=ticket.number))
+            return
+        if answer is None:
+            await turn.reply(text("staff.faq_learn_no_answer", number=ticket.number))
+            return
+        owner = await turn.tx.get_user(ticket.user_id)
+        draft = FaqDraft(
+            question=question,
+            answer=answer,
+            language=(owner.language if owner else None) or self.desk.staff_language,
+            category=ticket.category,
+        )
+        entry = await self.admin.create_entry(turn, draft)
+        await turn.reply(text("staff.faq_learn_created", id=entry.id, number=ticket.number))
+
+    async def _require(self, turn: Turn, role: Role, command: str) -> bool:
+        if await self.admin.roles.allows(turn, role, command):  # refusals are logged, audited
+            return True
+        text = self.desk.staff_text
+        await turn.reply(
+            text("staff.refused", action=f"/{command}", role=text(f"role.{role.value}"))
+        )
+        return False
