@@ -114,13 +114,16 @@ def engine_config(settings: Settings, max_file_sizes: Mapping[str, int]) -> Engi
 
 
 def auto_close_policy(settings: Settings) -> AutoClosePolicy | None:
+    """None when every step is off (0 hours)."""
     tickets = settings.tickets
-    if tickets.resolve_waiting_after_hours <= 0:
+    resolve, remind = tickets.resolve_waiting_after_hours, tickets.remind_waiting_after_hours
+    close = tickets.close_resolved_after_hours
+    if resolve <= 0 and close <= 0:
         return None
-    remind = tickets.remind_waiting_after_hours
     return AutoClosePolicy(
-        resolve_after=timedelta(hours=tickets.resolve_waiting_after_hours),
-        remind_after=timedelta(hours=remind) if remind > 0 else None,
+        resolve_after=timedelta(hours=resolve) if resolve > 0 else None,
+        remind_after=timedelta(hours=remind) if remind > 0 and resolve > 0 else None,
+        close_resolved_after=timedelta(hours=close) if close > 0 else None,
     )
 
 

@@ -405,6 +405,7 @@ class TicketsSettings(_Section):
     reopen_window_hours: float = Field(72.0, ge=0, strict=False)
     remind_waiting_after_hours: float = Field(48.0, ge=0, strict=False)
     resolve_waiting_after_hours: float = Field(96.0, ge=0, strict=False)
+    close_resolved_after_hours: float = Field(168.0, ge=0, strict=False)
     priority_rules: Annotated[tuple[PriorityRuleSettings, ...], Field(strict=False)] = ()
     category_rules: Annotated[tuple[CategoryRuleSettings, ...], Field(strict=False)] = ()
 
@@ -415,6 +416,12 @@ class TicketsSettings(_Section):
             raise _rule(
                 f"must be less than resolve_waiting_after_hours ({resolve:g}), got {remind:g}",
                 "remind_waiting_after_hours",
+            )
+        close, window = self.close_resolved_after_hours, self.reopen_window_hours
+        if 0 < close < window:
+            raise _rule(
+                f"must be at least reopen_window_hours ({window:g}) or 0, got {close:g}",
+                "close_resolved_after_hours",
             )
         return self
 

@@ -1,6 +1,7 @@
-"""Auto-close of tickets waiting for the user: after `remind_after` in status waiting the user
-gets a reminder, after `resolve_after` the ticket is resolved with a note (the user may still
-reopen it within the reopen window, as after any resolution).
+"""Auto-close of inactive tickets: after `remind_after` in status waiting the user gets a
+reminder, after `resolve_after` the ticket is resolved with a note (the user may still reopen it
+within the reopen window, as after any resolution); a ticket resolved for `close_resolved_after`
+(the user neither confirmed nor reopened it) is closed and the user is asked for a rating.
 
 `AutoClose.check` claims what is due and queues the messages in the same transaction; it is safe
 to run in several processes at once (see `Transaction.claim_waiting_reminders`).
@@ -29,16 +30,21 @@ Clock = Callable[[], datetime]
 
 @dataclass(frozen=True)
 class AutoClosePolicy:
-    """`remind_after` None: no reminder, only the resolution."""
+    """None turns a step off: `remind_after` None: no reminder, only the resolution;
+    `resolve_after` None: waiting tickets wait; `close_resolved_after` None: resolved tickets
+    stay resolved until the user or an agent closes them."""
 
-    resolve_after: timedelta
+    resolve_after: timedelta | None
     remind_after: timedelta | None = None
+    close_resolved_after: timedelta | None = None
 
     def __post_init__(self) -> None:
-        if self.resolve_after <= timedelta(0):
-            raise ValueError("resolve_after must be longer than zero")
+        for name in ("resolve_after", "close_resolved_after"):
+            value = getattr(self, name)
+            if value is not None and value <= timedelta(0):
+                raise ValueError(f"{name} must be longer than zero")
         if self.remind_after is not None and not (
-            timedelta(0) < self.remind_after < self.resolve_after
+            self.resolve_after is not None and timedelta(0) < self.remind_after < self.resolve_after
         ):
             raise ValueError("remind_after must be between zero and resolve_after")
 
@@ -47,6 +53,7 @@ class AutoClosePolicy:
 class AutoCloseResult:
     reminded: tuple[int, ...] = ()  # ticket numbers
     resolved: tuple[int, ...] = ()
+    closed: tuple[int, ...] = ()
 
 
 class AutoClose:
@@ -71,10 +78,18 @@ class AutoClose:
         now = now or self.clock()
         policy = self.policy
         async with self.store.transaction() as tx:
-            # Resolutions first: a ticket past both points (no checker ran in between) is
-            # resolved without a reminder that would come too late to matter.
-            resolved = await tx.claim_waiting_resolutions(now - policy.resolve_after, now)
             messages: list[OutgoingMessage] = []
+            # Closures first: a ticket resolved below is not closed in the same run.
+            closed: list[Ticket] = []
+            if policy.close_resolved_after is not None:
+                closed = await tx.claim_resolved_closures(now - policy.close_resolved_after, now)
+            for ticket in closed:
+                messages += await self._close(tx, ticket, now)
+            # Resolutions before reminders: a ticket past both points (no checker ran in
+            # between) is resolved without a reminder that would come too late to matter.
+            resolved: list[Ticket] = []
+            if policy.resolve_after is not None:
+                resolved = await tx.claim_waiting_resolutions(now - policy.resolve_after, now)
             for ticket in resolved:
                 messages += await self._resolve(tx, ticket, now)
             reminded: list[Ticket] = []
@@ -83,10 +98,35 @@ class AutoClose:
             for ticket in reminded:
                 messages += await self._remind(tx, ticket, now)
             await tx.enqueue_many(messages, now)
-        if resolved or reminded:
-            log.info("auto-close", extra={"reminded": len(reminded), "resolved": len(resolved)})
+        if resolved or reminded or closed:
+            log.info(
+                "auto-close",
+                extra={"reminded": len(reminded), "resolved": len(resolved), "closed": len(closed)},
+            )
             self.on_committed()
-        return AutoCloseResult(tuple(t.number for t in reminded), tuple(t.number for t in resolved))
+        return AutoCloseResult(
+            tuple(t.number for t in reminded),
+            tuple(t.number for t in resolved),
+            tuple(t.number for t in closed),
+        )
+
+    async def _close(self, tx: Transaction, ticket: Ticket, now: datetime) -> list[OutgoingMessage]:
+        days = _days(self.policy.close_resolved_after)  # type: ignore[arg-type]
+        note = self.desk.staff_text("staff.auto_closed", number=ticket.number, days=days)
+        await tx.add_ticket_message(ticket.id, None, Direction.SYSTEM, note, (), now)
+        await tx.audit(
+            None,
+            "ticket.status",
+            "ticket",
+            str(ticket.id),
+            {"status": TicketStatus.RESOLVED.value},
+            {"status": TicketStatus.CLOSED.value, "reason": "auto_close"},
+            now,
+        )
+        return [
+            await self.desk.closed_message(tx, ticket, "ticket.auto_closed", days=days),
+            await self.desk.staff_message(tx, ticket, note),
+        ]
 
     async def _remind(
         self, tx: Transaction, ticket: Ticket, now: datetime
@@ -103,7 +143,7 @@ class AutoClose:
     async def _resolve(
         self, tx: Transaction, ticket: Ticket, now: datetime
     ) -> list[OutgoingMessage]:
-        waited = _hours(self.policy.resolve_after)
+        waited = _hours(self.policy.resolve_after)  # type: ignore[arg-type]
         note = self.desk.staff_text("staff.auto_resolved", number=ticket.number, hours=waited)
         await tx.add_ticket_message(ticket.id, None, Direction.SYSTEM, note, (), now)
         await tx.audit(
@@ -142,6 +182,10 @@ class AutoClose:
     async def _language(self, tx: Transaction, ticket: Ticket) -> str:
         owner = await tx.get_user(ticket.user_id)
         return (owner.language if owner else None) or self.desk.texts.default_language
+
+
+def _days(duration: timedelta) -> str:
+    return f"{duration.total_seconds() / 86400:g}"
 
 
 def _hours(duration: timedelta | float) -> str:

@@ -144,6 +144,12 @@ class Transaction(Protocol):
         """Resolve at `now` every ticket waiting for the user since `waiting_since_before` or
         earlier, returning them resolved; each once, even with checkers in two processes."""
 
+    async def claim_resolved_closures(
+        self, resolved_before: datetime, now: datetime
+    ) -> list[Ticket]:
+        """Close at `now` every ticket resolved at `resolved_before` or earlier, returning them
+        closed; each once, even with checkers in two processes."""
+
     async def count_tickets_by_status(self) -> dict[TicketStatus, int]: ...
 
     # -- satisfaction ratings

@@ -464,13 +464,19 @@ class TicketDesk:
         return updated
 
     async def _tell_closed(self, turn: Turn, ticket: Ticket, key: str, **params: object) -> None:
+        await turn.send(await self.closed_message(turn.tx, ticket, key, **params))
+
+    async def closed_message(
+        self, tx: Transaction, ticket: Ticket, key: str, **params: object
+    ) -> OutgoingMessage:
         """Tell the owner the ticket is closed and, in the same message, ask them to rate the
         help with buttons 1-5: once per ticket (one closed again after a rating is not asked
         again)."""
-        language = await self._owner_language(turn, ticket)
+        owner = await tx.get_user(ticket.user_id)
+        language = (owner.language if owner else None) or self.texts.default_language
         text = self.texts.get(language, key, number=ticket.number, **params)
         buttons: tuple[tuple[Button, ...], ...] = ()
-        if await turn.tx.get_rating(ticket.id) is None:
+        if await tx.get_rating(ticket.id) is None:
             text += "\n\n" + self.texts.get(language, "csat.question", number=ticket.number)
             buttons = (
                 tuple(
@@ -481,10 +487,8 @@ class TicketDesk:
                     for score in RATING_SCORES
                 ),
             )
-        await turn.send(
-            OutgoingMessage(
-                conversation=ticket.conversation, text=text, buttons=buttons, ticket_id=ticket.id
-            )
+        return OutgoingMessage(
+            conversation=ticket.conversation, text=text, buttons=buttons, ticket_id=ticket.id
         )
 
 

@@ -195,6 +195,11 @@ class SqlTransaction:
     ) -> list[Ticket]:
         return await self._run(tickets.claim_waiting_resolutions, waiting_since_before, now)
 
+    async def claim_resolved_closures(
+        self, resolved_before: datetime, now: datetime
+    ) -> list[Ticket]:
+        return await self._run(tickets.claim_resolved_closures, resolved_before, now)
+
     async def count_tickets_by_status(self) -> dict[TicketStatus, int]:
         """Every status is a key (0 when no ticket has it)."""
         return await self._run(tickets.count_tickets_by_status)

@@ -174,17 +174,32 @@ def write_config(tmp_path, text: str):
 
 
 def test_defaults_and_the_config_build_the_policy(tmp_path):
-    assert auto_close_policy(load_settings(None, env={})) == POLICY
+    assert auto_close_policy(load_settings(None, env={})) == AutoClosePolicy(
+        resolve_after=timedelta(hours=96),
+        remind_after=timedelta(hours=48),
+        close_resolved_after=timedelta(days=7),
+    )
     settings = load_settings(
         write_config(
             tmp_path,
-            "[tickets]\nremind_waiting_after_hours = 0\nresolve_waiting_after_hours = 12.5\n",
+            "[tickets]\nremind_waiting_after_hours = 0\nresolve_waiting_after_hours = 12.5\n"
+            "close_resolved_after_hours = 0\n",
         ),
         env={},
     )
     assert auto_close_policy(settings) == AutoClosePolicy(timedelta(hours=12.5), None)
-    off = load_settings(
+    only_closing = load_settings(
         write_config(tmp_path, "[tickets]\nresolve_waiting_after_hours = 0\n"), env={}
+    )
+    assert auto_close_policy(only_closing) == AutoClosePolicy(
+        None, None, close_resolved_after=timedelta(days=7)
+    )
+    off = load_settings(
+        write_config(
+            tmp_path,
+            "[tickets]\nresolve_waiting_after_hours = 0\nclose_resolved_after_hours = 0\n",
+        ),
+        env={},
     )
     assert auto_close_policy(off) is None
 
@@ -199,6 +214,7 @@ async def test_off_means_no_checker(store):
         ("[tickets]\nremind_waiting_after_hours = 96\n", "remind_waiting_after_hours"),
         ("[tickets]\nresolve_waiting_after_hours = -1\n", "resolve_waiting_after_hours"),
         ('[tickets]\nremind_waiting_after_hours = "soon"\n', "remind_waiting_after_hours"),
+        ("[tickets]\nclose_resolved_after_hours = 24\n", "close_resolved_after_hours"),
     ],
 )
 def test_bad_auto_close_settings_are_one_line_errors(tmp_path, text, problem):
@@ -211,3 +227,67 @@ def test_bad_auto_close_settings_are_one_line_errors(tmp_path, text, problem):
 def test_the_policy_rejects_a_reminder_after_the_resolution():
     with pytest.raises(ValueError):
         AutoClosePolicy(resolve_after=timedelta(hours=1), remind_after=timedelta(hours=2))
+
+
+# -- closing resolved tickets
+
+CLOSING = AutoClosePolicy(resolve_after=None, close_resolved_after=timedelta(days=7))
+
+
+async def test_a_resolved_ticket_is_closed_after_a_week_and_the_user_asked_to_rate(store):
+    bot = Harness(store, FakeClock(START), auto_close=CLOSING)
+    await bot.user_says("/new the projector in room 4 is dead")
+    await bot.agent_replies("/resolve replaced the lamp", ticket=1)
+
+    assert (await check_at(bot, START + timedelta(days=7) - timedelta(minutes=1))).closed == ()
+    assert (await ticket(store)).status == TicketStatus.RESOLVED
+    result = await check_at(bot, START + timedelta(days=7))
+    assert result.closed == (1,)
+    closed = await ticket(store)
+    assert closed.status == TicketStatus.CLOSED and closed.closed_at == bot.clock()
+    last = bot.last_to_user().message
+    assert last.text.startswith("Your ticket #1 has been closed: it was resolved 7 days ago.")
+    assert "How would you rate the help with ticket #1?" in last.text
+    assert [b.payload for b in last.buttons[0]] == [f"/rate 1 {n}" for n in range(1, 6)]
+    note = bot.to_staff()[-1].message
+    assert note.conversation.thread_id == bot.thread_of(1)
+    assert note.text.startswith("🔒 Ticket #1 closed automatically")
+    async with store.transaction() as tx:
+        (audit,) = [a for a in await tx.list_audit("ticket") if a.after and a.after.get("reason")]
+    assert audit.actor is None and audit.after == {"status": "closed", "reason": "auto_close"}
+    assert (await check_at(bot, START + timedelta(days=8))).closed == ()  # once
+
+    await bot.user_says("/rate 1 4")
+    async with store.transaction() as tx:
+        assert (await tx.get_rating(1)).score == 4
+
+
+async def test_confirmed_or_reopened_tickets_are_not_closed_again(store):
+    bot = Harness(store, FakeClock(START), auto_close=CLOSING)
+    await bot.user_says("/new one", user="u1")
+    await bot.user_says("/new two", user="u2")
+    await bot.agent_replies("/resolve", ticket=1)
+    await bot.agent_replies("/resolve", ticket=2)
+    bot.clock.advance(hours=1)
+    await bot.user_says("/close 1", user="u1")  # confirmed
+    await bot.user_says("/reopen 2", user="u2")  # not solved
+    closed_at = (await ticket(store, 1)).closed_at
+    result = await check_at(bot, START + timedelta(days=30))
+    assert result.closed == ()
+    assert (await ticket(store, 1)).closed_at == closed_at
+    assert (await ticket(store, 2)).status == TicketStatus.OPEN
+
+
+async def test_two_checkers_close_each_ticket_once(store):
+    clock = FakeClock(START)
+    first = Harness(store, clock, auto_close=CLOSING)
+    second = Harness(store, clock, auto_close=CLOSING)
+    for n in range(1, 6):
+        await first.user_says(f"/new problem {n}", user=f"u{n}")
+        await first.agent_replies("/resolve", ticket=n)
+    clock.now = START + timedelta(days=8)
+    results = await asyncio.gather(
+        *(checker.check() for checker in (first.engine.auto_close, second.engine.auto_close) * 2)
+    )
+    closed = [number for result in results for number in result.closed]
+    assert sorted(closed) == [1, 2, 3, 4, 5]

@@ -332,7 +332,7 @@ def claim_sla_events(conn: Connection, now: datetime) -> list[tuple[SlaEvent, Ti
 # -- auto-close of tickets waiting for the user
 
 
-def _waiting_candidates(*condition: ColumnElement[bool]):
+def _claim_candidates(*condition: ColumnElement[bool]):
     # SKIP LOCKED (PostgreSQL): a second checker passes over rows the first is claiming.
     return (
         select(tickets.c.id)
@@ -354,7 +354,7 @@ def claim_waiting_reminders(
     )
     statement = (
         update(tickets)
-        .where(tickets.c.id.in_(_waiting_candidates(*condition)), *condition)
+        .where(tickets.c.id.in_(_claim_candidates(*condition)), *condition)
         .values(waiting_reminded_at=now)
         .returning(*tickets.c)
     )
@@ -373,7 +373,7 @@ def claim_waiting_resolutions(
     )
     statement = (
         update(tickets)
-        .where(tickets.c.id.in_(_waiting_candidates(*condition)), *condition)
+        .where(tickets.c.id.in_(_claim_candidates(*condition)), *condition)
         .values(
             status=TicketStatus.RESOLVED.value,
             resolved_at=now,
@@ -381,6 +381,25 @@ def claim_waiting_resolutions(
             waiting_since=None,
             waiting_reminded_at=None,
         )
+        .returning(*tickets.c)
+    )
+    rows = conn.execute(statement).all()
+    return [ticket_from_row(row) for row in sorted(rows, key=lambda r: r.id)]
+
+
+def claim_resolved_closures(
+    conn: Connection, resolved_before: datetime, now: datetime
+) -> list[Ticket]:
+    """Close (at `now`) every ticket resolved at `resolved_before` or earlier and return them
+    as closed. Guarded by status = resolved: never closed twice."""
+    condition = (
+        tickets.c.status == TicketStatus.RESOLVED.value,
+        tickets.c.resolved_at <= resolved_before,
+    )
+    statement = (
+        update(tickets)
+        .where(tickets.c.id.in_(_claim_candidates(*condition)), *condition)
+        .values(status=TicketStatus.CLOSED.value, closed_at=now, updated_at=now)
         .returning(*tickets.c)
     )
     rows = conn.execute(statement).all()
