@@ -23,7 +23,7 @@ from core.messages import ConversationRef
 from core.outbox import OutboxConfig, OutboxSender
 from core.ports import ChannelAdapter, Store
 from core.sla import SlaPolicy, SlaTarget
-from core.ticket_policy import KeywordRule, TicketPolicy
+from core.ticket_policy import KeywordRule, TicketPolicy, UserGroupRule
 from knowledge.matcher import create_matcher
 from knowledge.smalltalk import classify_small_talk
 from storage.database import open_store
@@ -151,4 +151,12 @@ def ticket_policy(settings: Settings) -> TicketPolicy:
         require_agent_role=settings.staff.require_agent_role,
         priority_rules=tuple(KeywordRule(r.keywords, r.priority) for r in tickets.priority_rules),
         category_rules=tuple(KeywordRule(r.keywords, r.category) for r in tickets.category_rules),
+        user_groups=tuple(
+            UserGroupRule(
+                group.name,
+                frozenset(tuple(m.split(":", 1)) for m in group.members),  # type: ignore[misc]
+                Priority(group.priority),
+            )
+            for group in tickets.user_groups
+        ),
     )

@@ -348,27 +348,27 @@ class StaffSettings(_Section):
 
 _ROLE_MEMBER = re.compile(r"(?P<channel>[a-z]+):(?P<user_id>\S+)")
 
-RoleList = Annotated[tuple[str, ...], Field(strict=False)]  # a TOML array arrives as a list
+
+def _channel_user_pairs(members: tuple[str, ...]) -> tuple[str, ...]:
+    for member in members:
+        match = _ROLE_MEMBER.fullmatch(member)
+        if match is None:
+            raise _rule(f'"{member}" must look like "channel:user_id", e.g. "telegram:123456"')
+        if match["channel"] not in CHANNELS:
+            raise _rule(
+                f'"{member}": unknown channel "{match["channel"]}" (known: {", ".join(CHANNELS)})'
+            )
+    return members
+
+
+# People as "channel:user_id"; a TOML array arrives as a list.
+RoleList = Annotated[tuple[str, ...], Field(strict=False), AfterValidator(_channel_user_pairs)]
 
 
 class RolesSettings(_Section):
     admins: RoleList = ("console:admin",)
     supervisors: RoleList = ()
     agents: RoleList = ("console:agent",)
-
-    @field_validator("admins", "supervisors", "agents")
-    @classmethod
-    def _channel_user_pairs(cls, members: tuple[str, ...]) -> tuple[str, ...]:
-        for member in members:
-            match = _ROLE_MEMBER.fullmatch(member)
-            if match is None:
-                raise _rule(f'"{member}" must look like "channel:user_id", e.g. "telegram:123456"')
-            if match["channel"] not in CHANNELS:
-                raise _rule(
-                    f'"{member}": unknown channel "{match["channel"]}" '
-                    f"(known: {', '.join(CHANNELS)})"
-                )
-        return members
 
     def grants(self) -> Iterator[tuple[Role, str, str]]:
         """Every configured (role, channel, user_id), e.g. (Role.ADMIN, "telegram", "123")."""
@@ -396,6 +396,12 @@ class PriorityRuleSettings(_Section):
     priority: Literal["low", "normal", "high", "urgent"]
 
 
+class UserGroupSettings(_Section):
+    name: str = Field(min_length=1, max_length=64)
+    members: RoleList
+    priority: Literal["low", "normal", "high", "urgent"]
+
+
 class CategoryRuleSettings(_Section):
     keywords: Annotated[Keywords, AfterValidator(_keywords_not_blank)]
     category: str = Field(min_length=1, max_length=64)
@@ -408,6 +414,7 @@ class TicketsSettings(_Section):
     close_resolved_after_hours: float = Field(168.0, ge=0, strict=False)
     priority_rules: Annotated[tuple[PriorityRuleSettings, ...], Field(strict=False)] = ()
     category_rules: Annotated[tuple[CategoryRuleSettings, ...], Field(strict=False)] = ()
+    user_groups: Annotated[tuple[UserGroupSettings, ...], Field(strict=False)] = ()
 
     @model_validator(mode="after")
     def _reminder_before_resolution(self) -> TicketsSettings:

@@ -1,5 +1,5 @@
 """How tickets are run: the reopen window, whether the staff chat needs the agent role, and the
-keyword rules that give a new ticket its first priority and category."""
+rules that give a new ticket its first priority (keywords, the user's group) and category."""
 
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ class KeywordRule:
 
 
 @dataclass(frozen=True)
+class UserGroupRule:
+    """Tickets of these people ("channel", "user id") start at least at `priority`."""
+
+    name: str
+    members: frozenset[tuple[str, str]]
+    priority: Priority
+
+
+@dataclass(frozen=True)
 class TicketPolicy:
     # A user writing to a resolved ticket within this time reopens it; later, a new ticket is
     # opened and linked to the resolved one.
@@ -37,10 +46,13 @@ class TicketPolicy:
     priority_rules: tuple[KeywordRule, ...] = ()
     category_rules: tuple[KeywordRule, ...] = ()
     default_priority: Priority = field(default=Priority.NORMAL)
+    user_groups: tuple[UserGroupRule, ...] = ()
 
-    def initial_priority(self, text: str) -> Priority:
-        """The highest priority among the rules that match, else the default."""
+    def initial_priority(self, text: str, user: tuple[str, str] | None = None) -> Priority:
+        """The highest priority among the keyword rules matching `text` and the groups of
+        `user` ("channel", "user id"), else the default."""
         matched = [Priority(r.value) for r in self.priority_rules if r.matches(text)]
+        matched += [g.priority for g in self.user_groups if user in g.members]
         return max(matched, key=PRIORITY_ORDER.index) if matched else self.default_priority
 
     def category_for(self, text: str) -> str | None:

@@ -121,7 +121,7 @@ class TicketDesk:
             shorten(text, SUBJECT_LENGTH) if text.strip() else self.staff_text("ticket.no_subject")
         )
         if priority is None:
-            priority = self.policy.initial_priority(text)
+            priority = self.policy.initial_priority(text, (user.channel, user.external_id))
         category = category or self.policy.category_for(text)
         if category is None and follows_up is not None:
             category = follows_up.category
