@@ -141,7 +141,14 @@ def sla_policy(settings: Settings) -> SlaPolicy | None:
         Priority(name): SlaTarget(target.first_response, target.resolution)
         for name, target in sla.targets.items()
     }
-    return SlaPolicy(targets, calendar, sla.warn_at)
+    by_category = {
+        category: {
+            Priority(name): SlaTarget(target.first_response, target.resolution)
+            for name, target in priorities.items()
+        }
+        for category, priorities in sla.category_targets.items()
+    }
+    return SlaPolicy(targets, calendar, sla.warn_at, by_category)
 
 
 def ticket_policy(settings: Settings) -> TicketPolicy:

@@ -510,6 +510,14 @@ class SlaSettings(_Section):
     targets: Annotated[
         dict[Literal["low", "normal", "high", "urgent"], SlaTargetSettings], Field(strict=False)
     ] = Field(default_factory=lambda: dict(_DEFAULT_SLA_TARGETS))
+    # category -> priority -> target, overriding `targets` for tickets of that category.
+    category_targets: Annotated[
+        dict[
+            Annotated[str, Field(min_length=1, max_length=64)],
+            dict[Literal["low", "normal", "high", "urgent"], SlaTargetSettings],
+        ],
+        Field(strict=False),
+    ] = Field(default_factory=dict)
     business_hours: BusinessHoursSettings | None = None  # None: 24/7
     escalate_on_breach: bool = False
 

@@ -37,20 +37,31 @@ class SlaTarget:
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    """A priority without a target has no timers."""
+    """A priority without a target has no timers. `category_targets` (category, compared without
+    regard to case -> priority -> target) override the priority's target for that category."""
 
     targets: Mapping[Priority, SlaTarget]
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     warn_at: float = 0.8  # share of the target after which the warning goes out
+    category_targets: Mapping[str, Mapping[Priority, SlaTarget]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 < self.warn_at < 1:
             raise ValueError("warn_at must be between 0 and 1")
+        folded = {name.casefold(): targets for name, targets in self.category_targets.items()}
+        object.__setattr__(self, "category_targets", folded)
+
+    def target_for(self, priority: Priority, category: str | None) -> SlaTarget | None:
+        by_category = self.category_targets.get(category.casefold()) if category else None
+        if by_category and priority in by_category:
+            return by_category[priority]
+        return self.targets.get(priority)
 
     def schedule(self, ticket: Ticket, priority: Priority, paused_seconds: float) -> dict[str, Any]:
-        """The warning points and deadlines (as update_ticket changes) for `priority`, counted
-        from the ticket's creation plus the business time it spent waiting for the user."""
-        target = self.targets.get(priority)
+        """The warning points and deadlines (as update_ticket changes) for `priority` and the
+        ticket's category, counted from the ticket's creation plus the business time it spent
+        waiting for the user."""
+        target = self.target_for(priority, ticket.category)
         paused = timedelta(seconds=paused_seconds)
         changes: dict[str, Any] = {}
         for name, duration in (
@@ -72,9 +83,9 @@ class SlaPolicy:
     def on_change(self, before: Ticket, after: Ticket, now: datetime) -> dict[str, Any]:
         """Changes that follow a ticket update: the clock stops while the ticket waits for the
         user or is resolved/closed; when it runs again (the user answered, the ticket was
-        reopened) that pause's business time moves the deadlines; a new priority brings new
-        targets. A warning or breach already announced is kept unless its point moved into the
-        future (it will be announced again when that comes)."""
+        reopened) that pause's business time moves the deadlines; a new priority or category
+        brings new targets. A warning or breach already announced is kept unless its point
+        moved into the future (it will be announced again when that comes)."""
         sla = after.sla
         changes: dict[str, Any] = {}
         paused_seconds = sla.paused_seconds
@@ -82,7 +93,7 @@ class SlaPolicy:
         leaving = before.status in PAUSED_STATUSES and after.status not in PAUSED_STATUSES
         if entering and sla.paused_since is None:
             changes["sla_paused_since"] = now
-        reschedule = after.priority != before.priority
+        reschedule = after.priority != before.priority or after.category != before.category
         if leaving and sla.paused_since is not None:
             pause = self.calendar.business_time_between(sla.paused_since, now)
             paused_seconds += pause.total_seconds()
