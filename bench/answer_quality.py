@@ -47,11 +47,7 @@ import numpy as np  # noqa: E402
 from rapidfuzz import process  # noqa: E402
 
 from core.domain import FaqEntry  # noqa: E402
-from knowledge.matcher import (  # noqa: E402
-    DEFAULT_ANSWER_THRESHOLD,
-    DEFAULT_SUGGEST_THRESHOLD,
-    FuzzyMatcher,
-)
+from knowledge.matcher import FuzzyMatcher  # noqa: E402
 from knowledge.normalize import normalize, stem  # noqa: E402
 
 DEFAULT_DATA = Path("/work/shared/eval")
@@ -527,28 +523,33 @@ def run_one(make: Callable, dataset: Dataset, on_validation: bool) -> tuple[Resu
         groups,
     )
     if scorer.product:
-        result.product_line = _product_thresholds(validation, test, dataset, scorer.name)
+        result.product_line = _product_thresholds(
+            validation, test, dataset, scorer.name, scorer.matcher.default_thresholds
+        )
     return result, validation, test
 
 
 def _product_thresholds(
-    validation: list[Outcome], test: list[Outcome], dataset: Dataset, name: str
+    validation: list[Outcome],
+    test: list[Outcome],
+    dataset: Dataset,
+    name: str,
+    defaults: tuple[float, float],
 ) -> str:
-    """How the module's default thresholds behave: what the bot really does."""
+    """How the matcher's default thresholds behave: what the bot really does."""
+    default_answer, default_suggest = defaults
     answer = choose_answer_threshold(validation, dataset.min_precision, dataset.max_oos_answered)
     suggest = choose_suggest_threshold(validation, answer)
-    metrics = answer_metrics(test, DEFAULT_ANSWER_THRESHOLD)
+    metrics = answer_metrics(test, default_answer)
     oos = [o for o in test if not o.in_scope]
     straight = (
-        sum(1 for o in oos if o.confidence < DEFAULT_SUGGEST_THRESHOLD) / len(oos)
-        if oos
-        else float("nan")
+        sum(1 for o in oos if o.confidence < default_suggest) / len(oos) if oos else float("nan")
     )
-    hits = suggestion_hit_rate(test, DEFAULT_SUGGEST_THRESHOLD, DEFAULT_ANSWER_THRESHOLD)
+    hits = suggestion_hit_rate(test, default_suggest, default_answer)
     return (
         f"{dataset.name} {dataset.kb}, {name}: thresholds chosen on validation answer "
-        f"{answer:.3f} / suggest {suggest:.3f}; at the defaults ({DEFAULT_ANSWER_THRESHOLD} / "
-        f"{DEFAULT_SUGGEST_THRESHOLD}) on test: precision {_pct(metrics['precision'])}, "
+        f"{answer:.3f} / suggest {suggest:.3f}; at the defaults ({default_answer} / "
+        f"{default_suggest}) on test: precision {_pct(metrics['precision'])}, "
         f"coverage {_pct(metrics['coverage'])}, out-of-scope not answered "
         f"{_pct(1 - metrics['oos_answered'])} (straight to a ticket {_pct(straight)}), right "
         f"article among the buttons {_pct(hits)}"

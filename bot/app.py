@@ -24,7 +24,7 @@ from core.outbox import OutboxConfig, OutboxSender
 from core.ports import ChannelAdapter, Store
 from core.sla import SlaPolicy, SlaTarget
 from core.ticket_policy import KeywordRule, TicketPolicy, UserGroupRule
-from knowledge.matcher import create_matcher
+from knowledge.matcher import FuzzyMatcher, create_matcher
 from knowledge.smalltalk import classify_small_talk
 from storage.database import open_store
 
@@ -66,11 +66,16 @@ async def build_app(
         ),
         clock,
     )
+    matcher = create_matcher(semantic=settings.knowledge.semantic)
     engine = ConversationEngine(
         store,
-        KnowledgeBase(create_matcher(semantic=settings.knowledge.semantic)),
+        KnowledgeBase(matcher),
         Texts(settings.bot.default_language),
-        engine_config(settings, {name: a.max_file_size for name, a in adapters.items()}),
+        engine_config(
+            settings,
+            {name: a.max_file_size for name, a in adapters.items()},
+            matcher.default_thresholds,
+        ),
         classify_small_talk,
         clock=clock,
         on_committed=sender.wake,
@@ -83,14 +88,20 @@ async def build_app(
     return App(settings, store, engine, ingest, sender)
 
 
-def engine_config(settings: Settings, max_file_sizes: Mapping[str, int]) -> EngineConfig:
+def engine_config(
+    settings: Settings,
+    max_file_sizes: Mapping[str, int],
+    default_thresholds: tuple[float, float] = FuzzyMatcher.default_thresholds,
+) -> EngineConfig:
+    """`default_thresholds`: those of the matcher in use, for thresholds the config leaves out."""
+    answer, suggest = settings.knowledge.thresholds(default_thresholds)
     roles: dict[tuple[str, str], set[str]] = {}
     for role, channel, user_id in settings.roles.grants():
         roles.setdefault((channel, user_id), set()).add(role.value)
     return EngineConfig(
         staff_chat=ConversationRef(settings.staff.channel, str(settings.staff.chat_id)),
-        answer_threshold=settings.knowledge.answer_threshold,
-        suggest_threshold=settings.knowledge.suggest_threshold,
+        answer_threshold=answer,
+        suggest_threshold=suggest,
         default_language=settings.bot.default_language,
         bot_name=settings.bot.name,
         min_question_chars=settings.knowledge.min_question_chars,

@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level or quiet)
     try:
         return asyncio.run(args.action(settings, args)) or 0
+    except ConfigError as error:  # a setting that only the built parts can check
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except _UserError as error:
@@ -259,12 +262,11 @@ async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
             entries = await tx.list_faq(include_disabled=False)
     finally:
         await store.close()
-    knowledge = KnowledgeBase(create_matcher(semantic=settings.knowledge.semantic))
+    matcher = create_matcher(semantic=settings.knowledge.semantic)
+    knowledge = KnowledgeBase(matcher)
     knowledge.load(entries)
     matches = knowledge.search(args.question, args.lang, limit=args.limit)
-    thresholds = Thresholds(
-        settings.knowledge.answer_threshold, settings.knowledge.suggest_threshold
-    )
+    thresholds = Thresholds(*settings.knowledge.thresholds(matcher.default_thresholds))
     print(
         f"decision: {thresholds.decide(matches).value} "
         f"(answer >= {thresholds.answer:.2f}, suggest >= {thresholds.suggest:.2f})"

@@ -9,8 +9,6 @@ operator sees what to fix instead of a traceback or a pydantic dump.
 from __future__ import annotations
 
 import difflib
-import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -285,37 +283,41 @@ def _absolute_sqlite_path(rest: str, base_dir: Path) -> str:
     return f"/{absolute}{question_mark}{query}"
 
 
-def _matcher_default(name: str, fallback: float) -> float:
-    """Threshold defaults live with the matcher when it exists, so tuning it tunes the default."""
-    try:
-        if importlib.util.find_spec("knowledge.matcher") is None:
-            return fallback
-    except ModuleNotFoundError:
-        return fallback
-    module = importlib.import_module("knowledge.matcher")
-    return float(getattr(module, name, fallback))
-
-
-DEFAULT_ANSWER_THRESHOLD = _matcher_default("DEFAULT_ANSWER_THRESHOLD", 0.75)
-DEFAULT_SUGGEST_THRESHOLD = _matcher_default("DEFAULT_SUGGEST_THRESHOLD", 0.45)
+Threshold = Annotated[
+    Annotated[float, Field(ge=0.0, le=1.0)] | None, BeforeValidator(_blank_is_unset)
+]
 
 
 class KnowledgeSettings(_Section):
-    answer_threshold: float = Field(DEFAULT_ANSWER_THRESHOLD, ge=0.0, le=1.0)
-    suggest_threshold: float = Field(DEFAULT_SUGGEST_THRESHOLD, ge=0.0, le=1.0)
+    # None: the default of the matcher in use (see `thresholds`).
+    answer_threshold: Threshold = None
+    suggest_threshold: Threshold = None
     load_sample_when_empty: bool = True
     min_question_chars: int = Field(6, ge=0)
     semantic: bool = False
 
     @model_validator(mode="after")
     def _suggest_below_answer(self) -> KnowledgeSettings:
-        if self.suggest_threshold > self.answer_threshold:
+        answer, suggest = self.answer_threshold, self.suggest_threshold
+        if answer is not None and suggest is not None and suggest > answer:
             raise _rule(
-                f"must not exceed answer_threshold ({self.answer_threshold:g}), "
-                f"got {self.suggest_threshold:g}",
+                f"must not exceed answer_threshold ({answer:g}), got {suggest:g}",
                 "suggest_threshold",
             )
         return self
+
+    def thresholds(self, defaults: tuple[float, float]) -> tuple[float, float]:
+        """(answer, suggest): the configured ones, else the matcher's `defaults` (a default
+        suggest threshold never exceeds a configured answer threshold)."""
+        answer = self.answer_threshold if self.answer_threshold is not None else defaults[0]
+        if self.suggest_threshold is None:
+            return answer, min(defaults[1], answer)
+        if self.suggest_threshold > answer:
+            raise ConfigError(
+                f"[knowledge] suggest_threshold: must not exceed the matcher's answer threshold "
+                f"({answer:g}), got {self.suggest_threshold:g}"
+            )
+        return answer, self.suggest_threshold
 
 
 LineName = Annotated[str, Field(pattern=r"^[^\s/]{1,32}$")]

@@ -1,14 +1,16 @@
 """The daily digest: once a day, from `at` (local time), each support line's staff chat gets
 yesterday's report for that line (with one line: the whole helpdesk) and its chart.
 
-`DailyDigest.check` runs every minute from the scheduler; the day is claimed in the database
-first, so a restart after the hour still sends it, and two bot processes send it once."""
+`DailyDigest.check` runs every minute from the scheduler. The day is claimed in the database in
+the transaction that queues the messages, so a restart after the hour still sends it and two bot
+processes send it once. The charts are rendered before that transaction (no lock held for
+them); a process that loses the claim has rendered them for nothing, once a day."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from core.messages import OutgoingMessage
@@ -44,29 +46,37 @@ class DailyDigest:
         self.zone = zone
         self.clock = clock
         self.on_committed = on_committed
+        self._settled: date | None = None  # the local day whose digest is known to be sent
 
     async def check(self, now: datetime | None = None) -> bool:
         """Send today's digest if it is time and nobody has yet. True when this call sent it."""
         now = now or self.clock()
         local = now.astimezone(self.zone)
-        if local.time() < self.at:
+        today = local.date()
+        if local.time() < self.at or self._settled == today:
             return False
-        yesterday = local.date() - timedelta(days=1)
+        yesterday = today - timedelta(days=1)
         period = Period(yesterday, yesterday, self.zone)
         lines = self.desk.lines
         async with self.store.transaction() as tx:
-            if not await tx.claim_update(CLAIM_CHANNEL, local.date().isoformat(), now):
-                return False
-            messages: list[OutgoingMessage] = []
-            for line in lines:
-                report = await build_report(
-                    tx, period, lines, now, line.name if len(lines) > 1 else None
-                )
-                title = self.desk.staff_text("report.digest_title")
-                body = render_report(report, self.desk.staff_text)
-                messages.append(OutgoingMessage(conversation=line.chat, text=f"{title}\n{body}"))
-                messages.append(self.reports.chart_message(report, line.chat))
-            await tx.enqueue_many(messages, now)
+            reports = [
+                await build_report(tx, period, lines, now, line.name if len(lines) > 1 else None)
+                for line in lines
+            ]
+        messages: list[OutgoingMessage] = []
+        title = self.desk.staff_text("report.digest_title")
+        for line, report in zip(lines, reports, strict=True):
+            body = render_report(report, self.desk.staff_text)
+            messages.append(OutgoingMessage(conversation=line.chat, text=f"{title}\n{body}"))
+            messages.append(await self.reports.chart_message(report, line.chat))
+        async with self.store.transaction() as tx:
+            claimed = await tx.claim_update(CLAIM_CHANNEL, today.isoformat(), now)
+            if claimed:
+                await tx.enqueue_many(messages, now)
+        # Sent here or elsewhere: nothing to do until tomorrow (no query every minute).
+        self._settled = today
+        if not claimed:
+            return False
         log.info("daily digest sent", extra={"day": yesterday.isoformat(), "lines": len(lines)})
         self.on_committed()
         return True

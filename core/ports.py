@@ -360,6 +360,9 @@ class Matcher(Protocol):
     """Ranks knowledge-base entries for a question. Kept in memory; rebuilt or patched when the
     knowledge base changes."""
 
+    # (answer, suggest): the confidence thresholds this matcher was tuned for (config defaults).
+    default_thresholds: tuple[float, float]
+
     def match(self, text: str, language: str | None = None, limit: int = 3) -> list[Match]:
         """Best candidates first, at most `limit`, one per entry."""
 

@@ -11,7 +11,8 @@ Definitions (also in the README):
   percentile (nearest rank);
 - SLA compliance: among the tickets created in the period that have a target, the share whose
   target was met; a target still running (no answer or resolution yet, deadline not passed) is
-  not counted yet;
+  not counted yet, nor is one whose clock is stopped (the ticket waits for the user: its
+  deadline moves when the clock runs again) unless it had passed before the clock stopped;
 - satisfaction: the ratings given in the period;
 - backlog: the active tickets now, by status and by support line.
 A report for one line counts that line's tickets (a ticket counts in the line it is in now);
@@ -33,6 +34,7 @@ from core.domain import (
     Priority,
     Ticket,
     TicketRating,
+    TicketSla,
     TicketStatus,
 )
 from core.lines import SupportLines
@@ -253,19 +255,21 @@ _ACTIVE_ORDER = [s for s in TicketStatus if s in ACTIVE_STATUSES]
 
 def _response_met(ticket: Ticket, now: datetime) -> bool | None:
     """Whether the first-response target was met; None: no target, or still running."""
-    return _met(
-        ticket.sla.response_due_at, ticket.sla.response_breached_at, ticket.first_response_at, now
-    )
+    sla = ticket.sla
+    return _met(sla.response_due_at, sla.response_breached_at, ticket.first_response_at, sla, now)
 
 
 def _resolution_met(ticket: Ticket, now: datetime) -> bool | None:
-    return _met(
-        ticket.sla.resolution_due_at, ticket.sla.resolution_breached_at, ticket.resolved_at, now
-    )
+    sla = ticket.sla
+    return _met(sla.resolution_due_at, sla.resolution_breached_at, ticket.resolved_at, sla, now)
 
 
 def _met(
-    due: datetime | None, breached: datetime | None, done: datetime | None, now: datetime
+    due: datetime | None,
+    breached: datetime | None,
+    done: datetime | None,
+    sla: TicketSla,
+    now: datetime,
 ) -> bool | None:
     if due is None:
         return None
@@ -273,7 +277,10 @@ def _met(
         return False
     if done is not None:
         return done <= due
-    return False if now >= due else None
+    # While the ticket waits for the user the clock is stopped and `due` is stale: it moves by
+    # the pause when the clock runs again (core.sla), so only a deadline passed before is missed.
+    stopped_at = sla.paused_since or now
+    return False if stopped_at >= due else None
 
 
 async def _ratings(

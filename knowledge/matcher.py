@@ -142,6 +142,8 @@ class FuzzyMatcher:
     """In-memory matcher implementing `core.ports.Matcher`. Not thread-safe: the engine calls it
     from one event loop."""
 
+    # The answer / suggest thresholds that suit this matcher's confidence (the config's defaults).
+    default_thresholds: tuple[float, float] = (DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD)
     # (slope of the score, slope of the margin, intercept) of the confidence's logistic function.
     calibration: tuple[float, float, float] = (
         CONFIDENCE_SLOPE_SCORE,

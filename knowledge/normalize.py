@@ -204,6 +204,7 @@ _LATIN_TO_CYRILLIC: list[tuple[str, str]] = sorted(
 _CYRILLIC_VOWELS = frozenset("аеиоуыэюя")
 
 
+@lru_cache(maxsize=100_000)  # every English question word passes here: cache the common ones
 def _word_to_cyrillic(word: str) -> str:
     out: list[str] = []
     i = 0

@@ -37,6 +37,11 @@ SEMANTIC_CANDIDATES = 8
 # Confidence = logistic(score slope * score + margin slope * margin + intercept), fitted on half A
 # of the helpdesk validation set with the semantic evidence in the score.
 SEMANTIC_CALIBRATION = (0.638, 1.010, -3.853)
+# Its answer threshold, chosen on the same validation half like the fuzzy one (precision >= 0.95,
+# at most 2% of out-of-scope messages answered); the suggest threshold means the same probability
+# as the fuzzy matcher's.
+SEMANTIC_ANSWER_THRESHOLD = 0.843
+SEMANTIC_SUGGEST_THRESHOLD = 0.43
 
 
 class SentenceEncoder(Protocol):
@@ -178,6 +183,7 @@ class SemanticMatcher(FuzzyMatcher):
     `core.ports.Matcher`."""
 
     calibration = SEMANTIC_CALIBRATION
+    default_thresholds = (SEMANTIC_ANSWER_THRESHOLD, SEMANTIC_SUGGEST_THRESHOLD)
 
     def __init__(
         self, entries: Sequence[FaqEntry] = (), encoder: SentenceEncoder | None = None

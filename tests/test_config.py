@@ -11,12 +11,9 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from bot.config import (
-    DEFAULT_ANSWER_THRESHOLD,
-    DEFAULT_SUGGEST_THRESHOLD,
     SECRET_KEYS,
     ConfigError,
     Settings,
-    _matcher_default,
     env_var_name,
     load_settings,
 )
@@ -113,8 +110,8 @@ def test_no_file_means_defaults_with_sqlite_next_to_the_working_directory(
     assert settings.bot.name == "Helpdesk"
     assert settings.bot.default_language == "en"
     assert settings.database.url == f"sqlite+aiosqlite:///{tmp_path}/data/helpdesk.sqlite3"
-    assert settings.knowledge.answer_threshold == DEFAULT_ANSWER_THRESHOLD
-    assert settings.knowledge.suggest_threshold == DEFAULT_SUGGEST_THRESHOLD
+    assert settings.knowledge.answer_threshold is None  # the matcher's own default
+    assert settings.knowledge.suggest_threshold is None
     assert settings.roles.admins == ("console:admin",)
     assert settings.roles.agents == ("console:agent",)
     assert settings.outbox.max_attempts == 12
@@ -122,18 +119,26 @@ def test_no_file_means_defaults_with_sqlite_next_to_the_working_directory(
     assert settings.enabled_channels == ("console",)
 
 
-def test_threshold_defaults_follow_the_matcher_when_it_exists() -> None:
-    try:
-        from knowledge import matcher
-    except ImportError:
-        expected = (0.75, 0.45)
-    else:
-        expected = (
-            getattr(matcher, "DEFAULT_ANSWER_THRESHOLD", 0.75),
-            getattr(matcher, "DEFAULT_SUGGEST_THRESHOLD", 0.45),
-        )
-    assert (DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD) == expected
-    assert _matcher_default("NO_SUCH_CONSTANT", 0.5) == 0.5
+def test_thresholds_left_out_come_from_the_matcher_in_use(tmp_path: Path) -> None:
+    from bot.app import engine_config
+    from knowledge.matcher import FuzzyMatcher
+    from knowledge.semantic import SemanticMatcher
+
+    defaults = load_settings(None, env={})
+    fuzzy = engine_config(defaults, {}, FuzzyMatcher.default_thresholds)
+    assert (fuzzy.answer_threshold, fuzzy.suggest_threshold) == FuzzyMatcher.default_thresholds
+    semantic = engine_config(defaults, {}, SemanticMatcher.default_thresholds)
+    assert (semantic.answer_threshold, semantic.suggest_threshold) == (0.843, 0.43)
+
+    own = load_text(tmp_path, "[knowledge]\nanswer_threshold = 0.3\n")
+    assert own.knowledge.thresholds((0.9, 0.43)) == (0.3, 0.3)  # suggest never above answer
+    high = load_text(tmp_path, "[knowledge]\nsuggest_threshold = 0.95\n")
+    with pytest.raises(ConfigError) as caught:
+        high.knowledge.thresholds((0.9, 0.43))
+    assert str(caught.value) == (
+        "[knowledge] suggest_threshold: must not exceed the matcher's answer threshold (0.9), "
+        "got 0.95"
+    )
 
 
 def test_settings_are_frozen() -> None:
