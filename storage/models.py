@@ -71,6 +71,10 @@ class TicketRow(Base):
         # find_active_ticket / list_user_tickets: a user's tickets by status, newest first.
         Index("ix_tickets_user_status", "user_id", "status", "id"),
         Index("ix_tickets_status", "status"),
+        # Reports: the tickets created, resolved or closed in a period.
+        Index("ix_tickets_created", "created_at"),
+        Index("ix_tickets_resolved", "resolved_at"),
+        Index("ix_tickets_closed", "closed_at"),
         # Ticket numbers are shown to people: never reuse one, even after a delete.
         {"sqlite_autoincrement": True},
     )
@@ -116,7 +120,10 @@ class TicketRatingRow(Base):
     """A user's satisfaction rating of a closed ticket: one per ticket."""
 
     __tablename__ = "ticket_ratings"
-    __table_args__ = (Index("ix_ticket_ratings_agent", "agent_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_ticket_ratings_agent", "agent_id", "created_at"),
+        Index("ix_ticket_ratings_created", "created_at"),  # reports: the ratings of a period
+    )
 
     ticket_id: Mapped[int] = mapped_column(
         ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
