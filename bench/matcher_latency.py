@@ -14,6 +14,7 @@ minutes).
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing
 import random
 import resource
@@ -58,11 +59,12 @@ class SyntheticBase:
             "ru": _vocabulary(self.rng, _SYLLABLES_RU, vocabulary_size),
         }
         ranks = range(1, vocabulary_size + 1)
-        self.weights = [1.0 / rank for rank in ranks]
+        # Cumulative once: random.choices would sum the 30,000 weights again on every call.
+        self.cumulative = list(itertools.accumulate(1.0 / rank for rank in ranks))
 
     def _sentence(self, language: str, low: int, high: int) -> str:
         count = self.rng.randint(low, high)
-        topical = self.rng.choices(self.words[language], self.weights, k=count)
+        topical = self.rng.choices(self.words[language], cum_weights=self.cumulative, k=count)
         common = _COMMON_EN if language == "en" else _COMMON_RU
         filler = self.rng.sample(common, k=min(3, count // 2))
         words = topical + filler
