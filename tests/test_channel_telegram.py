@@ -251,6 +251,21 @@ async def test_answer_buttons_ticket_topic_reply_note_and_close(store, fake_tele
         assert "closed by Bob" in in_topic(fake, topic)[-1]["text"]
 
 
+async def test_stats_sends_the_report_and_uploads_the_chart(store, fake_telegram, mode):
+    fake = fake_telegram
+    populate(fake)
+    async with helpdesk_on_telegram(store, fake, mode) as (world, desk):
+        await open_ticket(world, desk, USER, "the printer is jammed")
+        await world.deliver(fake.make_text_update(AGENT, "/stats week", chat_id=STAFF_FORUM))
+        await desk.settle()
+        report, chart = fake.sent_messages(STAFF_FORUM)[-2:]
+        assert report["text"].startswith("📊 Report") and "Tickets: 1 opened" in report["text"]
+        assert chart["caption"].startswith("📈") and chart["photo"]
+        [upload] = [r for r in fake.requests if r.method == "sendPhoto" and r.files]
+        (png,) = [f.content for f in upload.files.values()]
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
 async def test_plain_group_staff_chat_uses_a_reply_chain(store, fake_telegram, mode):
     fake = fake_telegram
     populate(fake, forum=False)
