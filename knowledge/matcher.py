@@ -29,7 +29,14 @@ from rapidfuzz import fuzz
 
 from core.domain import FaqEntry, Match
 from knowledge.index import InvertedIndex
-from knowledge.normalize import is_stopword, prepare, term_of, tokenize
+from knowledge.normalize import (
+    is_stopword,
+    looks_like_translit,
+    prepare,
+    term_of,
+    tokenize,
+    transliterate_to_cyrillic,
+)
 from knowledge.profiles import EntryProfiles, char_ngram_counts
 from knowledge.query import AnalyzedQuery, QueryAnalyzer
 
@@ -104,6 +111,17 @@ def _term_counts(words: list[str]) -> dict[str, int]:
         term = term_of(word)
         terms[term] = terms.get(term, 0) + 1
     return terms
+
+
+def phrasings_of(entry: FaqEntry) -> tuple[str, ...]:
+    """The wordings to index. A Russian entry's wording typed in Latin letters (one learned from
+    a user who typed "zabyl parol") is indexed in Cyrillic, as questions typed that way are read."""
+    if entry.language != "ru":
+        return entry.phrasings
+    return tuple(
+        transliterate_to_cyrillic(text) if looks_like_translit(text) else text
+        for text in entry.phrasings
+    )
 
 
 def _analyze_phrasing(entry_id: int, text: str) -> _Phrasing:
@@ -218,7 +236,8 @@ class FuzzyMatcher:
             return
         slots: list[int] = []
         seen: set[str] = set()
-        for text in entry.phrasings:
+        phrasings = phrasings_of(entry)
+        for text in phrasings:
             phrasing = _analyze_phrasing(entry.id, text)
             key = " ".join(sorted(phrasing.terms))
             if not phrasing.terms or key in seen:
@@ -234,7 +253,7 @@ class FuzzyMatcher:
             return
         self._entries[entry.id] = entry
         self._entry_slots[entry.id] = slots
-        features = [_profile_features(text) for text in entry.phrasings]
+        features = [_profile_features(text) for text in phrasings]
         self._char_profiles.add(entry.id, [chars for chars, _ in features])
         self._word_profiles.add(entry.id, [words for _, words in features])
         answer_terms = _term_counts(_content_words(entry.answer))

@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from core.domain import FaqEntry
-from knowledge.matcher import FuzzyMatcher
+from knowledge.matcher import FuzzyMatcher, phrasings_of
 from knowledge.normalize import switch_keyboard_layout, transliterate_to_cyrillic
 from knowledge.query import AnalyzedQuery
 
@@ -200,8 +200,9 @@ class SemanticMatcher(FuzzyMatcher):
     def rebuild(self, entries: Sequence[FaqEntry]) -> None:
         self._table.clear()
         enabled = [e for e in entries if e.enabled]
-        self._table.encode_missing([t for e in enabled for t in e.phrasings])  # one batch
-        self._table.forget_unused_texts({t for e in enabled for t in e.phrasings})
+        texts = [t for e in enabled for t in phrasings_of(e)]
+        self._table.encode_missing(texts)  # one batch
+        self._table.forget_unused_texts(set(texts))
         self._query_key = None
         super().rebuild(entries)
 
@@ -213,7 +214,7 @@ class SemanticMatcher(FuzzyMatcher):
     def _add(self, entry: FaqEntry) -> None:
         super()._add(entry)
         if entry.id in self._entries:
-            self._table.put(entry.id, entry.phrasings)
+            self._table.put(entry.id, phrasings_of(entry))
             self._query_key = None
 
     # -- matching

@@ -226,3 +226,15 @@ def test_index_postings_follow_adds_and_removes() -> None:
     index.remove(first)
     assert not index.has_term("printer") and index.doc_count == 0
     assert index.add({"vpn": 1}) in (first, second)  # slots are reused
+
+
+def test_a_russian_wording_typed_in_latin_letters_is_indexed_in_cyrillic():
+    # A variant learned from a user who typed Russian in Latin letters.
+    learned = entry(
+        20, "ru", "Как получить справку о доходах?", "gde vzyat spravku o zarplate dlya banka"
+    )
+    matcher = FuzzyMatcher([*ENTRIES, learned])
+    for question in ("где взять справку о зарплате для банка", "gde vzyat spravku o zarplate"):
+        (best, *_) = matcher.match(question, "ru")
+        assert best.entry_id == 20, question
+    assert "справку" in matcher.match("где взять справку о зарплате", "ru")[0].details["phrasing"]
