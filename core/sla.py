@@ -197,11 +197,11 @@ class SlaMonitor:
             OutgoingMessage(conversation=self.desk.staff_chat_of(ticket), text=alert),
         ]
         if event in _BREACHES:
-            messages += await self._to_supervisors(tx, event, params)
+            messages += await self._to_supervisors(tx, event, ticket, params)
         return messages
 
     async def _to_supervisors(
-        self, tx: Transaction, event: SlaEvent, params: dict
+        self, tx: Transaction, event: SlaEvent, ticket: Ticket, params: dict
     ) -> list[OutgoingMessage]:
         """The breach alert in each supervisor's private chat with the bot (known once they
         have written to it), in their language."""
@@ -220,7 +220,10 @@ class SlaMonitor:
                 )
                 continue
             language = person.language or texts.default_language
-            text = texts.get(language, _THREAD_TEXT[event] + "_alert", **params)
+            priority = texts.get(language, f"priority.{ticket.priority.value}")
+            text = texts.get(
+                language, _THREAD_TEXT[event] + "_alert", **{**params, "priority": priority}
+            )
             messages.append(OutgoingMessage(conversation=person.chat, text=text))
         return messages
 
