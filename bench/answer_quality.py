@@ -361,14 +361,14 @@ def load_helpdesk(root: Path) -> Dataset:
 def with_learned_variants(
     entries: list[FaqEntry], intent_of: dict[int, str], learned: list[Query]
 ) -> list[FaqEntry]:
-    """The entries with the in-scope messages added as variants of their intent's entry in the
-    message's language (as the bot stores a wording a user confirmed)."""
+    """The entries with the in-scope messages added as learned wordings of their intent's entry
+    in the message's language (as the bot stores a wording a user confirmed, once approved)."""
     entry_of = {(intent_of[e.id], e.language): e.id for e in entries}
     extra: dict[int, list[str]] = defaultdict(list)
     for query in learned:
         if query.intent is not None:
             extra[entry_of[(query.intent, query.language)]].append(query.text)
-    return [replace(e, variants=(*e.variants, *extra.get(e.id, ()))) for e in entries]
+    return [replace(e, learned=(*e.learned, *extra.get(e.id, ()))) for e in entries]
 
 
 def helpdesk_learned(base: Dataset) -> Dataset:

@@ -69,4 +69,5 @@ def _as_dict(entry: FaqEntry | None) -> dict | None:
         return None
     data = dataclasses.asdict(entry)
     data["variants"] = list(entry.variants)
+    data["learned"] = list(entry.learned)
     return data

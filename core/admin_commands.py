@@ -169,7 +169,7 @@ class AdminCommands:
                 category=entry.category or "—",
                 enabled=turn.t("admin.yes") if entry.enabled else turn.t("admin.no"),
                 question=entry.question,
-                variants="\n".join(f"• {v}" for v in entry.variants) or "—",
+                variants="\n".join(f"• {v}" for v in (*entry.variants, *entry.learned)) or "—",
                 answer=entry.answer,
                 hits=entry.hits,
                 helpful=entry.helpful,
@@ -320,6 +320,7 @@ def _faq_dict(entry: FaqEntry | None) -> dict | None:
         return None
     data = dataclasses.asdict(entry)
     data["variants"] = list(entry.variants)
+    data["learned"] = list(entry.learned)
     return data
 
 

@@ -180,17 +180,19 @@ class FaqEntry:
     question: str
     answer: str
     language: str  # "ru" or "en"
-    variants: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()  # other wordings an admin gave
     category: str | None = None
     enabled: bool = True
     hits: int = 0
     helpful: int = 0
     unhelpful: int = 0
+    # Users' wordings this entry answered, approved by an admin (see LearnedVariant).
+    learned: tuple[str, ...] = ()
 
     @property
     def phrasings(self) -> tuple[str, ...]:
         """Every wording the matcher should recognise for this entry."""
-        return (self.question, *self.variants)
+        return (self.question, *self.variants, *self.learned)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,14 @@ class Thresholds:
 def _content(entry: FaqEntry | None) -> tuple | None:
     if entry is None:
         return None
-    return (entry.question, entry.variants, entry.answer, entry.language, entry.category)
+    return (
+        entry.question,
+        entry.variants,
+        entry.learned,
+        entry.answer,
+        entry.language,
+        entry.category,
+    )
 
 
 class KnowledgeBase:

@@ -244,7 +244,8 @@ def _as_record(entry: FaqEntry) -> dict[str, Any]:
         "category": entry.category,
         "question": entry.question,
         "answer": entry.answer,
-        "variants": list(entry.variants),
+        # Learned wordings too (an import makes them admin wordings): nothing is lost.
+        "variants": [*entry.variants, *entry.learned],
         "enabled": entry.enabled,
     }
 

@@ -253,7 +253,10 @@ class FuzzyMatcher:
             return
         self._entries[entry.id] = entry
         self._entry_slots[entry.id] = slots
-        features = [_profile_features(text) for text in phrasings]
+        # The profiles describe the entry as its admin wrote it: users' learned wordings are
+        # long and chatty, and averaged in they blur the entry (they still match as phrasings).
+        described = phrasings[: 1 + len(entry.variants)]
+        features = [_profile_features(text) for text in described]
         self._char_profiles.add(entry.id, [chars for chars, _ in features])
         self._word_profiles.add(entry.id, [words for _, words in features])
         answer_terms = _term_counts(_content_words(entry.answer))

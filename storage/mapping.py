@@ -121,7 +121,9 @@ def message_link_from_row(row: Row[Any]) -> MessageLink:
     )
 
 
-def faq_entry_from_row(row: Row[Any], variants: Sequence[str]) -> FaqEntry:
+def faq_entry_from_row(
+    row: Row[Any], variants: Sequence[str], learned: Sequence[str] = ()
+) -> FaqEntry:
     return FaqEntry(
         id=row.id,
         question=row.question,
@@ -133,6 +135,7 @@ def faq_entry_from_row(row: Row[Any], variants: Sequence[str]) -> FaqEntry:
         hits=row.hits,
         helpful=row.helpful,
         unhelpful=row.unhelpful,
+        learned=tuple(learned),
     )
 
 

@@ -21,12 +21,12 @@ async def test_a_suggested_article_that_helped_teaches_its_wording(store):
     assert candidate.entry_id == 1 and candidate.text == "my password is gone somehow"
 
     # Not used before an admin approves it, used right after.
-    assert "my password is gone somehow" not in bot.knowledge.get(1).variants
+    assert "my password is gone somehow" not in bot.knowledge.get(1).phrasings
     await bot.user_says("/faq_candidates", user=ADMIN)
     assert f"{candidate.id}. for #1: my password is gone" in bot.to_user(ADMIN)[-1]
     await bot.user_says(f"/faq_approve {candidate.id}", user=ADMIN)
     assert "is now a variant of FAQ entry #1" in bot.to_user(ADMIN)[-1]
-    assert "my password is gone somehow" in bot.knowledge.get(1).variants
+    assert bot.knowledge.get(1).learned == ("my password is gone somehow",)
     assert await _candidates(store) == []
 
 

@@ -238,3 +238,18 @@ def test_a_russian_wording_typed_in_latin_letters_is_indexed_in_cyrillic():
         (best, *_) = matcher.match(question, "ru")
         assert best.entry_id == 20, question
     assert "справку" in matcher.match("где взять справку о зарплате", "ru")[0].details["phrasing"]
+
+
+def test_learned_wordings_match_but_do_not_blur_the_entry():
+    chatty = "hi all, on the third floor the wifi in the meeting room does not work at all"
+    plain = entry(30, "en", "Office wifi is not connecting", "No internet over wifi")
+    learned = FaqEntry(**{**plain.__dict__, "learned": (chatty,)})
+    with_learned = FuzzyMatcher([*ENTRIES, learned])
+    assert with_learned.match(chatty, "en")[0].entry_id == 30
+    # The entry's profile is its question and admin variants: the same with or without the
+    # learned wording, so a question about the wifi scores alike in both.
+    question = "wifi is not connecting in the office"
+    without = FuzzyMatcher([*ENTRIES, plain]).match(question, "en")[0]
+    learned_best = with_learned.match(question, "en")[0]
+    assert learned_best.entry_id == without.entry_id == 30
+    assert learned_best.details["word_profile"] == without.details["word_profile"]

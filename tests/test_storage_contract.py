@@ -994,10 +994,19 @@ async def test_learned_variants_wait_for_review(store: SqlStore) -> None:
         assert await tx.add_learned_variant(entry.id + 1000, "who am i", NOW) is None
         [candidate] = await tx.list_learned_candidates()
         assert (candidate.entry_id, candidate.text) == (entry.id, "cannot log in")
-        assert (await tx.get_faq(entry.id)).variants == ()
+        assert (await tx.get_faq(entry.id)).phrasings == ("How do I log in?",)
         revision = await tx.faq_revision()
         assert await tx.review_learned_variant(first, approve=True) == entry.id
         assert await tx.review_learned_variant(first, approve=False) is None  # reviewed already
-        assert (await tx.get_faq(entry.id)).variants == ("cannot log in",)
+        approved = await tx.get_faq(entry.id)
+        assert (approved.variants, approved.learned) == ((), ("cannot log in",))
         assert await tx.faq_revision() > revision
         assert await tx.list_learned_candidates() == []
+        assert (await tx.list_faq())[0].learned == ("cannot log in",)
+        # An admin's edit replaces the admin's wordings only; learned ones stay.
+        draft = FaqDraft("How do I log in?", "Use SSO.", "en", variants=("sign in",))
+        edited = await tx.update_faq(entry.id, draft, NOW)
+        assert (edited.variants, edited.learned) == (("sign in",), ("cannot log in",))
+        # An admin adding a wording the entry learned already changes nothing.
+        same = await tx.add_faq_variant(entry.id, "cannot log in", NOW)
+        assert (same.variants, same.learned) == (("sign in",), ("cannot log in",))

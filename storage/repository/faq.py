@@ -14,11 +14,12 @@ from storage.models import FAQ_REVISION, counters, faq_entries, faq_variants
 from storage.repository._sql import insert_for, per_dialect
 
 APPROVED = "approved"
+ADMIN = "admin"  # faq_variants.source of the wordings an admin gave (else "learned")
 FAQ_COUNTERS = frozenset({"hits", "helpful", "unhelpful"})
 
 _ENTRY_BY_ID = select(faq_entries).where(faq_entries.c.id == bindparam("entry_id"))
 _APPROVED_VARIANTS_OF = (
-    select(faq_variants.c.text)
+    select(faq_variants.c.text, faq_variants.c.source)
     .where(faq_variants.c.entry_id == bindparam("entry_id"), faq_variants.c.status == APPROVED)
     .order_by(faq_variants.c.id)
 )
@@ -26,8 +27,11 @@ _INSERT_ENTRY = insert(faq_entries).returning(faq_entries.c.id)
 _INSERT_VARIANT = insert(faq_variants)
 # SET columns come from the parameters given at execution.
 _UPDATE_ENTRY = update(faq_entries).where(faq_entries.c.id == bindparam("entry_id"))
-_DELETE_APPROVED_VARIANTS = delete(faq_variants).where(
-    faq_variants.c.entry_id == bindparam("entry_id"), faq_variants.c.status == APPROVED
+# An admin's edit replaces the admin's wordings; approved learned ones stay.
+_DELETE_ADMIN_VARIANTS = delete(faq_variants).where(
+    faq_variants.c.entry_id == bindparam("entry_id"),
+    faq_variants.c.status == APPROVED,
+    faq_variants.c.source == ADMIN,
 )
 _DELETE_ENTRY = delete(faq_entries).where(faq_entries.c.id == bindparam("entry_id"))
 _REVISION = select(counters.c.value).where(counters.c.name == FAQ_REVISION)
@@ -62,7 +66,7 @@ def _insert_variants(
         {
             "entry_id": entry_id,
             "text": text,
-            "source": "admin",
+            "source": ADMIN,
             "status": APPROVED,
             "created_at": now,
         }
@@ -77,22 +81,29 @@ def list_faq(conn: Connection, include_disabled: bool) -> list[FaqEntry]:
     if not include_disabled:
         entries = entries.where(faq_entries.c.enabled.is_(True))
     variants = (
-        select(faq_variants.c.entry_id, faq_variants.c.text)
+        select(faq_variants.c.entry_id, faq_variants.c.text, faq_variants.c.source)
         .where(faq_variants.c.status == APPROVED)
         .order_by(faq_variants.c.entry_id, faq_variants.c.id)
     )
-    by_entry: dict[int, list[str]] = defaultdict(list)
-    for entry_id, text in conn.execute(variants):
-        by_entry[entry_id].append(text)
-    return [faq_entry_from_row(row, by_entry.get(row.id, ())) for row in conn.execute(entries)]
+    by_entry: dict[tuple[int, bool], list[str]] = defaultdict(list)
+    for entry_id, text, source in conn.execute(variants):
+        by_entry[(entry_id, source == ADMIN)].append(text)
+    return [
+        faq_entry_from_row(row, by_entry.get((row.id, True), ()), by_entry.get((row.id, False), ()))
+        for row in conn.execute(entries)
+    ]
 
 
 def get_faq(conn: Connection, entry_id: int) -> FaqEntry | None:
     row = conn.execute(_ENTRY_BY_ID, {"entry_id": entry_id}).first()
     if row is None:
         return None
-    variants = conn.execute(_APPROVED_VARIANTS_OF, {"entry_id": entry_id}).scalars().all()
-    return faq_entry_from_row(row, variants)
+    wordings = conn.execute(_APPROVED_VARIANTS_OF, {"entry_id": entry_id}).all()
+    return faq_entry_from_row(
+        row,
+        [text for text, source in wordings if source == ADMIN],
+        [text for text, source in wordings if source != ADMIN],
+    )
 
 
 def _require_faq(conn: Connection, entry_id: int) -> FaqEntry:
@@ -133,7 +144,8 @@ def create_faq(conn: Connection, draft: FaqDraft, now: datetime) -> FaqEntry:
 
 
 def update_faq(conn: Connection, entry_id: int, draft: FaqDraft, now: datetime) -> FaqEntry:
-    """Learned candidates and rejected wordings are kept; approved variants are replaced."""
+    """The admin's variants are replaced; learned wordings (approved, candidate or rejected)
+    are kept."""
     result = conn.execute(
         _UPDATE_ENTRY,
         {
@@ -148,7 +160,7 @@ def update_faq(conn: Connection, entry_id: int, draft: FaqDraft, now: datetime) 
     )
     if result.rowcount == 0:
         raise KeyError(f"no FAQ entry {entry_id}")
-    conn.execute(_DELETE_APPROVED_VARIANTS, {"entry_id": entry_id})
+    conn.execute(_DELETE_ADMIN_VARIANTS, {"entry_id": entry_id})
     _insert_variants(conn, entry_id, _distinct_variants(draft.question, draft.variants), now)
     bump_revision(conn)
     return _require_faq(conn, entry_id)
@@ -157,7 +169,7 @@ def update_faq(conn: Connection, entry_id: int, draft: FaqDraft, now: datetime) 
 def add_faq_variant(conn: Connection, entry_id: int, text: str, now: datetime) -> FaqEntry:
     """Adding a wording the entry already has changes nothing."""
     entry = _require_faq(conn, entry_id)
-    if not text or text == entry.question or text in entry.variants:
+    if not text or text in entry.phrasings:
         return entry
     _insert_variants(conn, entry_id, [text], now)
     conn.execute(_UPDATE_ENTRY, {"entry_id": entry_id, "updated_at": now})
@@ -173,6 +185,7 @@ def add_faq_variant(conn: Connection, entry_id: int, text: str, now: datetime) -
         hits=entry.hits,
         helpful=entry.helpful,
         unhelpful=entry.unhelpful,
+        learned=entry.learned,
     )
 
 
