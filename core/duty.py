@@ -70,12 +70,9 @@ class DutyCommands:
 
     async def handle(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
         text = self.desk.staff_text
-        if self.desk.policy.require_agent_role and not await self.roles.allows(
-            turn, Role.AGENT, "duty"
+        if self.desk.policy.require_agent_role and not await self.roles.require(
+            turn, Role.AGENT, "duty", text
         ):
-            await turn.reply(
-                text("staff.refused", action="/duty", role=text(f"role.{Role.AGENT.value}"))
-            )
             return
         line = self.desk.lines.of_chat(turn.message.conversation)
         if line is None:  # not reachable from the staff flow, kept for safety

@@ -117,10 +117,4 @@ class GapCommands:
         await turn.reply(text("staff.faq_learn_created", id=entry.id, number=ticket.number))
 
     async def _require(self, turn: Turn, role: Role, command: str) -> bool:
-        if await self.admin.roles.allows(turn, role, command):  # refusals are logged, audited
-            return True
-        text = self.desk.staff_text
-        await turn.reply(
-            text("staff.refused", action=f"/{command}", role=text(f"role.{role.value}"))
-        )
-        return False
+        return await self.admin.roles.require(turn, role, command, self.desk.staff_text)

@@ -32,10 +32,7 @@ class ReportCommands:
         text = self.desk.staff_text
         held = await self.roles.of(turn)
         if self.desk.policy.require_agent_role and Role.AGENT not in held:
-            await self.roles.allows(turn, Role.AGENT, command.name)  # logs and audits
-            await turn.reply(
-                text("staff.refused", action="/stats", role=text(f"role.{Role.AGENT.value}"))
-            )
+            await self.roles.require(turn, Role.AGENT, command.name, text)  # refuses, audits
             return
         period = parse_period(command.args, turn.now, self.zone)
         if period is None:

@@ -5,7 +5,7 @@ An admin is also a supervisor and an agent; a supervisor is also an agent."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from core.domain import Role
 from core.ports import Transaction
@@ -74,5 +74,22 @@ class Roles:
             None,
             {"required": role.value},
             turn.now,
+        )
+        return False
+
+    async def require(
+        self,
+        turn: Turn,
+        role: Role,
+        command: str,
+        text: Callable[..., str],
+        action: str | None = None,
+    ) -> bool:
+        """`allows`, and a refusal answered with `text` (the staff-language catalog lookup);
+        `action` names what was refused (default "/command")."""
+        if await self.allows(turn, role, command):
+            return True
+        await turn.reply(
+            text("staff.refused", action=action or f"/{command}", role=text(f"role.{role.value}"))
         )
         return False

@@ -238,13 +238,8 @@ class TicketCommands:
     # -- helpers
 
     async def _require(self, turn: Turn, role: Role, command: str) -> bool:
-        if await self.roles.allows(turn, role, command):
-            return True
-        action = self.text("staff.action_reply") if command == "reply" else f"/{command}"
-        await turn.reply(
-            self.text("staff.refused", action=action, role=self.text(f"role.{role.value}"))
-        )
-        return False
+        action = self.text("staff.action_reply") if command == "reply" else None
+        return await self.roles.require(turn, role, command, self.text, action)
 
     async def _may_override(self, turn: Turn, ticket: Ticket, command: str) -> bool:
         """Taking a ticket from, or unassigning, another agent is a supervisor's call."""
