@@ -329,78 +329,69 @@ def claim_sla_events(conn: Connection, now: datetime) -> list[tuple[SlaEvent, Ti
     return claimed
 
 
-# -- auto-close of tickets waiting for the user
+# -- auto-close: reminders, resolutions and closures claimed by a guarded UPDATE
 
 
-def _claim_candidates(*condition: ColumnElement[bool]):
-    # SKIP LOCKED (PostgreSQL): a second checker passes over rows the first is claiming.
-    return (
+def _claim(conn: Connection, condition: tuple[ColumnElement[bool], ...], **values) -> list[Ticket]:
+    """Set `values` on every ticket meeting `condition` and return them, by id. The condition
+    guards the UPDATE itself, so a ticket is claimed once even by two checkers at once; SKIP
+    LOCKED (PostgreSQL) lets a second checker pass over rows the first is claiming."""
+    candidates = (
         select(tickets.c.id)
         .where(*condition)
         .order_by(tickets.c.id)
         .with_for_update(skip_locked=True)
     )
+    statement = (
+        update(tickets)
+        .where(tickets.c.id.in_(candidates), *condition)
+        .values(**values)
+        .returning(*tickets.c)
+    )
+    rows = conn.execute(statement).all()
+    return [ticket_from_row(row) for row in sorted(rows, key=lambda r: r.id)]
 
 
 def claim_waiting_reminders(
     conn: Connection, waiting_since_before: datetime, now: datetime
 ) -> list[Ticket]:
     """Mark every ticket waiting for the user since `waiting_since_before` or earlier and not yet
-    reminded as reminded at `now`, and return them. One guarded UPDATE: never claimed twice."""
+    reminded as reminded at `now`, and return them."""
     condition = (
         tickets.c.status == TicketStatus.WAITING.value,
         tickets.c.waiting_since <= waiting_since_before,
         tickets.c.waiting_reminded_at.is_(None),
     )
-    statement = (
-        update(tickets)
-        .where(tickets.c.id.in_(_claim_candidates(*condition)), *condition)
-        .values(waiting_reminded_at=now)
-        .returning(*tickets.c)
-    )
-    rows = conn.execute(statement).all()
-    return [ticket_from_row(row) for row in sorted(rows, key=lambda r: r.id)]
+    return _claim(conn, condition, waiting_reminded_at=now)
 
 
 def claim_waiting_resolutions(
     conn: Connection, waiting_since_before: datetime, now: datetime
 ) -> list[Ticket]:
     """Resolve (at `now`) every ticket waiting for the user since `waiting_since_before` or
-    earlier and return them as resolved. Guarded by status = waiting: never resolved twice."""
+    earlier and return them as resolved."""
     condition = (
         tickets.c.status == TicketStatus.WAITING.value,
         tickets.c.waiting_since <= waiting_since_before,
     )
-    statement = (
-        update(tickets)
-        .where(tickets.c.id.in_(_claim_candidates(*condition)), *condition)
-        .values(
-            status=TicketStatus.RESOLVED.value,
-            resolved_at=now,
-            updated_at=now,
-            waiting_since=None,
-            waiting_reminded_at=None,
-        )
-        .returning(*tickets.c)
+    return _claim(
+        conn,
+        condition,
+        status=TicketStatus.RESOLVED.value,
+        resolved_at=now,
+        updated_at=now,
+        waiting_since=None,
+        waiting_reminded_at=None,
     )
-    rows = conn.execute(statement).all()
-    return [ticket_from_row(row) for row in sorted(rows, key=lambda r: r.id)]
 
 
 def claim_resolved_closures(
     conn: Connection, resolved_before: datetime, now: datetime
 ) -> list[Ticket]:
     """Close (at `now`) every ticket resolved at `resolved_before` or earlier and return them
-    as closed. Guarded by status = resolved: never closed twice."""
+    as closed."""
     condition = (
         tickets.c.status == TicketStatus.RESOLVED.value,
         tickets.c.resolved_at <= resolved_before,
     )
-    statement = (
-        update(tickets)
-        .where(tickets.c.id.in_(_claim_candidates(*condition)), *condition)
-        .values(status=TicketStatus.CLOSED.value, closed_at=now, updated_at=now)
-        .returning(*tickets.c)
-    )
-    rows = conn.execute(statement).all()
-    return [ticket_from_row(row) for row in sorted(rows, key=lambda r: r.id)]
+    return _claim(conn, condition, status=TicketStatus.CLOSED.value, closed_at=now, updated_at=now)
