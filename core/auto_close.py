@@ -113,16 +113,7 @@ class AutoClose:
     async def _close(self, tx: Transaction, ticket: Ticket, now: datetime) -> list[OutgoingMessage]:
         days = _days(self.policy.close_resolved_after)  # type: ignore[arg-type]
         note = self.desk.staff_text("staff.auto_closed", number=ticket.number, days=days)
-        await tx.add_ticket_message(ticket.id, None, Direction.SYSTEM, note, (), now)
-        await tx.audit(
-            None,
-            "ticket.status",
-            "ticket",
-            str(ticket.id),
-            {"status": TicketStatus.RESOLVED.value},
-            {"status": TicketStatus.CLOSED.value, "reason": "auto_close"},
-            now,
-        )
+        await _record(tx, ticket, TicketStatus.RESOLVED, TicketStatus.CLOSED, note, now)
         return [
             await self.desk.closed_message(tx, ticket, "ticket.auto_closed", days=days),
             await self.desk.staff_message(tx, ticket, note),
@@ -145,16 +136,7 @@ class AutoClose:
     ) -> list[OutgoingMessage]:
         waited = _hours(self.policy.resolve_after)  # type: ignore[arg-type]
         note = self.desk.staff_text("staff.auto_resolved", number=ticket.number, hours=waited)
-        await tx.add_ticket_message(ticket.id, None, Direction.SYSTEM, note, (), now)
-        await tx.audit(
-            None,
-            "ticket.status",
-            "ticket",
-            str(ticket.id),
-            {"status": TicketStatus.WAITING.value},
-            {"status": TicketStatus.RESOLVED.value, "reason": "auto_close"},
-            now,
-        )
+        await _record(tx, ticket, TicketStatus.WAITING, TicketStatus.RESOLVED, note, now)
         reopen = _hours(self.desk.policy.reopen_window)
         language = await self._language(tx, ticket)
         text = self.desk.texts.get(
@@ -182,6 +164,27 @@ class AutoClose:
     async def _language(self, tx: Transaction, ticket: Ticket) -> str:
         owner = await tx.get_user(ticket.user_id)
         return (owner.language if owner else None) or self.desk.texts.default_language
+
+
+async def _record(
+    tx: Transaction,
+    ticket: Ticket,
+    before: TicketStatus,
+    after: TicketStatus,
+    note: str,
+    now: datetime,
+) -> None:
+    """The ticket's history and the audit log keep the change the claim made."""
+    await tx.add_ticket_message(ticket.id, None, Direction.SYSTEM, note, (), now)
+    await tx.audit(
+        None,
+        "ticket.status",
+        "ticket",
+        str(ticket.id),
+        {"status": before.value},
+        {"status": after.value, "reason": "auto_close"},
+        now,
+    )
 
 
 def _days(duration: timedelta) -> str:
