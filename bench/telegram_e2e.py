@@ -31,8 +31,7 @@ from aiogram import Bot, Dispatcher  # noqa: E402
 from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402
 from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
 from aiogram.types import Message  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from throughput import POSTGRES_DEFAULT, reset_postgres  # noqa: E402
 
 from channels.telegram import TelegramChannel  # noqa: E402
 from core.messages import ConversationRef  # noqa: E402
@@ -44,7 +43,6 @@ from tests.fakes.telegram import FakeTelegram  # noqa: E402
 STAFF_FORUM = -1001234567890
 UNPACED = RateLimits(per_chat=1_000_000, per_chat_window=1.0, overall=1_000_000)
 FIRST_USER = 10_000
-POSTGRES_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 def _updates(fake: FakeTelegram, users: int) -> list[dict]:
@@ -124,14 +122,6 @@ async def bench_helpdesk(users: int, url: str, lanes: int) -> tuple[float, float
     return first, again
 
 
-async def _reset_postgres(url: str) -> None:
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=1000)
@@ -147,14 +137,14 @@ async def main() -> None:
     for name, url, lanes, reset in backends:
         try:
             if reset:
-                await _reset_postgres(reset)
+                await reset_postgres(reset)
             first, again = await bench_helpdesk(args.users, url, lanes)
         except OSError as error:
             print(f"helpdesk on {name}: skipped ({error})")
             continue
         finally:
             if reset:
-                await _reset_postgres(reset)
+                await reset_postgres(reset)
         for label, rate in (("first contact", first), ("returning    ", again)):
             print(
                 f"helpdesk, {name:>10}, {label} : {rate:6.0f} messages/s  ratio {rate / echo:.2f}"

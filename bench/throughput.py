@@ -195,7 +195,8 @@ def _utc():
     return datetime.now(UTC)
 
 
-async def _reset_postgres(url: str) -> None:
+async def reset_postgres(url: str) -> None:
+    """Empty the benchmark database (its public schema): also used by telegram_e2e.py."""
     engine = create_async_engine(url)
     async with engine.begin() as conn:
         await conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -222,7 +223,7 @@ async def main() -> None:
         for name, url, lanes in backends:
             try:
                 if name == "postgresql":
-                    await _reset_postgres(url)
+                    await reset_postgres(url)
                 baseline = await run_baseline(url, 1000)
                 result = await run_engine(url, args.messages, args.users, args.entries, lanes)
             except OSError as error:
@@ -236,7 +237,7 @@ async def main() -> None:
                 f"3-insert transactions/s"
             )
             if name == "postgresql":
-                await _reset_postgres(url)
+                await reset_postgres(url)
 
 
 if __name__ == "__main__":
