@@ -160,6 +160,9 @@ class FuzzyMatcher:
     """In-memory matcher implementing `core.ports.Matcher`. Not thread-safe: the engine calls it
     from one event loop."""
 
+    # Whether the matcher reads a question as a sentence too, beyond its words: then an entry or
+    # a question made only of function words ("who are you") can still be matched.
+    reads_sentences = False
     # The answer / suggest thresholds that suit this matcher's confidence (the config's defaults).
     default_thresholds: tuple[float, float] = (DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD)
     # (slope of the score, slope of the margin, intercept) of the confidence's logistic function.
@@ -246,7 +249,7 @@ class FuzzyMatcher:
             slot = self._index.add(phrasing.terms)
             self._phrasings[slot] = phrasing
             slots.append(slot)
-        if not slots:
+        if not slots and not self.reads_sentences:
             logger.warning(
                 "knowledge entry %s has no searchable words; it is never matched", entry.id
             )
@@ -271,19 +274,28 @@ class FuzzyMatcher:
     def match(self, text: str, language: str | None = None, limit: int = 3) -> list[Match]:
         if limit <= 0 or not self._entries:
             return []
+        query, preferred, scored = self._ranked(text, language)
+        return [self._to_match(item, scored, query, preferred) for item in scored[:limit]]
+
+    def _ranked(
+        self, text: str, language: str | None
+    ) -> tuple[AnalyzedQuery, str | None, list[_Scored]]:
+        """The analyzed question, the language preferred for the answer, and every candidate
+        entry scored, best first (empty when nothing in the question can be matched)."""
         query = self._analyzer.analyze(text, language)
-        weights = query.term_weights
-        if not weights:
-            return []
         preferred = language or query.language
-        profile_features = _query_profile_features(query)
-        retrieved = self._retrieve(weights)
+        if not tokenize(prepare(text)):
+            return query, preferred, []  # no word at all: punctuation, emoji
+        weights = query.term_weights
+        # A question with no word the indexes know ("what is your name") can still be found by
+        # a subclass's candidates (the semantic matcher reads it as a sentence).
+        retrieved = self._retrieve(weights) if weights else {}
         for entry_id in self._more_candidates(query, preferred):
             retrieved.setdefault(entry_id, 0.0)
-        scored = self._rerank(query, retrieved, preferred, profile_features)
-        if not scored:
-            return []
-        return [self._to_match(item, scored, query, preferred) for item in scored[:limit]]
+        if not retrieved:
+            return query, preferred, []
+        profile_features = _query_profile_features(query)
+        return query, preferred, self._rerank(query, retrieved, preferred, profile_features)
 
     # -- extension points for a matcher that adds evidence (see knowledge.semantic)
 
@@ -373,9 +385,8 @@ class FuzzyMatcher:
                 )
                 if best is None or score > best[0]:
                     best = (score, qcov, dcov, char, phrasing.text)
-            if best is None:
-                continue
-            score, qcov, dcov, char, text = best
+            # An entry with no searchable words ("who are you") has no lexical evidence.
+            score, qcov, dcov, char, text = best or (0.0, 0.0, 0.0, 0.0, entry.question)
             extra_score, extra_named = extra.get(entry_id, (0.0, ()))
             score += (
                 WEIGHT_ANSWER * acov

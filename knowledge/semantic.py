@@ -183,6 +183,7 @@ class SemanticMatcher(FuzzyMatcher):
     `core.ports.Matcher`."""
 
     calibration = SEMANTIC_CALIBRATION
+    reads_sentences = True
     default_thresholds = (SEMANTIC_ANSWER_THRESHOLD, SEMANTIC_SUGGEST_THRESHOLD)
 
     def __init__(

@@ -75,6 +75,20 @@ def test_the_exact_question_is_answered_confidently(encoder: HashingEncoder) -> 
         assert match.confidence >= DEFAULT_ANSWER_THRESHOLD
 
 
+def test_a_question_of_function_words_only_is_still_read_as_a_sentence(
+    encoder: HashingEncoder,
+) -> None:
+    # "who are you" has no word the lexical index keeps; the fuzzy matcher cannot place it and
+    # neither can it place an entry that consists of such words alone.
+    entries = [*ENTRIES, FaqEntry(4, "Who are you?", "I am the support bot.", "en")]
+    assert FuzzyMatcher(entries).match("who are you", "en") == []
+    semantic = SemanticMatcher(entries, encoder=encoder)
+    best = semantic.match("who are you", "en")[0]
+    assert best.entry_id == 4
+    assert best.details["qcov"] == 0.0
+    assert semantic.match("?!", "en") == []  # nothing to read at all
+
+
 def test_embeddings_are_cached_and_edits_encode_only_new_wordings(
     encoder: HashingEncoder,
 ) -> None:
