@@ -15,8 +15,9 @@ Matchers: FuzzyMatcher (the default install), SemanticMatcher (when the `semanti
 installed), and the baselines rapidfuzz `process.extractOne` with its defaults over every phrasing
 and Okapi BM25 over Snowball-stemmed phrasings. A baseline's confidence is its own score; every
 matcher's answer threshold is chosen on validation the same way: the best coverage at answer
-precision >= 0.90 (0.95 on helpdesk_ru_en) with at most 1% (2% on helpdesk_ru_en) of the
-out-of-scope validation queries answered.
+precision >= 0.90 (0.95 on helpdesk_ru_en) with at most 1% of the out-of-scope validation
+queries answered (the floor on test is 97-99% ticketed, and 100 validation messages leave little
+margin: with a 2% budget, held-out halves of the helpdesk validation set answered 3% on average).
 
     python bench/answer_quality.py [--data /work/shared/eval] [--seeds 3] [--no-semantic]
         [--only helpdesk,clinc,banking,latency] [--fit] [--on-validation]
@@ -354,7 +355,7 @@ def load_helpdesk(root: Path) -> Dataset:
         _helpdesk_queries(half_a),
         _helpdesk_queries(half_b),
         min_precision=0.95,
-        max_oos_answered=0.02,
+        max_oos_answered=0.01,
     )
 
 

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 # The engine answers directly at confidence >= DEFAULT_ANSWER_THRESHOLD, offers the top entries as
 # buttons at >= DEFAULT_SUGGEST_THRESHOLD, and opens a ticket below.
-DEFAULT_ANSWER_THRESHOLD = 0.89
+DEFAULT_ANSWER_THRESHOLD = 0.97
 DEFAULT_SUGGEST_THRESHOLD = 0.43
 
 # How many entries the BM25 stage hands to the re-ranking stage.

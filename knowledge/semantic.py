@@ -32,15 +32,18 @@ logger = logging.getLogger(__name__)
 WEIGHT_SEMANTIC = 6.0
 # Weight of the cosine to the mean of an entry's phrasing vectors (it pools the variants).
 WEIGHT_SEMANTIC_CENTROID = 3.0
+# Weight of the cosine of the question to the entry's answer text: the answer is written in the
+# words of the problem it solves, so it helps where the questions' wordings do not.
+WEIGHT_SEMANTIC_ANSWER = 1.0
 # Entries found by embedding similarity alone that join the candidates.
 SEMANTIC_CANDIDATES = 8
 # Confidence = logistic(score slope * score + margin slope * margin + intercept), fitted on half A
 # of the helpdesk validation set with the semantic evidence in the score.
-SEMANTIC_CALIBRATION = (0.638, 1.010, -3.853)
+SEMANTIC_CALIBRATION = (0.704, 0.907, -4.324)
 # Its answer threshold, chosen on the same validation half like the fuzzy one (precision >= 0.95,
-# at most 2% of out-of-scope messages answered); the suggest threshold means the same probability
+# at most 1% of out-of-scope messages answered); the suggest threshold means the same probability
 # as the fuzzy matcher's.
-SEMANTIC_ANSWER_THRESHOLD = 0.843
+SEMANTIC_ANSWER_THRESHOLD = 0.914
 SEMANTIC_SUGGEST_THRESHOLD = 0.43
 
 
@@ -96,6 +99,7 @@ class _EmbeddingTable:
         self._entry_rows: dict[int, list[int]] = {}
         # entry id -> length of the sum of its phrasing vectors (for the centroid's cosine)
         self._entry_norm: dict[int, float] = {}
+        self._answers: dict[int, np.ndarray] = {}  # entry id -> its answer text's vector
         self._free: list[int] = []
         self._by_text: dict[str, np.ndarray] = {}
 
@@ -104,6 +108,7 @@ class _EmbeddingTable:
         self._row_entry = np.zeros(0, dtype=np.int64)
         self._entry_rows.clear()
         self._entry_norm.clear()
+        self._answers.clear()
         self._free.clear()
 
     def encode_missing(self, texts: Sequence[str]) -> None:
@@ -112,9 +117,11 @@ class _EmbeddingTable:
             for text, vector in zip(missing, self._encoder.encode(missing), strict=True):
                 self._by_text[text] = vector
 
-    def put(self, entry_id: int, texts: Sequence[str]) -> None:
+    def put(self, entry_id: int, texts: Sequence[str], answer: str) -> None:
         self.drop(entry_id)
-        self.encode_missing(texts)
+        self.encode_missing([*texts, answer] if answer else texts)
+        if answer:
+            self._answers[entry_id] = self._by_text[answer]
         rows = [self._place(entry_id, self._by_text[text]) for text in texts]
         self._entry_rows[entry_id] = rows
         total = np.sum([self._by_text[text] for text in texts], axis=0)
@@ -138,6 +145,7 @@ class _EmbeddingTable:
 
     def drop(self, entry_id: int) -> None:
         self._entry_norm.pop(entry_id, None)
+        self._answers.pop(entry_id, None)
         for row in self._entry_rows.pop(entry_id, ()):
             self._matrix[row] = 0.0
             self._row_entry[row] = -1
@@ -163,17 +171,20 @@ class _EmbeddingTable:
         return found
 
     def per_entry(
-        self, similarities: np.ndarray, entry_ids: Sequence[int]
-    ) -> dict[int, tuple[float, float]]:
-        """entry id -> (cosine to its nearest phrasing, cosine to the mean of its phrasings)."""
-        found: dict[int, tuple[float, float]] = {}
+        self, vector: np.ndarray, similarities: np.ndarray, entry_ids: Sequence[int]
+    ) -> dict[int, tuple[float, float, float]]:
+        """entry id -> (cosine to its nearest phrasing, cosine to the mean of its phrasings,
+        cosine to its answer text or 0 without one)."""
+        found: dict[int, tuple[float, float, float]] = {}
         for entry_id in entry_ids:
             rows = self._entry_rows.get(entry_id)
             if rows:
                 values = similarities[rows]
+                answer = self._answers.get(entry_id)
                 found[entry_id] = (
                     float(values.max()),
                     float(values.sum()) / self._entry_norm[entry_id],
+                    float(answer @ vector) if answer is not None else 0.0,
                 )
         return found
 
@@ -193,6 +204,7 @@ class SemanticMatcher(FuzzyMatcher):
         self._table = _EmbeddingTable(encoder)
         self._encoder = encoder
         self._query_key: str | None = None
+        self._query_vector = np.zeros(0, dtype=np.float32)
         self._query_similarities = np.zeros(0, dtype=np.float32)
         super().__init__(entries)
 
@@ -201,7 +213,7 @@ class SemanticMatcher(FuzzyMatcher):
     def rebuild(self, entries: Sequence[FaqEntry]) -> None:
         self._table.clear()
         enabled = [e for e in entries if e.enabled]
-        texts = [t for e in enabled for t in phrasings_of(e)]
+        texts = [t for e in enabled for t in (*phrasings_of(e), e.answer) if t]
         self._table.encode_missing(texts)  # one batch
         self._table.forget_unused_texts(set(texts))
         self._query_key = None
@@ -215,16 +227,17 @@ class SemanticMatcher(FuzzyMatcher):
     def _add(self, entry: FaqEntry) -> None:
         super()._add(entry)
         if entry.id in self._entries:
-            self._table.put(entry.id, phrasings_of(entry))
+            self._table.put(entry.id, phrasings_of(entry), entry.answer)
             self._query_key = None
 
     # -- matching
 
     def _similarities(self, query: AnalyzedQuery) -> np.ndarray:
+        """Cosine of the question to every phrasing (the question's vector is kept beside)."""
         key = query.text
         if key != self._query_key:
-            vector = self._encoder.encode([_text_to_embed(query)])[0]
-            self._query_similarities = self._table.similarities(vector)
+            self._query_vector = self._encoder.encode([_text_to_embed(query)])[0]
+            self._query_similarities = self._table.similarities(self._query_vector)
             self._query_key = key
         return self._query_similarities
 
@@ -234,13 +247,16 @@ class SemanticMatcher(FuzzyMatcher):
     def _extra_features(
         self, query: AnalyzedQuery, entry_ids: list[int]
     ) -> dict[int, tuple[float, tuple[tuple[str, float], ...]]]:
-        found = self._table.per_entry(self._similarities(query), entry_ids)
+        similarities = self._similarities(query)
+        found = self._table.per_entry(self._query_vector, similarities, entry_ids)
         return {
             entry_id: (
-                WEIGHT_SEMANTIC * nearest + WEIGHT_SEMANTIC_CENTROID * centroid,
-                (("semantic", nearest), ("semantic_centroid", centroid)),
+                WEIGHT_SEMANTIC * nearest
+                + WEIGHT_SEMANTIC_CENTROID * centroid
+                + WEIGHT_SEMANTIC_ANSWER * answer,
+                (("semantic", nearest), ("semantic_centroid", centroid), ("semantic_answer", answer)),
             )
-            for entry_id, (nearest, centroid) in found.items()
+            for entry_id, (nearest, centroid, answer) in found.items()
         }
 
 

@@ -89,14 +89,22 @@ def test_a_question_of_function_words_only_is_still_read_as_a_sentence(
     assert semantic.match("?!", "en") == []  # nothing to read at all
 
 
+def test_the_answer_text_is_evidence_too(encoder: HashingEncoder) -> None:
+    entries = [*ENTRIES, FaqEntry(4, "Who are you?", "", "en")]
+    semantic = SemanticMatcher(entries, encoder=encoder)
+    found = {m.entry_id: m.details for m in semantic.match("Restart it.", "en", limit=4)}
+    assert found[3]["semantic_answer"] == pytest.approx(1.0)  # "Restart it." is entry 3's answer
+    assert found[4]["semantic_answer"] == 0.0  # no answer text, no evidence
+
+
 def test_embeddings_are_cached_and_edits_encode_only_new_wordings(
     encoder: HashingEncoder,
 ) -> None:
     semantic = SemanticMatcher(ENTRIES, encoder=encoder)
-    assert sorted(encoder.encoded) == sorted(t for e in ENTRIES for t in e.phrasings)
+    assert sorted(encoder.encoded) == sorted(t for e in ENTRIES for t in (*e.phrasings, e.answer))
     encoder.encoded.clear()
     semantic.upsert(FaqEntry(2, "How do I reset my password?", "x", "en", ("Lost my password",)))
-    assert encoder.encoded == ["Lost my password"]
+    assert encoder.encoded == ["Lost my password", "x"]
     encoder.encoded.clear()
     semantic.rebuild(ENTRIES)  # every wording is known already
     assert encoder.encoded == []
