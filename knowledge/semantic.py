@@ -254,7 +254,11 @@ class SemanticMatcher(FuzzyMatcher):
                 WEIGHT_SEMANTIC * nearest
                 + WEIGHT_SEMANTIC_CENTROID * centroid
                 + WEIGHT_SEMANTIC_ANSWER * answer,
-                (("semantic", nearest), ("semantic_centroid", centroid), ("semantic_answer", answer)),
+                (
+                    ("semantic", nearest),
+                    ("semantic_centroid", centroid),
+                    ("semantic_answer", answer),
+                ),
             )
             for entry_id, (nearest, centroid, answer) in found.items()
         }
