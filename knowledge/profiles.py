@@ -109,26 +109,22 @@ class EntryProfiles:
     def _idf(self, df: float) -> float:
         return math.log((self._entry_count + 1) / (df + 1)) + 1.0
 
-    def _vector(self, features: Mapping[str, float]) -> dict[int, float]:
-        """Sublinear tf times idf, L2-normalized, by feature id; unknown features are dropped
-        (they cannot match) but still count in the norm, so a question full of words the base
-        does not know scores low."""
-        unseen_idf = self._idf(0)
-        weights: dict[int, float] = {}
-        norm = 0.0
-        for feature, tf in features.items():
-            if tf <= 0:
-                continue
-            feature_id = self._feature_ids.get(feature)
-            df = self._df[feature_id] if feature_id is not None else 0.0
-            # Sublinear above one; a fractional tf (a down-weighted feature) is taken as it is.
-            scaled = 1.0 + math.log(tf) if tf >= 1.0 else tf
-            weight = scaled * (self._idf(df) if df > 0 else unseen_idf)
-            norm += weight * weight
-            if feature_id is not None and df > 0:
-                weights[feature_id] = weight
-        norm = math.sqrt(norm) or 1.0
-        return {feature_id: weight / norm for feature_id, weight in weights.items()}
+    def _vector(self, features: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Sublinear tf times idf, L2-normalized, as (feature ids, weights); unknown features are
+        dropped (they cannot match) but still count in the norm, so a question full of words the
+        base does not know scores low."""
+        tfs = np.fromiter(features.values(), dtype=np.float64, count=len(features))
+        known = self._feature_ids
+        ids = np.fromiter(
+            (known.get(feature, -1) for feature in features), dtype=np.int64, count=len(features)
+        )
+        df = np.where(ids >= 0, self._df[ids], 0.0)
+        # Sublinear above one; a fractional tf (a down-weighted feature) is taken as it is.
+        scaled = np.where(tfs >= 1.0, 1.0 + np.log(np.maximum(tfs, 1.0)), np.maximum(tfs, 0.0))
+        weights = scaled * (np.log((self._entry_count + 1) / (df + 1)) + 1.0)
+        norm = float(np.linalg.norm(weights)) or 1.0
+        matchable = df > 0
+        return ids[matchable], (weights[matchable] / norm).astype(np.float32)
 
     def _profile(self, entry_id: int) -> tuple[np.ndarray, np.ndarray] | None:
         cached = self._cache.get(entry_id)
@@ -168,21 +164,23 @@ class EntryProfiles:
         """Cosine similarity of the question's features to each entry's profile."""
         if not entry_ids:
             return {}
-        query = self._vector(features)
-        if not query:
+        query_ids, query_weights = self._vector(features)
+        profiles = [self._profile(entry_id) for entry_id in entry_ids]
+        found = [profile for profile in profiles if profile is not None]
+        if not len(query_ids) or not found:
             return {entry_id: 0.0 for entry_id in entry_ids}
         scratch = self._scratch
-        query_ids = np.fromiter(query, dtype=np.int64, count=len(query))
-        scratch[query_ids] = np.fromiter(query.values(), dtype=np.float32, count=len(query))
-        result: dict[int, float] = {}
+        scratch[query_ids] = query_weights
         try:
-            for entry_id in entry_ids:
-                profile = self._profile(entry_id)
-                if profile is None:
-                    result[entry_id] = 0.0
-                    continue
-                ids, weights = profile
-                result[entry_id] = float(scratch[ids] @ weights)
+            # One pass over the candidates' profiles laid end to end, summed per profile.
+            ids = np.concatenate([profile[0] for profile in found])
+            weights = np.concatenate([profile[1] for profile in found])
+            starts = np.cumsum([0, *(len(profile[0]) for profile in found[:-1])])
+            sums = np.add.reduceat(scratch[ids] * weights, starts)
         finally:
             scratch[query_ids] = 0.0
-        return result
+        values = iter(sums.tolist())
+        return {
+            entry_id: next(values) if profile is not None else 0.0
+            for entry_id, profile in zip(entry_ids, profiles, strict=True)
+        }

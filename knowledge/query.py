@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import process
-from rapidfuzz.distance import DamerauLevenshtein
+from rapidfuzz.distance import OSA
 
 from knowledge.index import InvertedIndex
 from knowledge.lexicon import LATIN_TECH_TERMS, WORD_SYNONYMS
@@ -30,8 +30,9 @@ from knowledge.normalize import (
 )
 
 
-# Typo tolerance: how many edits (Damerau-Levenshtein) a word's stem may be from a vocabulary
-# term, by stem length. Short words have too many real neighbours to correct safely.
+# Typo tolerance: how many edits (optimal string alignment: Levenshtein plus transpositions of
+# neighbouring letters) a word's stem may be from a vocabulary term, by stem length. Short words
+# have too many real neighbours to correct safely.
 def max_typo_edits(length: int) -> int:
     if length < 5:
         return 0
@@ -171,7 +172,7 @@ class QueryAnalyzer:
                 for term, edits, _ in process.extract(
                     stemmed,
                     candidates,
-                    scorer=DamerauLevenshtein.distance,
+                    scorer=OSA.distance,
                     score_cutoff=allowed,
                     limit=3,
                 ):
