@@ -32,6 +32,7 @@ from knowledge.index import InvertedIndex
 from knowledge.normalize import (
     is_stopword,
     looks_like_translit,
+    normalize,
     prepare,
     term_of,
     tokenize,
@@ -284,7 +285,7 @@ class FuzzyMatcher:
         entry scored, best first (empty when nothing in the question can be matched)."""
         query = self._analyzer.analyze(text, language)
         preferred = language or query.language
-        if not tokenize(prepare(text)):
+        if not normalize(text):
             return query, preferred, []  # no word at all: punctuation, emoji
         weights = query.term_weights
         # A question with no word the indexes know ("what is your name") can still be found by
