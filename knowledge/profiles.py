@@ -16,7 +16,6 @@ and weights), so 100,000 entries cost about 1-2 KB each.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -105,9 +104,6 @@ class EntryProfiles:
             self._statistics_count = self._entry_count
 
     # -- statistics
-
-    def _idf(self, df: float) -> float:
-        return math.log((self._entry_count + 1) / (df + 1)) + 1.0
 
     def _vector(self, features: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         """Sublinear tf times idf, L2-normalized, as (feature ids, weights); unknown features are

@@ -6,10 +6,12 @@ languages, Russian and English among them) as a pure numpy forward pass whose we
 the package, so it runs offline on the CPU with no model hub, PyTorch or compiler.
 
 The encoder adds two things to the lexical matcher: candidates (the entries whose phrasings are
-nearest to the question in embedding space, found by one matrix product) and evidence (the cosine
-of the question to the entry's nearest phrasing, fused into the entry's score with
-WEIGHT_SEMANTIC). Phrasing embeddings are cached by text, so an edit re-encodes only the
-wordings that changed. Without the extra nothing here is imported by the bot.
+nearest to the question in embedding space, found by one matrix product) and evidence: the
+cosines of the question to the entry's nearest phrasing, to the mean of its phrasings and to its
+answer text, fused into the entry's score with their WEIGHT_SEMANTIC_* weights. Embeddings are
+cached by text, so an edit re-encodes only the wordings that changed. A question or an entry
+made only of function words ("who are you") is matched by the encoder alone. Without the extra
+nothing here is imported by the bot.
 """
 
 from __future__ import annotations
