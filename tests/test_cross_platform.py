@@ -113,6 +113,7 @@ async def test_slack_user_with_vk_staff_chat(store, tmp_path, monkeypatch):
                     slack.make_dm_event(SLACK_USER, "/new the VPN drops every hour")
                 )
                 await vk.wait_until(lambda: vk.sent_to(VK_STAFF), within=10)
+                await desk.settle()  # the announcement's id is recorded: a reply to it finds it
                 announcement = vk.sent_to(VK_STAFF)[0]
                 assert "Ticket #1" in announcement["text"] and "VPN drops" in announcement["text"]
 
