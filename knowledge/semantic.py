@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 # in the fused score, chosen on validation data (bench/answer_quality.py).
 WEIGHT_SEMANTIC = 6.0
 # Weight of the cosine to the mean of an entry's phrasing vectors (it pools the variants).
-WEIGHT_SEMANTIC_CENTROID = 3.0
+WEIGHT_SEMANTIC_CENTROID = 5.0
 # Weight of the cosine of the question to the entry's answer text: the answer is written in the
 # words of the problem it solves, so it helps where the questions' wordings do not.
 WEIGHT_SEMANTIC_ANSWER = 1.0
@@ -41,11 +41,11 @@ WEIGHT_SEMANTIC_ANSWER = 1.0
 SEMANTIC_CANDIDATES = 8
 # Confidence = logistic(score slope * score + margin slope * margin + intercept), fitted on half A
 # of the helpdesk validation set with the semantic evidence in the score.
-SEMANTIC_CALIBRATION = (0.704, 0.907, -4.324)
+SEMANTIC_CALIBRATION = (0.606, 0.914, -4.513)
 # Its answer threshold, chosen on the same validation half like the fuzzy one (precision >= 0.95,
 # at most 1% of out-of-scope messages answered); the suggest threshold means the same probability
 # as the fuzzy matcher's.
-SEMANTIC_ANSWER_THRESHOLD = 0.914
+SEMANTIC_ANSWER_THRESHOLD = 0.886
 SEMANTIC_SUGGEST_THRESHOLD = 0.43
 
 
