@@ -105,6 +105,12 @@ class EntryProfiles:
 
     # -- statistics
 
+    def _tf_idf(self, tfs: np.ndarray, df: np.ndarray) -> np.ndarray:
+        """Sublinear tf above one (a fractional tf, a down-weighted feature, is taken as it is;
+        a non-positive one weighs nothing) times smoothed idf."""
+        scaled = np.where(tfs >= 1.0, 1.0 + np.log(np.maximum(tfs, 1.0)), np.maximum(tfs, 0.0))
+        return scaled * (np.log((self._entry_count + 1) / (df + 1)) + 1.0)
+
     def _vector(self, features: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
         """Sublinear tf times idf, L2-normalized, as (feature ids, weights); unknown features are
         dropped (they cannot match) but still count in the norm, so a question full of words the
@@ -114,10 +120,8 @@ class EntryProfiles:
         ids = np.fromiter(
             (known.get(feature, -1) for feature in features), dtype=np.int64, count=len(features)
         )
-        df = np.where(ids >= 0, self._df[ids], 0.0)
-        # Sublinear above one; a fractional tf (a down-weighted feature) is taken as it is.
-        scaled = np.where(tfs >= 1.0, 1.0 + np.log(np.maximum(tfs, 1.0)), np.maximum(tfs, 0.0))
-        weights = scaled * (np.log((self._entry_count + 1) / (df + 1)) + 1.0)
+        df = np.where(ids >= 0, self._df[ids], 0.0)  # the -1 of an unknown feature reads 0
+        weights = self._tf_idf(tfs, df)
         norm = float(np.linalg.norm(weights)) or 1.0
         matchable = df > 0
         return ids[matchable], (weights[matchable] / norm).astype(np.float32)
@@ -130,10 +134,8 @@ class EntryProfiles:
         if stored is None:
             return None
         ids, tfs, bounds = stored
-        # Same weighting as `_vector`, vectorized: each phrasing normalized, then summed.
-        scaled = np.where(tfs >= 1.0, 1.0 + np.log(np.maximum(tfs, 1.0)), tfs)
-        df = self._df[ids]
-        weights = scaled * (np.log((self._entry_count + 1) / (df + 1)) + 1.0)
+        # Same weighting as the question's: each phrasing normalized, then summed.
+        weights = self._tf_idf(tfs, self._df[ids])
         start = 0
         for end in bounds:
             part = weights[start:end]
