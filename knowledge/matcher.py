@@ -343,19 +343,26 @@ class FuzzyMatcher:
                 term_words.setdefault(term, []).append((number, mass))
         query_mass = max(sum(word_mass), 1e-9)
         term_weights = query.term_weights
+        # term -> (its idf-weighted mass as a document term, the question words it stands for)
+        query_terms = {
+            term: (idf(term) * term_weights[term], words) for term, words in term_words.items()
+        }
         content = query.content
 
-        query_term_list = list(term_words.items())
-
-        def covered_mass(terms: dict[str, int]) -> float:
-            """The idf mass of the question words found in `terms` (each word counted once)."""
+        def overlap(terms: dict[str, int]) -> tuple[float, float]:
+            """(idf mass of the question words found in `terms`, each word counted once; mass of
+            the `terms` the question has). Walks the document's terms: they are the fewer."""
             best: dict[int, float] = {}
-            for term, words in query_term_list:
-                if term in terms:
-                    for number, mass in words:
-                        if mass > best.get(number, 0.0):
-                            best[number] = mass
-            return sum(best.values())
+            matched = 0.0
+            for term in terms:
+                hit = query_terms.get(term)
+                if hit is None:
+                    continue
+                matched += hit[0]
+                for number, mass in hit[1]:
+                    if mass > best.get(number, 0.0):
+                        best[number] = mass
+            return sum(best.values()), matched
 
         entry_ids = list(retrieved)
         char_features, word_features = profile_features
@@ -366,19 +373,15 @@ class FuzzyMatcher:
         results: list[_Scored] = []
         for entry_id, bm25 in retrieved.items():
             entry = self._entries[entry_id]
-            acov = covered_mass(self._answer_terms.get(entry_id, {})) / query_mass
+            acov = overlap(self._answer_terms.get(entry_id, {}))[0] / query_mass
             language_penalty = (
                 OTHER_LANGUAGE_PENALTY if preferred and entry.language != preferred else 0.0
             )
             best: tuple[float, float, float, float, str] | None = None  # score, features, text
             for slot in self._entry_slots[entry_id]:
                 phrasing = self._phrasings[slot]
-                doc_matched = 0.0
-                for term in phrasing.terms:
-                    weight = term_weights.get(term)
-                    if weight:
-                        doc_matched += idf(term) * weight
-                qcov = covered_mass(phrasing.terms) / query_mass
+                covered, doc_matched = overlap(phrasing.terms)
+                qcov = covered / query_mass
                 dcov = doc_matched / self._index.idf_mass(slot)
                 char = CHAR_SCORER(content, phrasing.content) / 100.0
                 score = (
