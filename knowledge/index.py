@@ -1,14 +1,15 @@
 """An inverted index with BM25 scoring over small documents (one phrasing = one document).
 
 Postings are kept as Python lists, so adding or removing a document touches only the postings of
-its own terms; each term's numpy arrays are rebuilt lazily the next time a query needs them.
+its own terms; a term's numpy arrays are built the first time a query needs them and patched by
+every later edit.
 Scoring one query is a handful of vectorized additions into one array of per-document scores.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -26,6 +27,10 @@ def initial_key(term: str) -> str:
     """The first letter, with letters people confuse at the start of a word merged."""
     first = term[:1]
     return "е" if first == "э" else first
+
+
+def _group_key(term: str) -> tuple[str, int]:
+    return initial_key(term), len(term)
 
 
 class _Postings:
@@ -48,7 +53,8 @@ class InvertedIndex:
         self._free_slots: list[int] = []
         self._total_length = 0
         self._doc_count = 0
-        self._vocabulary: list[str] | None = None
+        # (initial key, length) -> terms, for typo candidates; built on first use, then kept
+        # up to date by every edit (rebuilding it for a large vocabulary would stall a question).
         self._by_initial: dict[tuple[str, int], list[str]] | None = None
         # idf depends on the document count: an edit forgets the entries of the terms it touched,
         # and everything is recomputed once the count has drifted by STATISTICS_DRIFT.
@@ -76,10 +82,16 @@ class InvertedIndex:
             postings = self._postings.get(term)
             if postings is None:
                 postings = self._postings[term] = _Postings()
-                self._vocabulary = self._by_initial = None
+                if self._by_initial is not None:
+                    self._by_initial.setdefault(_group_key(term), []).append(term)
             postings.slots.append(slot)
             postings.tfs.append(tf)
-            postings.arrays = None
+            if postings.arrays is not None:
+                # Patched, not dropped: rebuilding a common term's arrays from its lists costs
+                # milliseconds on a large base, and an edit must not stall the next question.
+                slots, tf_part = postings.arrays
+                part = self._tf_part(tf, self._slot_length[slot], self._average_length())
+                postings.arrays = (np.append(slots, slot), np.append(tf_part, np.float32(part)))
         return slot
 
     def remove(self, slot: int) -> None:
@@ -91,10 +103,13 @@ class InvertedIndex:
             position = postings.slots.index(slot)
             del postings.slots[position]
             del postings.tfs[position]
-            postings.arrays = None
+            if postings.arrays is not None:
+                slots, tf_part = postings.arrays
+                postings.arrays = (np.delete(slots, position), np.delete(tf_part, position))
             if not postings.slots:
                 del self._postings[term]
-                self._vocabulary = self._by_initial = None
+                if self._by_initial is not None:
+                    self._by_initial[_group_key(term)].remove(term)
         self._total_length -= self._slot_length[slot]
         self._doc_count -= 1
         self._forget_statistics(slot, terms)
@@ -139,11 +154,6 @@ class InvertedIndex:
     def has_term(self, term: str) -> bool:
         return term in self._postings
 
-    def vocabulary(self) -> Sequence[str]:
-        if self._vocabulary is None:
-            self._vocabulary = list(self._postings)
-        return self._vocabulary
-
     def similar_candidates(self, term: str, max_edits: int) -> list[str]:
         """Terms that could be within `max_edits` of `term`: same `initial_key` (typos rarely hit
         the first letter) and a length within `max_edits`. Keeps typo correction fast on large
@@ -151,7 +161,7 @@ class InvertedIndex:
         if self._by_initial is None:
             groups: dict[tuple[str, int], list[str]] = {}
             for known in self._postings:
-                groups.setdefault((initial_key(known), len(known)), []).append(known)
+                groups.setdefault(_group_key(known), []).append(known)
             self._by_initial = groups
         initial = initial_key(term)
         candidates: list[str] = []

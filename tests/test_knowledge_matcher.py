@@ -228,6 +228,32 @@ def test_index_postings_follow_adds_and_removes() -> None:
     assert index.add({"vpn": 1}) in (first, second)  # slots are reused
 
 
+def test_edits_after_warm_up_score_like_a_fresh_index() -> None:
+    # Enough documents share "printer" for it to be scored through numpy arrays, which edits
+    # patch in place: the scores must stay those of an index built from scratch.
+    documents = [{"printer": 1 + n % 3, f"word{n}": 1} for n in range(30)]
+    edited = InvertedIndex()
+    slots = [edited.add(terms) for terms in documents]
+    edited.warm_up()
+    edited.similar_candidates("printr", 1)  # typo candidates built before the edits
+    for slot in slots[:10]:
+        edited.remove(slot)
+    added = [edited.add({"printer": 2, "scanner": 1}) for _ in range(5)]
+    fresh = InvertedIndex()
+    fresh_slot = {}
+    for slot in slots[10:]:
+        fresh_slot[fresh.add(documents[slots.index(slot)])] = slot
+    for slot in added:
+        fresh_slot[fresh.add({"printer": 2, "scanner": 1})] = slot
+    want = {fresh_slot[s]: score for s, score in fresh.top({"printer": 1.0}, 40)}
+    got = dict(edited.top({"printer": 1.0}, 40))
+    assert got.keys() == want.keys()
+    for slot, score in want.items():
+        assert got[slot] == pytest.approx(score, rel=0.02)  # idf of the moment may differ
+    assert "scanner" in edited.similar_candidates("scaner", 1)  # a new term is a candidate
+    assert "word0" not in edited.similar_candidates("word0", 1)  # a removed one is not
+
+
 def test_a_russian_wording_typed_in_latin_letters_is_indexed_in_cyrillic():
     # A variant learned from a user who typed Russian in Latin letters.
     learned = entry(
