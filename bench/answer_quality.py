@@ -20,7 +20,10 @@ queries answered (the floor on test is 97-99% ticketed, and 100 validation messa
 margin: with a 2% budget, held-out halves of the helpdesk validation set answered 3% on average).
 
     python bench/answer_quality.py [--data /work/shared/eval] [--seeds 3] [--no-semantic]
-        [--only helpdesk,clinc,banking,latency] [--fit] [--on-validation]
+        [--only helpdesk,clinc,banking,latency] [--jobs 2] [--fit] [--on-validation]
+
+--jobs: worker processes for the quality part (each data set and size is a job; the latency
+part runs alone afterwards, so its timings are not disturbed).
 
 --fit prints the confidence coefficients fitted on helpdesk half A (for knowledge/matcher.py and
 knowledge/semantic.py); --on-validation reports on the validation data (for tuning: the test
@@ -33,12 +36,15 @@ import argparse
 import csv
 import json
 import math
+import multiprocessing
+import os
 import random
 import statistics
 import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -620,15 +626,15 @@ def scorer_factories(semantic: bool) -> list[Callable]:
     return [*makers, ExtractOneScorer, BM25Scorer]
 
 
-def semantic_encoder(enabled: bool) -> CachingEncoder | None:
-    if not enabled:
-        return None
+def semantic_installed(wanted: bool) -> bool:
+    if not wanted:
+        return False
     from knowledge.semantic import semantic_available
 
     if not semantic_available():
         print("(the semantic extra is not installed: SemanticMatcher is left out)\n")
-        return None
-    return CachingEncoder()
+        return False
+    return True
 
 
 def fit_calibration(dataset: Dataset, make: Callable) -> None:
@@ -646,25 +652,86 @@ def fit_calibration(dataset: Dataset, make: Callable) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Job:
+    """One part of the quality run: a data set at one knowledge-base size, every scorer."""
+
+    dataset: str  # "helpdesk", "clinc" or "banking"
+    k: int = 0  # examples per intent (CLINC150, BANKING77)
+
+
+@dataclass
+class JobOutput:
+    results: list[Result]  # one per scorer, averaged over seeds
+    helpdesk_results: list[Result]  # helpdesk_ru_en, per language
+    product_lines: list[str]
+
+
+def run_job(job: Job, root: Path, seeds: int, semantic: bool, on_validation: bool) -> JobOutput:
+    """Runs in a worker process: loads its data and the encoder itself."""
+    encoder = CachingEncoder() if semantic else None
+    SemanticScorer.encoder = encoder
+    output = JobOutput([], [], [])
+    if job.dataset == "helpdesk":
+        helpdesk = load_helpdesk(root)
+        groups = [[helpdesk], [helpdesk_learned(helpdesk)]]
+    elif job.dataset == "clinc":
+        data = json.loads((root / "clinc150" / "data_full.json").read_text())
+        groups = [[load_clinc(root, job.k, seed, data) for seed in range(seeds)]]
+    else:
+        cache: dict = {}
+        groups = [[load_banking(root, job.k, seed, cache) for seed in range(seeds)]]
+    for datasets in groups:
+        if encoder is not None:
+            encoder.prefetch(
+                [t for d in datasets for e in d.entries for t in e.phrasings]
+                + [q.text for d in datasets for q in (*d.validation, *d.test)]
+            )
+        for make in scorer_factories(encoder is not None):
+            seeded = []
+            for dataset in datasets:
+                result, _, _ = run_one(make, dataset, on_validation)
+                seeded.append(result)
+                if result.product_line and dataset is datasets[0]:
+                    output.product_lines.append(result.product_line)
+            output.results.append(aggregate(seeded))
+            if datasets[0].name == "helpdesk_ru_en":
+                output.helpdesk_results.append(seeded[0])
+            print(f"  done: {datasets[0].name} {datasets[0].kb} {make.name}", file=sys.stderr)
+    return output
+
+
+def run_jobs(jobs: list[Job], workers: int, *args) -> list[JobOutput]:
+    """The jobs' outputs in the order given; with several workers the longest jobs start first
+    (the figures do not depend on the order, only the ms/query column on the load)."""
+    if workers <= 1:
+        return [run_job(job, *args) for job in jobs]
+    longest_first = sorted(jobs, key=lambda j: (j.dataset == "helpdesk", j.dataset, -j.k))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {job: pool.submit(run_job, job, *args) for job in longest_first}
+        return [futures[job].result() for job in jobs]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--only", default="helpdesk,clinc,banking,latency")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--no-semantic", action="store_true")
     parser.add_argument("--fit", action="store_true", help="fit the confidence on half A")
     parser.add_argument("--on-validation", action="store_true", help="report on validation")
     options = parser.parse_args()
     chosen = set(options.only.split(","))
     started = time.perf_counter()
-    encoder = semantic_encoder(not options.no_semantic)
-    SemanticScorer.encoder = encoder
-    makers = scorer_factories(encoder is not None)
+    semantic = semantic_installed(not options.no_semantic)
     if options.fit:
+        encoder = SemanticScorer.encoder = CachingEncoder() if semantic else None
         helpdesk = load_helpdesk(options.data)
         if encoder is not None:
             encoder.prefetch([q.text for q in helpdesk.validation])
-        for make in makers[: 2 if encoder else 1]:
+        for make in scorer_factories(semantic)[: 2 if semantic else 1]:
             fit_calibration(helpdesk, make)
         return
     where = "validation" if options.on_validation else "test"
@@ -676,46 +743,22 @@ def main() -> None:
         "spread of top-1.\n",
         flush=True,
     )
-    results: list[Result] = []
-    helpdesk_results: list[Result] = []
-    product_lines: list[str] = []
-
-    def run(datasets: list[Dataset]) -> None:
-        if encoder is not None:
-            encoder.prefetch(
-                [t for d in datasets for e in d.entries for t in e.phrasings]
-                + [q.text for d in datasets for q in (*d.validation, *d.test)]
-            )
-        for make in makers:
-            seeded = []
-            for dataset in datasets:
-                result, _, _ = run_one(make, dataset, options.on_validation)
-                seeded.append(result)
-                if result.product_line and dataset is datasets[0]:
-                    product_lines.append(result.product_line)
-            results.append(aggregate(seeded))
-            if datasets[0].name == "helpdesk_ru_en":
-                helpdesk_results.append(seeded[0])
-            print(f"  done: {datasets[0].name} {datasets[0].kb} {make.name}", file=sys.stderr)
-
-    if "helpdesk" in chosen:
-        helpdesk = load_helpdesk(options.data)
-        run([helpdesk])
-        run([helpdesk_learned(helpdesk)])
-    if "clinc" in chosen:
-        data = json.loads((options.data / "clinc150" / "data_full.json").read_text())
-        for k in (1, 3, 5):
-            run([load_clinc(options.data, k, seed, data) for seed in range(options.seeds)])
-    if "banking" in chosen:
-        cache: dict = {}
-        for k in (1, 3, 5):
-            run([load_banking(options.data, k, seed, cache) for seed in range(options.seeds)])
+    jobs = [Job("helpdesk")] if "helpdesk" in chosen else []
+    for name in ("clinc", "banking"):
+        if name in chosen:
+            jobs.extend(Job(name, k) for k in (1, 3, 5))
+    outputs = run_jobs(
+        jobs, options.jobs, options.data, options.seeds, semantic, options.on_validation
+    )
+    results = [r for output in outputs for r in output.results]
+    helpdesk_results = [r for output in outputs for r in output.helpdesk_results]
     if results:
         print("### Answer quality\n")
         print_quality_table(results)
     if helpdesk_results:
         print("\n### helpdesk_ru_en by language (half B)\n")
         print_helpdesk_table(helpdesk_results)
+    product_lines = [line for output in outputs for line in output.product_lines]
     if product_lines:
         print("\n### The module's default thresholds\n")
         for line in product_lines:
@@ -724,9 +767,7 @@ def main() -> None:
         import matcher_latency
 
         print("\n### Matcher latency (synthetic knowledge bases)\n", flush=True)
-        matcher_latency.print_table(
-            matcher_latency.DEFAULT_SIZES, queries=300, semantic=encoder is not None
-        )
+        matcher_latency.print_table(matcher_latency.DEFAULT_SIZES, queries=300, semantic=semantic)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 
