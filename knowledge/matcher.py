@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 # The engine answers directly at confidence >= DEFAULT_ANSWER_THRESHOLD, offers the top entries as
 # buttons at >= DEFAULT_SUGGEST_THRESHOLD, and opens a ticket below.
-DEFAULT_ANSWER_THRESHOLD = 0.97
+DEFAULT_ANSWER_THRESHOLD = 0.974
 DEFAULT_SUGGEST_THRESHOLD = 0.43
 
 # How many entries the BM25 stage hands to the re-ranking stage.
@@ -64,17 +64,17 @@ UNKNOWN_WORD_WEIGHT = 0.5
 # Subtracted from the score of entries in another language than the asker's.
 OTHER_LANGUAGE_PENALTY = 0.3
 # Weights of the entry profiles (`knowledge.profiles`): cosine of the question to the centroid of
-# an entry's phrasings, by character n-grams and by word terms (function words included).
+# an entry's phrasings, by character n-grams and by word terms. The word profiles count function
+# words like any word: they tell "what is your name" from "what is my name" (idf keeps the common
+# ones light), and a question made only of them retrieves nothing, so "how do I" alone never
+# picks an article.
 WEIGHT_CHAR_PROFILE = 1.5
 WEIGHT_WORD_PROFILE = 1.5
-# Function words count this much of a content word in the word profiles: they tell "what is your
-# name" from "what is my name", but "how do I" alone must not pick an article.
-FUNCTION_WORD_WEIGHT = 0.6
 # Confidence = logistic(SLOPE_SCORE * score + SLOPE_MARGIN * margin + INTERCEPT), fitted on half
 # A of the helpdesk validation set.
-CONFIDENCE_SLOPE_SCORE = 2.079
-CONFIDENCE_SLOPE_MARGIN = 2.130
-CONFIDENCE_INTERCEPT = -3.384
+CONFIDENCE_SLOPE_SCORE = 2.170
+CONFIDENCE_SLOPE_MARGIN = 1.972
+CONFIDENCE_INTERCEPT = -3.262
 
 
 class _Phrasing:
@@ -130,20 +130,10 @@ def _analyze_phrasing(entry_id: int, text: str) -> _Phrasing:
     return _Phrasing(entry_id, text, _term_counts(words), " ".join(words))
 
 
-def _word_features(content: dict[str, float], function_words: list[str]) -> dict[str, float]:
-    features = dict(content)
-    for word in function_words:
-        term = term_of(word)
-        features[term] = features.get(term, 0.0) + FUNCTION_WORD_WEIGHT
-    return features
-
-
-def _profile_features(text: str) -> tuple[dict[str, int], dict[str, float]]:
+def _profile_features(text: str) -> tuple[dict[str, int], dict[str, int]]:
     """(character n-grams, word terms with function words) of a phrasing, for the profiles."""
     words = tokenize(prepare(text))
-    content = _term_counts([w for w in words if not is_stopword(w)])
-    function_words = [w for w in words if is_stopword(w)]
-    return char_ngram_counts(" ".join(words)), _word_features(content, function_words)
+    return char_ngram_counts(" ".join(words)), _term_counts(words)
 
 
 def _query_profile_features(query: AnalyzedQuery) -> tuple[dict[str, int], dict[str, float]]:
@@ -151,10 +141,10 @@ def _query_profile_features(query: AnalyzedQuery) -> tuple[dict[str, int], dict[
     typos already fixed) plus its function words, which the analyzer leaves out."""
     function_words = [w for w in tokenize(prepare(query.text)) if is_stopword(w)]
     surfaces = [w.surface for w in query.words] + function_words
-    return (
-        char_ngram_counts(" ".join(surfaces)),
-        _word_features(query.term_weights, function_words),
-    )
+    terms = query.term_weights
+    for term, count in _term_counts(function_words).items():
+        terms[term] = terms.get(term, 0.0) + count
+    return char_ngram_counts(" ".join(surfaces)), terms
 
 
 class FuzzyMatcher:
