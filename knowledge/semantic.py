@@ -8,7 +8,9 @@ the package, so it runs offline on the CPU with no model hub, PyTorch or compile
 The encoder adds two things to the lexical matcher: candidates (the entries whose phrasings are
 nearest to the question in embedding space, found by one matrix product) and evidence: the
 cosines of the question to the entry's nearest phrasing, to the mean of its phrasings and to its
-answer text, fused into the entry's score with their WEIGHT_SEMANTIC_* weights. Embeddings are
+answer text, fused into the entry's score with their WEIGHT_SEMANTIC_* weights. An entry whose
+translation is in the base (found from the answers, `knowledge.translations`) also counts the
+translation's wordings as its own, and brings it into the candidates. Embeddings are
 cached by text, so an edit re-encodes only the wordings that changed. A question or an entry
 made only of function words ("who are you") is matched by the encoder alone. Without the extra
 nothing here is imported by the bot.
@@ -26,6 +28,7 @@ from core.domain import FaqEntry
 from knowledge.matcher import FuzzyMatcher, phrasings_of
 from knowledge.normalize import switch_keyboard_layout, transliterate_to_cyrillic
 from knowledge.query import AnalyzedQuery
+from knowledge.translations import TranslationFinder
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +44,11 @@ WEIGHT_SEMANTIC_ANSWER = 1.0
 SEMANTIC_CANDIDATES = 8
 # Confidence = logistic(score slope * score + margin slope * margin + intercept), fitted on half A
 # of the helpdesk validation set with the semantic evidence in the score.
-SEMANTIC_CALIBRATION = (0.612, 0.973, -4.611)
+SEMANTIC_CALIBRATION = (0.513, 1.187, -4.113)
 # Its answer threshold, chosen on the same validation half like the fuzzy one (precision >= 0.95,
 # at most 1% of out-of-scope messages answered); the suggest threshold means the same probability
 # as the fuzzy matcher's.
-SEMANTIC_ANSWER_THRESHOLD = 0.884
+SEMANTIC_ANSWER_THRESHOLD = 0.911
 SEMANTIC_SUGGEST_THRESHOLD = 0.43
 
 
@@ -99,9 +102,9 @@ class _EmbeddingTable:
         self._matrix = np.zeros((0, 0), dtype=np.float32)
         self._row_entry = np.zeros(0, dtype=np.int64)  # row -> entry id; -1 for a free row
         self._entry_rows: dict[int, list[int]] = {}
-        # entry id -> length of the sum of its phrasing vectors (for the centroid's cosine)
-        self._entry_norm: dict[int, float] = {}
+        self._admin_rows: dict[int, list[int]] = {}  # the rows of the question and its variants
         self._answers: dict[int, np.ndarray] = {}  # entry id -> its answer text's vector
+        self._translations = TranslationFinder()
         self._free: list[int] = []
         self._by_text: dict[str, np.ndarray] = {}
 
@@ -109,8 +112,9 @@ class _EmbeddingTable:
         self._matrix = np.zeros((0, 0), dtype=np.float32)
         self._row_entry = np.zeros(0, dtype=np.int64)
         self._entry_rows.clear()
-        self._entry_norm.clear()
+        self._admin_rows.clear()
         self._answers.clear()
+        self._translations = TranslationFinder()
         self._free.clear()
 
     def encode_missing(self, texts: Sequence[str]) -> None:
@@ -119,15 +123,17 @@ class _EmbeddingTable:
             for text, vector in zip(missing, self._encoder.encode(missing), strict=True):
                 self._by_text[text] = vector
 
-    def put(self, entry_id: int, texts: Sequence[str], answer: str) -> None:
-        self.drop(entry_id)
+    def put(self, entry: FaqEntry, texts: Sequence[str]) -> None:
+        """Embed an entry's wordings (`texts`: the admin's first, then learned ones)."""
+        self.drop(entry.id)
+        answer = entry.answer
         self.encode_missing([*texts, answer] if answer else texts)
         if answer:
-            self._answers[entry_id] = self._by_text[answer]
-        rows = [self._place(entry_id, self._by_text[text]) for text in texts]
-        self._entry_rows[entry_id] = rows
-        total = np.sum([self._by_text[text] for text in texts], axis=0)
-        self._entry_norm[entry_id] = float(np.linalg.norm(total)) or 1.0
+            self._answers[entry.id] = self._by_text[answer]
+            self._translations.add(entry.id, entry.language, self._by_text[answer])
+        rows = [self._place(entry.id, self._by_text[text]) for text in texts]
+        self._entry_rows[entry.id] = rows
+        self._admin_rows[entry.id] = rows[: 1 + len(entry.variants)]
 
     def _place(self, entry_id: int, vector: np.ndarray) -> int:
         if self._free:
@@ -146,8 +152,9 @@ class _EmbeddingTable:
         return row
 
     def drop(self, entry_id: int) -> None:
-        self._entry_norm.pop(entry_id, None)
+        self._admin_rows.pop(entry_id, None)
         self._answers.pop(entry_id, None)
+        self._translations.remove(entry_id)
         for row in self._entry_rows.pop(entry_id, ()):
             self._matrix[row] = 0.0
             self._row_entry[row] = -1
@@ -172,20 +179,28 @@ class _EmbeddingTable:
                     break
         return found
 
+    def translation(self, entry_id: int) -> int | None:
+        return self._translations.partner(entry_id)
+
     def per_entry(
         self, vector: np.ndarray, similarities: np.ndarray, entry_ids: Sequence[int]
     ) -> dict[int, tuple[float, float, float]]:
         """entry id -> (cosine to its nearest phrasing, cosine to the mean of its phrasings,
-        cosine to its answer text or 0 without one)."""
+        cosine to its answer text or 0 without one). An entry's phrasings include the admin's
+        wordings of its translation: the same article asked in the other language."""
         found: dict[int, tuple[float, float, float]] = {}
         for entry_id in entry_ids:
             rows = self._entry_rows.get(entry_id)
             if rows:
+                partner = self._translations.partner(entry_id)
+                if partner is not None:
+                    rows = rows + self._admin_rows[partner]
                 values = similarities[rows]
+                norm = float(np.linalg.norm(self._matrix[rows].sum(axis=0))) or 1.0
                 answer = self._answers.get(entry_id)
                 found[entry_id] = (
                     float(values.max()),
-                    float(values.sum()) / self._entry_norm[entry_id],
+                    float(values.sum()) / norm,
                     float(answer @ vector) if answer is not None else 0.0,
                 )
         return found
@@ -229,7 +244,7 @@ class SemanticMatcher(FuzzyMatcher):
     def _add(self, entry: FaqEntry) -> None:
         super()._add(entry)
         if entry.id in self._entries:
-            self._table.put(entry.id, phrasings_of(entry), entry.answer)
+            self._table.put(entry, phrasings_of(entry))
             self._query_key = None
 
     # -- matching
@@ -244,7 +259,11 @@ class SemanticMatcher(FuzzyMatcher):
         return self._query_similarities
 
     def _more_candidates(self, query: AnalyzedQuery, preferred: str | None) -> list[int]:
-        return self._table.nearest_entries(self._similarities(query), SEMANTIC_CANDIDATES)
+        """The entries nearest in embedding space, and their translations (so that the version
+        in the asker's language competes even when the other one's wordings are nearer)."""
+        nearest = self._table.nearest_entries(self._similarities(query), SEMANTIC_CANDIDATES)
+        translations = [self._table.translation(entry_id) for entry_id in nearest]
+        return list(dict.fromkeys([*nearest, *(t for t in translations if t is not None)]))
 
     def _extra_features(
         self, query: AnalyzedQuery, entry_ids: list[int]

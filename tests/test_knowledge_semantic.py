@@ -120,6 +120,25 @@ def test_edits_are_visible_to_the_next_question(encoder: HashingEncoder) -> None
     assert all(m.entry_id != 1 for m in semantic.match("card payment denied", "en"))
 
 
+def test_a_translation_shares_its_wordings_and_joins_the_candidates(
+    encoder: HashingEncoder,
+) -> None:
+    # The hashing encoder relates no Russian word to an English one; the shared answer text
+    # is what makes the two entries translations of each other.
+    answer = "Wait five minutes, then request a new code."
+    english = FaqEntry(10, "Verification code never arrives", answer, "en", ("sms code missing",))
+    russian = FaqEntry(11, "Не приходит код подтверждения", answer, "ru")
+    semantic = SemanticMatcher([*ENTRIES, english, russian], encoder=encoder)
+    found = {m.entry_id: m.details for m in semantic.match("sms code missing", "ru", limit=6)}
+    assert found[11]["semantic"] == pytest.approx(1.0)  # the English variant counts for it
+    assert found[11]["semantic"] == pytest.approx(found[10]["semantic"])
+
+    unrelated = FaqEntry(11, "Не приходит код подтверждения", "Позвоните нам.", "ru")
+    semantic.upsert(unrelated)  # no longer a translation
+    found = {m.entry_id: m.details for m in semantic.match("sms code missing", "ru", limit=6)}
+    assert found.get(11, {"semantic": 0.0})["semantic"] < 0.5
+
+
 def test_translit_is_embedded_in_cyrillic(encoder: HashingEncoder) -> None:
     semantic = SemanticMatcher(
         [FaqEntry(1, "Забыл пароль", "Сбросьте.", "ru"), FaqEntry(2, "Принтер", "-", "ru")],
