@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
 
 from core.domain import FaqEntry
-from knowledge.matcher import FuzzyMatcher, phrasings_of
+from knowledge.matcher import FuzzyMatcher, _Scored, phrasings_of
 from knowledge.normalize import switch_keyboard_layout, transliterate_to_cyrillic
 from knowledge.query import AnalyzedQuery
 from knowledge.translations import TranslationFinder
@@ -264,6 +265,34 @@ class SemanticMatcher(FuzzyMatcher):
         nearest = self._table.nearest_entries(self._similarities(query), SEMANTIC_CANDIDATES)
         translations = [self._table.translation(entry_id) for entry_id in nearest]
         return list(dict.fromkeys([*nearest, *(t for t in translations if t is not None)]))
+
+    def _rerank(
+        self,
+        query: AnalyzedQuery,
+        retrieved: dict[int, float],
+        preferred: str | None,
+        profile_features: tuple[dict[str, int], dict[str, float]],
+    ) -> list[_Scored]:
+        ranked = super()._rerank(query, retrieved, preferred, profile_features)
+        return self._one_per_article(ranked, preferred)
+
+    def _one_per_article(self, ranked: list[_Scored], preferred: str | None) -> list[_Scored]:
+        """An entry and its translation are one article, listed once: in the asker's language
+        when one of them is (otherwise the better one), with the better of the two scores. The
+        answer then comes in the asker's language, and no button repeats an article."""
+        place = {item.entry.id: item for item in ranked}
+        merged: list[_Scored] = []
+        taken: set[int] = set()
+        for item in ranked:  # best first
+            if item.entry.id in taken:
+                continue
+            partner = place.get(self._table.translation(item.entry.id))
+            if partner is not None and partner.entry.id not in taken:
+                taken.add(partner.entry.id)
+                if partner.entry.language == preferred != item.entry.language:
+                    item = replace(partner, score=item.score)
+            merged.append(item)
+        return merged
 
     def _extra_features(
         self, query: AnalyzedQuery, entry_ids: list[int]
