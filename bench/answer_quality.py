@@ -15,9 +15,11 @@ Matchers: FuzzyMatcher (the default install), SemanticMatcher (when the `semanti
 installed), and the baselines rapidfuzz `process.extractOne` with its defaults over every phrasing
 and Okapi BM25 over Snowball-stemmed phrasings. A baseline's confidence is its own score; every
 matcher's answer threshold is chosen on validation the same way: the best coverage at answer
-precision >= 0.90 (0.95 on helpdesk_ru_en) with at most 1% of the out-of-scope validation
-queries answered (the floor on test is 97-99% ticketed, and 100 validation messages leave little
-margin: with a 2% budget, held-out halves of the helpdesk validation set answered 3% on average).
+precision >= 0.90 (0.95 on helpdesk_ru_en) with none of the out-of-scope validation queries
+answered. Why none: the floor on unseen data is 97-99% ticketed, and the validation sets hold 100
+out-of-scope messages each; with 0 of 100 answered the rate is below 3% with 95% confidence (the
+rule of three), with 1 of 100 only below 4.7%. Held-out halves of the helpdesk validation set
+answered 3% on average with a 2% budget and ~2% with 1%.
 
     python bench/answer_quality.py [--data /work/shared/eval] [--seeds 3] [--no-semantic]
         [--only helpdesk,clinc,banking,latency] [--jobs 2] [--fit] [--on-validation]
@@ -361,7 +363,7 @@ def load_helpdesk(root: Path) -> Dataset:
         _helpdesk_queries(half_a),
         _helpdesk_queries(half_b),
         min_precision=0.95,
-        max_oos_answered=0.01,
+        max_oos_answered=0.0,
     )
 
 
@@ -445,7 +447,7 @@ def load_clinc(root: Path, k: int, seed: int, data: dict | None = None) -> Datas
         queries("val", "oos_val"),
         queries("test", "oos_test"),
         min_precision=0.90,
-        max_oos_answered=0.01,
+        max_oos_answered=0.0,
     )
 
 
