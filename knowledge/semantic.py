@@ -289,8 +289,12 @@ class SemanticMatcher(FuzzyMatcher):
             partner = place.get(self._table.translation(item.entry.id))
             if partner is not None and partner.entry.id not in taken:
                 taken.add(partner.entry.id)
+                kept, folded = item, partner
                 if partner.entry.language == preferred != item.entry.language:
-                    item = replace(partner, score=item.score)
+                    kept, folded = partner, item
+                # `helpdesk kb ask` shows which translation was folded in.
+                extra = (*kept.extra, ("translation", folded.entry.id))
+                item = replace(kept, score=item.score, extra=extra)
             merged.append(item)
         return merged
 

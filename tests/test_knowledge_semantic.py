@@ -135,6 +135,7 @@ def test_a_translation_shares_its_wordings_and_answers_in_the_askers_language(
         assert {10, 11} - {article} & set(found) == set()
     [best, *_] = semantic.match("sms code missing", "ru")
     assert best.details["semantic"] == pytest.approx(1.0)  # the English variant counts for it
+    assert best.details["translation"] == 10
 
     semantic.upsert(FaqEntry(11, "Не приходит код подтверждения", "Позвоните нам.", "ru"))
     found = [m.entry_id for m in semantic.match("sms code missing", "ru", limit=6)]
