@@ -34,6 +34,7 @@ __all__ = [
     "normalize",
     "prepare",
     "script_of",
+    "spell_out_russian_slang",
     "stem",
     "switch_keyboard_layout",
     "term_of",
@@ -77,6 +78,35 @@ def canonicalize(normalized: str) -> str:
 def prepare(text: str) -> str:
     """`normalize` then `canonicalize`: the text form every comparison uses."""
     return canonicalize(normalize(text))
+
+
+_CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+_RUSSIAN_PHRASES = re.compile(
+    "|".join(
+        rf"(?<!\w){re.escape(phrase).replace('е', '[её]')}(?!\w)"
+        for phrase in sorted(PHRASE_SYNONYMS, key=len, reverse=True)
+        if _CYRILLIC.search(phrase)
+    ),
+    re.IGNORECASE,
+)
+
+
+def spell_out_russian_slang(text: str) -> str:
+    """Russian slang, abbreviations and Cyrillic spellings of technical words ("впн", "ноут",
+    "учетка") replaced by their canonical words, everything else left as typed: for a sentence
+    encoder, which knows standard Russian but not this vocabulary. English words are kept, as
+    the encoder knows their variants."""
+
+    def word(match: re.Match[str]) -> str:
+        found = match.group(0)
+        key = found.lower().replace("ё", "е")
+        return WORD_SYNONYMS.get(key, found) if _CYRILLIC.search(key) else found
+
+    def phrase(match: re.Match[str]) -> str:
+        return PHRASE_SYNONYMS[match.group(0).lower().replace("ё", "е")]
+
+    return _WORD.sub(word, _RUSSIAN_PHRASES.sub(phrase, text))
 
 
 # ---------------------------------------------------------------------------------------------

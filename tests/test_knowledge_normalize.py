@@ -13,6 +13,7 @@ from knowledge.normalize import (
     normalize,
     prepare,
     script_of,
+    spell_out_russian_slang,
     stem,
     switch_keyboard_layout,
     term_of,
@@ -132,3 +133,10 @@ def test_switch_keyboard_layout_both_ways() -> None:
     assert switch_keyboard_layout("ghbdtn") == "привет"
     assert switch_keyboard_layout("Ghbynth yt gtxfnftn") == "принтер не печатает"
     assert switch_keyboard_layout("руддщ") == "hello"
+
+
+def test_russian_slang_is_spelt_out_for_the_encoder_and_the_rest_kept_as_typed() -> None:
+    assert spell_out_russian_slang("Удаленка, ВПН не цепляется!") == "Удаленка, vpn не цепляется!"
+    assert spell_out_russian_slang("Учётная запись заблокирована") == "аккаунт заблокирована"
+    assert spell_out_russian_slang("ноут не видит флешку") == "ноутбук не видит usb"
+    assert spell_out_russian_slang("my PC is slow, text me") == "my PC is slow, text me"
