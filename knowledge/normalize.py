@@ -80,7 +80,22 @@ def prepare(text: str) -> str:
     return canonicalize(normalize(text))
 
 
-_CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
+# ---------------------------------------------------------------------------------------------
+# Scripts and languages
+
+_CYRILLIC = re.compile(r"[а-я]")
+_LATIN = re.compile(r"[a-z]")
+
+
+def script_of(word: str) -> str | None:
+    """ "cyrillic", "latin" or None (digits only / other scripts), by the majority of letters."""
+    cyrillic = len(_CYRILLIC.findall(word))
+    latin = len(_LATIN.findall(word))
+    if cyrillic == latin == 0:
+        return None
+    return "cyrillic" if cyrillic >= latin else "latin"
+
+
 _WORD = re.compile(r"\w+")
 _RUSSIAN_PHRASES = re.compile(
     "|".join(
@@ -107,22 +122,6 @@ def spell_out_russian_slang(text: str) -> str:
         return PHRASE_SYNONYMS[match.group(0).lower().replace("ё", "е")]
 
     return _WORD.sub(word, _RUSSIAN_PHRASES.sub(phrase, text))
-
-
-# ---------------------------------------------------------------------------------------------
-# Scripts and languages
-
-_CYRILLIC = re.compile(r"[а-я]")
-_LATIN = re.compile(r"[a-z]")
-
-
-def script_of(word: str) -> str | None:
-    """ "cyrillic", "latin" or None (digits only / other scripts), by the majority of letters."""
-    cyrillic = len(_CYRILLIC.findall(word))
-    latin = len(_LATIN.findall(word))
-    if cyrillic == latin == 0:
-        return None
-    return "cyrillic" if cyrillic >= latin else "latin"
 
 
 # Words that are common in Russian typed in Latin letters and rare in English.
