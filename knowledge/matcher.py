@@ -288,7 +288,8 @@ class FuzzyMatcher:
         if not retrieved:
             return query, preferred, []
         profile_features = _query_profile_features(query)
-        return query, preferred, self._rerank(query, retrieved, preferred, profile_features)
+        ranked = self._rerank(query, retrieved, preferred, profile_features)
+        return query, preferred, self._merge_ranked(ranked, preferred)
 
     # -- extension points for a matcher that adds evidence (see knowledge.semantic)
 
@@ -301,6 +302,10 @@ class FuzzyMatcher:
     ) -> dict[int, tuple[float, tuple[tuple[str, float], ...]]]:
         """entry id -> (score to add, named features for `details`)."""
         return {}
+
+    def _merge_ranked(self, ranked: list[_Scored], preferred: str | None) -> list[_Scored]:
+        """The ranking with entries that are one article merged (best first either way)."""
+        return ranked
 
     def _retrieve(self, weights: dict[str, float]) -> dict[int, float]:
         """entry id -> BM25 score of its best phrasing, for the best entries by phrasing, plus

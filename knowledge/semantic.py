@@ -270,17 +270,7 @@ class SemanticMatcher(FuzzyMatcher):
         translations = [self._table.translation(entry_id) for entry_id in nearest]
         return list(dict.fromkeys([*nearest, *(t for t in translations if t is not None)]))
 
-    def _rerank(
-        self,
-        query: AnalyzedQuery,
-        retrieved: dict[int, float],
-        preferred: str | None,
-        profile_features: tuple[dict[str, int], dict[str, float]],
-    ) -> list[_Scored]:
-        ranked = super()._rerank(query, retrieved, preferred, profile_features)
-        return self._one_per_article(ranked, preferred)
-
-    def _one_per_article(self, ranked: list[_Scored], preferred: str | None) -> list[_Scored]:
+    def _merge_ranked(self, ranked: list[_Scored], preferred: str | None) -> list[_Scored]:
         """An entry and its translation are one article, listed once: in the asker's language
         when one of them is (otherwise the better one), with the better of the two scores. The
         answer then comes in the asker's language, and no button repeats an article."""
