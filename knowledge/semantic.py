@@ -108,8 +108,7 @@ class _EmbeddingTable:
         self._row_entry = np.zeros(0, dtype=np.int64)  # row -> entry id; -1 for a free row
         self._entry_rows: dict[int, list[int]] = {}
         self._admin_rows: dict[int, list[int]] = {}  # the rows of the question and its variants
-        self._answers: dict[int, np.ndarray] = {}  # entry id -> its answer text's vector
-        self._translations = TranslationFinder()
+        self._translations = TranslationFinder()  # holds the answer vectors too
         self._free: list[int] = []
         self._by_text: dict[str, np.ndarray] = {}
 
@@ -118,7 +117,6 @@ class _EmbeddingTable:
         self._row_entry = np.zeros(0, dtype=np.int64)
         self._entry_rows.clear()
         self._admin_rows.clear()
-        self._answers.clear()
         self._translations = TranslationFinder()
         self._free.clear()
 
@@ -134,7 +132,6 @@ class _EmbeddingTable:
         answer = entry.answer
         self.encode_missing([*texts, answer] if answer else texts)
         if answer:
-            self._answers[entry.id] = self._by_text[answer]
             self._translations.add(entry.id, entry.language, self._by_text[answer])
         rows = [self._place(entry.id, self._by_text[text]) for text in texts]
         self._entry_rows[entry.id] = rows
@@ -158,7 +155,6 @@ class _EmbeddingTable:
 
     def drop(self, entry_id: int) -> None:
         self._admin_rows.pop(entry_id, None)
-        self._answers.pop(entry_id, None)
         self._translations.remove(entry_id)
         for row in self._entry_rows.pop(entry_id, ()):
             self._matrix[row] = 0.0
@@ -202,7 +198,7 @@ class _EmbeddingTable:
                     rows = rows + self._admin_rows[partner]
                 values = similarities[rows]
                 norm = float(np.linalg.norm(self._matrix[rows].sum(axis=0))) or 1.0
-                answer = self._answers.get(entry_id)
+                answer = self._translations.answer(entry_id)
                 found[entry_id] = (
                     float(values.max()),
                     float(values.sum()) / norm,

@@ -50,6 +50,11 @@ class TranslationFinder:
         for orphan in np.flatnonzero(self._nearest_entry == entry_id):
             self._renew(int(orphan))
 
+    def answer(self, entry_id: int) -> np.ndarray | None:
+        """The entry's answer vector, as given to `add`."""
+        row = self._rows.get(entry_id)
+        return None if row is None else self._vectors[row]
+
     def partner(self, entry_id: int) -> int | None:
         """The entry that is this one's translation, if any."""
         row = self._rows.get(entry_id)
