@@ -80,6 +80,8 @@ class Dataset:
     test: list[Query]
     min_precision: float  # the precision the answer threshold must reach on validation
     max_oos_answered: float  # share of out-of-scope queries that may be answered on validation
+    # The issue's floor of out-of-scope queries ticketed on unseen data, for the ceiling column.
+    min_oos_ticketed: float
     # Entries for choosing the threshold when they differ from those scored (learned variants).
     validation_entries: list[FaqEntry] | None = None
 
@@ -257,14 +259,25 @@ def choose_answer_threshold(
     outcomes: Sequence[Outcome], min_precision: float, max_oos_answered: float
 ) -> float:
     """The threshold with the best coverage among those meeting both constraints (an
-    unreachable threshold when none does)."""
+    unreachable threshold when none does); of equal coverages the lowest threshold. One sweep
+    over the outcomes sorted by confidence: the same choice as `answer_metrics` at every
+    threshold, in n log n instead of n squared (CLINC150's test set has 5,500 queries)."""
+    answerable = sorted((o for o in outcomes if o.top), key=lambda o: -o.confidence)
+    in_scope = sum(1 for o in outcomes if o.in_scope)
+    out_of_scope = len(outcomes) - in_scope
+    confidences = np.array([-o.confidence for o in answerable])  # ascending
+    right = np.cumsum([o.correct for o in answerable])
+    wrong_oos = np.cumsum([not o.in_scope for o in answerable])
     best_threshold, best_coverage = math.inf, -1.0
     for threshold in sorted({round(o.confidence, 6) for o in outcomes}):
-        metrics = answer_metrics(outcomes, threshold)
-        oos = metrics["oos_answered"]
-        if metrics["precision"] >= min_precision and (math.isnan(oos) or oos <= max_oos_answered):
-            if metrics["coverage"] > best_coverage:
-                best_threshold, best_coverage = threshold, metrics["coverage"]
+        answered = int(np.searchsorted(confidences, -threshold, side="right"))
+        if not answered:
+            continue  # no precision to speak of
+        hits, oos = int(right[answered - 1]), int(wrong_oos[answered - 1])
+        coverage = hits / in_scope if in_scope else float("nan")
+        oos_ok = not out_of_scope or oos / out_of_scope <= max_oos_answered
+        if hits / answered >= min_precision and oos_ok and coverage > best_coverage:
+            best_threshold, best_coverage = threshold, coverage
     return best_threshold
 
 
@@ -364,6 +377,7 @@ def load_helpdesk(root: Path) -> Dataset:
         _helpdesk_queries(half_b),
         min_precision=0.95,
         max_oos_answered=0.0,
+        min_oos_ticketed=0.97,
     )
 
 
@@ -448,6 +462,7 @@ def load_clinc(root: Path, k: int, seed: int, data: dict | None = None) -> Datas
         queries("test", "oos_test"),
         min_precision=0.90,
         max_oos_answered=0.0,
+        min_oos_ticketed=0.99,
     )
 
 
@@ -475,6 +490,7 @@ def load_banking(root: Path, k: int, seed: int, cache: dict | None = None) -> Da
         [Query(t, "en", c) for t, c in test],
         min_precision=0.90,
         max_oos_answered=1.0,
+        min_oos_ticketed=0.0,
     )
 
 
@@ -494,6 +510,10 @@ class Result:
     threshold: float
     ms_per_query: float
     by_group: dict[str, float]  # helpdesk: top-1 per language and for transliterated Russian
+    # The best coverage any threshold gives on the scored data itself at the same precision and
+    # the floor of out-of-scope ticketed: what the confidence's ordering allows at all. For
+    # diagnosis only; no choice is made from it.
+    ceiling: float = float("nan")
     product_line: str = ""
 
 
@@ -512,6 +532,7 @@ def run_one(make: Callable, dataset: Dataset, on_validation: bool) -> tuple[Resu
     per_query_ms = (time.perf_counter() - started) / len(scored) * 1000
     threshold = choose_answer_threshold(validation, dataset.min_precision, dataset.max_oos_answered)
     metrics = answer_metrics(test, threshold)
+    best = choose_answer_threshold(test, dataset.min_precision, 1 - dataset.min_oos_ticketed)
     groups: dict[str, float] = {}
     if dataset.name == "helpdesk_ru_en":
         for language in ("en", "ru"):
@@ -530,6 +551,7 @@ def run_one(make: Callable, dataset: Dataset, on_validation: bool) -> tuple[Resu
         threshold,
         per_query_ms,
         groups,
+        answer_metrics(test, best)["coverage"] if math.isfinite(best) else 0.0,
     )
     if scorer.product:
         result.product_line = _product_thresholds(
@@ -587,15 +609,16 @@ def aggregate(results: list[Result]) -> Result:
         mean([r.threshold for r in results if math.isfinite(r.threshold)] or [math.inf]),
         mean([r.ms_per_query for r in results]),
         {"spread": max(tops) - min(tops)},
+        mean([r.ceiling for r in results]),
     )
 
 
 def print_quality_table(results: list[Result]) -> None:
     print(
         "| data set | knowledge base | matcher | top-1 | answer precision | coverage | "
-        "out-of-scope ticketed | ms/query |"
+        "out-of-scope ticketed | coverage ceiling | ms/query |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         top = _pct(r.top1)
         if "spread" in r.by_group:
@@ -603,7 +626,7 @@ def print_quality_table(results: list[Result]) -> None:
         oos = "n/a (none)" if r.dataset == "BANKING77" else _pct(r.oos_ticketed)
         print(
             f"| {r.dataset} | {r.kb} | {r.matcher} | {top} | {_pct(r.precision)} | "
-            f"{_pct(r.coverage)} | {oos} | {r.ms_per_query:.2f} |"
+            f"{_pct(r.coverage)} | {oos} | {_pct(r.ceiling)} | {r.ms_per_query:.2f} |"
         )
 
 
@@ -741,8 +764,10 @@ def main() -> None:
         f"Scored on {where} data. top-1: in-scope queries whose best entry is right; answer "
         "precision / coverage: answers given at the threshold chosen on validation (coverage = "
         "in-scope queries answered correctly / all in-scope); out-of-scope ticketed: "
-        "out-of-scope queries not answered. CLINC150/BANKING77: mean over seeds ± half the "
-        "spread of top-1.\n",
+        "out-of-scope queries not answered; coverage ceiling: the best coverage any threshold "
+        "gives on the scored data itself at the same precision with the floor of out-of-scope "
+        "queries ticketed (97% helpdesk, 99% CLINC150), for diagnosis: no choice is made from "
+        "it. CLINC150/BANKING77: mean over seeds ± half the spread of top-1.\n",
         flush=True,
     )
     jobs = [Job("helpdesk")] if "helpdesk" in chosen else []
