@@ -80,7 +80,7 @@ class Dataset:
     test: list[Query]
     min_precision: float  # the precision the answer threshold must reach on validation
     max_oos_answered: float  # share of out-of-scope queries that may be answered on validation
-    # The floor of out-of-scope queries ticketed on unseen data, for the ceiling column.
+    # The target for out-of-scope queries ticketed on unseen data, for the ceiling column.
     min_oos_ticketed: float
     # Entries for choosing the threshold when they differ from those scored (learned variants).
     validation_entries: list[FaqEntry] | None = None
@@ -267,13 +267,13 @@ def choose_answer_threshold(
     out_of_scope = len(outcomes) - in_scope
     confidences = np.array([-o.confidence for o in answerable])  # ascending
     right = np.cumsum([o.correct for o in answerable])
-    wrong_oos = np.cumsum([not o.in_scope for o in answerable])
+    oos_answered = np.cumsum([not o.in_scope for o in answerable])
     best_threshold, best_coverage = math.inf, -1.0
     for threshold in sorted({round(o.confidence, 6) for o in outcomes}):
         answered = int(np.searchsorted(confidences, -threshold, side="right"))
         if not answered:
             continue  # no precision to speak of
-        hits, oos = int(right[answered - 1]), int(wrong_oos[answered - 1])
+        hits, oos = int(right[answered - 1]), int(oos_answered[answered - 1])
         coverage = hits / in_scope if in_scope else float("nan")
         oos_ok = not out_of_scope or oos / out_of_scope <= max_oos_answered
         if hits / answered >= min_precision and oos_ok and coverage > best_coverage:
