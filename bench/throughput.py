@@ -111,7 +111,7 @@ async def run_engine(url: str, messages: int, users: int, entries: int, lanes: i
     faq = synthetic_faq(entries)
     async with store.transaction() as tx:
         for draft in faq:
-            await tx.create_faq(draft, _utc())
+            await tx.faq.create(draft, _utc())
     await engine.load_state()
 
     batch = workload(messages, users, faq)
@@ -131,7 +131,7 @@ async def run_engine(url: str, messages: int, users: int, entries: int, lanes: i
     handled = time.perf_counter() - started
     while True:
         async with store.transaction() as tx:
-            if await tx.count_pending_outbox() == 0:
+            if await tx.outbox.count_pending() == 0:
                 break
         await asyncio.sleep(0.01)
     total = time.perf_counter() - started

@@ -21,8 +21,9 @@ from core.knowledge_base import KnowledgeBase
 from core.lines import SupportLine
 from core.messages import ConversationRef
 from core.outbox import OutboxConfig, OutboxSender
-from core.ports import ChannelAdapter, Store
+from core.ports import ChannelAdapter
 from core.sla import SlaPolicy, SlaTarget
+from core.store import Store
 from core.ticket_policy import KeywordRule, TicketPolicy, UserGroupRule
 from knowledge.matcher import FuzzyMatcher, create_matcher
 from knowledge.smalltalk import classify_small_talk

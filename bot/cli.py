@@ -259,7 +259,7 @@ async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
     store = await open_store(settings.database.url)
     try:
         async with store.transaction() as tx:
-            entries = await tx.list_faq(include_disabled=False)
+            entries = await tx.faq.list(include_disabled=False)
     finally:
         await store.close()
     matcher = create_matcher(semantic=settings.knowledge.semantic)

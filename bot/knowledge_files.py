@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from core.domain import FaqEntry
-from core.ports import Store
+from core.store import AuditEntry, Store
 from knowledge import sample_faq_path
 from knowledge.io import read_entries, write_entries
 
@@ -32,15 +32,23 @@ async def import_file(
     created = updated = 0
     async with store.transaction() as tx:
         for entry_id, draft in records:
-            before = await tx.get_faq(entry_id) if entry_id is not None else None
+            before = await tx.faq.get(entry_id) if entry_id is not None else None
             if before is None:
-                after = await tx.create_faq(draft, now)
+                after = await tx.faq.create(draft, now)
                 created += 1
             else:
-                after = await tx.update_faq(entry_id, draft, now)
+                after = await tx.faq.update(entry_id, draft, now)
                 updated += 1
-            await tx.audit(
-                actor, "faq.import", "faq", str(after.id), _as_dict(before), _as_dict(after), now
+            await tx.audit.record(
+                AuditEntry(
+                    actor,
+                    "faq.import",
+                    "faq",
+                    str(after.id),
+                    now,
+                    before=_as_dict(before),
+                    after=_as_dict(after),
+                )
             )
     log.info(
         "knowledge base imported", extra={"file": str(path), "added": created, "replaced": updated}
@@ -50,7 +58,7 @@ async def import_file(
 
 async def export_file(store: Store, path: Path) -> int:
     async with store.transaction() as tx:
-        entries = await tx.list_faq(include_disabled=True)
+        entries = await tx.faq.list(include_disabled=True)
     write_entries(path, entries)
     return len(entries)
 
@@ -58,7 +66,7 @@ async def export_file(store: Store, path: Path) -> int:
 async def seed_sample_if_empty(store: Store, now: datetime) -> bool:
     """Load the sample knowledge base into an empty database (first start, demo)."""
     async with store.transaction() as tx:
-        if await tx.list_faq(include_disabled=True):
+        if await tx.faq.list(include_disabled=True):
             return False
     await import_file(store, sample_faq_path(), now, actor="sample")
     return True

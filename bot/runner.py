@@ -171,8 +171,8 @@ async def forget_old_records(store, now: datetime | None = None) -> tuple[int, i
     before = (now or datetime.now(UTC)) - RETENTION
     try:
         async with store.transaction() as tx:
-            deliveries = await tx.prune_processed_updates(before)
-            sent = await tx.prune_outbox(before)
+            deliveries = await tx.updates.prune(before)
+            sent = await tx.outbox.prune(before)
     except Exception:  # noqa: BLE001 - the next run tries again
         log.exception("housekeeping failed")
         return 0, 0

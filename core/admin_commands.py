@@ -10,6 +10,7 @@ from core.domain import FaqDraft, FaqEntry, Role
 from core.faq_format import FaqFields, FaqFormatError, parse_faq_fields
 from core.knowledge_base import KnowledgeBase, Thresholds
 from core.roles import Roles, parse_identity
+from core.store import AuditEntry
 from core.text import shorten
 from core.turn import Turn
 
@@ -71,14 +72,14 @@ class AdminCommands:
 
     async def create_entry(self, turn: Turn, draft: FaqDraft) -> FaqEntry:
         """A new entry, audited, answered from as soon as the turn commits."""
-        entry = await turn.tx.create_faq(draft, turn.now)
+        entry = await turn.tx.faq.create(draft, turn.now)
         await self._audit(turn, "faq.create", entry.id, None, entry)
         self._publish(turn, entry)
         return entry
 
     async def add_variant(self, turn: Turn, entry: FaqEntry, text: str) -> FaqEntry:
         """Another wording of `entry`'s question, audited and matched after the commit."""
-        updated = await turn.tx.add_faq_variant(entry.id, text, turn.now)
+        updated = await turn.tx.faq.add_variant(entry.id, text, turn.now)
         await self._audit(turn, "faq.variant", entry.id, entry, updated)
         self._publish(turn, updated)
         return updated
@@ -106,7 +107,7 @@ class AdminCommands:
             category=fields.category or entry.category,
             enabled=entry.enabled if fields.enabled is None else fields.enabled,
         )
-        updated = await turn.tx.update_faq(entry.id, draft, turn.now)
+        updated = await turn.tx.faq.update(entry.id, draft, turn.now)
         await self._audit(turn, "faq.update", entry.id, entry, updated)
         self._publish(turn, updated)
         await turn.reply(turn.t("admin.faq_updated", id=entry.id))
@@ -131,7 +132,7 @@ class AdminCommands:
         entry = await self._entry(turn, entry_id)
         if entry is None:
             return
-        await turn.tx.delete_faq(entry.id)
+        await turn.tx.faq.delete(entry.id)
         await self._audit(turn, "faq.delete", entry.id, entry, None)
         turn.after_commit.append(lambda: self.knowledge.remove(entry.id))
         await turn.reply(turn.t("admin.faq_deleted", id=entry.id))
@@ -140,7 +141,7 @@ class AdminCommands:
         category = command.args.strip().lower() or None
         entries = [
             e
-            for e in await turn.tx.list_faq(include_disabled=True)
+            for e in await turn.tx.faq.list(include_disabled=True)
             if category is None or (e.category or "").lower() == category
         ]
         if not entries:
@@ -202,7 +203,7 @@ class AdminCommands:
     # -- wordings learned from traffic
 
     async def _faq_candidates(self, turn: Turn, command: Command) -> None:
-        candidates = await turn.tx.list_learned_candidates(limit=LIST_LIMIT)
+        candidates = await turn.tx.learned.candidates(limit=LIST_LIMIT)
         if not candidates:
             await turn.reply(turn.t("admin.candidates_empty"))
             return
@@ -223,16 +224,18 @@ class AdminCommands:
         if variant_id is None:
             await turn.reply(turn.t("admin.usage.faq_review"))
             return
-        entry_id = await turn.tx.review_learned_variant(variant_id, approve)
+        entry_id = await turn.tx.learned.review(variant_id, approve)
         if entry_id is None:
             await turn.reply(turn.t("admin.candidate_not_found", variant=variant_id))
             return
         action = "faq.variant_approved" if approve else "faq.variant_rejected"
-        await turn.tx.audit(
-            turn.actor, action, "faq", str(entry_id), None, {"variant": variant_id}, turn.now
+        await turn.tx.audit.record(
+            AuditEntry(
+                turn.actor, action, "faq", str(entry_id), turn.now, after={"variant": variant_id}
+            )
         )
         if approve:
-            entry = await turn.tx.get_faq(entry_id)
+            entry = await turn.tx.faq.get(entry_id)
             if entry is not None:
                 self._publish(turn, entry)
         key = "admin.candidate_approved" if approve else "admin.candidate_rejected"
@@ -254,20 +257,22 @@ class AdminCommands:
             await turn.reply(turn.t("admin.usage.grant" if grant else "admin.usage.revoke"))
             return
         changed = (
-            await turn.tx.grant_role(*identity, role, turn.now)
+            await turn.tx.roles.grant(*identity, role, turn.now)
             if grant
-            else await turn.tx.revoke_role(*identity, role)
+            else await turn.tx.roles.revoke(*identity, role)
         )
         who = f"{identity[0]}:{identity[1]}"
         if changed:
-            await turn.tx.audit(
-                turn.actor,
-                "role.grant" if grant else "role.revoke",
-                "role",
-                who,
-                None if grant else {"role": role},
-                {"role": role} if grant else None,
-                turn.now,
+            await turn.tx.audit.record(
+                AuditEntry(
+                    turn.actor,
+                    "role.grant" if grant else "role.revoke",
+                    "role",
+                    who,
+                    turn.now,
+                    before=None if grant else {"role": role},
+                    after={"role": role} if grant else None,
+                )
             )
         key = (
             ("admin.role_granted" if grant else "admin.role_revoked")
@@ -277,7 +282,7 @@ class AdminCommands:
         await turn.reply(turn.t(key, who=who, role=role))
 
     async def _roles(self, turn: Turn, command: Command) -> None:
-        rows = await turn.tx.list_roles()
+        rows = await turn.tx.roles.list()
         lines = [f"{channel}:{external_id} — {role}" for channel, external_id, role in rows]
         await turn.reply(turn.t("admin.roles", roles="\n".join(lines) or "—"))
 
@@ -293,7 +298,7 @@ class AdminCommands:
             return None
 
     async def _entry(self, turn: Turn, entry_id: int) -> FaqEntry | None:
-        entry = await turn.tx.get_faq(entry_id)
+        entry = await turn.tx.faq.get(entry_id)
         if entry is None:
             await turn.reply(turn.t("admin.faq_not_found", id=entry_id))
         return entry
@@ -310,8 +315,16 @@ class AdminCommands:
         before: FaqEntry | None,
         after: FaqEntry | None,
     ) -> None:
-        await turn.tx.audit(
-            turn.actor, action, "faq", str(entry_id), _faq_dict(before), _faq_dict(after), turn.now
+        await turn.tx.audit.record(
+            AuditEntry(
+                turn.actor,
+                action,
+                "faq",
+                str(entry_id),
+                turn.now,
+                before=_faq_dict(before),
+                after=_faq_dict(after),
+            )
         )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from core.commands import command_text
 from core.domain import Direction, Ticket, TicketStatus
 from core.messages import Button, OutgoingMessage
-from core.ports import Store, Transaction
+from core.store import AuditEntry, Store, Transaction
 
 if TYPE_CHECKING:
     from core.tickets import TicketDesk
@@ -82,22 +82,30 @@ class AutoClose:
             # Closures first: a ticket resolved below is not closed in the same run.
             closed: list[Ticket] = []
             if policy.close_resolved_after is not None:
-                closed = await tx.claim_resolved_closures(now - policy.close_resolved_after, now)
+                due = await tx.tickets.lock_resolved_since(now - policy.close_resolved_after)
+                closed = [
+                    await self._change(tx, t, now, status=TicketStatus.CLOSED, closed_at=now)
+                    for t in due
+                ]
             for ticket in closed:
                 messages += await self._close(tx, ticket, now)
             # Resolutions before reminders: a ticket past both points (no checker ran in
             # between) is resolved without a reminder that would come too late to matter.
             resolved: list[Ticket] = []
             if policy.resolve_after is not None:
-                resolved = await tx.claim_waiting_resolutions(now - policy.resolve_after, now)
+                due = await tx.tickets.lock_waiting_since(now - policy.resolve_after)
+                resolved = [
+                    await self._change(tx, t, now, status=TicketStatus.RESOLVED, resolved_at=now)
+                    for t in due
+                ]
             for ticket in resolved:
                 messages += await self._resolve(tx, ticket, now)
             reminded: list[Ticket] = []
             if policy.remind_after is not None:
-                reminded = await tx.claim_waiting_reminders(now - policy.remind_after, now)
+                reminded = await tx.tickets.claim_waiting_reminders(now - policy.remind_after, now)
             for ticket in reminded:
                 messages += await self._remind(tx, ticket, now)
-            await tx.enqueue_many(messages, now)
+            await tx.outbox.enqueue_many(messages, now)
         if resolved or reminded or closed:
             log.info(
                 "auto-close",
@@ -113,7 +121,7 @@ class AutoClose:
     async def _close(self, tx: Transaction, ticket: Ticket, now: datetime) -> list[OutgoingMessage]:
         days = _days(self.policy.close_resolved_after)  # type: ignore[arg-type]
         note = self.desk.staff_text("staff.auto_closed", number=ticket.number, days=days)
-        await _record(tx, ticket, TicketStatus.RESOLVED, TicketStatus.CLOSED, note, now)
+        await tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), now)
         return [
             await self.desk.closed_message(tx, ticket, "ticket.auto_closed", days=days),
             await self.desk.staff_message(tx, ticket, note),
@@ -123,7 +131,9 @@ class AutoClose:
         self, tx: Transaction, ticket: Ticket, now: datetime
     ) -> list[OutgoingMessage]:
         left = _hours(self.policy.resolve_after - self.policy.remind_after)  # type: ignore[operator]
-        await tx.audit(None, "ticket.waiting_reminder", "ticket", str(ticket.id), None, None, now)
+        await tx.audit.record(
+            AuditEntry(None, "ticket.waiting_reminder", "ticket", str(ticket.id), now)
+        )
         return [
             await self.desk.user_message(tx, ticket, "ticket.waiting_reminder", hours=left),
             await self.desk.staff_message(
@@ -136,7 +146,7 @@ class AutoClose:
     ) -> list[OutgoingMessage]:
         waited = _hours(self.policy.resolve_after)  # type: ignore[arg-type]
         note = self.desk.staff_text("staff.auto_resolved", number=ticket.number, hours=waited)
-        await _record(tx, ticket, TicketStatus.WAITING, TicketStatus.RESOLVED, note, now)
+        await tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), now)
         reopen = _hours(self.desk.policy.reopen_window)
         language = await self._language(tx, ticket)
         text = self.desk.texts.get(
@@ -161,30 +171,14 @@ class AutoClose:
             await self.desk.staff_message(tx, ticket, note),
         ]
 
+    async def _change(self, tx: Transaction, ticket: Ticket, now: datetime, **changes) -> Ticket:
+        return await self.desk.apply(
+            tx, None, now, ticket, reason="auto_close", updated_at=now, **changes
+        )
+
     async def _language(self, tx: Transaction, ticket: Ticket) -> str:
-        owner = await tx.get_user(ticket.user_id)
+        owner = await tx.users.get(ticket.user_id)
         return (owner.language if owner else None) or self.desk.texts.default_language
-
-
-async def _record(
-    tx: Transaction,
-    ticket: Ticket,
-    before: TicketStatus,
-    after: TicketStatus,
-    note: str,
-    now: datetime,
-) -> None:
-    """The ticket's history and the audit log keep the change the claim made."""
-    await tx.add_ticket_message(ticket.id, None, Direction.SYSTEM, note, (), now)
-    await tx.audit(
-        None,
-        "ticket.status",
-        "ticket",
-        str(ticket.id),
-        {"status": before.value},
-        {"status": after.value, "reason": "auto_close"},
-        now,
-    )
 
 
 def _days(duration: timedelta) -> str:

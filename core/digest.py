@@ -14,9 +14,9 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from core.messages import OutgoingMessage
-from core.ports import Store
 from core.report_format import render_report
 from core.reports import Period, build_report
+from core.store import Store
 
 if TYPE_CHECKING:
     from core.report_commands import ReportCommands
@@ -70,9 +70,9 @@ class DailyDigest:
             messages.append(OutgoingMessage(conversation=line.chat, text=f"{title}\n{body}"))
             messages.append(await self.reports.chart_message(report, line.chat))
         async with self.store.transaction() as tx:
-            claimed = await tx.claim_update(CLAIM_CHANNEL, today.isoformat(), now)
+            claimed = await tx.updates.claim(CLAIM_CHANNEL, today.isoformat(), now)
             if claimed:
-                await tx.enqueue_many(messages, now)
+                await tx.outbox.enqueue_many(messages, now)
         # Sent here or elsewhere: nothing to do until tomorrow (no query every minute).
         self._settled = today
         if not claimed:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from core.commands import Command
 from core.domain import Role, Ticket, TicketStatus
 from core.messages import OutgoingMessage
-from core.ports import Transaction
 from core.roles import Roles
+from core.store import AuditEntry, Transaction
 from core.turn import Turn
 
 if TYPE_CHECKING:  # core.tickets holds a Duty
@@ -38,8 +38,8 @@ class Duty:
         """Give the ticket to the next agent on duty in its line, if anyone is on duty.
         Returns the ticket as it is now and the messages to send (the user hears who took it)."""
         line = self.desk.lines.of_ticket(ticket)
-        agent_id = await tx.pick_on_duty(line.name, self.mode == AutoAssign.LEAST_LOADED, now)
-        agent = await tx.get_user(agent_id) if agent_id is not None else None
+        agent_id = await tx.duty.pick(line.name, self.mode == AutoAssign.LEAST_LOADED, now)
+        agent = await tx.users.get(agent_id) if agent_id is not None else None
         if agent is None:
             return ticket, []
         changes: dict = {"assignee_id": agent.id, "updated_at": now}
@@ -79,8 +79,10 @@ class DutyCommands:
             return
         word = command.args.strip().lower()
         if word in ("on", "off"):
-            changed = await turn.tx.set_duty(turn.user.id, line.name, word == "on", turn.now)
-            await turn.tx.audit(turn.actor, f"duty.{word}", "line", line.name, None, None, turn.now)
+            changed = await turn.tx.duty.set(turn.user.id, line.name, word == "on", turn.now)
+            await turn.tx.audit.record(
+                AuditEntry(turn.actor, f"duty.{word}", "line", line.name, turn.now)
+            )
             key = f"staff.duty_{word}" if changed else f"staff.duty_already_{word}"
             await turn.reply(text(key, name=turn.user.name, line=line.name))
             if word == "on" and changed and self.desk.duty is None:
@@ -90,8 +92,8 @@ class DutyCommands:
             await turn.reply(text("staff.usage.duty"))
             return
         names = []
-        for user_id in await turn.tx.list_on_duty(line.name):
-            user = await turn.tx.get_user(user_id)
+        for user_id in await turn.tx.duty.on_duty(line.name):
+            user = await turn.tx.users.get(user_id)
             if user is not None:
                 names.append(user.name)
         if not names:

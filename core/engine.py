@@ -20,11 +20,11 @@ from core.i18n import Texts, normalize_language
 from core.knowledge_base import KnowledgeBase, Thresholds
 from core.lines import SupportLine, SupportLines
 from core.messages import ConversationRef, IncomingMessage, OutgoingMessage
-from core.ports import Store, Transaction
 from core.report_commands import ReportCommands
 from core.roles import Roles
 from core.sla import SlaMonitor, SlaPolicy
 from core.staff_flow import StaffCommandGroup, StaffFlow
+from core.store import AuditEntry, Store, Transaction
 from core.ticket_policy import TicketPolicy
 from core.tickets import TicketDesk
 from core.turn import Turn
@@ -157,10 +157,11 @@ class ConversationEngine:
         """Load the knowledge base into memory and follow staff chats that moved. Returns the
         number of knowledge-base entries."""
         async with self.store.transaction() as tx:
-            self._faq_revision = await tx.faq_revision()
-            entries = await tx.list_faq(include_disabled=False)
+            self._faq_revision = await tx.faq.revision()
+            entries = await tx.faq.list(include_disabled=False)
             aliases = {
-                line.chat: await tx.chat_aliases(line.chat.channel) for line in self.desk.lines
+                line.chat: await tx.links.chat_aliases(line.chat.channel)
+                for line in self.desk.lines
             }
         self.knowledge.load(entries)
         for chat, moved in aliases.items():
@@ -173,10 +174,10 @@ class ConversationEngine:
         PostgreSQL database). Cheap when nothing changed: one read of the revision counter;
         otherwise only the changed entries are re-indexed. Returns how many changed."""
         async with self.store.transaction() as tx:
-            revision = await tx.faq_revision()
+            revision = await tx.faq.revision()
             if revision == self._faq_revision:
                 return 0
-            entries = await tx.list_faq(include_disabled=False)
+            entries = await tx.faq.list(include_disabled=False)
         self._faq_revision = revision
         return self.knowledge.sync(entries)
 
@@ -211,7 +212,7 @@ class ConversationEngine:
         faq_counts: Counter[tuple[int, str]] = Counter()
         async with self.store.transaction() as tx:
             keys = [(m.conversation.channel, m.update_id) for m in messages]
-            new = await tx.claim_updates(keys, self.clock())
+            new = await tx.updates.claim_many(keys, self.clock())
             for key, message in zip(keys, messages, strict=True):
                 if key not in new:
                     log.info("repeated delivery dropped", extra={"update_id": message.update_id})
@@ -219,8 +220,8 @@ class ConversationEngine:
                 new.discard(key)  # a second copy inside the same batch is a repeat too
                 after_commit += await self._handle_one(tx, _sanitized(message), outbox, faq_counts)
             for (entry_id, counter), count in sorted(faq_counts.items()):
-                await tx.count_faq_event(entry_id, counter, count)
-            await tx.enqueue_many(outbox, self.clock())
+                await tx.faq.count_event(entry_id, counter, count)
+            await tx.outbox.enqueue_many(outbox, self.clock())
         for action in after_commit:
             action()
         self.on_committed()
@@ -238,13 +239,13 @@ class ConversationEngine:
         conversation = message.conversation
         if message.migrated_to_chat_id:
             old, new = conversation.chat_id, message.migrated_to_chat_id
-            await tx.move_chat(conversation.channel, old, new)
+            await tx.links.move_chat(conversation.channel, old, new)
             return [lambda: self._follow_chat(conversation.channel, old, new)]
         is_staff = self._is_staff_chat(conversation)
         if not is_staff and not message.is_private:
             return []  # a group the bot was added to that is not the staff chat
         sender = message.sender
-        user, created = await tx.upsert_user(
+        user, created = await tx.users.upsert(
             conversation.channel,
             sender.external_id,
             sender.display_name,
@@ -288,19 +289,20 @@ class ConversationEngine:
         now = self.clock()
         try:
             async with self.store.transaction() as tx:
-                if not await tx.claim_update(message.conversation.channel, message.update_id, now):
+                if not await tx.updates.claim(message.conversation.channel, message.update_id, now):
                     return None
-                await tx.audit(
-                    f"{message.conversation.channel}:{message.sender.external_id}",
-                    "message.failed",
-                    "update",
-                    message.update_id,
-                    None,
-                    {"message": _message_dict(message), "error": repr(error)},
-                    now,
+                await tx.audit.record(
+                    AuditEntry(
+                        f"{message.conversation.channel}:{message.sender.external_id}",
+                        "message.failed",
+                        "update",
+                        message.update_id,
+                        now,
+                        after={"message": _message_dict(message), "error": repr(error)},
+                    )
                 )
                 language = normalize_language(message.sender.language_hint)
-                await tx.enqueue(
+                await tx.outbox.enqueue(
                     OutgoingMessage(
                         conversation=message.conversation,
                         text=self.texts.get(language, "error.internal"),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from core.domain import Direction, Ticket, TicketMessage
 from core.lines import SupportLine
 from core.messages import OutgoingMessage
-from core.ports import Transaction
+from core.store import Transaction
 from core.text import shorten
 
 if TYPE_CHECKING:  # core.tickets imports this module's users
@@ -52,7 +52,7 @@ async def move_ticket(
         by=by,
         reason=reason_text,
     )
-    owner = await tx.get_user(ticket.user_id)
+    owner = await tx.users.get(ticket.user_id)
     arrived = desk.staff_text(
         "staff.line_arrived" if upward else "staff.line_arrived_down",
         number=ticket.number,
@@ -77,7 +77,7 @@ async def move_ticket(
 async def _history(desk: TicketDesk, tx: Transaction, ticket: Ticket) -> str:
     shown: list[TicketMessage] = [
         m
-        for m in await tx.list_ticket_messages(ticket.id)
+        for m in await tx.messages.list(ticket.id)
         if m.direction in _HISTORY_KEYS and (m.text.strip() or m.attachments)
     ][-HISTORY_MESSAGES:]
     if not shown:

@@ -47,7 +47,7 @@ class GapCommands:
         if days is None or not 1 <= days <= MAX_DAYS or len(command.words) > 1:
             await turn.reply(text("staff.usage.gaps", limit=MAX_DAYS))
             return
-        questions = await turn.tx.list_questions(
+        questions = await turn.tx.questions.list(
             since=turn.now - timedelta(days=days), outcome=QuestionOutcome.TICKET
         )
         gaps = group_gaps(questions, self.admin.knowledge.terms, GAPS_SHOWN)
@@ -75,13 +75,13 @@ class GapCommands:
         words = command.words
         if ticket is None:
             number = command.int_arg()
-            ticket = await turn.tx.get_ticket(number) if number is not None else None
+            ticket = await turn.tx.tickets.get(number) if number is not None else None
             words = words[1:]
         entry_word = words[0].lstrip("#") if words else None
         if ticket is None or len(words) > 1 or (entry_word and not entry_word.isdigit()):
             await turn.reply(text("staff.usage.faq_learn"))
             return
-        messages = await turn.tx.list_ticket_messages(ticket.id)
+        messages = await turn.tx.messages.list(ticket.id)
         question = next(
             (m.text.strip() for m in messages
              if m.direction == Direction.FROM_USER and m.text.strip()),
@@ -96,7 +96,7 @@ class GapCommands:
             await turn.reply(text("staff.faq_learn_no_question", number=ticket.number))
             return
         if entry_word:
-            entry = await turn.tx.get_faq(int(entry_word)) if len(entry_word) < 10 else None
+            entry = await turn.tx.faq.get(int(entry_word)) if len(entry_word) < 10 else None
             if entry is None:
                 await turn.reply(text("staff.faq_learn_no_entry", id=entry_word))
                 return
@@ -106,7 +106,7 @@ class GapCommands:
         if answer is None:
             await turn.reply(text("staff.faq_learn_no_answer", number=ticket.number))
             return
-        owner = await turn.tx.get_user(ticket.user_id)
+        owner = await turn.tx.users.get(ticket.user_id)
         draft = FaqDraft(
             question=question,
             answer=answer,

@@ -20,8 +20,9 @@ from datetime import datetime, timedelta
 
 from core.domain import MessageLink, OutboxItem
 from core.messages import Attachment, ConversationRef, OutgoingMessage
-from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, Store, ThreadGone
+from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, ThreadGone
 from core.ratelimit import RateLimiter
+from core.store import Store
 from core.text import split_text
 
 log = logging.getLogger(__name__)
@@ -101,13 +102,13 @@ class OutboxSender:
         now = self.clock()
         lease_until = now + timedelta(seconds=self.config.lease_seconds)
         async with self.store.transaction() as tx:
-            items = await tx.claim_due_outbox(
+            items = await tx.outbox.claim_due(
                 now, lease_until, self.config.batch_size, self.config.per_chat_batch
             )
             anchors: dict[tuple, MessageLink | None] = {}
             for key in filter(None, map(_anchor_key, items)):
                 if key not in anchors:
-                    anchors[key] = await tx.find_anchor(*key)
+                    anchors[key] = await tx.links.find_anchor(*key)
         if not items:
             return 0
         queues: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
@@ -120,10 +121,10 @@ class OutboxSender:
             now = self.clock()
             for outcome in outcomes:
                 await self._record(tx, outcome, now)
-            await tx.mark_outbox_sent_many(
+            await tx.outbox.mark_sent_many(
                 [(o.item.id, o.parts_sent) for o in outcomes if o.done], now
             )
-            await tx.release_outbox([item.id for _, left in results for item in left])
+            await tx.outbox.release([item.id for _, left in results for item in left])
         return len(outcomes)
 
     async def _deliver_chat(
@@ -240,14 +241,16 @@ class OutboxSender:
     async def _record(self, tx, outcome: _Outcome, now: datetime) -> None:
         item = outcome.item
         for link in outcome.links:
-            await tx.add_message_link(link)
+            await tx.links.add(link)
         if outcome.thread_gone:
             conversation = item.message.conversation
-            await tx.drop_anchor(item.message.ticket_id, conversation.channel, conversation.chat_id)
+            await tx.links.drop_anchor(
+                item.message.ticket_id, conversation.channel, conversation.chat_id
+            )
         if outcome.done:
             return  # marked together with the round's other deliveries
         if outcome.parts_sent != item.parts_sent:
-            await tx.mark_outbox_progress(item.id, outcome.parts_sent)
+            await tx.outbox.mark_progress(item.id, outcome.parts_sent)
         if outcome.failed:
             log.warning(
                 "outbox item failed for good",
@@ -257,7 +260,7 @@ class OutboxSender:
                     "channel": item.message.conversation.channel,
                 },
             )
-            await tx.mark_outbox_failed(item.id, outcome.attempts, outcome.error or "failed")
+            await tx.outbox.mark_failed(item.id, outcome.attempts, outcome.error or "failed")
         else:
             log.info(
                 "outbox item will be retried",
@@ -267,7 +270,7 @@ class OutboxSender:
                     "retry_at": outcome.retry_at.isoformat(),
                 },
             )
-            await tx.schedule_outbox_retry(
+            await tx.outbox.schedule_retry(
                 item.id, outcome.attempts, outcome.retry_at, outcome.error or "retry"
             )
 

@@ -38,7 +38,7 @@ from core.domain import (
     TicketStatus,
 )
 from core.lines import SupportLines
-from core.ports import Transaction
+from core.store import Transaction
 
 MAX_PERIOD_DAYS = 366
 _DATE = r"\d{4}-\d{2}-\d{2}"
@@ -189,9 +189,9 @@ async def build_report(
     def in_line(ticket: Ticket) -> bool:
         return line is None or lines.of_ticket(ticket).name == line
 
-    touched = [t for t in await tx.list_tickets_touched(period.start, period.end) if in_line(t)]
+    touched = [t for t in await tx.reports.tickets_touched(period.start, period.end) if in_line(t)]
     created = [t for t in touched if period.contains(t.created_at)]
-    questions = await tx.list_questions(since=period.start, until=period.end)
+    questions = await tx.questions.list(since=period.start, until=period.end)
     ratings = await _ratings(tx, period, {t.id: t for t in touched}, in_line)
 
     response = {p: Share() for p in Priority}
@@ -210,7 +210,7 @@ async def build_report(
 
     backlog_by_status: Counter[TicketStatus] = Counter()
     backlog_by_line: Counter[str] = Counter()
-    for status, line_name, count in await tx.count_backlog():
+    for status, line_name, count in await tx.reports.backlog():
         name = lines.named(line_name).name if lines.named(line_name) else lines.first.name
         if line is not None and name != line:
             continue
@@ -288,10 +288,10 @@ async def _ratings(
 ) -> list[TicketRating]:
     """The period's ratings of the tickets the report covers (a rating may come in for a ticket
     closed before the period)."""
-    ratings = await tx.list_ratings_between(period.start, period.end)
+    ratings = await tx.reports.ratings_between(period.start, period.end)
     kept = []
     for rating in ratings:
-        ticket = known.get(rating.ticket_id) or await tx.get_ticket(rating.ticket_id)
+        ticket = known.get(rating.ticket_id) or await tx.tickets.get(rating.ticket_id)
         if ticket is not None and in_line(ticket):
             kept.append(rating)
     return kept
@@ -319,7 +319,7 @@ async def _agents(
             scores.setdefault(rating.agent_id, []).append(rating.score)
     figures = []
     for agent_id in sorted(set(resolved) | set(responses) | set(scores)):
-        user = await tx.get_user(agent_id)
+        user = await tx.users.get(agent_id)
         given = scores.get(agent_id, [])
         figures.append(
             AgentFigures(

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 
 from core.domain import Role
-from core.ports import Transaction
+from core.store import AuditEntry, Transaction
 from core.turn import Turn
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Roles:
     async def of_identity(self, tx: Transaction, channel: str, external_id: str) -> set[Role]:
         """The effective roles (implied ones included) of the person "channel:external_id"."""
         key = (channel, external_id)
-        granted = {Role(r) for r in await tx.get_roles(*key) if r in Role.__members__.values()}
+        granted = {Role(r) for r in await tx.roles.of(*key) if r in Role.__members__.values()}
         return _effective(granted | self.bootstrap.get(key, set()))
 
     async def holders(self, tx: Transaction) -> dict[tuple[str, str], set[Role]]:
@@ -53,7 +53,7 @@ class Roles:
         granted: dict[tuple[str, str], set[Role]] = {
             key: set(roles) for key, roles in self.bootstrap.items()
         }
-        for channel, external_id, role in await tx.list_roles():
+        for channel, external_id, role in await tx.roles.list():
             if role in Role.__members__.values():
                 granted.setdefault((channel, external_id), set()).add(Role(role))
         return {key: _effective(roles) for key, roles in granted.items()}
@@ -66,14 +66,15 @@ class Roles:
             "command refused",
             extra={"command": command, "actor": turn.actor, "required_role": role.value},
         )
-        await turn.tx.audit(
-            turn.actor,
-            "command.refused",
-            "command",
-            command,
-            None,
-            {"required": role.value},
-            turn.now,
+        await turn.tx.audit.record(
+            AuditEntry(
+                turn.actor,
+                "command.refused",
+                "command",
+                command,
+                turn.now,
+                after={"required": role.value},
+            )
         )
         return False
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from core.commands import Command, command_text
 from core.domain import Direction, Ticket, TicketStatus
 from core.messages import Button
+from core.store import AuditEntry
 from core.tickets import TicketDesk
 from core.turn import Turn
 
@@ -34,7 +35,7 @@ class Satisfaction:
         if number is None or len(words) < 2:
             await turn.reply(turn.t("csat.usage"))
             return
-        ticket = await turn.tx.get_ticket(number)
+        ticket = await turn.tx.tickets.get(number)
         if ticket is None or ticket.user_id != turn.user.id:
             await turn.reply(turn.t("user.ticket_not_found", number=number))
             return
@@ -47,26 +48,27 @@ class Satisfaction:
             return
         comment = command.args.split(None, 2)[2].strip() if len(words) > 2 else None
         agent_id = ticket.assignee_id or await _last_agent(turn, ticket)
-        rating = await turn.tx.add_rating(
+        rating = await turn.tx.ratings.add(
             ticket.id, turn.user.id, agent_id, score, comment, turn.now
         )
         if rating is None:
             await turn.reply(turn.t("csat.already_rated", number=number))
             return
-        await turn.tx.audit(
-            turn.actor,
-            "ticket.rating",
-            "ticket",
-            str(ticket.id),
-            None,
-            {"score": score, "comment": comment, "agent_id": agent_id},
-            turn.now,
+        await turn.tx.audit.record(
+            AuditEntry(
+                turn.actor,
+                "ticket.rating",
+                "ticket",
+                str(ticket.id),
+                turn.now,
+                after={"score": score, "comment": comment, "agent_id": agent_id},
+            )
         )
         if comment:
             await turn.reply(turn.t("csat.thanks"))
         else:
             state = {RATING_COMMENT: ticket.number, RATED_AT: turn.now.isoformat()}
-            await turn.tx.set_user_state(turn.user.id, state)
+            await turn.tx.users.set_state(turn.user.id, state)
             skip = ((Button(turn.t("button.no_comment"), command_text("nocomment")),),)
             await turn.reply(turn.t("csat.thanks_ask_comment"), skip)
         if score <= LOW_RATING:
@@ -80,7 +82,7 @@ class Satisfaction:
 
     async def skip_comment(self, turn: Turn, command: Command) -> None:
         if RATING_COMMENT in (turn.user.state or {}):
-            await turn.tx.set_user_state(turn.user.id, None)
+            await turn.tx.users.set_state(turn.user.id, None)
         await turn.reply(turn.t("csat.no_comment"))
 
     async def take_comment(self, turn: Turn, text: str) -> bool:
@@ -92,15 +94,21 @@ class Satisfaction:
             return False
         if turn.now - datetime.fromisoformat(state[RATED_AT]) > COMMENT_WINDOW:
             return False
-        await turn.tx.set_user_state(turn.user.id, None)
-        rating = await turn.tx.set_rating_comment(number, text)
-        await turn.tx.audit(
-            turn.actor, "ticket.rating_comment", "ticket", str(number), None, {"comment": text},
-            turn.now,
-        )  # fmt: skip
+        await turn.tx.users.set_state(turn.user.id, None)
+        rating = await turn.tx.ratings.set_comment(number, text)
+        await turn.tx.audit.record(
+            AuditEntry(
+                turn.actor,
+                "ticket.rating_comment",
+                "ticket",
+                str(number),
+                turn.now,
+                after={"comment": text},
+            )
+        )
         await turn.reply(turn.t("csat.comment_thanks"))
         if rating.score <= LOW_RATING:
-            ticket = await turn.tx.get_ticket(number)
+            ticket = await turn.tx.tickets.get(number)
             if ticket is not None:
                 await self.desk.notify_staff(
                     turn,
@@ -112,7 +120,7 @@ class Satisfaction:
 
 async def _last_agent(turn: Turn, ticket: Ticket) -> int | None:
     """Who last answered the user on this ticket (for a rating of an unassigned ticket)."""
-    for message in reversed(await turn.tx.list_ticket_messages(ticket.id)):
+    for message in reversed(await turn.tx.messages.list(ticket.id)):
         if message.direction == Direction.TO_USER and message.author_user_id is not None:
             return message.author_user_id
     return None

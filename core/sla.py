@@ -18,8 +18,8 @@ from core.business_hours import BusinessCalendar
 from core.domain import Priority, Role, SlaEvent, Ticket, TicketStatus
 from core.escalation import move_ticket
 from core.messages import OutgoingMessage
-from core.ports import Store, Transaction
 from core.roles import Roles
+from core.store import AuditEntry, Store, Transaction
 
 if TYPE_CHECKING:  # core.tickets imports this module
     from core.tickets import TicketDesk
@@ -162,18 +162,18 @@ class SlaMonitor:
         (event, ticket number) pairs this call announced."""
         now = now or self.clock()
         async with self.store.transaction() as tx:
-            events = await tx.claim_sla_events(now)
+            events = await tx.tickets.claim_sla_events(now)
             messages: list[OutgoingMessage] = []
             escalated: set[int] = set()
             for event, ticket in events:
                 messages += await self._messages(tx, event, ticket)
-                await tx.audit(
-                    None, f"ticket.sla.{event.value}", "ticket", str(ticket.id), None, None, now
+                await tx.audit.record(
+                    AuditEntry(None, f"ticket.sla.{event.value}", "ticket", str(ticket.id), now)
                 )
                 if event in _BREACHES and ticket.id not in escalated:
                     messages += await self._breached(tx, ticket, now)
                     escalated.add(ticket.id)
-            await tx.enqueue_many(messages, now)
+            await tx.outbox.enqueue_many(messages, now)
         if events:
             log.info("sla events", extra={"count": len(events)})
             self.on_committed()
@@ -212,7 +212,7 @@ class SlaMonitor:
         for (channel, external_id), held in sorted((await self.roles.holders(tx)).items()):
             if Role.SUPERVISOR not in held:
                 continue
-            person = await tx.find_user(channel, external_id)
+            person = await tx.users.find(channel, external_id)
             if person is None or person.chat is None:
                 log.info(
                     "supervisor not reachable privately",
@@ -231,7 +231,7 @@ class SlaMonitor:
         """With escalation on breach: the ticket moves to the next line up, if any."""
         if not self.escalate_on_breach:
             return []
-        current = await tx.get_ticket(ticket.id) or ticket
+        current = await tx.tickets.get(ticket.id) or ticket
         target = self.desk.lines.above(self.desk.lines.of_ticket(current))
         if target is None or not current.status.is_active:
             return []

@@ -71,7 +71,7 @@ class TicketCommands:
         if ticket is None:
             # Outside a ticket's thread the number comes first: "/close 12 text".
             number = command.int_arg()
-            ticket = await turn.tx.get_ticket(number) if number is not None else None
+            ticket = await turn.tx.tickets.get(number) if number is not None else None
             if ticket is None:
                 await turn.reply(self.text("staff.usage.ticket_command", command=command.name))
                 return
@@ -147,12 +147,12 @@ class TicketCommands:
             return
         await self.desk.relay_agent_reply(turn, ticket, entry.answer, ())
         first = next(
-            (m for m in await turn.tx.list_ticket_messages(ticket.id)
+            (m for m in await turn.tx.messages.list(ticket.id)
              if m.direction == Direction.FROM_USER and m.text.strip()),
             None,
         )  # fmt: skip
         learned = first is not None and (
-            await turn.tx.add_learned_variant(entry.id, first.text, turn.now) is not None
+            await turn.tx.learned.add(entry.id, first.text, turn.now) is not None
         )
         if ticket.status.is_active:
             ticket = await self.desk.resolve(turn, ticket, "")
@@ -270,12 +270,12 @@ class TicketCommands:
         }  # fmt: skip
         candidates: list[User] = []
         if identity is not None:
-            user = await turn.tx.find_user(*identity) if identity in holders else None
+            user = await turn.tx.users.find(*identity) if identity in holders else None
             candidates = [user] if user else []
         else:
             folded = wanted.casefold()
             for key in sorted(holders):
-                user = await turn.tx.find_user(*key)
+                user = await turn.tx.users.find(*key)
                 if user and folded in (user.display_name.casefold(), user.external_id.casefold()):
                     candidates.append(user)
         if len(candidates) == 1:

@@ -64,9 +64,9 @@ class StaffFlow:
         for message_id in (message.reply_to_message_id, conversation.thread_id):
             if message_id is None:
                 continue
-            ticket_id = await turn.tx.find_linked_ticket(
+            ticket_id = await turn.tx.links.find_ticket(
                 conversation.channel, conversation.chat_id, message_id
             )
             if ticket_id is not None:
-                return await turn.tx.get_ticket(ticket_id)
+                return await turn.tx.tickets.get(ticket_id)
         return None

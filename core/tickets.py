@@ -13,8 +13,8 @@ from core.duty import Duty
 from core.i18n import Texts
 from core.lines import SupportLines
 from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
-from core.ports import Transaction
 from core.sla import SlaPolicy
+from core.store import AuditEntry, NewTicket, Transaction
 from core.text import shorten
 from core.ticket_policy import TicketPolicy
 from core.turn import Turn
@@ -79,7 +79,7 @@ class TicketDesk:
 
     async def staff_message(self, tx: Transaction, ticket: Ticket, text: str) -> OutgoingMessage:
         """What `notify_staff` sends, for callers without a turn (the SLA monitor)."""
-        owner = await tx.get_user(ticket.user_id)
+        owner = await tx.users.get(ticket.user_id)
         return OutgoingMessage(
             conversation=self.staff_chat_of(ticket),
             text=text,
@@ -92,7 +92,7 @@ class TicketDesk:
         self, tx: Transaction, ticket: Ticket, key: str, **params: object
     ) -> OutgoingMessage:
         """What `notify_user` sends, for callers without a turn (auto-close)."""
-        owner = await tx.get_user(ticket.user_id)
+        owner = await tx.users.get(ticket.user_id)
         language = (owner.language if owner else None) or self.texts.default_language
         text = self.texts.get(language, key, number=ticket.number, **params)
         return OutgoingMessage(conversation=ticket.conversation, text=text, ticket_id=ticket.id)
@@ -126,23 +126,32 @@ class TicketDesk:
         if category is None and follows_up is not None:
             category = follows_up.category
         conversation = turn.message.conversation.without_thread()
-        ticket = await turn.tx.create_ticket(
-            user.id,
-            conversation,
-            subject,
-            category,
-            priority,
-            turn.now,
-            previous_ticket_id=follows_up.id if follows_up else None,
+        ticket = await turn.tx.tickets.create(
+            NewTicket(
+                user.id,
+                conversation,
+                subject,
+                category,
+                priority,
+                turn.now,
+                previous_ticket_id=follows_up.id if follows_up else None,
+            )
         )
-        await turn.tx.add_ticket_message(
+        await turn.tx.messages.add(
             ticket.id, user.id, Direction.FROM_USER, text, attachments, turn.now
         )
-        await turn.tx.audit(
-            turn.actor, "ticket.create", "ticket", str(ticket.id), None, _snapshot(ticket), turn.now
+        await turn.tx.audit.record(
+            AuditEntry(
+                turn.actor,
+                "ticket.create",
+                "ticket",
+                str(ticket.id),
+                turn.now,
+                after=_snapshot(ticket),
+            )
         )
         if self.sla is not None:
-            ticket = await turn.tx.update_ticket(ticket.id, **self.sla.on_open(ticket))
+            ticket = await turn.tx.tickets.update(ticket.id, **self.sla.on_open(ticket))
         if follows_up is None:
             await self.notify_user(turn, ticket, "ticket.opened")
         else:
@@ -182,7 +191,7 @@ class TicketDesk:
     async def add_user_message(
         self, turn: Turn, ticket: Ticket, text: str, attachments: Sequence[Attachment]
     ) -> None:
-        await turn.tx.add_ticket_message(
+        await turn.tx.messages.add(
             ticket.id, turn.user.id, Direction.FROM_USER, text, attachments, turn.now
         )
         changes = {"updated_at": turn.now}
@@ -206,7 +215,7 @@ class TicketDesk:
     async def relay_agent_reply(
         self, turn: Turn, ticket: Ticket, text: str, attachments: Sequence[Attachment]
     ) -> None:
-        await turn.tx.add_ticket_message(
+        await turn.tx.messages.add(
             ticket.id, turn.user.id, Direction.TO_USER, text, attachments, turn.now
         )
         changes: dict = {"updated_at": turn.now}
@@ -228,9 +237,7 @@ class TicketDesk:
         )
 
     async def add_note(self, turn: Turn, ticket: Ticket, text: str) -> None:
-        await turn.tx.add_ticket_message(
-            ticket.id, turn.user.id, Direction.NOTE, text, (), turn.now
-        )
+        await turn.tx.messages.add(ticket.id, turn.user.id, Direction.NOTE, text, (), turn.now)
 
     async def close(self, turn: Turn, ticket: Ticket, *, by_user: bool, note: str = "") -> Ticket:
         changes: dict = {
@@ -243,7 +250,7 @@ class TicketDesk:
         if not by_user and ticket.first_response_at is None:
             changes["first_response_at"] = turn.now  # the agent's closing note reaches the user
         closed = await self._update(turn, ticket, **changes)
-        await turn.tx.add_ticket_message(
+        await turn.tx.messages.add(
             ticket.id, turn.user.id, Direction.SYSTEM, note or "closed", (), turn.now
         )
         if by_user:
@@ -274,7 +281,7 @@ class TicketDesk:
             resolved_at=None,
             updated_at=turn.now,
         )
-        await turn.tx.add_ticket_message(
+        await turn.tx.messages.add(
             ticket.id, turn.user.id, Direction.SYSTEM, "reopened", (), turn.now
         )
         await self.notify_user(turn, reopened, "ticket.reopened")
@@ -317,7 +324,7 @@ class TicketDesk:
         user's next message makes the ticket open again."""
         if text:
             await self.relay_agent_reply(turn, ticket, text, ())
-            ticket = await turn.tx.get_ticket(ticket.id) or ticket
+            ticket = await turn.tx.tickets.get(ticket.id) or ticket
         waiting = await self._update(turn, ticket, status=TicketStatus.WAITING, updated_at=turn.now)
         await self.announce_change(
             turn, waiting, self.staff_text("staff.waiting", by=turn.user.name)
@@ -335,7 +342,7 @@ class TicketDesk:
         if ticket.first_response_at is None:
             changes["first_response_at"] = turn.now  # the resolution reaches the user
         resolved = await self._update(turn, ticket, **changes)
-        await turn.tx.add_ticket_message(
+        await turn.tx.messages.add(
             ticket.id, turn.user.id, Direction.SYSTEM, note or "resolved", (), turn.now
         )
         language = await self._owner_language(turn, resolved)
@@ -395,7 +402,7 @@ class TicketDesk:
         await self.notify_staff(turn, ticket, event + "\n" + await self.header(turn.tx, ticket))
 
     async def header(self, tx: Transaction, ticket: Ticket) -> str:
-        assignee = await tx.get_user(ticket.assignee_id) if ticket.assignee_id else None
+        assignee = await tx.users.get(ticket.assignee_id) if ticket.assignee_id else None
         return self.staff_text(
             "staff.ticket_header",
             number=ticket.number,
@@ -429,7 +436,7 @@ class TicketDesk:
     async def _owner(self, turn: Turn, ticket: Ticket) -> User | None:
         if turn.user.id == ticket.user_id:
             return turn.user
-        return await turn.tx.get_user(ticket.user_id)
+        return await turn.tx.users.get(ticket.user_id)
 
     async def _owner_language(self, turn: Turn, ticket: Ticket) -> str:
         owner = await self._owner(turn, ticket)
@@ -439,27 +446,36 @@ class TicketDesk:
         return await self.apply(turn.tx, turn.actor, turn.now, ticket, **changes)
 
     async def apply(
-        self, tx: Transaction, actor: str | None, now: datetime, ticket: Ticket, **changes
+        self,
+        tx: Transaction,
+        actor: str | None,
+        now: datetime,
+        ticket: Ticket,
+        reason: str | None = None,
+        **changes,
     ) -> Ticket:
         """Store `changes` with what follows from them (the auto-close and SLA clocks) and
-        audit every change of an audited field in `actor`'s name (None: the system)."""
+        audit every change of an audited field in `actor`'s name (None: the system), with
+        `reason` when given."""
         changes.update(_waiting_marks(ticket, changes.get("status", ticket.status), now))
-        updated = await tx.update_ticket(ticket.id, **changes)
+        updated = await tx.tickets.update(ticket.id, **changes)
         if self.sla is not None:
             timers = self.sla.on_change(ticket, updated, now)
             if timers:
-                updated = await tx.update_ticket(ticket.id, **timers)
+                updated = await tx.tickets.update(ticket.id, **timers)
         for name, action in AUDITED_FIELDS.items():
             before, after = getattr(ticket, name), getattr(updated, name)
             if before != after:
-                await tx.audit(
-                    actor,
-                    action,
-                    "ticket",
-                    str(ticket.id),
-                    {name: _plain(before)},
-                    {name: _plain(after)},
-                    now,
+                await tx.audit.record(
+                    AuditEntry(
+                        actor,
+                        action,
+                        "ticket",
+                        str(ticket.id),
+                        now,
+                        before={name: _plain(before)},
+                        after={name: _plain(after)} | ({"reason": reason} if reason else {}),
+                    )
                 )
         return updated
 
@@ -472,11 +488,11 @@ class TicketDesk:
         """Tell the owner the ticket is closed and, in the same message, ask them to rate the
         help with buttons 1-5: once per ticket (one closed again after a rating is not asked
         again)."""
-        owner = await tx.get_user(ticket.user_id)
+        owner = await tx.users.get(ticket.user_id)
         language = (owner.language if owner else None) or self.texts.default_language
         text = self.texts.get(language, key, number=ticket.number, **params)
         buttons: tuple[tuple[Button, ...], ...] = ()
-        if await tx.get_rating(ticket.id) is None:
+        if await tx.ratings.get(ticket.id) is None:
             text += "\n\n" + self.texts.get(language, "csat.question", number=ticket.number)
             buttons = (
                 tuple(

@@ -12,7 +12,7 @@ from datetime import datetime
 from core.domain import User
 from core.i18n import Texts
 from core.messages import Button, ConversationRef, IncomingMessage, OutgoingMessage
-from core.ports import Transaction
+from core.store import Transaction
 
 
 @dataclass

@@ -12,6 +12,7 @@ from core.i18n import SUPPORTED_LANGUAGES
 from core.knowledge_base import Decision, KnowledgeBase, Thresholds
 from core.messages import Button
 from core.satisfaction import Satisfaction
+from core.store import NewQuestion
 from core.text import shorten
 from core.tickets import TicketDesk
 from core.turn import Turn
@@ -89,7 +90,7 @@ class UserFlow:
         text = message.text.strip()
         if await self.satisfaction.take_comment(turn, text):
             return
-        ticket = await turn.tx.find_current_ticket(turn.user.id)
+        ticket = await turn.tx.tickets.find_current(turn.user.id)
         if ticket is not None and ticket.status.is_active:
             await self.desk.add_user_message(turn, ticket, text, message.attachments)
             return
@@ -135,7 +136,7 @@ class UserFlow:
             )
             await self._suggest(turn, matches, question, question_id)
         elif CLARIFY not in state and len(question) < self.min_question_chars:
-            await turn.tx.set_user_state(turn.user.id, {CLARIFY: question})
+            await turn.tx.users.set_state(turn.user.id, {CLARIFY: question})
             await turn.reply(turn.t("user.clarify"))
         else:
             ticket = await self._open_ticket(turn, question, matches)
@@ -152,15 +153,17 @@ class UserFlow:
         """Record what the knowledge base was asked and how it went: reports count the
         deflection rate from it, /gaps the questions that ended in a ticket."""
         best = matches[0] if matches else None
-        return await turn.tx.log_question(
-            turn.user.id,
-            question,
-            turn.language,
-            outcome,
-            best.entry_id if best else None,
-            round(best.confidence, 4) if best else None,
-            turn.now,
-            ticket.id if ticket else None,
+        return await turn.tx.questions.log(
+            NewQuestion(
+                turn.user.id,
+                question,
+                turn.language,
+                outcome,
+                best.entry_id if best else None,
+                round(best.confidence, 4) if best else None,
+                turn.now,
+                ticket.id if ticket else None,
+            )
         )
 
     def _may_reopen(self, turn: Turn, ticket: Ticket) -> bool:
@@ -187,7 +190,7 @@ class UserFlow:
             state[SUGGESTED] = True
         if question_id is not None:
             state[QUESTION_ID] = question_id
-        await turn.tx.set_user_state(turn.user.id, state)
+        await turn.tx.users.set_state(turn.user.id, state)
         buttons = (
             (
                 Button(turn.t("button.helped"), command_text("helped", entry.id)),
@@ -199,7 +202,7 @@ class UserFlow:
     async def _suggest(
         self, turn: Turn, matches: list[Match], question: str, question_id: int
     ) -> None:
-        await turn.tx.set_user_state(
+        await turn.tx.users.set_state(
             turn.user.id, {LAST_QUESTION: question, QUESTION_ID: question_id}
         )
         rows = [
@@ -228,14 +231,14 @@ class UserFlow:
             category = nearest.category if nearest else None
         state = turn.user.state or {}
         if state:
-            await turn.tx.set_user_state(turn.user.id, None)
-        current = await turn.tx.find_current_ticket(turn.user.id) if follow_up else None
+            await turn.tx.users.set_state(turn.user.id, None)
+        current = await turn.tx.tickets.find_current(turn.user.id) if follow_up else None
         follows_up = current if current and current.status == TicketStatus.RESOLVED else None
         ticket = await self.desk.open(
             turn, text, turn.message.attachments, category=category, follows_up=follows_up
         )
         if after_question and state.get(QUESTION_ID) is not None:
-            await turn.tx.set_question_ticket(state[QUESTION_ID], ticket.id)
+            await turn.tx.questions.set_ticket(state[QUESTION_ID], ticket.id)
         return ticket
 
     # -- commands
@@ -247,7 +250,7 @@ class UserFlow:
         await turn.reply(turn.t("user.help"))
 
     async def _new(self, turn: Turn, command: Command) -> None:
-        active = await turn.tx.find_active_ticket(turn.user.id)
+        active = await turn.tx.tickets.find_active(turn.user.id)
         if active is not None:
             await turn.reply(turn.t("user.already_open", number=active.number))
             return
@@ -256,11 +259,11 @@ class UserFlow:
             # "/new" alone right after an answer or suggestions: that question ends in a ticket.
             await self._open_ticket(turn, text, follow_up=False, after_question=not command.args)
         else:
-            await turn.tx.set_user_state(turn.user.id, {AWAITING_TICKET: True})
+            await turn.tx.users.set_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))
 
     async def _status(self, turn: Turn, command: Command) -> None:
-        tickets = await turn.tx.list_user_tickets(turn.user.id, limit=RECENT_TICKETS)
+        tickets = await turn.tx.tickets.list_for_user(turn.user.id, limit=RECENT_TICKETS)
         if not tickets:
             await turn.reply(turn.t("user.no_tickets"))
             return
@@ -276,7 +279,7 @@ class UserFlow:
         if ticket is None:
             return
         history = [
-            m for m in await turn.tx.list_ticket_messages(ticket.id) if m.direction.value != "note"
+            m for m in await turn.tx.messages.list(ticket.id) if m.direction.value != "note"
         ][-TICKET_HISTORY:]
         lines = [
             turn.t(f"user.history.{m.direction.value}", text=shorten(m.text or "—", 200))
@@ -291,7 +294,7 @@ class UserFlow:
             if ticket is None:
                 return
         else:
-            ticket = await turn.tx.find_current_ticket(turn.user.id)
+            ticket = await turn.tx.tickets.find_current(turn.user.id)
             if ticket is None:
                 await turn.reply(turn.t("user.nothing_to_close"))
                 return
@@ -321,7 +324,7 @@ class UserFlow:
         if language not in SUPPORTED_LANGUAGES:
             await turn.reply(turn.t("user.usage.lang"))
             return
-        await turn.tx.set_user_language(turn.user.id, language)
+        await turn.tx.users.set_language(turn.user.id, language)
         turn.language = language
         await turn.reply(turn.t("user.language_set"))
 
@@ -333,8 +336,8 @@ class UserFlow:
             if state.get(SUGGESTED) and state.get(LAST_QUESTION):
                 # The matcher was unsure and the user found the article: their wording is
                 # worth learning (an admin approves it before the matcher uses it).
-                await turn.tx.add_learned_variant(entry_id, state[LAST_QUESTION], turn.now)
-            await turn.tx.set_user_state(turn.user.id, None)
+                await turn.tx.learned.add(entry_id, state[LAST_QUESTION], turn.now)
+            await turn.tx.users.set_state(turn.user.id, None)
         await turn.reply(turn.t("user.glad_it_helped"))
 
     async def _not_helped(self, turn: Turn, command: Command) -> None:
@@ -342,7 +345,7 @@ class UserFlow:
         state = turn.user.state or {}
         if entry_id is not None and state.get(LAST_ENTRY) == entry_id:
             turn.count_faq(entry_id, "unhelpful")
-        active = await turn.tx.find_active_ticket(turn.user.id)
+        active = await turn.tx.tickets.find_active(turn.user.id)
         if active is not None:
             await turn.reply(turn.t("user.already_open", number=active.number))
             return
@@ -353,7 +356,7 @@ class UserFlow:
                 turn, question, category=shown.category if shown else None, after_question=True
             )
         else:
-            await turn.tx.set_user_state(turn.user.id, {AWAITING_TICKET: True})
+            await turn.tx.users.set_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))
 
     async def _article(self, turn: Turn, command: Command) -> None:
@@ -373,7 +376,7 @@ class UserFlow:
 
     async def _own_ticket(self, turn: Turn, number: int) -> Ticket | None:
         """The user's ticket with that number; someone else's looks exactly like a missing one."""
-        ticket = await turn.tx.get_ticket(number)
+        ticket = await turn.tx.tickets.get(number)
         if ticket is None or ticket.user_id != turn.user.id:
             await turn.reply(turn.t("user.ticket_not_found", number=number))
             return None

@@ -15,7 +15,8 @@ from core.ingest import Ingest
 from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef
 from core.outbox import OutboxConfig, OutboxSender
-from core.ports import Channel, Store
+from core.ports import Channel
+from core.store import Store
 from knowledge.matcher import FuzzyMatcher
 from knowledge.smalltalk import classify_small_talk
 from tests.harness import SAMPLE_FAQ
@@ -36,7 +37,7 @@ class RunningHelpdesk:
         deadline = asyncio.get_running_loop().time() + within
         while True:
             async with self.store.transaction() as tx:
-                if await tx.count_pending_outbox() == 0:
+                if await tx.outbox.count_pending() == 0:
                     return
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError("outbox did not drain in time")
@@ -44,7 +45,7 @@ class RunningHelpdesk:
 
     async def ticket(self, number: int) -> Ticket | None:
         async with self.store.transaction() as tx:
-            return await tx.get_ticket(number)
+            return await tx.tickets.get(number)
 
 
 @asynccontextmanager
@@ -79,7 +80,7 @@ async def running_helpdesk(
     )
     async with store.transaction() as tx:
         for draft in faq:
-            await tx.create_faq(draft, utc_now())
+            await tx.faq.create(draft, utc_now())
     await engine.load_state()
     stop = asyncio.Event()
     sender_task = asyncio.create_task(sender.run(stop))

@@ -15,7 +15,7 @@ from core.ingest import Ingest
 from core.knowledge_base import KnowledgeBase
 from core.messages import Attachment, ConversationRef, IncomingMessage, Sender
 from core.outbox import OutboxConfig, OutboxSender
-from core.ports import Store
+from core.store import Store
 from knowledge.matcher import FuzzyMatcher
 from knowledge.smalltalk import classify_small_talk
 
@@ -91,7 +91,7 @@ class Harness:
 
     async def seed(self, drafts: list[FaqDraft] = SAMPLE_FAQ) -> list[int]:
         async with self.store.transaction() as tx:
-            ids = [(await tx.create_faq(d, self.clock())).id for d in drafts]
+            ids = [(await tx.faq.create(d, self.clock())).id for d in drafts]
         await self.engine.load_state()
         return ids
 

@@ -28,7 +28,7 @@ def helpdesk(store, clock: FakeClock | None = None) -> Harness:
 
 async def ticket(store, number: int = 1) -> Ticket:
     async with store.transaction() as tx:
-        found = await tx.get_ticket(number)
+        found = await tx.tickets.get(number)
     assert found is not None
     return found
 
@@ -79,7 +79,7 @@ async def test_reminder_once_then_resolution(store):
     )
     assert await check_at(bot, START + timedelta(hours=200)) == AutoCloseResult()
     async with store.transaction() as tx:
-        entries = [e for e in await tx.list_audit(object_type="ticket") if e.object_id == "1"]
+        entries = [e for e in await tx.audit.list(object_type="ticket") if e.object_id == "1"]
     changes = [(e.action, e.after) for e in entries if e.action == "ticket.status"]
     assert changes[0] == ("ticket.status", {"status": "resolved", "reason": "auto_close"})  # newest
     assert any(e.action == "ticket.waiting_reminder" for e in entries)
@@ -253,13 +253,13 @@ async def test_a_resolved_ticket_is_closed_after_a_week_and_the_user_asked_to_ra
     assert note.conversation.thread_id == bot.thread_of(1)
     assert note.text.startswith("🔒 Ticket #1 closed automatically")
     async with store.transaction() as tx:
-        (audit,) = [a for a in await tx.list_audit("ticket") if a.after and a.after.get("reason")]
+        (audit,) = [a for a in await tx.audit.list("ticket") if a.after and a.after.get("reason")]
     assert audit.actor is None and audit.after == {"status": "closed", "reason": "auto_close"}
     assert (await check_at(bot, START + timedelta(days=8))).closed == ()  # once
 
     await bot.user_says("/rate 1 4")
     async with store.transaction() as tx:
-        assert (await tx.get_rating(1)).score == 4
+        assert (await tx.ratings.get(1)).score == 4
 
 
 async def test_confirmed_or_reopened_tickets_are_not_closed_again(store):

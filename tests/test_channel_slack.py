@@ -238,7 +238,7 @@ async def test_repeated_delivery_has_one_effect(world: SlackWorld):
     await world.settle()
     assert world.dm().count("Glad it helped! Write again if you have more questions.") == 1
     async with world.helpdesk.store.transaction() as tx:
-        helpful = [e.helpful for e in await tx.list_faq()]
+        helpful = [e.helpful for e in await tx.faq.list()]
     assert sum(helpful) == 1
 
 
@@ -270,7 +270,7 @@ async def test_markup_characters_arrive_literally(world: SlackWorld):
     assert "&lt;b&gt;" in root["text"] and "&amp;amp;" in root["text"]
     assert world.dm()[-1].endswith(f"You wrote: {tricky}")
     async with world.helpdesk.store.transaction() as tx:
-        stored = await tx.list_ticket_messages(1)
+        stored = await tx.messages.list(1)
     assert stored[0].text == tricky
 
 
@@ -341,7 +341,7 @@ async def test_unreachable_user_fails_alone(world: SlackWorld):
 
     assert world.dm(USER)[-1].endswith(PASSWORD_ANSWER)
     async with world.helpdesk.store.transaction() as tx:
-        items = [await tx.get_outbox_item(i) for i in range(1, 10)]
+        items = [await tx.outbox.get(i) for i in range(1, 10)]
     to_other = [
         i
         for i in items
@@ -440,7 +440,7 @@ async def test_http_signature_and_freshness_checked(store, fake_slack: FakeSlack
         )
         await world.settle()
         async with store.transaction() as tx:
-            nobody = await tx.find_user("slack", USER)
+            nobody = await tx.users.find("slack", USER)
 
         assert (bad[0], stale[0], forged[0]) == (401, 401, 401)
         assert challenge[0] == 200 and "c-123" in challenge[1]
@@ -464,7 +464,7 @@ async def test_bots_edits_and_own_messages_ignored(world: SlackWorld):
     await world.settle()
     assert world.fake.sent == []
     async with world.helpdesk.store.transaction() as tx:
-        assert await tx.find_user("slack", USER) is None
+        assert await tx.users.find("slack", USER) is None
 
 
 async def test_deleted_thread_opens_a_new_one(store):
@@ -506,7 +506,7 @@ async def test_display_name_and_locale_looked_up_once(world: SlackWorld):
     await world.user_says("/new помогите")
     await world.settle()
     async with world.helpdesk.store.transaction() as tx:
-        user = await tx.find_user("slack", USER)
+        user = await tx.users.find("slack", USER)
     assert user.display_name == "Annie" and user.language == "ru"
     assert len(world.fake.calls("users.info")) == 1
     assert world.dm()[0].endswith("\n\nНажмите «Забыли пароль?» на странице входа.")

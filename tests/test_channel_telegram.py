@@ -196,7 +196,7 @@ async def outbox_items(desk: RunningHelpdesk) -> list[OutboxItem]:
     items = []
     async with desk.store.transaction() as tx:
         item_id = 1
-        while (item := await tx.get_outbox_item(item_id)) is not None:
+        while (item := await tx.outbox.get(item_id)) is not None:
             items.append(item)
             item_id += 1
     return items
@@ -458,7 +458,7 @@ async def test_album_becomes_one_ticket_message_with_all_files(store, fake_teleg
         assert statuses == [200, 200, 200]
         await desk.settle()
         async with store.transaction() as tx:
-            messages = await tx.list_ticket_messages(1)
+            messages = await tx.messages.list(1)
         from_user = [m for m in messages if m.direction == Direction.FROM_USER]
         assert [m.text for m in from_user] == ["Broken screen", "Three views"]
         files = from_user[1].attachments
@@ -509,7 +509,7 @@ async def test_webhook_refuses_a_wrong_secret_and_changes_nothing(store, fake_te
         assert await desk.ticket(1) is None
         assert not fake.calls("sendMessage")
         async with store.transaction() as tx:
-            assert await tx.find_user("telegram", str(USER)) is None
+            assert await tx.users.find("telegram", str(USER)) is None
         assert await world.deliver(update) == [200]  # the right secret still works
         await desk.settle()
         assert await desk.ticket(1) is not None

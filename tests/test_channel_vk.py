@@ -271,7 +271,7 @@ async def test_blocked_user_fails_alone(store, vk_world: VkWorld):
         items = []
         async with store.transaction() as tx:
             for item_id in range(1, 20):
-                item = await tx.get_outbox_item(item_id)
+                item = await tx.outbox.get(item_id)
                 if item is not None:
                     items.append(item)
 

@@ -104,5 +104,5 @@ async def test_file_too_large_for_the_staff_platform_gets_a_note_to_the_sender(s
     assert any("screen.mp4" in text and "too large" in text for text in bot.to_user())
     assert bot.to_staff()[0].message.attachments == (small,)
     async with store.transaction() as tx:
-        [first] = (await tx.list_ticket_messages(1))[:1]
+        [first] = (await tx.messages.list(1))[:1]
     assert first.attachments == (video, small)  # the ticket keeps the record of both

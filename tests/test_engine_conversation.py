@@ -44,9 +44,9 @@ async def test_full_conversation_question_ticket_reply_note_close_status(store):
     assert "#1 — closed —" in bot.to_user()[-1]
 
     async with store.transaction() as tx:
-        ticket = await tx.get_ticket(1)
-        messages = await tx.list_ticket_messages(1)
-        entry = await tx.get_faq(1)
+        ticket = await tx.tickets.get(1)
+        messages = await tx.messages.list(1)
+        entry = await tx.faq.get(1)
     assert (entry.hits, entry.helpful, entry.unhelpful) == (1, 0, 1)
     assert ticket.status == TicketStatus.CLOSED
     assert ticket.first_response_at is not None and ticket.closed_at is not None
@@ -86,8 +86,8 @@ async def test_same_update_twice_has_one_effect(store):
     await bot.deliver(message)
     await bot.deliver(message)
     async with store.transaction() as tx:
-        user = await tx.find_user(CHANNEL, "u1")
-        tickets = await tx.list_user_tickets(user.id)
+        user = await tx.users.find(CHANNEL, "u1")
+        tickets = await tx.tickets.list_for_user(user.id)
     assert len(tickets) == 1
     assert len(bot.to_staff()) == 1
 
@@ -101,9 +101,9 @@ async def test_burst_from_one_user_opens_one_ticket_in_order(store):
         await asyncio.gather(*(bot.ingest.submit(m) for m in messages))
     await bot.flush()
     async with store.transaction() as tx:
-        user = await tx.find_user(CHANNEL, "u1")
-        tickets = await tx.list_user_tickets(user.id)
-        history = await tx.list_ticket_messages(tickets[0].id)
+        user = await tx.users.find(CHANNEL, "u1")
+        tickets = await tx.tickets.list_for_user(user.id)
+        history = await tx.messages.list(tickets[0].id)
     assert len(tickets) == 1
     assert [m.text for m in history] == [m.text for m in messages]
 
@@ -127,8 +127,8 @@ async def test_non_admin_faq_del_is_refused_and_logged(store):
     await bot.user_says(f"/faq_del {ids[0]}", user="mallory")
     assert "only admins" in bot.to_user("mallory")[-1]
     async with store.transaction() as tx:
-        assert await tx.get_faq(ids[0]) is not None
-        refused = [a for a in await tx.list_audit() if a.action == "command.refused"]
+        assert await tx.faq.get(ids[0]) is not None
+        refused = [a for a in await tx.audit.list() if a.action == "command.refused"]
     assert refused and refused[0].actor == f"{CHANNEL}:mallory"
 
 
@@ -144,8 +144,8 @@ async def test_admin_adds_faq_and_the_next_question_is_answered_with_it(store):
     await bot.user_says("how do i connect to the office printer")
     assert bot.to_user()[-1].endswith("\n\nOpen Settings > Printers and pick FLOOR-3.")
     async with store.transaction() as tx:
-        entry = await tx.get_faq(4)
-        audit = [a for a in await tx.list_audit(object_type="faq") if a.action == "faq.create"]
+        entry = await tx.faq.get(4)
+        audit = [a for a in await tx.audit.list(object_type="faq") if a.action == "faq.create"]
     assert entry.variants == ("printer setup",) and entry.category == "hardware"
     assert audit and audit[0].after["question"] == "How do I connect to the office printer?"
 
@@ -160,7 +160,7 @@ async def test_admin_edits_and_deletes_faq(store):
     await bot.user_says("/faq_show 3", user=ADMIN)
     assert "no FAQ entry #3" in bot.to_user(ADMIN)[-1]
     async with store.transaction() as tx:
-        actions = [a.action for a in await tx.list_audit(object_type="faq")]
+        actions = [a.action for a in await tx.audit.list(object_type="faq")]
     assert "faq.update" in actions and "faq.delete" in actions
 
 
@@ -232,7 +232,7 @@ async def test_user_can_close_only_own_ticket(store):
     await bot.user_says("/close 1", user="bob")
     assert "cannot find your ticket #1" in bot.to_user("bob")[-1]
     async with store.transaction() as tx:
-        assert (await tx.get_ticket(1)).status == TicketStatus.NEW
+        assert (await tx.tickets.get(1)).status == TicketStatus.NEW
 
 
 async def test_agent_close_with_text_and_reopen(store):

@@ -8,7 +8,7 @@ from tests.harness import ADMIN, Harness
 
 async def _candidates(store) -> list:
     async with store.transaction() as tx:
-        return await tx.list_learned_candidates()
+        return await tx.learned.candidates()
 
 
 async def test_a_suggested_article_that_helped_teaches_its_wording(store):

@@ -30,14 +30,14 @@ def desk(store, clock: FakeClock | None = None, **policy) -> Harness:
 
 async def ticket(store, number: int = 1) -> Ticket:
     async with store.transaction() as tx:
-        found = await tx.get_ticket(number)
+        found = await tx.tickets.get(number)
     assert found is not None
     return found
 
 
 async def audit_actions(store, action: str) -> list:
     async with store.transaction() as tx:
-        return [a for a in await tx.list_audit(limit=500) if a.action == action]
+        return [a for a in await tx.audit.list(limit=500) if a.action == action]
 
 
 def staff_texts(bot: Harness) -> list[str]:
@@ -88,7 +88,7 @@ async def test_taking_over_another_agents_ticket_needs_a_supervisor(store):
     await bot.agent_replies("/take", ticket=1, agent=SUPERVISOR)
     assert "Sup from our support team has taken your ticket #1." == bot.to_user()[-1]
     async with store.transaction() as tx:
-        sup = await tx.find_user(CHANNEL, SUPERVISOR)
+        sup = await tx.users.find(CHANNEL, SUPERVISOR)
     assert (await ticket(store)).assignee_id == sup.id
 
 
@@ -113,7 +113,7 @@ async def test_assign_by_name_or_identity_is_for_supervisors(store):
 
     await bot.agent_replies(f"/assign {CHANNEL}:{AGENT}", ticket=1, agent=SUPERVISOR)
     async with store.transaction() as tx:
-        agent1 = await tx.find_user(CHANNEL, AGENT)
+        agent1 = await tx.users.find(CHANNEL, AGENT)
     assert (await ticket(store)).assignee_id == agent1.id
     assert len(await audit_actions(store, "ticket.assignee")) == 3
 
@@ -217,8 +217,8 @@ async def test_writing_within_the_reopen_window_reopens_the_resolved_ticket(stor
     assert "reopened by U1" in staff_texts(bot)[-2]
     assert "it is broken again after lunch" in staff_texts(bot)[-1]
     async with store.transaction() as tx:
-        user = await tx.find_user(CHANNEL, "u1")
-        assert len(await tx.list_user_tickets(user.id)) == 1
+        user = await tx.users.find(CHANNEL, "u1")
+        assert len(await tx.tickets.list_for_user(user.id)) == 1
 
 
 async def test_writing_after_the_window_opens_a_new_ticket_linked_to_the_old_one(store):
@@ -410,7 +410,7 @@ async def test_with_require_agent_role_people_without_it_are_refused_and_audited
     assert await ticket(store) == before
     assert len(bot.to_user()) == to_user
     async with store.transaction() as tx:
-        assert len(await tx.list_ticket_messages(1)) == 1
+        assert len(await tx.messages.list(1)) == 1
 
 
 async def test_with_require_agent_role_agents_still_work(store):
@@ -462,9 +462,9 @@ async def test_closing_asks_for_a_rating_and_a_low_one_reaches_the_staff(store):
     assert bot.to_user()[-1] == "Thank you, your comment has been passed on to the team."
     assert "it took three days" in staff_texts(bot)[-1]
     async with store.transaction() as tx:
-        rating = await tx.get_rating(1)
-        agent = await tx.find_user(CHANNEL, AGENT)
-        assert await tx.list_ratings(agent_id=agent.id) == [rating]
+        rating = await tx.ratings.get(1)
+        agent = await tx.users.find(CHANNEL, AGENT)
+        assert await tx.ratings.list(agent_id=agent.id) == [rating]
     assert (rating.score, rating.comment, rating.agent_id) == (2, "it took three days", agent.id)
     assert [a.after["score"] for a in await audit_actions(store, "ticket.rating")] == [2]
 
@@ -483,8 +483,8 @@ async def test_a_good_rating_with_a_comment_in_the_command_stays_quiet(store):
     assert bot.to_user()[-1] == "Thank you for your feedback!"
     assert len(bot.to_staff()) == staff_before
     async with store.transaction() as tx:
-        rating = await tx.get_rating(1)
-        agent2 = await tx.find_user(CHANNEL, AGENT2)
+        rating = await tx.ratings.get(1)
+        agent2 = await tx.users.find(CHANNEL, AGENT2)
     # Unassigned: the rating counts for the last agent who answered.
     assert (rating.score, rating.comment, rating.agent_id) == (5, "quick and kind", agent2.id)
 
@@ -500,7 +500,7 @@ async def test_the_comment_window_and_the_no_comment_button(store):
     await bot.user_says("what are your support hours?")
     assert bot.to_user()[-1] == "We answer on weekdays from 9:00 to 18:00."
     async with store.transaction() as tx:
-        assert (await tx.get_rating(1)).comment is None
+        assert (await tx.ratings.get(1)).comment is None
 
     await bot.user_says("/new the beamer is broken", user="bob")
     await bot.agent_replies("/close", ticket=2)
@@ -508,7 +508,7 @@ async def test_the_comment_window_and_the_no_comment_button(store):
     clock.advance(hours=2)
     await bot.user_says("and the screen is dirty too", user="bob")
     async with store.transaction() as tx:
-        assert (await tx.get_rating(2)).comment is None
+        assert (await tx.ratings.get(2)).comment is None
     assert "ticket #3" in bot.to_user("bob")[-1]
 
 
@@ -529,7 +529,7 @@ async def test_ratings_are_refused_politely(store):
     await bot.user_says("/rate 1 1")
     assert bot.to_user()[-1] == "You have already rated ticket #1. Thank you!"
     async with store.transaction() as tx:
-        rating = await tx.get_rating(1)
+        rating = await tx.ratings.get(1)
     assert (rating.score, rating.comment) == (3, "fine")
 
 
@@ -573,4 +573,4 @@ async def test_a_question_long_after_a_resolution_is_answered_from_the_knowledge
     await bot.user_says("What are your support hours?")
     assert bot.to_user()[-1] == "We answer on weekdays from 9:00 to 18:00."
     async with store.transaction() as tx:
-        assert await tx.get_ticket(2) is None
+        assert await tx.tickets.get(2) is None

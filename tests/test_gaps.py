@@ -96,7 +96,7 @@ async def test_gaps_is_for_supervisors_and_faq_learn_for_admins(store):
     await bot.agent_replies("/faq_learn", ticket=1, agent="sue")
     assert bot.to_staff()[-1].message.text == "Sorry, /faq_learn needs the admin role."
     async with store.transaction() as tx:
-        refused = [a.object_id for a in await tx.list_audit("command")]
+        refused = [a.object_id for a in await tx.audit.list("command")]
     assert sorted(refused) == ["faq_learn", "gaps"]
 
 
@@ -113,8 +113,8 @@ async def test_faq_learn_turns_an_answer_into_an_entry_that_answers_the_next_per
     await bot.agent_replies("/faq_learn", ticket=1, agent=ADMIN)
     assert bot.to_staff()[-1].message.text.startswith("📚 FAQ entry #4 created from ticket #1")
     async with store.transaction() as tx:
-        entry = await tx.get_faq(4)
-        (audit,) = [a for a in await tx.list_audit("faq") if a.action == "faq.create"]
+        entry = await tx.faq.get(4)
+        (audit,) = [a for a in await tx.audit.list("faq") if a.action == "faq.create"]
     assert entry.question == "How do I book a meeting room on the fifth floor?"
     assert entry.answer == "Use the Rooms tab in the calendar and pick Floor 5."
     assert entry.language == "en" and audit.actor == f"{CHANNEL}:{ADMIN}"
@@ -132,7 +132,7 @@ async def test_faq_learn_adds_the_question_as_a_wording_of_an_entry(store):
         f"📚 The question of ticket #1 is now a wording of FAQ entry #{ids[0]}."
     )
     async with store.transaction() as tx:
-        entry = await tx.get_faq(ids[0])
+        entry = await tx.faq.get(ids[0])
     assert "I lost access to my account after the holidays" in entry.variants
     await bot.user_says("I lost access to my account after the holidays", user="u2")
     assert bot.to_user("u2")[-1].endswith(entry.answer)

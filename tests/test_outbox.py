@@ -6,19 +6,20 @@ from core.domain import OutboxStatus, Priority
 from core.messages import Button, ConversationRef, OutgoingMessage
 from core.outbox import OutboxConfig, OutboxSender
 from core.ports import PermanentSendError, RateLimits, RetryAfter, TransientSendError
+from core.store import NewTicket
 from tests.harness import CHANNEL, Harness
 
 
 async def _enqueue(bot: Harness, chat: str, text: str, **fields) -> int:
     async with bot.store.transaction() as tx:
-        return await tx.enqueue(
+        return await tx.outbox.enqueue(
             OutgoingMessage(ConversationRef(CHANNEL, chat), text, **fields), bot.clock()
         )
 
 
 async def _status(bot: Harness, item_id: int):
     async with bot.store.transaction() as tx:
-        return await tx.get_outbox_item(item_id)
+        return await tx.outbox.get(item_id)
 
 
 async def test_two_transient_failures_then_one_delivery(store):
@@ -122,7 +123,9 @@ async def test_split_message_resumes_after_a_failure_without_repeating_parts(sto
 async def test_missing_adapter_fails_the_item(store):
     bot = Harness(store)
     async with store.transaction() as tx:
-        item = await tx.enqueue(OutgoingMessage(ConversationRef("nowhere", "c"), "hi"), bot.clock())
+        item = await tx.outbox.enqueue(
+            OutgoingMessage(ConversationRef("nowhere", "c"), "hi"), bot.clock()
+        )
     await bot.flush()
     assert (await _status(bot, item)).status == OutboxStatus.FAILED
 
@@ -132,8 +135,8 @@ async def test_sent_ticket_messages_are_linked_for_replies(store):
     await bot.user_says("/new the projector in room 4 is blurry")
     announcement = bot.to_staff()[0]
     async with store.transaction() as tx:
-        linked = await tx.find_linked_ticket(CHANNEL, "staff", announcement.message_id)
-        anchor = await tx.find_anchor(1, CHANNEL, "staff")
+        linked = await tx.links.find_ticket(CHANNEL, "staff", announcement.message_id)
+        anchor = await tx.links.find_anchor(1, CHANNEL, "staff")
     assert linked == 1
     assert anchor.message_id == announcement.message_id and anchor.is_anchor
 
@@ -156,21 +159,28 @@ async def test_a_paced_chat_sends_its_head_and_leaves_the_rest_for_the_next_roun
     assert await bot.sender.deliver_due() == 2  # the heads of c1 and c2; "two" must wait
     assert (await _status(bot, first)).status == OutboxStatus.SENT
     async with store.transaction() as tx:  # not leased: any sender may take it when allowed
-        claimed = await tx.claim_due_outbox(bot.clock(), bot.clock(), 10)
+        claimed = await tx.outbox.claim_due(bot.clock(), bot.clock(), 10)
     assert [item.id for item in claimed] == [second]
 
 
 async def test_announcement_and_follow_up_in_one_round_share_the_new_thread(store):
     bot = Harness(store)
     async with store.transaction() as tx:
-        user, _ = await tx.upsert_user(CHANNEL, "u9", "U9", "en", None, bot.clock())
-        ticket = await tx.create_ticket(
-            user.id, ConversationRef(CHANNEL, "chat-u9"), "s", None, Priority.NORMAL, bot.clock()
+        user, _ = await tx.users.upsert(CHANNEL, "u9", "U9", "en", None, bot.clock())
+        ticket = await tx.tickets.create(
+            NewTicket(
+                user.id,
+                ConversationRef(CHANNEL, "chat-u9"),
+                "s",
+                None,
+                Priority.NORMAL,
+                bot.clock(),
+            )
         )
     staff = ConversationRef(CHANNEL, "staff")
     for text in ("announcement", "follow-up"):
         async with store.transaction() as tx:
-            await tx.enqueue(
+            await tx.outbox.enqueue(
                 OutgoingMessage(staff, text, ticket_id=ticket.id, to_staff=True), bot.clock()
             )
     await bot.sender.deliver_due()

@@ -9,7 +9,7 @@ from tests.harness import Harness
 
 async def questions(store) -> list[QuestionRecord]:
     async with store.transaction() as tx:
-        return await tx.list_questions()
+        return await tx.questions.list()
 
 
 async def test_an_answered_question_is_logged_with_its_article(store):

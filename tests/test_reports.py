@@ -189,7 +189,7 @@ async def test_stats_needs_the_agent_role_when_required(store):
     await bot.deliver(bot.staff_message("/stats", agent="stranger"))
     assert bot.to_staff()[-1].message.text == "Sorry, /stats needs the agent role."
     async with store.transaction() as tx:
-        (refused,) = [a for a in await tx.list_audit("command") if a.action == "command.refused"]
+        (refused,) = [a for a in await tx.audit.list("command") if a.action == "command.refused"]
     assert refused.object_id == "stats"
 
 

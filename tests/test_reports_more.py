@@ -13,6 +13,7 @@ from core.lines import SupportLine
 from core.messages import ConversationRef
 from core.reports import Period, Share, build_report
 from core.sla import SlaPolicy, SlaTarget
+from core.store import NewQuestion, NewTicket
 from tests.harness import CHANNEL, FakeClock, Harness
 from tests.test_config import error_for, load_text
 
@@ -73,9 +74,11 @@ async def test_a_rating_counts_in_its_own_period_and_its_tickets_line(store):
 async def test_deflection_counts_the_question_log_of_the_period(store):
     bot = Harness(store, FakeClock(at(1, 9)))
     async with store.transaction() as tx:
-        user, _ = await tx.upsert_user(CHANNEL, "u1", "U1", "en", None, at(1, 9))
-        ticket = await tx.create_ticket(
-            user.id, ConversationRef(CHANNEL, "chat-u1"), "q", None, Priority.NORMAL, at(1, 9)
+        user, _ = await tx.users.upsert(CHANNEL, "u1", "U1", "en", None, at(1, 9))
+        ticket = await tx.tickets.create(
+            NewTicket(
+                user.id, ConversationRef(CHANNEL, "chat-u1"), "q", None, Priority.NORMAL, at(1, 9)
+            )
         )
         for moment, outcome, ticket_id in [
             (at(1, 8), QuestionOutcome.ANSWERED, None),
@@ -84,7 +87,9 @@ async def test_deflection_counts_the_question_log_of_the_period(store):
             (at(1, 11), QuestionOutcome.ANSWERED, None),
             (at(2, 0), QuestionOutcome.TICKET, ticket.id),  # the next day
         ]:
-            await tx.log_question(user.id, "q", "en", outcome, None, None, moment, ticket_id)
+            await tx.questions.log(
+                NewQuestion(user.id, "q", "en", outcome, None, None, moment, ticket_id)
+            )
     day1 = await report_of(bot, 1, 1)
     assert (day1.questions, day1.deflected, day1.deflection_rate) == (4, 3, 0.75)
     both = await report_of(bot, 1, 2)
@@ -190,27 +195,29 @@ CHAT = ConversationRef("telegram", "100")
 async def test_reads_for_reports_take_since_inclusive_until_exclusive(store):
     since, until = at(1, 0), at(2, 0)
     async with store.transaction() as tx:
-        owner, _ = await tx.upsert_user("telegram", "1", "U1", "en", CHAT, since)
-        agent, _ = await tx.upsert_user("telegram", "2", "A", "en", CHAT, since)
+        owner, _ = await tx.users.upsert("telegram", "1", "U1", "en", CHAT, since)
+        agent, _ = await tx.users.upsert("telegram", "2", "A", "en", CHAT, since)
 
         async def ticket(created, **changes):
-            made = await tx.create_ticket(owner.id, CHAT, "t", None, Priority.NORMAL, created)
-            return (await tx.update_ticket(made.id, **changes)) if changes else made
+            made = await tx.tickets.create(
+                NewTicket(owner.id, CHAT, "t", None, Priority.NORMAL, created)
+            )
+            return (await tx.tickets.update(made.id, **changes)) if changes else made
 
         at_start = await ticket(since)
         at_end = await ticket(until)
         resolved_inside = await ticket(at(0, 9), resolved_at=at(1, 9))
         resolved_before = await ticket(at(0, 9), resolved_at=at(0, 10))
         closed_at_end = await ticket(at(0, 9), closed_at=until, status=TicketStatus.CLOSED)
-        await tx.add_rating(resolved_inside.id, owner.id, agent.id, 5, None, since)
-        await tx.add_rating(closed_at_end.id, owner.id, agent.id, 1, None, until)
-        await tx.add_rating(resolved_before.id, owner.id, agent.id, 2, None, at(0, 23))
+        await tx.ratings.add(resolved_inside.id, owner.id, agent.id, 5, None, since)
+        await tx.ratings.add(closed_at_end.id, owner.id, agent.id, 1, None, until)
+        await tx.ratings.add(resolved_before.id, owner.id, agent.id, 2, None, at(0, 23))
     async with store.transaction() as tx:
-        touched = [t.id for t in await tx.list_tickets_touched(since, until)]
+        touched = [t.id for t in await tx.reports.tickets_touched(since, until)]
         assert touched == [at_start.id, resolved_inside.id]
         assert at_end.id not in touched
-        ratings = await tx.list_ratings_between(since, until)
+        ratings = await tx.reports.ratings_between(since, until)
         assert [(r.ticket_id, r.score, r.agent_id) for r in ratings] == [
             (resolved_inside.id, 5, agent.id)
         ]
-        assert sorted(await tx.count_backlog(), key=str) == [(TicketStatus.NEW, None, 4)]
+        assert sorted(await tx.reports.backlog(), key=str) == [(TicketStatus.NEW, None, 4)]

@@ -142,12 +142,16 @@ async def test_housekeeping_forgets_old_deliveries_and_sent_messages(store):
 
     long_ago = datetime(2026, 1, 1, tzinfo=UTC)
     async with store.transaction() as tx:
-        await tx.claim_update("telegram", "old-1", long_ago)
-        item = await tx.enqueue(OutgoingMessage(ConversationRef("telegram", "1"), "hi"), long_ago)
-        await tx.mark_outbox_sent(item, 1, long_ago)
-        await tx.enqueue(OutgoingMessage(ConversationRef("telegram", "1"), "pending"), long_ago)
+        await tx.updates.claim("telegram", "old-1", long_ago)
+        item = await tx.outbox.enqueue(
+            OutgoingMessage(ConversationRef("telegram", "1"), "hi"), long_ago
+        )
+        await tx.outbox.mark_sent(item, 1, long_ago)
+        await tx.outbox.enqueue(
+            OutgoingMessage(ConversationRef("telegram", "1"), "pending"), long_ago
+        )
     now = long_ago + RETENTION + timedelta(days=1)
     assert await forget_old_records(store, now) == (1, 1)
     async with store.transaction() as tx:
-        assert await tx.claim_update("telegram", "old-1", now)  # forgotten
-        assert await tx.count_pending_outbox() == 1  # unsent messages are never pruned
+        assert await tx.updates.claim("telegram", "old-1", now)  # forgotten
+        assert await tx.outbox.count_pending() == 1  # unsent messages are never pruned

@@ -41,7 +41,7 @@ def helpdesk(store, start: datetime, holidays: frozenset[date] = frozenset(), **
 
 async def ticket(store, number: int = 1) -> Ticket:
     async with store.transaction() as tx:
-        found = await tx.get_ticket(number)
+        found = await tx.tickets.get(number)
     assert found is not None
     return found
 
@@ -90,7 +90,7 @@ async def test_warning_then_breach_inside_business_hours(store):
     assert await check_at(bot, berlin(2026, 3, 2, 12, 0)) == []
     async with store.transaction() as tx:
         audited = [
-            a.action for a in await tx.list_audit("ticket") if a.action.startswith("ticket.sla")
+            a.action for a in await tx.audit.list("ticket") if a.action.startswith("ticket.sla")
         ]
     assert audited == ["ticket.sla.response_breach", "ticket.sla.response_warning"]
 

@@ -24,7 +24,7 @@ BILLING = TicketPolicy(category_rules=(KeywordRule(("invoice",), "billing"),))
 
 async def ticket(store, number: int = 1) -> Ticket:
     async with store.transaction() as tx:
-        return await tx.get_ticket(number)
+        return await tx.tickets.get(number)
 
 
 def test_category_targets_override_and_fall_back():

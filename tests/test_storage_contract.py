@@ -21,6 +21,7 @@ from core.domain import (
     TicketStatus,
 )
 from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
+from core.store import AuditEntry, NewTicket
 from storage import SqlStore, open_store, upgrade_database
 from storage.migrate import current_revision, head_revision
 from storage.models import Base, faq_variants
@@ -37,13 +38,15 @@ def at(seconds: float) -> datetime:
 
 async def make_user(store: SqlStore, external_id: str = "42") -> int:
     async with store.transaction() as tx:
-        user, _ = await tx.upsert_user("telegram", external_id, "Ann", "ru", CHAT, NOW)
+        user, _ = await tx.users.upsert("telegram", external_id, "Ann", "ru", CHAT, NOW)
     return user.id
 
 
 async def make_ticket(store: SqlStore, user_id: int, seconds: float = 0) -> int:
     async with store.transaction() as tx:
-        ticket = await tx.create_ticket(user_id, CHAT, "help", None, Priority.NORMAL, at(seconds))
+        ticket = await tx.tickets.create(
+            NewTicket(user_id, CHAT, "help", None, Priority.NORMAL, at(seconds))
+        )
     return ticket.id
 
 
@@ -56,21 +59,21 @@ def message(chat_id: str = "100", text: str = "hi", **fields) -> OutgoingMessage
 
 async def test_claim_update_records_each_delivery_once(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        assert await tx.claim_update("telegram", "1", NOW) is True
-        assert await tx.claim_update("telegram", "1", NOW) is False
-        assert await tx.claim_update("vk", "1", NOW) is True  # ids are per channel
+        assert await tx.updates.claim("telegram", "1", NOW) is True
+        assert await tx.updates.claim("telegram", "1", NOW) is False
+        assert await tx.updates.claim("vk", "1", NOW) is True  # ids are per channel
     async with store.transaction() as tx:
-        assert await tx.claim_update("telegram", "1", at(5)) is False
-        assert await tx.claim_update("telegram", "2", at(5)) is True
+        assert await tx.updates.claim("telegram", "1", at(5)) is False
+        assert await tx.updates.claim("telegram", "2", at(5)) is True
 
 
 async def test_prune_processed_updates_forgets_old_deliveries(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        await tx.claim_update("telegram", "old", NOW)
-        await tx.claim_update("telegram", "new", at(100))
-        assert await tx.prune_processed_updates(at(50)) == 1
-        assert await tx.claim_update("telegram", "old", at(200)) is True
-        assert await tx.claim_update("telegram", "new", at(200)) is False
+        await tx.updates.claim("telegram", "old", NOW)
+        await tx.updates.claim("telegram", "new", at(100))
+        assert await tx.updates.prune(at(50)) == 1
+        assert await tx.updates.claim("telegram", "old", at(200)) is True
+        assert await tx.updates.claim("telegram", "new", at(200)) is False
 
 
 # -- users
@@ -78,26 +81,26 @@ async def test_prune_processed_updates_forgets_old_deliveries(store: SqlStore) -
 
 async def test_upsert_user_creates_then_finds(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        user, created = await tx.upsert_user("telegram", "42", "Ann", "ru", CHAT, NOW)
+        user, created = await tx.users.upsert("telegram", "42", "Ann", "ru", CHAT, NOW)
         assert created is True
         assert (user.channel, user.external_id, user.display_name) == ("telegram", "42", "Ann")
         assert user.language == "ru"
         assert user.chat == CHAT
         assert user.created_at == NOW
         assert user.state is None
-        again, created = await tx.upsert_user("telegram", "42", "Ann", "ru", CHAT, at(1))
+        again, created = await tx.users.upsert("telegram", "42", "Ann", "ru", CHAT, at(1))
         assert created is False
         assert again == user
-        other, created = await tx.upsert_user("vk", "42", "Ann", None, None, NOW)
+        other, created = await tx.users.upsert("vk", "42", "Ann", None, None, NOW)
         assert created is True and other.id != user.id and other.chat is None
 
 
 async def test_upsert_user_keeps_language_and_refreshes_name_and_chat(store: SqlStore) -> None:
     new_chat = ConversationRef("telegram", "200", "7")
     async with store.transaction() as tx:
-        user, _ = await tx.upsert_user("telegram", "42", "Ann", "ru", CHAT, NOW)
+        user, _ = await tx.users.upsert("telegram", "42", "Ann", "ru", CHAT, NOW)
     async with store.transaction() as tx:
-        updated, created = await tx.upsert_user("telegram", "42", "Anna", "en", new_chat, at(1))
+        updated, created = await tx.users.upsert("telegram", "42", "Anna", "en", new_chat, at(1))
     assert created is False
     assert updated.id == user.id
     assert updated.display_name == "Anna"
@@ -105,45 +108,45 @@ async def test_upsert_user_keeps_language_and_refreshes_name_and_chat(store: Sql
     assert updated.chat == new_chat
     async with store.transaction() as tx:
         # No chat given and an empty name: both are kept.
-        kept, _ = await tx.upsert_user("telegram", "42", "", None, None, at(2))
+        kept, _ = await tx.users.upsert("telegram", "42", "", None, None, at(2))
         assert kept == updated
-        assert await tx.get_user(user.id) == updated
-        assert await tx.find_user("telegram", "42") == updated
+        assert await tx.users.get(user.id) == updated
+        assert await tx.users.find("telegram", "42") == updated
 
 
 async def test_upsert_user_fills_a_missing_language_from_the_hint(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        user, _ = await tx.upsert_user("telegram", "42", "Ann", None, None, NOW)
+        user, _ = await tx.users.upsert("telegram", "42", "Ann", None, None, NOW)
         assert user.language is None
-        user, _ = await tx.upsert_user("telegram", "42", "Ann", "en", None, at(1))
+        user, _ = await tx.users.upsert("telegram", "42", "Ann", "en", None, at(1))
         assert user.language == "en"
-        assert (await tx.get_user(user.id)).language == "en"
+        assert (await tx.users.get(user.id)).language == "en"
 
 
 async def test_user_language_and_state(store: SqlStore) -> None:
     user_id = await make_user(store)
     state = {"awaiting": "feedback", "entry_ids": [1, 2], "text": "привет"}
     async with store.transaction() as tx:
-        await tx.set_user_language(user_id, "en")
-        await tx.set_user_state(user_id, state)
+        await tx.users.set_language(user_id, "en")
+        await tx.users.set_state(user_id, state)
     async with store.transaction() as tx:
-        user = await tx.get_user(user_id)
+        user = await tx.users.get(user_id)
         assert user.language == "en"
         assert user.state == state
-        user, _ = await tx.upsert_user("telegram", "42", "Ann", "ru", None, at(1))
+        user, _ = await tx.users.upsert("telegram", "42", "Ann", "ru", None, at(1))
         assert user.language == "en" and user.state == state
-        await tx.set_user_state(user_id, None)
-        assert (await tx.get_user(user_id)).state is None
+        await tx.users.set_state(user_id, None)
+        assert (await tx.users.get(user_id)).state is None
 
 
 async def test_missing_users(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        assert await tx.get_user(999) is None
-        assert await tx.find_user("telegram", "nobody") is None
+        assert await tx.users.get(999) is None
+        assert await tx.users.find("telegram", "nobody") is None
         with pytest.raises(KeyError):
-            await tx.set_user_language(999, "en")
+            await tx.users.set_language(999, "en")
         with pytest.raises(KeyError):
-            await tx.set_user_state(999, {})
+            await tx.users.set_state(999, {})
 
 
 async def _wait_until_blocked_on_a_row_lock(store: SqlStore) -> None:
@@ -170,11 +173,11 @@ async def test_upsert_user_serializes_two_processes_on_one_user(
 
         async def second_process() -> None:
             async with second.transaction() as tx:
-                await tx.upsert_user("telegram", "42", "Second", None, None, at(2))
+                await tx.users.upsert("telegram", "42", "Second", None, None, at(2))
                 order.append("second has the user")
 
         async with first.transaction() as tx:
-            await tx.upsert_user("telegram", "42", "First", None, None, at(1))
+            await tx.users.upsert("telegram", "42", "First", None, None, at(1))
             task = asyncio.create_task(second_process())
             if database_backend == "postgresql":
                 await _wait_until_blocked_on_a_row_lock(first)
@@ -185,7 +188,7 @@ async def test_upsert_user_serializes_two_processes_on_one_user(
         await task
         assert order == ["first commits", "second has the user"]
         async with first.transaction() as tx:
-            assert (await tx.find_user("telegram", "42")).display_name == "Second"
+            assert (await tx.users.find("telegram", "42")).display_name == "Second"
     finally:
         await first.close()
         await second.close()
@@ -197,7 +200,7 @@ async def test_concurrent_first_contacts_create_one_user(database_url: str) -> N
 
         async def contact(store: SqlStore) -> tuple[int, bool]:
             async with store.transaction() as tx:
-                user, created = await tx.upsert_user("telegram", "7", "Bob", None, None, NOW)
+                user, created = await tx.users.upsert("telegram", "7", "Bob", None, None, NOW)
                 return user.id, created
 
         results = await asyncio.gather(*(contact(store) for store in stores for _ in range(3)))
@@ -215,7 +218,9 @@ async def test_ticket_lifecycle(store: SqlStore) -> None:
     user_id = await make_user(store)
     agent_id = await make_user(store, "agent")
     async with store.transaction() as tx:
-        ticket = await tx.create_ticket(user_id, CHAT, "Cannot log in", "login", Priority.HIGH, NOW)
+        ticket = await tx.tickets.create(
+            NewTicket(user_id, CHAT, "Cannot log in", "login", Priority.HIGH, NOW)
+        )
         assert ticket.status is TicketStatus.NEW
         assert ticket.priority is Priority.HIGH
         assert (ticket.user_id, ticket.subject, ticket.category) == (
@@ -227,9 +232,9 @@ async def test_ticket_lifecycle(store: SqlStore) -> None:
         assert ticket.assignee_id is None
         assert ticket.created_at == ticket.updated_at == NOW
         assert ticket.first_response_at is ticket.resolved_at is ticket.closed_at is None
-        assert await tx.get_ticket(ticket.id) == ticket
+        assert await tx.tickets.get(ticket.id) == ticket
 
-        opened = await tx.update_ticket(
+        opened = await tx.tickets.update(
             ticket.id,
             status=TicketStatus.OPEN,
             assignee_id=agent_id,
@@ -241,7 +246,7 @@ async def test_ticket_lifecycle(store: SqlStore) -> None:
         assert opened.first_response_at == at(10) and opened.updated_at == at(10)
         assert opened.created_at == NOW and opened.subject == "Cannot log in"
 
-        resolved = await tx.update_ticket(
+        resolved = await tx.tickets.update(
             ticket.id,
             status="resolved",
             priority=Priority.LOW,
@@ -252,41 +257,41 @@ async def test_ticket_lifecycle(store: SqlStore) -> None:
         assert resolved.status is TicketStatus.RESOLVED and resolved.priority is Priority.LOW
         assert resolved.category is None and resolved.subject == "Login fixed"
     async with store.transaction() as tx:
-        closed = await tx.update_ticket(ticket.id, status=TicketStatus.CLOSED, closed_at=at(30))
-        assert await tx.get_ticket(ticket.id) == closed
+        closed = await tx.tickets.update(ticket.id, status=TicketStatus.CLOSED, closed_at=at(30))
+        assert await tx.tickets.get(ticket.id) == closed
         assert closed.resolved_at == at(20) and closed.closed_at == at(30)
-        assert await tx.update_ticket(ticket.id) == closed
+        assert await tx.tickets.update(ticket.id) == closed
 
 
 async def test_update_ticket_rejects_unknown_fields_and_tickets(store: SqlStore) -> None:
     ticket_id = await make_ticket(store, await make_user(store))
     async with store.transaction() as tx:
         with pytest.raises(ValueError, match="user_id"):
-            await tx.update_ticket(ticket_id, user_id=5)
+            await tx.tickets.update(ticket_id, user_id=5)
         with pytest.raises(KeyError):
-            await tx.update_ticket(999, status=TicketStatus.OPEN)
+            await tx.tickets.update(999, status=TicketStatus.OPEN)
         with pytest.raises(KeyError):
-            await tx.update_ticket(999)
-        assert await tx.get_ticket(999) is None
+            await tx.tickets.update(999)
+        assert await tx.tickets.get(999) is None
 
 
 async def test_find_active_ticket_is_the_newest_unfinished_one(store: SqlStore) -> None:
     user_id = await make_user(store)
     other_id = await make_user(store, "other")
     async with store.transaction() as tx:
-        assert await tx.find_active_ticket(user_id) is None
+        assert await tx.tickets.find_active(user_id) is None
     older = await make_ticket(store, user_id, 0)
     newer = await make_ticket(store, user_id, 1)
     await make_ticket(store, other_id, 2)
     async with store.transaction() as tx:
-        assert (await tx.find_active_ticket(user_id)).id == newer
+        assert (await tx.tickets.find_active(user_id)).id == newer
         for status in (TicketStatus.OPEN, TicketStatus.WAITING):
-            await tx.update_ticket(newer, status=status)
-            assert (await tx.find_active_ticket(user_id)).id == newer
-        await tx.update_ticket(newer, status=TicketStatus.RESOLVED)
-        assert (await tx.find_active_ticket(user_id)).id == older
-        await tx.update_ticket(older, status=TicketStatus.CLOSED)
-        assert await tx.find_active_ticket(user_id) is None
+            await tx.tickets.update(newer, status=status)
+            assert (await tx.tickets.find_active(user_id)).id == newer
+        await tx.tickets.update(newer, status=TicketStatus.RESOLVED)
+        assert (await tx.tickets.find_active(user_id)).id == older
+        await tx.tickets.update(older, status=TicketStatus.CLOSED)
+        assert await tx.tickets.find_active(user_id) is None
 
 
 async def test_list_user_tickets_newest_first(store: SqlStore) -> None:
@@ -294,9 +299,9 @@ async def test_list_user_tickets_newest_first(store: SqlStore) -> None:
     ids = [await make_ticket(store, user_id, n) for n in range(4)]
     await make_ticket(store, await make_user(store, "other"))
     async with store.transaction() as tx:
-        assert [t.id for t in await tx.list_user_tickets(user_id)] == ids[::-1]
-        assert [t.id for t in await tx.list_user_tickets(user_id, limit=2)] == ids[:1:-1]
-        assert await tx.list_user_tickets(999) == []
+        assert [t.id for t in await tx.tickets.list_for_user(user_id)] == ids[::-1]
+        assert [t.id for t in await tx.tickets.list_for_user(user_id, limit=2)] == ids[:1:-1]
+        assert await tx.tickets.list_for_user(999) == []
 
 
 async def test_ticket_numbers_are_never_reused(store: SqlStore) -> None:
@@ -312,11 +317,11 @@ async def test_ticket_numbers_are_never_reused(store: SqlStore) -> None:
 async def test_count_tickets_by_status(store: SqlStore) -> None:
     user_id = await make_user(store)
     async with store.transaction() as tx:
-        assert await tx.count_tickets_by_status() == dict.fromkeys(TicketStatus, 0)
+        assert await tx.tickets.count_by_status() == dict.fromkeys(TicketStatus, 0)
     ids = [await make_ticket(store, user_id, n) for n in range(3)]
     async with store.transaction() as tx:
-        await tx.update_ticket(ids[0], status=TicketStatus.CLOSED)
-        counts = await tx.count_tickets_by_status()
+        await tx.tickets.update(ids[0], status=TicketStatus.CLOSED)
+        counts = await tx.tickets.count_by_status()
     assert counts[TicketStatus.NEW] == 2 and counts[TicketStatus.CLOSED] == 1
     assert sum(counts.values()) == 3 and set(counts) == set(TicketStatus)
 
@@ -329,16 +334,16 @@ async def test_ticket_messages_in_order_with_attachments(store: SqlStore) -> Non
     )
     document = Attachment("document", file_name="log.txt", url="http://127.0.0.1/f/1")
     async with store.transaction() as tx:
-        first = await tx.add_ticket_message(
+        first = await tx.messages.add(
             ticket_id, user_id, Direction.FROM_USER, "it broke", (photo, document), NOW
         )
         assert first.attachments == (photo, document) and first.created_at == NOW
-        await tx.add_ticket_message(ticket_id, None, Direction.SYSTEM, "opened", [], at(1))
-        await tx.add_ticket_message(ticket_id, user_id, Direction.TO_USER, "try again", (), at(2))
-        await tx.add_ticket_message(ticket_id, user_id, Direction.NOTE, "internal", (), at(3))
+        await tx.messages.add(ticket_id, None, Direction.SYSTEM, "opened", [], at(1))
+        await tx.messages.add(ticket_id, user_id, Direction.TO_USER, "try again", (), at(2))
+        await tx.messages.add(ticket_id, user_id, Direction.NOTE, "internal", (), at(3))
     async with store.transaction() as tx:
-        messages = await tx.list_ticket_messages(ticket_id)
-        assert await tx.list_ticket_messages(999) == []
+        messages = await tx.messages.list(ticket_id)
+        assert await tx.messages.list(999) == []
     assert messages[0] == first
     assert [m.text for m in messages] == ["it broke", "opened", "try again", "internal"]
     assert [m.direction for m in messages] == [
@@ -358,16 +363,16 @@ async def test_message_links_are_idempotent_and_map_back(store: SqlStore) -> Non
     ticket_id = await make_ticket(store, await make_user(store))
     link = MessageLink("telegram", "-100", "55", ticket_id, thread_id="9")
     async with store.transaction() as tx:
-        await tx.add_message_link(link)
-        await tx.add_message_link(link)
-        await tx.add_message_link(MessageLink("telegram", "-100", "55", ticket_id, is_anchor=True))
+        await tx.links.add(link)
+        await tx.links.add(link)
+        await tx.links.add(MessageLink("telegram", "-100", "55", ticket_id, is_anchor=True))
     async with store.transaction() as tx:
-        assert await tx.find_linked_ticket("telegram", "-100", "55") == ticket_id
-        assert await tx.find_linked_ticket("telegram", "-100", "56") is None
-        assert await tx.find_linked_ticket("telegram", "-101", "55") is None
-        assert await tx.find_linked_ticket("slack", "-100", "55") is None
+        assert await tx.links.find_ticket("telegram", "-100", "55") == ticket_id
+        assert await tx.links.find_ticket("telegram", "-100", "56") is None
+        assert await tx.links.find_ticket("telegram", "-101", "55") is None
+        assert await tx.links.find_ticket("slack", "-100", "55") is None
         # The first one stored wins; it was not an anchor.
-        assert await tx.find_anchor(ticket_id, "telegram", "-100") is None
+        assert await tx.links.find_anchor(ticket_id, "telegram", "-100") is None
         count = await tx.run_sync(
             lambda conn: conn.execute(text("SELECT count(*) FROM message_links")).scalar_one()
         )
@@ -380,25 +385,25 @@ async def test_find_anchor_is_the_newest_anchor_in_that_chat(store: SqlStore) ->
     old = MessageLink("telegram", "-100", "1", ticket_id, thread_id="1", is_anchor=True)
     new = MessageLink("telegram", "-100", "20", ticket_id, thread_id="20", is_anchor=True)
     async with store.transaction() as tx:
-        assert await tx.find_anchor(ticket_id, "telegram", "-100") is None
-        await tx.add_message_link(old)
-        await tx.add_message_link(new)
-        await tx.add_message_link(MessageLink("telegram", "-100", "21", ticket_id, thread_id="20"))
-        await tx.add_message_link(MessageLink("slack", "C1", "3.4", ticket_id, is_anchor=True))
-        await tx.add_message_link(MessageLink("telegram", "-100", "30", other_ticket, None, True))
+        assert await tx.links.find_anchor(ticket_id, "telegram", "-100") is None
+        await tx.links.add(old)
+        await tx.links.add(new)
+        await tx.links.add(MessageLink("telegram", "-100", "21", ticket_id, thread_id="20"))
+        await tx.links.add(MessageLink("slack", "C1", "3.4", ticket_id, is_anchor=True))
+        await tx.links.add(MessageLink("telegram", "-100", "30", other_ticket, None, True))
     async with store.transaction() as tx:
-        assert await tx.find_anchor(ticket_id, "telegram", "-100") == new
-        assert await tx.find_anchor(ticket_id, "slack", "C1") == MessageLink(
+        assert await tx.links.find_anchor(ticket_id, "telegram", "-100") == new
+        assert await tx.links.find_anchor(ticket_id, "slack", "C1") == MessageLink(
             "slack", "C1", "3.4", ticket_id, None, True
         )
-        assert await tx.find_anchor(ticket_id, "telegram", "-999") is None
-        assert (await tx.find_anchor(other_ticket, "telegram", "-100")).message_id == "30"
+        assert await tx.links.find_anchor(ticket_id, "telegram", "-999") is None
+        assert (await tx.links.find_anchor(other_ticket, "telegram", "-100")).message_id == "30"
         # The thread is gone: no anchor any more, but old messages still map to the ticket.
-        assert await tx.drop_anchor(ticket_id, "telegram", "-100") == 2
-        assert await tx.find_anchor(ticket_id, "telegram", "-100") is None
-        assert await tx.find_linked_ticket("telegram", "-100", "20") == ticket_id
-        assert (await tx.find_anchor(other_ticket, "telegram", "-100")).message_id == "30"
-        assert await tx.find_anchor(ticket_id, "slack", "C1") is not None
+        assert await tx.links.drop_anchor(ticket_id, "telegram", "-100") == 2
+        assert await tx.links.find_anchor(ticket_id, "telegram", "-100") is None
+        assert await tx.links.find_ticket("telegram", "-100", "20") == ticket_id
+        assert (await tx.links.find_anchor(other_ticket, "telegram", "-100")).message_id == "30"
+        assert await tx.links.find_anchor(ticket_id, "slack", "C1") is not None
 
 
 # -- outbox
@@ -420,13 +425,13 @@ async def test_enqueue_keeps_the_whole_message(store: SqlStore) -> None:
         extra={"silent": True, "nested": {"a": [1, 2]}},
     )
     async with store.transaction() as tx:
-        full_id = await tx.enqueue(full, NOW)
-        plain_id = await tx.enqueue(message(), NOW)
+        full_id = await tx.outbox.enqueue(full, NOW)
+        plain_id = await tx.outbox.enqueue(message(), NOW)
         assert plain_id > full_id
     async with store.transaction() as tx:
-        item = await tx.get_outbox_item(full_id)
-        plain = await tx.get_outbox_item(plain_id)
-        assert await tx.get_outbox_item(999) is None
+        item = await tx.outbox.get(full_id)
+        plain = await tx.outbox.get(plain_id)
+        assert await tx.outbox.get(999) is None
     assert item.message == full
     assert (item.status, item.attempts, item.parts_sent) == (OutboxStatus.PENDING, 0, 0)
     assert item.next_attempt_at == NOW and item.last_error is None
@@ -435,42 +440,42 @@ async def test_enqueue_keeps_the_whole_message(store: SqlStore) -> None:
 
 async def test_claim_takes_only_the_head_of_each_chat_in_order(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        a1 = await tx.enqueue(message("A", "a1"), NOW)
-        b1 = await tx.enqueue(message("B", "b1"), NOW)
-        a2 = await tx.enqueue(message("A", "a2"), NOW)
-        c1 = await tx.enqueue(message("C", "c1"), NOW)
-        assert await tx.count_pending_outbox() == 4
+        a1 = await tx.outbox.enqueue(message("A", "a1"), NOW)
+        b1 = await tx.outbox.enqueue(message("B", "b1"), NOW)
+        a2 = await tx.outbox.enqueue(message("A", "a2"), NOW)
+        c1 = await tx.outbox.enqueue(message("C", "c1"), NOW)
+        assert await tx.outbox.count_pending() == 4
     async with store.transaction() as tx:
-        claimed = await tx.claim_due_outbox(NOW, NOW + LEASE, limit=10)
+        claimed = await tx.outbox.claim_due(NOW, NOW + LEASE, limit=10)
     assert [item.id for item in claimed] == [a1, b1, c1]
     assert [item.message.text for item in claimed] == ["a1", "b1", "c1"]
     async with store.transaction() as tx:
         # Leased heads block their chats: nothing more to claim until they finish.
-        assert await tx.claim_due_outbox(at(1), at(1) + LEASE, limit=10) == []
-        await tx.mark_outbox_sent(a1, 1, at(1))
-        assert [item.id for item in await tx.claim_due_outbox(at(1), at(1) + LEASE, 10)] == [a2]
-        assert await tx.count_pending_outbox() == 3
+        assert await tx.outbox.claim_due(at(1), at(1) + LEASE, limit=10) == []
+        await tx.outbox.mark_sent(a1, 1, at(1))
+        assert [item.id for item in await tx.outbox.claim_due(at(1), at(1) + LEASE, 10)] == [a2]
+        assert await tx.outbox.count_pending() == 3
 
 
 async def test_claim_respects_the_limit_oldest_first(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        ids = [await tx.enqueue(message(str(n)), NOW) for n in range(5)]
-        assert await tx.claim_due_outbox(NOW, NOW + LEASE, limit=0) == []
-        assert [i.id for i in await tx.claim_due_outbox(NOW, NOW + LEASE, limit=2)] == ids[:2]
-        assert [i.id for i in await tx.claim_due_outbox(NOW, NOW + LEASE, limit=9)] == ids[2:]
+        ids = [await tx.outbox.enqueue(message(str(n)), NOW) for n in range(5)]
+        assert await tx.outbox.claim_due(NOW, NOW + LEASE, limit=0) == []
+        assert [i.id for i in await tx.outbox.claim_due(NOW, NOW + LEASE, limit=2)] == ids[:2]
+        assert [i.id for i in await tx.outbox.claim_due(NOW, NOW + LEASE, limit=9)] == ids[2:]
 
 
 async def test_not_due_items_wait_and_block_their_chat(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        a1 = await tx.enqueue(message("A", "a1"), NOW)
-        a2 = await tx.enqueue(message("A", "a2"), NOW)
-        later = await tx.enqueue(message("B", "b1"), at(30))  # enqueued "in the future"
+        a1 = await tx.outbox.enqueue(message("A", "a1"), NOW)
+        a2 = await tx.outbox.enqueue(message("A", "a2"), NOW)
+        later = await tx.outbox.enqueue(message("B", "b1"), at(30))  # enqueued "in the future"
     async with store.transaction() as tx:
-        [item] = await tx.claim_due_outbox(NOW, NOW + LEASE, 10)
+        [item] = await tx.outbox.claim_due(NOW, NOW + LEASE, 10)
         assert item.id == a1
-        await tx.schedule_outbox_retry(a1, 1, at(20), "timeout")
+        await tx.outbox.schedule_retry(a1, 1, at(20), "timeout")
     async with store.transaction() as tx:
-        retried = await tx.get_outbox_item(a1)
+        retried = await tx.outbox.get(a1)
         assert retried.status is OutboxStatus.PENDING
         assert (retried.attempts, retried.next_attempt_at, retried.last_error) == (
             1,
@@ -478,44 +483,44 @@ async def test_not_due_items_wait_and_block_their_chat(store: SqlStore) -> None:
             "timeout",
         )
         # a1 is not due: it still holds a2 back (order within a chat), and b1 is not due.
-        assert await tx.claim_due_outbox(at(10), at(10) + LEASE, 10) == []
-        assert [i.id for i in await tx.claim_due_outbox(at(20), at(20) + LEASE, 10)] == [a1]
-        await tx.mark_outbox_sent(a1, 1, at(21))
-        claimed = await tx.claim_due_outbox(at(30), at(30) + LEASE, 10)
+        assert await tx.outbox.claim_due(at(10), at(10) + LEASE, 10) == []
+        assert [i.id for i in await tx.outbox.claim_due(at(20), at(20) + LEASE, 10)] == [a1]
+        await tx.outbox.mark_sent(a1, 1, at(21))
+        claimed = await tx.outbox.claim_due(at(30), at(30) + LEASE, 10)
         assert [i.id for i in claimed] == [a2, later]
 
 
 async def test_an_expired_lease_makes_the_item_claimable_again(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        item_id = await tx.enqueue(message(), NOW)
-        await tx.claim_due_outbox(NOW, at(60), 10)
+        item_id = await tx.outbox.enqueue(message(), NOW)
+        await tx.outbox.claim_due(NOW, at(60), 10)
     async with store.transaction() as tx:
-        assert await tx.claim_due_outbox(at(59), at(119), 10) == []
-        [again] = await tx.claim_due_outbox(at(60), at(120), 10)
+        assert await tx.outbox.claim_due(at(59), at(119), 10) == []
+        [again] = await tx.outbox.claim_due(at(60), at(120), 10)
         assert again.id == item_id
 
 
 async def test_failed_items_release_their_chat(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        a1 = await tx.enqueue(message("A", "a1"), NOW)
-        a2 = await tx.enqueue(message("A", "a2"), NOW)
-        await tx.claim_due_outbox(NOW, NOW + LEASE, 10)
-        await tx.mark_outbox_progress(a1, 2)
-        assert (await tx.get_outbox_item(a1)).parts_sent == 2
-        await tx.mark_outbox_failed(a1, 3, "blocked by user")
-        failed = await tx.get_outbox_item(a1)
+        a1 = await tx.outbox.enqueue(message("A", "a1"), NOW)
+        a2 = await tx.outbox.enqueue(message("A", "a2"), NOW)
+        await tx.outbox.claim_due(NOW, NOW + LEASE, 10)
+        await tx.outbox.mark_progress(a1, 2)
+        assert (await tx.outbox.get(a1)).parts_sent == 2
+        await tx.outbox.mark_failed(a1, 3, "blocked by user")
+        failed = await tx.outbox.get(a1)
         assert (failed.status, failed.attempts, failed.last_error) == (
             OutboxStatus.FAILED,
             3,
             "blocked by user",
         )
         assert failed.parts_sent == 2
-        assert [i.id for i in await tx.claim_due_outbox(at(1), at(1) + LEASE, 10)] == [a2]
-        await tx.mark_outbox_sent(a2, 3, at(2))
-        sent = await tx.get_outbox_item(a2)
+        assert [i.id for i in await tx.outbox.claim_due(at(1), at(1) + LEASE, 10)] == [a2]
+        await tx.outbox.mark_sent(a2, 3, at(2))
+        sent = await tx.outbox.get(a2)
         assert (sent.status, sent.parts_sent) == (OutboxStatus.SENT, 3)
-        assert await tx.count_pending_outbox() == 0
-        assert await tx.claim_due_outbox(at(100), at(100) + LEASE, 10) == []
+        assert await tx.outbox.count_pending() == 0
+        assert await tx.outbox.claim_due(at(100), at(100) + LEASE, 10) == []
 
 
 async def test_a_second_sender_never_claims_what_the_first_holds(database_url: str) -> None:
@@ -524,14 +529,14 @@ async def test_a_second_sender_never_claims_what_the_first_holds(database_url: s
         async with first.transaction() as tx:
             for chat in "ABCD":
                 for n in range(3):
-                    await tx.enqueue(message(chat, f"{chat}{n}"), NOW)
+                    await tx.outbox.enqueue(message(chat, f"{chat}{n}"), NOW)
 
         async def claim(store: SqlStore) -> list[int]:
             async with store.transaction() as tx:
-                return [item.id for item in await tx.claim_due_outbox(NOW, NOW + LEASE, 3)]
+                return [item.id for item in await tx.outbox.claim_due(NOW, NOW + LEASE, 3)]
 
         async with first.transaction() as tx:
-            held = [item.id for item in await tx.claim_due_outbox(NOW, NOW + LEASE, 2)]
+            held = [item.id for item in await tx.outbox.claim_due(NOW, NOW + LEASE, 2)]
             # While the first claim is not committed yet, the second sender claims too.
             racing = asyncio.create_task(claim(second))
             await asyncio.wait({racing}, timeout=0.05)
@@ -540,9 +545,7 @@ async def test_a_second_sender_never_claims_what_the_first_holds(database_url: s
         assert not set(held) & set(taken)
         # Heads only: one item per chat across both senders.
         async with first.transaction() as tx:
-            chats = {
-                (await tx.get_outbox_item(i)).message.conversation.chat_id for i in held + taken
-            }
+            chats = {(await tx.outbox.get(i)).message.conversation.chat_id for i in held + taken}
         assert len(chats) == len(held) + len(taken)
         assert sorted(held + await claim(first) + taken) == sorted(held + taken)
     finally:
@@ -552,15 +555,15 @@ async def test_a_second_sender_never_claims_what_the_first_holds(database_url: s
 
 async def test_prune_outbox_keeps_pending_items(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        sent = await tx.enqueue(message("A"), NOW)
-        failed = await tx.enqueue(message("B"), NOW)
-        pending = await tx.enqueue(message("C"), NOW)
-        await tx.mark_outbox_sent(sent, 1, NOW)
-        await tx.mark_outbox_failed(failed, 1, "no")
-        assert await tx.prune_outbox(NOW) == 0
-        assert await tx.prune_outbox(at(1)) == 2
-        assert await tx.get_outbox_item(sent) is None
-        assert await tx.get_outbox_item(pending) is not None
+        sent = await tx.outbox.enqueue(message("A"), NOW)
+        failed = await tx.outbox.enqueue(message("B"), NOW)
+        pending = await tx.outbox.enqueue(message("C"), NOW)
+        await tx.outbox.mark_sent(sent, 1, NOW)
+        await tx.outbox.mark_failed(failed, 1, "no")
+        assert await tx.outbox.prune(NOW) == 0
+        assert await tx.outbox.prune(at(1)) == 2
+        assert await tx.outbox.get(sent) is None
+        assert await tx.outbox.get(pending) is not None
 
 
 # -- knowledge base
@@ -577,9 +580,9 @@ DRAFT = FaqDraft(
 
 async def test_faq_create_get_and_list(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        assert await tx.list_faq() == []
-        entry = await tx.create_faq(DRAFT, NOW)
-        hidden = await tx.create_faq(
+        assert await tx.faq.list() == []
+        entry = await tx.faq.create(DRAFT, NOW)
+        hidden = await tx.faq.create(
             FaqDraft("Скрытый вопрос", "Ответ", "ru", variants=("Скрытый вопрос",), enabled=False),
             NOW,
         )
@@ -593,18 +596,18 @@ async def test_faq_create_get_and_list(store: SqlStore) -> None:
     assert (entry.hits, entry.helpful, entry.unhelpful) == (0, 0, 0)
     assert hidden.variants == () and hidden.enabled is False
     async with store.transaction() as tx:
-        assert await tx.get_faq(entry.id) == entry
-        assert await tx.get_faq(999) is None
-        assert await tx.list_faq() == [entry, hidden]
-        assert await tx.list_faq(include_disabled=False) == [entry]
+        assert await tx.faq.get(entry.id) == entry
+        assert await tx.faq.get(999) is None
+        assert await tx.faq.list() == [entry, hidden]
+        assert await tx.faq.list(include_disabled=False) == [entry]
 
 
 async def test_faq_update_replaces_fields_and_variants(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        entry = await tx.create_faq(DRAFT, NOW)
+        entry = await tx.faq.create(DRAFT, NOW)
         new = FaqDraft("Reset password?", "Ask an admin.", "en", ("lost password",), None, False)
-        updated = await tx.update_faq(entry.id, new, at(1))
-        assert updated == await tx.get_faq(entry.id)
+        updated = await tx.faq.update(entry.id, new, at(1))
+        assert updated == await tx.faq.get(entry.id)
     assert (updated.question, updated.answer, updated.category, updated.enabled) == (
         "Reset password?",
         "Ask an admin.",
@@ -614,20 +617,20 @@ async def test_faq_update_replaces_fields_and_variants(store: SqlStore) -> None:
     assert updated.variants == ("lost password",)
     async with store.transaction() as tx:
         with pytest.raises(KeyError):
-            await tx.update_faq(999, new, at(2))
+            await tx.faq.update(999, new, at(2))
 
 
 async def test_faq_variants_add_and_only_approved_ones_count(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        entry = await tx.create_faq(DRAFT, NOW)
-        with_new = await tx.add_faq_variant(entry.id, "password lost", at(1))
+        entry = await tx.faq.create(DRAFT, NOW)
+        with_new = await tx.faq.add_variant(entry.id, "password lost", at(1))
         assert with_new.variants == ("forgot password", "reset password", "password lost")
-        assert await tx.get_faq(entry.id) == with_new
+        assert await tx.faq.get(entry.id) == with_new
         # Repeats change nothing.
-        assert await tx.add_faq_variant(entry.id, "password lost", at(2)) == with_new
-        assert await tx.add_faq_variant(entry.id, DRAFT.question, at(2)) == with_new
+        assert await tx.faq.add_variant(entry.id, "password lost", at(2)) == with_new
+        assert await tx.faq.add_variant(entry.id, DRAFT.question, at(2)) == with_new
         with pytest.raises(KeyError):
-            await tx.add_faq_variant(999, "x", at(2))
+            await tx.faq.add_variant(999, "x", at(2))
 
         def add_learned(conn: Connection) -> None:
             for status in ("candidate", "rejected"):
@@ -642,10 +645,10 @@ async def test_faq_variants_add_and_only_approved_ones_count(store: SqlStore) ->
                 )
 
         await tx.run_sync(add_learned)
-        assert (await tx.get_faq(entry.id)).variants == with_new.variants
-        assert (await tx.list_faq())[0].variants == with_new.variants
+        assert (await tx.faq.get(entry.id)).variants == with_new.variants
+        assert (await tx.faq.list())[0].variants == with_new.variants
         # Replacing the variants keeps what was learned (not approved).
-        await tx.update_faq(entry.id, DRAFT, at(3))
+        await tx.faq.update(entry.id, DRAFT, at(3))
         learned = await tx.run_sync(
             lambda conn: (
                 conn.execute(select(faq_variants.c.text).where(faq_variants.c.source == "learned"))
@@ -658,23 +661,23 @@ async def test_faq_variants_add_and_only_approved_ones_count(store: SqlStore) ->
 
 async def test_faq_counters(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        entry = await tx.create_faq(DRAFT, NOW)
+        entry = await tx.faq.create(DRAFT, NOW)
         for counter in ("hits", "hits", "hits", "helpful", "unhelpful", "unhelpful"):
-            await tx.count_faq_event(entry.id, counter)
+            await tx.faq.count_event(entry.id, counter)
         with pytest.raises(ValueError):
-            await tx.count_faq_event(entry.id, "question")
-        counted = await tx.get_faq(entry.id)
+            await tx.faq.count_event(entry.id, "question")
+        counted = await tx.faq.get(entry.id)
     assert (counted.hits, counted.helpful, counted.unhelpful) == (3, 1, 2)
 
 
 async def test_faq_delete_removes_the_variants_too(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        entry = await tx.create_faq(DRAFT, NOW)
-        kept = await tx.create_faq(FaqDraft("q", "a", "en", ("v",)), NOW)
-        assert await tx.delete_faq(entry.id) is True
-        assert await tx.delete_faq(entry.id) is False
-        assert await tx.get_faq(entry.id) is None
-        assert await tx.list_faq() == [kept]
+        entry = await tx.faq.create(DRAFT, NOW)
+        kept = await tx.faq.create(FaqDraft("q", "a", "en", ("v",)), NOW)
+        assert await tx.faq.delete(entry.id) is True
+        assert await tx.faq.delete(entry.id) is False
+        assert await tx.faq.get(entry.id) is None
+        assert await tx.faq.list() == [kept]
         left = await tx.run_sync(
             lambda conn: conn.execute(select(func.count()).select_from(faq_variants)).scalar_one()
         )
@@ -683,20 +686,20 @@ async def test_faq_delete_removes_the_variants_too(store: SqlStore) -> None:
 
 async def test_faq_revision_grows_with_every_change(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        revisions = [await tx.faq_revision()]
-        entry = await tx.create_faq(DRAFT, NOW)
-        revisions.append(await tx.faq_revision())
-        await tx.update_faq(entry.id, DRAFT, at(1))
-        revisions.append(await tx.faq_revision())
-        await tx.add_faq_variant(entry.id, "another wording", at(2))
-        revisions.append(await tx.faq_revision())
-        await tx.count_faq_event(entry.id, "hits")  # statistics are no change of content
-        assert await tx.faq_revision() == revisions[-1]
-        await tx.delete_faq(entry.id)
-        revisions.append(await tx.faq_revision())
-        await tx.delete_faq(entry.id)  # nothing deleted
+        revisions = [await tx.faq.revision()]
+        entry = await tx.faq.create(DRAFT, NOW)
+        revisions.append(await tx.faq.revision())
+        await tx.faq.update(entry.id, DRAFT, at(1))
+        revisions.append(await tx.faq.revision())
+        await tx.faq.add_variant(entry.id, "another wording", at(2))
+        revisions.append(await tx.faq.revision())
+        await tx.faq.count_event(entry.id, "hits")  # statistics are no change of content
+        assert await tx.faq.revision() == revisions[-1]
+        await tx.faq.delete(entry.id)
+        revisions.append(await tx.faq.revision())
+        await tx.faq.delete(entry.id)  # nothing deleted
     async with store.transaction() as tx:
-        assert await tx.faq_revision() == revisions[-1]
+        assert await tx.faq.revision() == revisions[-1]
     assert revisions == sorted(set(revisions)) and len(revisions) == 5
 
 
@@ -705,34 +708,50 @@ async def test_faq_revision_grows_with_every_change(store: SqlStore) -> None:
 
 async def test_roles_grant_and_revoke_are_idempotent(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        assert await tx.get_roles("telegram", "1") == set()
-        assert await tx.grant_role("telegram", "1", "agent", NOW) is True
-        assert await tx.grant_role("telegram", "1", "agent", NOW) is False
-        assert await tx.grant_role("telegram", "1", "admin", NOW) is True
-        assert await tx.grant_role("slack", "U1", "agent", NOW) is True
+        assert await tx.roles.of("telegram", "1") == set()
+        assert await tx.roles.grant("telegram", "1", "agent", NOW) is True
+        assert await tx.roles.grant("telegram", "1", "agent", NOW) is False
+        assert await tx.roles.grant("telegram", "1", "admin", NOW) is True
+        assert await tx.roles.grant("slack", "U1", "agent", NOW) is True
     async with store.transaction() as tx:
-        assert await tx.get_roles("telegram", "1") == {"agent", "admin"}
-        assert await tx.list_roles() == [
+        assert await tx.roles.of("telegram", "1") == {"agent", "admin"}
+        assert await tx.roles.list() == [
             ("slack", "U1", "agent"),
             ("telegram", "1", "admin"),
             ("telegram", "1", "agent"),
         ]
-        assert await tx.revoke_role("telegram", "1", "agent") is True
-        assert await tx.revoke_role("telegram", "1", "agent") is False
-        assert await tx.revoke_role("vk", "1", "admin") is False
-        assert await tx.get_roles("telegram", "1") == {"admin"}
+        assert await tx.roles.revoke("telegram", "1", "agent") is True
+        assert await tx.roles.revoke("telegram", "1", "agent") is False
+        assert await tx.roles.revoke("vk", "1", "admin") is False
+        assert await tx.roles.of("telegram", "1") == {"admin"}
 
 
 async def test_audit_log_newest_first(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        await tx.audit("telegram:1", "faq.create", "faq", "1", None, {"q": "вопрос"}, NOW)
-        await tx.audit(None, "ticket.close", "ticket", "7", {"s": "open"}, {"s": "closed"}, at(1))
-        await tx.audit("slack:U1", "faq.update", "faq", "1", {"a": [1]}, {"a": [1, 2]}, at(2))
+        await tx.audit.record(
+            AuditEntry("telegram:1", "faq.create", "faq", "1", NOW, after={"q": "вопрос"})
+        )
+        await tx.audit.record(
+            AuditEntry(
+                None,
+                "ticket.close",
+                "ticket",
+                "7",
+                at(1),
+                before={"s": "open"},
+                after={"s": "closed"},
+            )
+        )
+        await tx.audit.record(
+            AuditEntry(
+                "slack:U1", "faq.update", "faq", "1", at(2), before={"a": [1]}, after={"a": [1, 2]}
+            )
+        )
     async with store.transaction() as tx:
-        records = await tx.list_audit()
-        faq_records = await tx.list_audit("faq")
-        assert await tx.list_audit(limit=1) == records[:1]
-        assert await tx.list_audit("nothing") == []
+        records = await tx.audit.list()
+        faq_records = await tx.audit.list("faq")
+        assert await tx.audit.list(limit=1) == records[:1]
+        assert await tx.audit.list("nothing") == []
     assert [r.action for r in records] == ["faq.update", "ticket.close", "faq.create"]
     assert [r.action for r in faq_records] == ["faq.update", "faq.create"]
     closing = records[1]
@@ -751,47 +770,49 @@ async def test_an_exception_rolls_everything_back(store: SqlStore) -> None:
 
     with pytest.raises(Boom):
         async with store.transaction() as tx:
-            await tx.claim_update("telegram", "1", NOW)
-            await tx.upsert_user("telegram", "42", "Ann", None, None, NOW)
-            await tx.enqueue(message(), NOW)
-            await tx.grant_role("telegram", "42", "admin", NOW)
+            await tx.updates.claim("telegram", "1", NOW)
+            await tx.users.upsert("telegram", "42", "Ann", None, None, NOW)
+            await tx.outbox.enqueue(message(), NOW)
+            await tx.roles.grant("telegram", "42", "admin", NOW)
             raise Boom
     async with store.transaction() as tx:
-        assert await tx.claim_update("telegram", "1", NOW) is True
-        assert await tx.find_user("telegram", "42") is None
-        assert await tx.count_pending_outbox() == 0
-        assert await tx.get_roles("telegram", "42") == set()
+        assert await tx.updates.claim("telegram", "1", NOW) is True
+        assert await tx.users.find("telegram", "42") is None
+        assert await tx.outbox.count_pending() == 0
+        assert await tx.roles.of("telegram", "42") == set()
 
 
 async def test_a_failed_statement_rolls_back_and_the_store_goes_on(store: SqlStore) -> None:
     with pytest.raises(Exception, match="(?i)foreign key"):
         async with store.transaction() as tx:
-            await tx.claim_update("telegram", "1", NOW)
-            await tx.create_ticket(999, CHAT, "no such user", None, Priority.NORMAL, NOW)
+            await tx.updates.claim("telegram", "1", NOW)
+            await tx.tickets.create(
+                NewTicket(999, CHAT, "no such user", None, Priority.NORMAL, NOW)
+            )
     async with store.transaction() as tx:
-        assert await tx.claim_update("telegram", "1", NOW) is True
+        assert await tx.updates.claim("telegram", "1", NOW) is True
 
 
 async def test_a_savepoint_rolls_back_only_its_own_changes(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        await tx.claim_update("telegram", "kept", NOW)
+        await tx.updates.claim("telegram", "kept", NOW)
         with pytest.raises(RuntimeError):
             async with tx.savepoint():
-                await tx.claim_update("telegram", "undone", NOW)
+                await tx.updates.claim("telegram", "undone", NOW)
                 raise RuntimeError("one message failed")
         async with tx.savepoint():
-            await tx.claim_update("telegram", "nested ok", NOW)
+            await tx.updates.claim("telegram", "nested ok", NOW)
     async with store.transaction() as tx:
-        assert await tx.claim_update("telegram", "kept", NOW) is False
-        assert await tx.claim_update("telegram", "undone", NOW) is True
-        assert await tx.claim_update("telegram", "nested ok", NOW) is False
+        assert await tx.updates.claim("telegram", "kept", NOW) is False
+        assert await tx.updates.claim("telegram", "undone", NOW) is True
+        assert await tx.updates.claim("telegram", "nested ok", NOW) is False
 
 
 async def test_a_transaction_cannot_be_used_after_it_ended(store: SqlStore) -> None:
     async with store.transaction() as tx:
         pass
     with pytest.raises(RuntimeError, match="over"):
-        await tx.claim_update("telegram", "1", NOW)
+        await tx.updates.claim("telegram", "1", NOW)
 
 
 async def test_a_cancelled_transaction_rolls_back_and_frees_the_store(store: SqlStore) -> None:
@@ -799,7 +820,7 @@ async def test_a_cancelled_transaction_rolls_back_and_frees_the_store(store: Sql
 
     async def cancelled_handler() -> None:
         async with store.transaction() as tx:
-            await tx.claim_update("telegram", "cancelled", NOW)
+            await tx.updates.claim("telegram", "cancelled", NOW)
             inside.set()
             await asyncio.Event().wait()
 
@@ -809,7 +830,7 @@ async def test_a_cancelled_transaction_rolls_back_and_frees_the_store(store: Sql
     with pytest.raises(asyncio.CancelledError):
         await task
     async with store.transaction() as tx:
-        assert await tx.claim_update("telegram", "cancelled", NOW) is True
+        assert await tx.updates.claim("telegram", "cancelled", NOW) is True
 
 
 async def test_cancelling_while_waiting_for_the_transaction_loses_nothing(store: SqlStore) -> None:
@@ -817,8 +838,8 @@ async def test_cancelling_while_waiting_for_the_transaction_loses_nothing(store:
 
     async def handler(n: int) -> None:
         async with store.transaction() as tx:
-            await tx.claim_update("telegram", str(n), NOW)
-            await tx.enqueue(message(str(n)), NOW)
+            await tx.updates.claim("telegram", str(n), NOW)
+            await tx.outbox.enqueue(message(str(n)), NOW)
 
     tasks = [asyncio.create_task(handler(n)) for n in range(20)]
     await asyncio.sleep(0)
@@ -827,21 +848,21 @@ async def test_cancelling_while_waiting_for_the_transaction_loses_nothing(store:
     results = await asyncio.gather(*tasks, return_exceptions=True)
     done = [n for n, result in enumerate(results) if result is None]
     async with store.transaction() as tx:
-        assert await tx.count_pending_outbox() == len(done)
+        assert await tx.outbox.count_pending() == len(done)
         for n in range(20):
-            assert await tx.claim_update("telegram", str(n), NOW) is (n not in done)
+            assert await tx.updates.claim("telegram", str(n), NOW) is (n not in done)
 
 
 async def test_concurrent_transactions_all_commit(store: SqlStore) -> None:
     async def handler(n: int) -> None:
         async with store.transaction() as tx:
-            await tx.claim_update("telegram", str(n), NOW)
-            user, _ = await tx.upsert_user("telegram", str(n % 5), "U", None, None, NOW)
-            await tx.enqueue(message(str(n)), NOW)
+            await tx.updates.claim("telegram", str(n), NOW)
+            user, _ = await tx.users.upsert("telegram", str(n % 5), "U", None, None, NOW)
+            await tx.outbox.enqueue(message(str(n)), NOW)
 
     await asyncio.gather(*(handler(n) for n in range(50)))
     async with store.transaction() as tx:
-        assert await tx.count_pending_outbox() == 50
+        assert await tx.outbox.count_pending() == 50
 
 
 # -- datetimes
@@ -851,20 +872,22 @@ async def test_datetimes_come_back_aware_in_utc(store: SqlStore) -> None:
     moscow = timezone(timedelta(hours=3))
     local_now = NOW.astimezone(moscow)
     async with store.transaction() as tx:
-        user, _ = await tx.upsert_user("telegram", "42", "Ann", None, None, local_now)
-        ticket = await tx.create_ticket(user.id, CHAT, "s", None, Priority.NORMAL, local_now)
-        item_id = await tx.enqueue(message(), local_now)
-        await tx.audit(None, "a", "t", "1", None, None, local_now)
+        user, _ = await tx.users.upsert("telegram", "42", "Ann", None, None, local_now)
+        ticket = await tx.tickets.create(
+            NewTicket(user.id, CHAT, "s", None, Priority.NORMAL, local_now)
+        )
+        item_id = await tx.outbox.enqueue(message(), local_now)
+        await tx.audit.record(AuditEntry(None, "a", "t", "1", local_now))
     async with store.transaction() as tx:
         values = [
-            (await tx.get_user(user.id)).created_at,
-            (await tx.get_ticket(ticket.id)).created_at,
-            (await tx.get_outbox_item(item_id)).next_attempt_at,
-            (await tx.list_audit())[0].at,
+            (await tx.users.get(user.id)).created_at,
+            (await tx.tickets.get(ticket.id)).created_at,
+            (await tx.outbox.get(item_id)).next_attempt_at,
+            (await tx.audit.list())[0].at,
         ]
         # Compared in UTC: stored +03:00 values sort correctly against UTC ones.
-        assert len(await tx.claim_due_outbox(NOW - timedelta(microseconds=1), at(60), 10)) == 0
-        assert len(await tx.claim_due_outbox(NOW, at(60), 10)) == 1
+        assert len(await tx.outbox.claim_due(NOW - timedelta(microseconds=1), at(60), 10)) == 0
+        assert len(await tx.outbox.claim_due(NOW, at(60), 10)) == 1
     for value in values:
         assert value == NOW
         assert value.utcoffset() == timedelta(0)
@@ -874,7 +897,7 @@ async def test_datetimes_come_back_aware_in_utc(store: SqlStore) -> None:
 async def test_naive_datetimes_are_refused(store: SqlStore) -> None:
     with pytest.raises(Exception, match="naive"):
         async with store.transaction() as tx:
-            await tx.claim_update("telegram", "1", datetime(2026, 1, 1))
+            await tx.updates.claim("telegram", "1", datetime(2026, 1, 1))
 
 
 # -- schema
@@ -967,9 +990,9 @@ async def test_an_in_memory_sqlite_store_works() -> None:
     store = await open_store("sqlite://")
     try:
         async with store.transaction() as tx:
-            assert await tx.claim_update("telegram", "1", NOW) is True
+            assert await tx.updates.claim("telegram", "1", NOW) is True
         async with store.transaction() as tx:
-            assert await tx.claim_update("telegram", "1", NOW) is False
+            assert await tx.updates.claim("telegram", "1", NOW) is False
     finally:
         await store.close()
 
@@ -985,28 +1008,28 @@ def test_unsupported_database_urls_are_refused() -> None:
 
 async def test_learned_variants_wait_for_review(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        entry = await tx.create_faq(FaqDraft("How do I log in?", "Use SSO.", "en"), NOW)
-        first = await tx.add_learned_variant(entry.id, "  cannot   log in  ", NOW)
+        entry = await tx.faq.create(FaqDraft("How do I log in?", "Use SSO.", "en"), NOW)
+        first = await tx.learned.add(entry.id, "  cannot   log in  ", NOW)
         assert first is not None
-        assert await tx.add_learned_variant(entry.id, "CANNOT log in", NOW) is None  # known
-        assert await tx.add_learned_variant(entry.id, "how do i log in?", NOW) is None  # question
-        assert await tx.add_learned_variant(entry.id, "x" * 500, NOW) is None  # a story
-        assert await tx.add_learned_variant(entry.id + 1000, "who am i", NOW) is None
-        [candidate] = await tx.list_learned_candidates()
+        assert await tx.learned.add(entry.id, "CANNOT log in", NOW) is None  # known
+        assert await tx.learned.add(entry.id, "how do i log in?", NOW) is None  # question
+        assert await tx.learned.add(entry.id, "x" * 500, NOW) is None  # a story
+        assert await tx.learned.add(entry.id + 1000, "who am i", NOW) is None
+        [candidate] = await tx.learned.candidates()
         assert (candidate.entry_id, candidate.text) == (entry.id, "cannot log in")
-        assert (await tx.get_faq(entry.id)).phrasings == ("How do I log in?",)
-        revision = await tx.faq_revision()
-        assert await tx.review_learned_variant(first, approve=True) == entry.id
-        assert await tx.review_learned_variant(first, approve=False) is None  # reviewed already
-        approved = await tx.get_faq(entry.id)
+        assert (await tx.faq.get(entry.id)).phrasings == ("How do I log in?",)
+        revision = await tx.faq.revision()
+        assert await tx.learned.review(first, approve=True) == entry.id
+        assert await tx.learned.review(first, approve=False) is None  # reviewed already
+        approved = await tx.faq.get(entry.id)
         assert (approved.variants, approved.learned) == ((), ("cannot log in",))
-        assert await tx.faq_revision() > revision
-        assert await tx.list_learned_candidates() == []
-        assert (await tx.list_faq())[0].learned == ("cannot log in",)
+        assert await tx.faq.revision() > revision
+        assert await tx.learned.candidates() == []
+        assert (await tx.faq.list())[0].learned == ("cannot log in",)
         # An admin's edit replaces the admin's wordings only; learned ones stay.
         draft = FaqDraft("How do I log in?", "Use SSO.", "en", variants=("sign in",))
-        edited = await tx.update_faq(entry.id, draft, NOW)
+        edited = await tx.faq.update(entry.id, draft, NOW)
         assert (edited.variants, edited.learned) == (("sign in",), ("cannot log in",))
         # An admin adding a wording the entry learned already changes nothing.
-        same = await tx.add_faq_variant(entry.id, "cannot log in", NOW)
+        same = await tx.faq.add_variant(entry.id, "cannot log in", NOW)
         assert (same.variants, same.learned) == (("sign in",), ("cannot log in",))

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.domain import Priority, TicketRating, TicketStatus
 from core.messages import ConversationRef
+from core.store import NewTicket
 from storage import SqlStore
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -22,15 +23,17 @@ def at(seconds: float) -> datetime:
 
 async def make_user(store: SqlStore, external_id: str = "42") -> int:
     async with store.transaction() as tx:
-        user, _ = await tx.upsert_user("telegram", external_id, "Ann", "en", CHAT, NOW)
+        user, _ = await tx.users.upsert("telegram", external_id, "Ann", "en", CHAT, NOW)
     return user.id
 
 
 async def make_ticket(store: SqlStore, user_id: int, status: TicketStatus | None = None) -> int:
     async with store.transaction() as tx:
-        ticket = await tx.create_ticket(user_id, CHAT, "help", None, Priority.NORMAL, NOW)
+        ticket = await tx.tickets.create(
+            NewTicket(user_id, CHAT, "help", None, Priority.NORMAL, NOW)
+        )
         if status is not None:
-            await tx.update_ticket(ticket.id, status=status)
+            await tx.tickets.update(ticket.id, status=status)
     return ticket.id
 
 
@@ -41,21 +44,23 @@ async def test_a_ticket_remembers_the_ticket_it_follows_up(store: SqlStore) -> N
     user_id = await make_user(store)
     first = await make_ticket(store, user_id, TicketStatus.RESOLVED)
     async with store.transaction() as tx:
-        follow_up = await tx.create_ticket(
-            user_id, CHAT, "again", "access", Priority.HIGH, at(5), previous_ticket_id=first
+        follow_up = await tx.tickets.create(
+            NewTicket(
+                user_id, CHAT, "again", "access", Priority.HIGH, at(5), previous_ticket_id=first
+            )
         )
         assert follow_up.previous_ticket_id == first
-        assert (await tx.get_ticket(follow_up.id)).previous_ticket_id == first
-        assert (await tx.get_ticket(first)).previous_ticket_id is None
-        assert (await tx.list_user_tickets(user_id))[0].previous_ticket_id == first
+        assert (await tx.tickets.get(follow_up.id)).previous_ticket_id == first
+        assert (await tx.tickets.get(first)).previous_ticket_id is None
+        assert (await tx.tickets.list_for_user(user_id))[0].previous_ticket_id == first
 
 
 async def test_a_follow_up_must_point_at_an_existing_ticket(store: SqlStore) -> None:
     user_id = await make_user(store)
     with pytest.raises(IntegrityError):
         async with store.transaction() as tx:
-            await tx.create_ticket(
-                user_id, CHAT, "x", None, Priority.NORMAL, NOW, previous_ticket_id=999
+            await tx.tickets.create(
+                NewTicket(user_id, CHAT, "x", None, Priority.NORMAL, NOW, previous_ticket_id=999)
             )
 
 
@@ -66,24 +71,24 @@ async def test_current_ticket_prefers_an_active_one_then_a_resolved_one(store: S
     user_id = await make_user(store)
     other_id = await make_user(store, "other")
     async with store.transaction() as tx:
-        assert await tx.find_current_ticket(user_id) is None
+        assert await tx.tickets.find_current(user_id) is None
     closed = await make_ticket(store, user_id, TicketStatus.CLOSED)
     await make_ticket(store, other_id)
     async with store.transaction() as tx:
-        assert await tx.find_current_ticket(user_id) is None  # closed tickets are finished
+        assert await tx.tickets.find_current(user_id) is None  # closed tickets are finished
     resolved = await make_ticket(store, user_id, TicketStatus.RESOLVED)
     async with store.transaction() as tx:
-        assert (await tx.find_current_ticket(user_id)).id == resolved
-        await tx.update_ticket(closed, status=TicketStatus.WAITING)  # an older active ticket
-        assert (await tx.find_current_ticket(user_id)).id == closed
+        assert (await tx.tickets.find_current(user_id)).id == resolved
+        await tx.tickets.update(closed, status=TicketStatus.WAITING)  # an older active ticket
+        assert (await tx.tickets.find_current(user_id)).id == closed
     newest_resolved = await make_ticket(store, user_id, TicketStatus.RESOLVED)
     async with store.transaction() as tx:
-        assert (await tx.find_current_ticket(user_id)).id == closed  # active beats resolved
-        await tx.update_ticket(closed, status=TicketStatus.CLOSED)
-        assert (await tx.find_current_ticket(user_id)).id == newest_resolved
+        assert (await tx.tickets.find_current(user_id)).id == closed  # active beats resolved
+        await tx.tickets.update(closed, status=TicketStatus.CLOSED)
+        assert (await tx.tickets.find_current(user_id)).id == newest_resolved
         for status in (TicketStatus.NEW, TicketStatus.OPEN):
-            await tx.update_ticket(resolved, status=status)
-            assert (await tx.find_current_ticket(user_id)).id == resolved
+            await tx.tickets.update(resolved, status=status)
+            assert (await tx.tickets.find_current(user_id)).id == resolved
 
 
 # -- ratings
@@ -94,19 +99,19 @@ async def test_a_rating_is_stored_once_per_ticket(store: SqlStore) -> None:
     agent_id = await make_user(store, "agent")
     ticket_id = await make_ticket(store, user_id, TicketStatus.CLOSED)
     async with store.transaction() as tx:
-        assert await tx.get_rating(ticket_id) is None
-        rating = await tx.add_rating(ticket_id, user_id, agent_id, 4, None, at(1))
+        assert await tx.ratings.get(ticket_id) is None
+        rating = await tx.ratings.add(ticket_id, user_id, agent_id, 4, None, at(1))
         assert rating == TicketRating(ticket_id, user_id, agent_id, 4, None, at(1))
-        assert await tx.add_rating(ticket_id, user_id, agent_id, 1, "again", at(2)) is None
+        assert await tx.ratings.add(ticket_id, user_id, agent_id, 1, "again", at(2)) is None
     async with store.transaction() as tx:
-        assert await tx.get_rating(ticket_id) == rating
+        assert await tx.ratings.get(ticket_id) == rating
 
 
 async def test_a_rating_without_an_agent_and_with_a_comment(store: SqlStore) -> None:
     user_id = await make_user(store)
     ticket_id = await make_ticket(store, user_id, TicketStatus.CLOSED)
     async with store.transaction() as tx:
-        rating = await tx.add_rating(ticket_id, user_id, None, 2, "slow", at(1))
+        rating = await tx.ratings.add(ticket_id, user_id, None, 2, "slow", at(1))
     assert rating.agent_id is None and rating.comment == "slow"
 
 
@@ -116,8 +121,8 @@ async def test_ratings_out_of_range_are_refused(store: SqlStore) -> None:
     async with store.transaction() as tx:
         for score in (0, 6, -1):
             with pytest.raises(ValueError):
-                await tx.add_rating(ticket_id, user_id, None, score, None, NOW)
-        assert await tx.get_rating(ticket_id) is None
+                await tx.ratings.add(ticket_id, user_id, None, score, None, NOW)
+        assert await tx.ratings.get(ticket_id) is None
 
 
 async def test_rating_comment_is_set_later(store: SqlStore) -> None:
@@ -125,12 +130,12 @@ async def test_rating_comment_is_set_later(store: SqlStore) -> None:
     ticket_id = await make_ticket(store, user_id, TicketStatus.CLOSED)
     async with store.transaction() as tx:
         with pytest.raises(KeyError):
-            await tx.set_rating_comment(ticket_id, "nothing to comment on")
-        await tx.add_rating(ticket_id, user_id, None, 5, None, NOW)
-        updated = await tx.set_rating_comment(ticket_id, "quick and kind")
+            await tx.ratings.set_comment(ticket_id, "nothing to comment on")
+        await tx.ratings.add(ticket_id, user_id, None, 5, None, NOW)
+        updated = await tx.ratings.set_comment(ticket_id, "quick and kind")
     assert updated.comment == "quick and kind" and updated.score == 5
     async with store.transaction() as tx:
-        assert (await tx.get_rating(ticket_id)).comment == "quick and kind"
+        assert (await tx.ratings.get(ticket_id)).comment == "quick and kind"
 
 
 async def test_list_ratings_newest_first_by_agent_and_since(store: SqlStore) -> None:
@@ -139,11 +144,11 @@ async def test_list_ratings_newest_first_by_agent_and_since(store: SqlStore) -> 
     bob = await make_user(store, "bob")
     tickets = [await make_ticket(store, user_id, TicketStatus.CLOSED) for _ in range(3)]
     async with store.transaction() as tx:
-        await tx.add_rating(tickets[0], user_id, alice, 5, None, at(10))
-        await tx.add_rating(tickets[1], user_id, bob, 1, "rude", at(20))
-        await tx.add_rating(tickets[2], user_id, alice, 3, None, at(30))
-        assert [r.ticket_id for r in await tx.list_ratings()] == tickets[::-1]
-        assert [r.score for r in await tx.list_ratings(agent_id=alice)] == [3, 5]
-        assert [r.ticket_id for r in await tx.list_ratings(since=at(20))] == tickets[:0:-1]
-        assert len(await tx.list_ratings(limit=1)) == 1
-        assert await tx.list_ratings(agent_id=user_id) == []
+        await tx.ratings.add(tickets[0], user_id, alice, 5, None, at(10))
+        await tx.ratings.add(tickets[1], user_id, bob, 1, "rude", at(20))
+        await tx.ratings.add(tickets[2], user_id, alice, 3, None, at(30))
+        assert [r.ticket_id for r in await tx.ratings.list()] == tickets[::-1]
+        assert [r.score for r in await tx.ratings.list(agent_id=alice)] == [3, 5]
+        assert [r.ticket_id for r in await tx.ratings.list(since=at(20))] == tickets[:0:-1]
+        assert len(await tx.ratings.list(limit=1)) == 1
+        assert await tx.ratings.list(agent_id=user_id) == []

@@ -62,7 +62,7 @@ def thread_in(adapter: RecordingAdapter, chat: ConversationRef, ticket: int) -> 
 
 async def get_ticket(store, number: int = 1) -> Ticket:
     async with store.transaction() as tx:
-        found = await tx.get_ticket(number)
+        found = await tx.tickets.get(number)
     assert found is not None
     return found
 
@@ -118,7 +118,7 @@ async def test_escalation_to_a_line_on_another_messenger_and_back(store):
     assert "only a cable was loose" in returned.text
     async with store.transaction() as tx:
         moves = [
-            (a.before, a.after) for a in await tx.list_audit("ticket") if a.action == "ticket.line"
+            (a.before, a.after) for a in await tx.audit.list("ticket") if a.action == "ticket.line"
         ]
     assert sorted(moves, key=str) == [
         ({"line": "L2"}, {"line": "L1"}),
@@ -173,7 +173,7 @@ async def test_escalation_needs_the_agent_role_when_required(store):
     assert bot.to_staff()[-1].message.text == REFUSED_DUTY
     async with store.transaction() as tx:
         refused = [
-            a.object_id for a in await tx.list_audit("command") if a.action == "command.refused"
+            a.object_id for a in await tx.audit.list("command") if a.action == "command.refused"
         ]
     assert sorted(refused) == ["duty", "escalate"]
     await bot.agent_replies("/escalate", ticket=1, agent="boss")
@@ -213,8 +213,8 @@ async def test_round_robin_assigns_new_tickets_in_turn(store):
     assignees = []
     async with store.transaction() as tx:
         for n in range(1, 4):
-            ticket = await tx.get_ticket(n)
-            assignees.append((await tx.get_user(ticket.assignee_id)).external_id)
+            ticket = await tx.tickets.get(n)
+            assignees.append((await tx.users.get(ticket.assignee_id)).external_id)
             assert ticket.status.value == "open"
     assert assignees == ["ann", "bob", "ann"]
     assert bot.to_user("u2")[-1] == "Bob from our support team has taken your ticket #2."
@@ -241,7 +241,7 @@ async def test_least_loaded_prefers_the_agent_with_fewer_active_tickets(store):
     await bot.user_says("/new fifth", user="u5")  # ann 0, bob 2: ann
     async with store.transaction() as tx:
         names = [
-            (await tx.get_user((await tx.get_ticket(n)).assignee_id)).external_id
+            (await tx.users.get((await tx.tickets.get(n)).assignee_id)).external_id
             for n in range(1, 6)
         ]
     assert names == ["ann", "ann", "bob", "bob", "ann"]
@@ -255,7 +255,7 @@ async def test_an_escalated_ticket_goes_to_the_agent_on_duty_in_the_new_line(sto
     await bot.agent_replies("/escalate", ticket=1)
     moved = await get_ticket(store)
     async with store.transaction() as tx:
-        assert (await tx.get_user(moved.assignee_id)).external_id == "tech"
+        assert (await tx.users.get(moved.assignee_id)).external_id == "tech"
     assert other.to_chat(L2_CHAT.chat_id)[-1].message.text.startswith(
         "👤 Assigned to Tech (on duty in L2)."
     )
@@ -311,8 +311,8 @@ async def test_a_staff_chat_of_any_line_is_not_a_user_conversation(store):
     bot, other = helpdesk(store)
     await bot.deliver(in_chat(L2_CHAT, "hello everyone, coffee?", "tech"))
     async with store.transaction() as tx:
-        assert await tx.find_active_ticket(1) is None
-        user = await tx.find_user(OTHER, "tech")
+        assert await tx.tickets.find_active(1) is None
+        user = await tx.users.find(OTHER, "tech")
     assert user is not None and user.chat is None  # staff, not a user conversation
     assert other.to_chat(L2_CHAT.chat_id) == []
     assert STAFF_CHAT not in {d.message.conversation.chat_id for d in other.deliveries}

@@ -33,8 +33,8 @@ async def test_a_vip_ticket_starts_high(store):
     await bot.user_says("/new my laptop will not start", user="ceo")
     await bot.user_says("/new my laptop will not start", user="intern")
     async with store.transaction() as tx:
-        assert (await tx.get_ticket(1)).priority == Priority.HIGH
-        assert (await tx.get_ticket(2)).priority == Priority.NORMAL
+        assert (await tx.tickets.get(1)).priority == Priority.HIGH
+        assert (await tx.tickets.get(2)).priority == Priority.NORMAL
     assert "🆕 Ticket #1 · high" in bot.to_staff()[0].message.text
 
 

@@ -29,3 +29,11 @@ def per_dialect(build: Callable[[str], Any]) -> Callable[[Connection], Any]:
         return cached(conn.dialect.name)
 
     return statement_for
+
+
+class Repository:
+    """Base of the repository classes: synchronous SQLAlchemy Core code on the transaction's
+    connection. `storage.transaction` runs each method through the async connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 
 from core.domain import AuditRecord
+from core.store import AuditEntry
 from storage.mapping import audit_from_row
-from storage.models import audit_log, processed_updates, roles
-from storage.repository._sql import insert_for, per_dialect
+from storage.models import audit_log, roles
+from storage.repository._sql import Repository, insert_for, per_dialect
 
 _ROLES_OF = select(roles.c.role).where(
     roles.c.channel == bindparam("channel"), roles.c.external_id == bindparam("external_id")
@@ -29,60 +30,47 @@ _ALL_ROLES = select(roles.c.channel, roles.c.external_id, roles.c.role).order_by
 )
 
 
-def get_roles(conn: Connection, channel: str, external_id: str) -> set[str]:
-    params = {"channel": channel, "external_id": external_id}
-    return set(conn.execute(_ROLES_OF, params).scalars())
-
-
-def grant_role(conn: Connection, channel: str, external_id: str, role: str, now: datetime) -> bool:
-    params = {"channel": channel, "external_id": external_id, "role": role, "granted_at": now}
-    return conn.execute(_grant_role(conn), params).rowcount == 1
-
-
-def revoke_role(conn: Connection, channel: str, external_id: str, role: str) -> bool:
-    params = {"channel": channel, "external_id": external_id, "role": role}
-    return conn.execute(_REVOKE_ROLE, params).rowcount > 0
-
-
-def list_roles(conn: Connection) -> list[tuple[str, str, str]]:
-    return [(row.channel, row.external_id, row.role) for row in conn.execute(_ALL_ROLES)]
-
-
 _INSERT_AUDIT = insert(audit_log)
 
 
-def audit(
-    conn: Connection,
-    actor: str | None,
-    action: str,
-    object_type: str,
-    object_id: str,
-    before: dict | None,
-    after: dict | None,
-    now: datetime,
-) -> None:
-    conn.execute(
-        _INSERT_AUDIT,
-        {
-            "actor": actor,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "before": before,
-            "after": after,
-            "at": now,
-        },
-    )
+class RoleRepository(Repository):
+    """`core.store.RoleGrants` over SQL."""
+
+    def of(self, channel: str, external_id: str) -> set[str]:
+        params = {"channel": channel, "external_id": external_id}
+        return set(self.conn.execute(_ROLES_OF, params).scalars())
+
+    def grant(self, channel: str, external_id: str, role: str, now: datetime) -> bool:
+        params = {"channel": channel, "external_id": external_id, "role": role, "granted_at": now}
+        return self.conn.execute(_grant_role(self.conn), params).rowcount == 1
+
+    def revoke(self, channel: str, external_id: str, role: str) -> bool:
+        params = {"channel": channel, "external_id": external_id, "role": role}
+        return self.conn.execute(_REVOKE_ROLE, params).rowcount > 0
+
+    def list(self) -> list[tuple[str, str, str]]:
+        return [(row.channel, row.external_id, row.role) for row in self.conn.execute(_ALL_ROLES)]
 
 
-def list_audit(conn: Connection, object_type: str | None, limit: int) -> list[AuditRecord]:
-    statement = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-    if object_type is not None:
-        statement = statement.where(audit_log.c.object_type == object_type)
-    return [audit_from_row(row) for row in conn.execute(statement)]
+class AuditRepository(Repository):
+    """`core.store.AuditLog` over SQL."""
 
+    def record(self, entry: AuditEntry) -> None:
+        self.conn.execute(
+            _INSERT_AUDIT,
+            {
+                "actor": entry.actor,
+                "action": entry.action,
+                "object_type": entry.object_type,
+                "object_id": entry.object_id,
+                "before": entry.before,
+                "after": entry.after,
+                "at": entry.at,
+            },
+        )
 
-def prune_processed_updates(conn: Connection, before: datetime) -> int:
-    """Forget deliveries received before `before` (platforms stop redelivering long before)."""
-    statement = delete(processed_updates).where(processed_updates.c.received_at < before)
-    return conn.execute(statement).rowcount
+    def list(self, object_type: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        statement = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        if object_type is not None:
+            statement = statement.where(audit_log.c.object_type == object_type)
+        return [audit_from_row(row) for row in self.conn.execute(statement)]

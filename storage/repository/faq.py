@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from core.domain import FaqDraft, FaqEntry
 from storage.mapping import faq_entry_from_row
 from storage.models import FAQ_REVISION, counters, faq_entries, faq_variants
-from storage.repository._sql import insert_for, per_dialect
+from storage.repository._sql import Repository, insert_for, per_dialect
 
 APPROVED = "approved"
 ADMIN = "admin"  # faq_variants.source of the wordings an admin gave (else "learned")
@@ -76,125 +76,11 @@ def _insert_variants(
         conn.execute(_INSERT_VARIANT, rows)
 
 
-def list_faq(conn: Connection, include_disabled: bool) -> list[FaqEntry]:
-    entries = select(faq_entries).order_by(faq_entries.c.id)
-    if not include_disabled:
-        entries = entries.where(faq_entries.c.enabled.is_(True))
-    variants = (
-        select(faq_variants.c.entry_id, faq_variants.c.text, faq_variants.c.source)
-        .where(faq_variants.c.status == APPROVED)
-        .order_by(faq_variants.c.entry_id, faq_variants.c.id)
-    )
-    by_entry: dict[tuple[int, bool], list[str]] = defaultdict(list)
-    for entry_id, text, source in conn.execute(variants):
-        by_entry[(entry_id, source == ADMIN)].append(text)
-    return [
-        faq_entry_from_row(row, by_entry.get((row.id, True), ()), by_entry.get((row.id, False), ()))
-        for row in conn.execute(entries)
-    ]
-
-
-def get_faq(conn: Connection, entry_id: int) -> FaqEntry | None:
-    row = conn.execute(_ENTRY_BY_ID, {"entry_id": entry_id}).first()
-    if row is None:
-        return None
-    wordings = conn.execute(_APPROVED_VARIANTS_OF, {"entry_id": entry_id}).all()
-    return faq_entry_from_row(
-        row,
-        [text for text, source in wordings if source == ADMIN],
-        [text for text, source in wordings if source != ADMIN],
-    )
-
-
 def _require_faq(conn: Connection, entry_id: int) -> FaqEntry:
-    entry = get_faq(conn, entry_id)
+    entry = FaqRepository(conn).get(entry_id)
     if entry is None:
         raise KeyError(f"no FAQ entry {entry_id}")
     return entry
-
-
-def create_faq(conn: Connection, draft: FaqDraft, now: datetime) -> FaqEntry:
-    entry_id = conn.execute(
-        _INSERT_ENTRY,
-        {
-            "question": draft.question,
-            "answer": draft.answer,
-            "language": draft.language,
-            "category": draft.category,
-            "enabled": draft.enabled,
-            "hits": 0,
-            "helpful": 0,
-            "unhelpful": 0,
-            "created_at": now,
-            "updated_at": now,
-        },
-    ).scalar_one()
-    variants = _distinct_variants(draft.question, draft.variants)
-    _insert_variants(conn, entry_id, variants, now)
-    bump_revision(conn)
-    return FaqEntry(
-        id=entry_id,
-        question=draft.question,
-        answer=draft.answer,
-        language=draft.language,
-        variants=tuple(variants),
-        category=draft.category,
-        enabled=draft.enabled,
-    )
-
-
-def update_faq(conn: Connection, entry_id: int, draft: FaqDraft, now: datetime) -> FaqEntry:
-    """The admin's variants are replaced; learned wordings (approved, candidate or rejected)
-    are kept."""
-    result = conn.execute(
-        _UPDATE_ENTRY,
-        {
-            "entry_id": entry_id,
-            "question": draft.question,
-            "answer": draft.answer,
-            "language": draft.language,
-            "category": draft.category,
-            "enabled": draft.enabled,
-            "updated_at": now,
-        },
-    )
-    if result.rowcount == 0:
-        raise KeyError(f"no FAQ entry {entry_id}")
-    conn.execute(_DELETE_ADMIN_VARIANTS, {"entry_id": entry_id})
-    _insert_variants(conn, entry_id, _distinct_variants(draft.question, draft.variants), now)
-    bump_revision(conn)
-    return _require_faq(conn, entry_id)
-
-
-def add_faq_variant(conn: Connection, entry_id: int, text: str, now: datetime) -> FaqEntry:
-    """Adding a wording the entry already has changes nothing."""
-    entry = _require_faq(conn, entry_id)
-    if not text or text in entry.phrasings:
-        return entry
-    _insert_variants(conn, entry_id, [text], now)
-    conn.execute(_UPDATE_ENTRY, {"entry_id": entry_id, "updated_at": now})
-    bump_revision(conn)
-    return FaqEntry(
-        id=entry.id,
-        question=entry.question,
-        answer=entry.answer,
-        language=entry.language,
-        variants=(*entry.variants, text),
-        category=entry.category,
-        enabled=entry.enabled,
-        hits=entry.hits,
-        helpful=entry.helpful,
-        unhelpful=entry.unhelpful,
-        learned=entry.learned,
-    )
-
-
-def delete_faq(conn: Connection, entry_id: int) -> bool:
-    # Variants go with the entry (ON DELETE CASCADE).
-    deleted = conn.execute(_DELETE_ENTRY, {"entry_id": entry_id}).rowcount > 0
-    if deleted:
-        bump_revision(conn)
-    return deleted
 
 
 _COUNTER_UPDATES = {
@@ -205,13 +91,127 @@ _COUNTER_UPDATES = {
 }
 
 
-def count_faq_event(conn: Connection, entry_id: int, counter: str, by: int = 1) -> None:
-    """Statistics only: does not change the revision (the matcher's index is unaffected)."""
-    statement = _COUNTER_UPDATES.get(counter)
-    if statement is None:
-        raise ValueError(f"unknown FAQ counter {counter!r}; one of {sorted(FAQ_COUNTERS)}")
-    conn.execute(statement, {"entry_id": entry_id, "by": by})
+class FaqRepository(Repository):
+    """`core.store.Faq` over SQL."""
 
+    def list(self, *, include_disabled: bool = True) -> list[FaqEntry]:
+        entries = select(faq_entries).order_by(faq_entries.c.id)
+        if not include_disabled:
+            entries = entries.where(faq_entries.c.enabled.is_(True))
+        variants = (
+            select(faq_variants.c.entry_id, faq_variants.c.text, faq_variants.c.source)
+            .where(faq_variants.c.status == APPROVED)
+            .order_by(faq_variants.c.entry_id, faq_variants.c.id)
+        )
+        by_entry: dict[tuple[int, bool], list[str]] = defaultdict(list)
+        for entry_id, text, source in self.conn.execute(variants):
+            by_entry[(entry_id, source == ADMIN)].append(text)
+        return [
+            faq_entry_from_row(
+                row, by_entry.get((row.id, True), ()), by_entry.get((row.id, False), ())
+            )
+            for row in self.conn.execute(entries)
+        ]
 
-def faq_revision(conn: Connection) -> int:
-    return conn.execute(_REVISION).scalar_one_or_none() or 0
+    def get(self, entry_id: int) -> FaqEntry | None:
+        row = self.conn.execute(_ENTRY_BY_ID, {"entry_id": entry_id}).first()
+        if row is None:
+            return None
+        wordings = self.conn.execute(_APPROVED_VARIANTS_OF, {"entry_id": entry_id}).all()
+        return faq_entry_from_row(
+            row,
+            [text for text, source in wordings if source == ADMIN],
+            [text for text, source in wordings if source != ADMIN],
+        )
+
+    def create(self, draft: FaqDraft, now: datetime) -> FaqEntry:
+        entry_id = self.conn.execute(
+            _INSERT_ENTRY,
+            {
+                "question": draft.question,
+                "answer": draft.answer,
+                "language": draft.language,
+                "category": draft.category,
+                "enabled": draft.enabled,
+                "hits": 0,
+                "helpful": 0,
+                "unhelpful": 0,
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).scalar_one()
+        variants = _distinct_variants(draft.question, draft.variants)
+        _insert_variants(self.conn, entry_id, variants, now)
+        bump_revision(self.conn)
+        return FaqEntry(
+            id=entry_id,
+            question=draft.question,
+            answer=draft.answer,
+            language=draft.language,
+            variants=tuple(variants),
+            category=draft.category,
+            enabled=draft.enabled,
+        )
+
+    def update(self, entry_id: int, draft: FaqDraft, now: datetime) -> FaqEntry:
+        """The admin's variants are replaced; learned wordings (approved, candidate or rejected)
+        are kept."""
+        result = self.conn.execute(
+            _UPDATE_ENTRY,
+            {
+                "entry_id": entry_id,
+                "question": draft.question,
+                "answer": draft.answer,
+                "language": draft.language,
+                "category": draft.category,
+                "enabled": draft.enabled,
+                "updated_at": now,
+            },
+        )
+        if result.rowcount == 0:
+            raise KeyError(f"no FAQ entry {entry_id}")
+        self.conn.execute(_DELETE_ADMIN_VARIANTS, {"entry_id": entry_id})
+        _insert_variants(
+            self.conn, entry_id, _distinct_variants(draft.question, draft.variants), now
+        )
+        bump_revision(self.conn)
+        return _require_faq(self.conn, entry_id)
+
+    def add_variant(self, entry_id: int, text: str, now: datetime) -> FaqEntry:
+        """Adding a wording the entry already has changes nothing."""
+        entry = _require_faq(self.conn, entry_id)
+        if not text or text in entry.phrasings:
+            return entry
+        _insert_variants(self.conn, entry_id, [text], now)
+        self.conn.execute(_UPDATE_ENTRY, {"entry_id": entry_id, "updated_at": now})
+        bump_revision(self.conn)
+        return FaqEntry(
+            id=entry.id,
+            question=entry.question,
+            answer=entry.answer,
+            language=entry.language,
+            variants=(*entry.variants, text),
+            category=entry.category,
+            enabled=entry.enabled,
+            hits=entry.hits,
+            helpful=entry.helpful,
+            unhelpful=entry.unhelpful,
+            learned=entry.learned,
+        )
+
+    def delete(self, entry_id: int) -> bool:
+        # Variants go with the entry (ON DELETE CASCADE).
+        deleted = self.conn.execute(_DELETE_ENTRY, {"entry_id": entry_id}).rowcount > 0
+        if deleted:
+            bump_revision(self.conn)
+        return deleted
+
+    def count_event(self, entry_id: int, counter: str, by: int = 1) -> None:
+        """Statistics only: does not change the revision (the matcher's index is unaffected)."""
+        statement = _COUNTER_UPDATES.get(counter)
+        if statement is None:
+            raise ValueError(f"unknown FAQ counter {counter!r}; one of {sorted(FAQ_COUNTERS)}")
+        self.conn.execute(statement, {"entry_id": entry_id, "by": by})
+
+    def revision(self) -> int:
+        return self.conn.execute(_REVISION).scalar_one_or_none() or 0

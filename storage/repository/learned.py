@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from core.domain import LearnedVariant
 from storage.models import faq_entries, faq_variants
+from storage.repository._sql import Repository
 from storage.repository.faq import APPROVED, bump_revision
 
 CANDIDATE = "candidate"
@@ -39,36 +40,37 @@ _REVIEW = (
 )
 
 
-def add_learned_variant(conn: Connection, entry_id: int, text: str, now: datetime) -> int | None:
-    """The new candidate's id; None when the wording is empty, too long, or already known for
-    the entry (as its question or any variant, whatever its status: a rejected wording is not
-    proposed again)."""
-    wording = " ".join(text.split())
-    if not wording or len(wording) > MAX_LEARNED_LENGTH:
-        return None
-    question = conn.execute(_QUESTION, {"entry_id": entry_id}).scalar_one_or_none()
-    if question is None or question.lower() == wording.lower():
-        return None
-    params = {"entry_id": entry_id, "lowered": wording.lower()}
-    if conn.execute(_KNOWN_WORDING, params).first() is not None:
-        return None
-    row = {"entry_id": entry_id, "text": wording, "source": LEARNED, "status": CANDIDATE,
-           "created_at": now}  # fmt: skip
-    return conn.execute(_INSERT, row).scalar_one()
+class LearnedRepository(Repository):
+    """`core.store.LearnedWordings` over SQL."""
 
+    def add(self, entry_id: int, text: str, now: datetime) -> int | None:
+        """The new candidate's id; None when the wording is empty, too long, or already known for
+        the entry (as its question or any variant, whatever its status: a rejected wording is not
+        proposed again)."""
+        wording = " ".join(text.split())
+        if not wording or len(wording) > MAX_LEARNED_LENGTH:
+            return None
+        question = self.conn.execute(_QUESTION, {"entry_id": entry_id}).scalar_one_or_none()
+        if question is None or question.lower() == wording.lower():
+            return None
+        params = {"entry_id": entry_id, "lowered": wording.lower()}
+        if self.conn.execute(_KNOWN_WORDING, params).first() is not None:
+            return None
+        row = {"entry_id": entry_id, "text": wording, "source": LEARNED, "status": CANDIDATE,
+               "created_at": now}  # fmt: skip
+        return self.conn.execute(_INSERT, row).scalar_one()
 
-def list_learned_candidates(conn: Connection, limit: int) -> list[LearnedVariant]:
-    rows = conn.execute(_CANDIDATES, {"limit": limit})
-    return [LearnedVariant(r.id, r.entry_id, r.text, r.created_at) for r in rows]
+    def candidates(self, limit: int = 20) -> list[LearnedVariant]:
+        rows = self.conn.execute(_CANDIDATES, {"limit": limit})
+        return [LearnedVariant(r.id, r.entry_id, r.text, r.created_at) for r in rows]
 
-
-def review_learned_variant(conn: Connection, variant_id: int, approve: bool) -> int | None:
-    """Approve (the matcher starts using it) or reject a candidate; returns its entry's id, or
-    None when there is no such candidate."""
-    status = APPROVED if approve else REJECTED
-    entry_id = conn.execute(
-        _REVIEW, {"variant_id": variant_id, "status": status}
-    ).scalar_one_or_none()
-    if entry_id is not None and approve:
-        bump_revision(conn)
-    return entry_id
+    def review(self, variant_id: int, approve: bool) -> int | None:
+        """Approve (the matcher starts using it) or reject a candidate; returns its entry's id, or
+        None when there is no such candidate."""
+        status = APPROVED if approve else REJECTED
+        entry_id = self.conn.execute(
+            _REVIEW, {"variant_id": variant_id, "status": status}
+        ).scalar_one_or_none()
+        if entry_id is not None and approve:
+            bump_revision(self.conn)
+        return entry_id

@@ -28,22 +28,13 @@ from core.domain import OutboxItem, OutboxStatus
 from core.messages import OutgoingMessage
 from storage.mapping import outbox_item_from_row, outgoing_payload
 from storage.models import outbox
+from storage.repository._sql import Repository
 
 logger = logging.getLogger(__name__)
 
 PENDING = OutboxStatus.PENDING.value
 
 _INSERT = insert(outbox).returning(outbox.c.id)
-
-
-def enqueue(conn: Connection, message: OutgoingMessage, now: datetime) -> int:
-    return conn.execute(_INSERT, _row(message, now)).scalar_one()
-
-
-def enqueue_many(conn: Connection, messages: Sequence[OutgoingMessage], now: datetime) -> None:
-    """One statement for all (executemany): a batch of messages costs one round trip."""
-    if messages:
-        conn.execute(insert(outbox), [_row(m, now) for m in messages])
 
 
 def _row(message: OutgoingMessage, now: datetime) -> dict:
@@ -121,47 +112,11 @@ _LEASE = (
 )
 
 
-def claim_due_outbox(
-    conn: Connection, now: datetime, lease_until: datetime, limit: int, per_chat: int = 1
-) -> list[OutboxItem]:
-    """The claimable head of each chat (one indexed statement) and, with `per_chat` > 1, the
-    items right behind each head while they are due and free, up to `per_chat` per chat."""
-    if limit <= 0:
-        return []
-    params = {"now": now, "lease_until": lease_until, "claim_limit": limit}
-    heads = [outbox_item_from_row(row) for row in conn.execute(_CLAIM_HEADS, params)]
-    if per_chat <= 1 or not heads:
-        return sorted(heads, key=lambda item: item.id)  # RETURNING has no order
-    chats = {(h.message.conversation.channel, h.message.conversation.chat_id) for h in heads}
-    rows = conn.execute(_FOLLOWERS, {"head_ids": [h.id for h in heads], "chats": sorted(chats)})
-    taken: dict[tuple[str, str], int] = {}
-    stopped: set[tuple[str, str]] = set()
-    followers = []
-    for row in rows:
-        chat = (row.channel, row.chat_id)
-        if chat in stopped or taken.get(chat, 1) >= per_chat:
-            continue
-        if row.next_attempt_at > now or (row.locked_until is not None and row.locked_until > now):
-            stopped.add(chat)  # the queue of this chat halts here
-            continue
-        taken[chat] = taken.get(chat, 1) + 1
-        followers.append(outbox_item_from_row(row))
-    if followers:
-        conn.execute(_LEASE, {"item_ids": [f.id for f in followers], "lease_until": lease_until})
-    return sorted(heads + followers, key=lambda item: item.id)
-
-
 _RELEASE = (
     update(outbox)
     .where(outbox.c.id.in_(bindparam("item_ids", expanding=True)), outbox.c.status == PENDING)
     .values(locked_until=None)
 )
-
-
-def release_outbox(conn: Connection, item_ids: Sequence[int]) -> None:
-    """Give claimed items back untouched (the sender did not get to them this round)."""
-    if item_ids:
-        conn.execute(_RELEASE, {"item_ids": list(item_ids)})
 
 
 # SET columns come from the parameters given at execution.
@@ -171,10 +126,6 @@ _UPDATE_ITEM = update(outbox).where(outbox.c.id == bindparam("item_id"))
 def _update_item(conn: Connection, item_id: int, **values: object) -> None:
     if conn.execute(_UPDATE_ITEM, {"item_id": item_id, **values}).rowcount == 0:
         logger.warning("outbox item %s does not exist", item_id)
-
-
-def mark_outbox_progress(conn: Connection, item_id: int, parts_sent: int) -> None:
-    _update_item(conn, item_id, parts_sent=parts_sent)
 
 
 _MARK_SENT = (
@@ -189,63 +140,111 @@ _MARK_SENT = (
 )
 
 
-def mark_outbox_sent_many(
-    conn: Connection, items: Sequence[tuple[int, int]], now: datetime
-) -> None:
-    """(item id, parts sent) pairs, in one statement (executemany)."""
-    if items:
-        conn.execute(_MARK_SENT, [{"item_id": i, "parts": p, "now": now} for i, p in items])
-
-
-def mark_outbox_sent(conn: Connection, item_id: int, parts_sent: int, now: datetime) -> None:
-    _update_item(
-        conn,
-        item_id,
-        status=OutboxStatus.SENT.value,
-        parts_sent=parts_sent,
-        sent_at=now,
-        locked_until=None,
-    )
-
-
-def schedule_outbox_retry(
-    conn: Connection, item_id: int, attempts: int, next_attempt_at: datetime, error: str
-) -> None:
-    _update_item(
-        conn,
-        item_id,
-        attempts=attempts,
-        next_attempt_at=next_attempt_at,
-        last_error=error,
-        locked_until=None,
-    )
-
-
-def mark_outbox_failed(conn: Connection, item_id: int, attempts: int, error: str) -> None:
-    _update_item(
-        conn,
-        item_id,
-        status=OutboxStatus.FAILED.value,
-        attempts=attempts,
-        last_error=error,
-        locked_until=None,
-    )
-
-
 _ITEM_BY_ID = select(outbox).where(outbox.c.id == bindparam("item_id"))
 _COUNT_PENDING = select(func.count()).select_from(outbox).where(outbox.c.status == PENDING)
 
 
-def get_outbox_item(conn: Connection, item_id: int) -> OutboxItem | None:
-    row = conn.execute(_ITEM_BY_ID, {"item_id": item_id}).first()
-    return outbox_item_from_row(row) if row is not None else None
+class OutboxRepository(Repository):
+    """`core.store.Outbox` over SQL."""
 
+    def enqueue(self, message: OutgoingMessage, now: datetime) -> int:
+        return self.conn.execute(_INSERT, _row(message, now)).scalar_one()
 
-def count_pending_outbox(conn: Connection) -> int:
-    return conn.execute(_COUNT_PENDING).scalar_one()
+    def enqueue_many(self, messages: Sequence[OutgoingMessage], now: datetime) -> None:
+        """One statement for all (executemany): a batch of messages costs one round trip."""
+        if messages:
+            self.conn.execute(insert(outbox), [_row(m, now) for m in messages])
 
+    def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, per_chat: int = 1
+    ) -> list[OutboxItem]:
+        """The claimable head of each chat (one indexed statement) and, with `per_chat` > 1, the
+        items right behind each head while they are due and free, up to `per_chat` per chat."""
+        if limit <= 0:
+            return []
+        params = {"now": now, "lease_until": lease_until, "claim_limit": limit}
+        heads = [outbox_item_from_row(row) for row in self.conn.execute(_CLAIM_HEADS, params)]
+        if per_chat <= 1 or not heads:
+            return sorted(heads, key=lambda item: item.id)  # RETURNING has no order
+        chats = {(h.message.conversation.channel, h.message.conversation.chat_id) for h in heads}
+        rows = self.conn.execute(
+            _FOLLOWERS, {"head_ids": [h.id for h in heads], "chats": sorted(chats)}
+        )
+        taken: dict[tuple[str, str], int] = {}
+        stopped: set[tuple[str, str]] = set()
+        followers = []
+        for row in rows:
+            chat = (row.channel, row.chat_id)
+            if chat in stopped or taken.get(chat, 1) >= per_chat:
+                continue
+            if row.next_attempt_at > now or (
+                row.locked_until is not None and row.locked_until > now
+            ):
+                stopped.add(chat)  # the queue of this chat halts here
+                continue
+            taken[chat] = taken.get(chat, 1) + 1
+            followers.append(outbox_item_from_row(row))
+        if followers:
+            self.conn.execute(
+                _LEASE, {"item_ids": [f.id for f in followers], "lease_until": lease_until}
+            )
+        return sorted(heads + followers, key=lambda item: item.id)
 
-def prune_outbox(conn: Connection, before: datetime) -> int:
-    """Delete sent and failed items created before `before`; returns how many."""
-    statement = delete(outbox).where(outbox.c.status != PENDING, outbox.c.created_at < before)
-    return conn.execute(statement).rowcount
+    def release(self, item_ids: Sequence[int]) -> None:
+        """Give claimed items back untouched (the sender did not get to them this round)."""
+        if item_ids:
+            self.conn.execute(_RELEASE, {"item_ids": list(item_ids)})
+
+    def mark_progress(self, item_id: int, parts_sent: int) -> None:
+        _update_item(self.conn, item_id, parts_sent=parts_sent)
+
+    def mark_sent_many(self, items: Sequence[tuple[int, int]], now: datetime) -> None:
+        """(item id, parts sent) pairs, in one statement (executemany)."""
+        if items:
+            self.conn.execute(
+                _MARK_SENT, [{"item_id": i, "parts": p, "now": now} for i, p in items]
+            )
+
+    def mark_sent(self, item_id: int, parts_sent: int, now: datetime) -> None:
+        _update_item(
+            self.conn,
+            item_id,
+            status=OutboxStatus.SENT.value,
+            parts_sent=parts_sent,
+            sent_at=now,
+            locked_until=None,
+        )
+
+    def schedule_retry(
+        self, item_id: int, attempts: int, next_attempt_at: datetime, error: str
+    ) -> None:
+        _update_item(
+            self.conn,
+            item_id,
+            attempts=attempts,
+            next_attempt_at=next_attempt_at,
+            last_error=error,
+            locked_until=None,
+        )
+
+    def mark_failed(self, item_id: int, attempts: int, error: str) -> None:
+        _update_item(
+            self.conn,
+            item_id,
+            status=OutboxStatus.FAILED.value,
+            attempts=attempts,
+            last_error=error,
+            locked_until=None,
+        )
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        row = self.conn.execute(_ITEM_BY_ID, {"item_id": item_id}).first()
+        return outbox_item_from_row(row) if row is not None else None
+
+    def count_pending(self) -> int:
+        return self.conn.execute(_COUNT_PENDING).scalar_one()
+
+    def prune(self, before: datetime) -> int:
+        """Delete sent and failed items created before `before`; returns how many."""
+        statement = delete(outbox).where(outbox.c.status != PENDING, outbox.c.created_at < before)
+        return self.conn.execute(statement).rowcount

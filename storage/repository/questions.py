@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from core.domain import QuestionOutcome, QuestionRecord
+from core.store import NewQuestion
 from storage.mapping import question_from_row
 from storage.models import questions
+from storage.repository._sql import Repository
 
 _INSERT = insert(questions).returning(questions.c.id)
 _SET_TICKET = (
@@ -18,47 +20,39 @@ _SET_TICKET = (
 )
 
 
-def log_question(
-    conn: Connection,
-    user_id: int,
-    text: str,
-    language: str | None,
-    outcome: QuestionOutcome,
-    entry_id: int | None,
-    confidence: float | None,
-    ticket_id: int | None,
-    now: datetime,
-) -> int:
-    return conn.execute(
-        _INSERT,
-        {
-            "user_id": user_id,
-            "text": text,
-            "language": language,
-            "outcome": QuestionOutcome(outcome).value,
-            "entry_id": entry_id,
-            "confidence": confidence,
-            "ticket_id": ticket_id,
-            "created_at": now,
-        },
-    ).scalar_one()
+class QuestionRepository(Repository):
+    """`core.store.Questions` over SQL."""
 
+    def log(self, question: NewQuestion) -> int:
+        return self.conn.execute(
+            _INSERT,
+            {
+                "user_id": question.user_id,
+                "text": question.text,
+                "language": question.language,
+                "outcome": QuestionOutcome(question.outcome).value,
+                "entry_id": question.entry_id,
+                "confidence": question.confidence,
+                "ticket_id": question.ticket_id,
+                "created_at": question.asked_at,
+            },
+        ).scalar_one()
 
-def set_question_ticket(conn: Connection, question_id: int, ticket_id: int) -> None:
-    conn.execute(_SET_TICKET, {"question_id": question_id, "to_ticket": ticket_id})
+    def set_ticket(self, question_id: int, ticket_id: int) -> None:
+        self.conn.execute(_SET_TICKET, {"question_id": question_id, "to_ticket": ticket_id})
 
-
-def list_questions(
-    conn: Connection,
-    since: datetime | None,
-    until: datetime | None,
-    outcome: QuestionOutcome | None,
-) -> list[QuestionRecord]:
-    statement = select(questions).order_by(questions.c.id)
-    if since is not None:
-        statement = statement.where(questions.c.created_at >= since)
-    if until is not None:
-        statement = statement.where(questions.c.created_at < until)
-    if outcome is not None:
-        statement = statement.where(questions.c.outcome == QuestionOutcome(outcome).value)
-    return [question_from_row(row) for row in conn.execute(statement)]
+    def list(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outcome: QuestionOutcome | None = None,
+    ) -> list[QuestionRecord]:
+        statement = select(questions).order_by(questions.c.id)
+        if since is not None:
+            statement = statement.where(questions.c.created_at >= since)
+        if until is not None:
+            statement = statement.where(questions.c.created_at < until)
+        if outcome is not None:
+            statement = statement.where(questions.c.outcome == QuestionOutcome(outcome).value)
+        return [question_from_row(row) for row in self.conn.execute(statement)]

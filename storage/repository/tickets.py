@@ -11,22 +11,21 @@ from sqlalchemy import ColumnElement, Connection, bindparam, case, func, insert,
 from core.domain import (
     ACTIVE_STATUSES,
     Direction,
-    MessageLink,
     Priority,
     SlaEvent,
     Ticket,
     TicketMessage,
     TicketStatus,
 )
-from core.messages import Attachment, ConversationRef
+from core.messages import Attachment
+from core.store import NewTicket
 from storage.mapping import (
     attachments_to_json,
-    message_link_from_row,
     ticket_from_row,
     ticket_message_from_row,
 )
-from storage.models import message_links, ticket_messages, tickets
-from storage.repository._sql import insert_for, per_dialect
+from storage.models import ticket_messages, tickets
+from storage.repository._sql import Repository
 
 _INSERT_TICKET = insert(tickets).returning(*tickets.c)
 _TICKET_BY_ID = select(tickets).where(tickets.c.id == bindparam("ticket_id"))
@@ -86,192 +85,12 @@ UPDATABLE_TICKET_FIELDS = frozenset(
 )
 
 
-def create_ticket(
-    conn: Connection,
-    user_id: int,
-    conversation: ConversationRef,
-    subject: str,
-    category: str | None,
-    priority: Priority,
-    now: datetime,
-    previous_ticket_id: int | None = None,
-    line: str | None = None,
-) -> Ticket:
-    row = conn.execute(
-        _INSERT_TICKET,
-        {
-            "user_id": user_id,
-            "conversation_channel": conversation.channel,
-            "conversation_chat_id": conversation.chat_id,
-            "conversation_thread_id": conversation.thread_id,
-            "status": TicketStatus.NEW.value,
-            "priority": Priority(priority).value,
-            "category": category,
-            "subject": subject,
-            "assignee_id": None,
-            "created_at": now,
-            "updated_at": now,
-            "previous_ticket_id": previous_ticket_id,
-            "line": line,
-        },
-    ).one()
-    return ticket_from_row(row)
-
-
-def get_ticket(conn: Connection, ticket_id: int) -> Ticket | None:
-    row = conn.execute(_TICKET_BY_ID, {"ticket_id": ticket_id}).first()
-    return ticket_from_row(row) if row is not None else None
-
-
-def find_active_ticket(conn: Connection, user_id: int) -> Ticket | None:
-    row = conn.execute(_ACTIVE_TICKET, {"user_id": user_id}).first()
-    return ticket_from_row(row) if row is not None else None
-
-
-def find_current_ticket(conn: Connection, user_id: int) -> Ticket | None:
-    row = conn.execute(_CURRENT_TICKET, {"user_id": user_id}).first()
-    return ticket_from_row(row) if row is not None else None
-
-
-def list_user_tickets(conn: Connection, user_id: int, limit: int) -> list[Ticket]:
-    statement = (
-        select(tickets)
-        .where(tickets.c.user_id == user_id)
-        .order_by(tickets.c.id.desc())
-        .limit(limit)
-    )
-    return [ticket_from_row(row) for row in conn.execute(statement)]
-
-
-def update_ticket(conn: Connection, ticket_id: int, changes: dict[str, Any]) -> Ticket:
-    unknown = set(changes) - UPDATABLE_TICKET_FIELDS
-    if unknown:
-        raise ValueError(f"cannot update ticket field(s): {', '.join(sorted(unknown))}")
-    if not changes:
-        ticket = get_ticket(conn, ticket_id)
-        if ticket is None:
-            raise KeyError(f"no ticket {ticket_id}")
-        return ticket
-    values = dict(changes)
-    if "status" in values:
-        values["status"] = TicketStatus(values["status"]).value
-    if "priority" in values:
-        values["priority"] = Priority(values["priority"]).value
-    row = conn.execute(_UPDATE_TICKET, {"ticket_id": ticket_id, **values}).first()
-    if row is None:
-        raise KeyError(f"no ticket {ticket_id}")
-    return ticket_from_row(row)
-
-
 _INSERT_TICKET_MESSAGE = insert(ticket_messages).returning(ticket_messages.c.id)
 _TICKET_MESSAGES = (
     select(ticket_messages)
     .where(ticket_messages.c.ticket_id == bindparam("ticket_id"))
     .order_by(ticket_messages.c.id)
 )
-
-
-def add_ticket_message(
-    conn: Connection,
-    ticket_id: int,
-    author_user_id: int | None,
-    direction: Direction,
-    text: str,
-    attachments: Sequence[Attachment],
-    now: datetime,
-) -> TicketMessage:
-    message_id = conn.execute(
-        _INSERT_TICKET_MESSAGE,
-        {
-            "ticket_id": ticket_id,
-            "author_user_id": author_user_id,
-            "direction": Direction(direction).value,
-            "text": text,
-            "attachments": attachments_to_json(attachments),
-            "created_at": now,
-        },
-    ).scalar_one()
-    return TicketMessage(
-        id=message_id,
-        ticket_id=ticket_id,
-        author_user_id=author_user_id,
-        direction=Direction(direction),
-        text=text,
-        attachments=tuple(attachments),
-        created_at=now,
-    )
-
-
-def list_ticket_messages(conn: Connection, ticket_id: int) -> list[TicketMessage]:
-    rows = conn.execute(_TICKET_MESSAGES, {"ticket_id": ticket_id})
-    return [ticket_message_from_row(row) for row in rows]
-
-
-def count_tickets_by_status(conn: Connection) -> dict[TicketStatus, int]:
-    """Every status is present, with 0 when no ticket has it."""
-    counts = dict.fromkeys(TicketStatus, 0)
-    statement = select(tickets.c.status, func.count()).group_by(tickets.c.status)
-    for status, count in conn.execute(statement):
-        counts[TicketStatus(status)] = count
-    return counts
-
-
-# -- message links
-
-_add_message_link = per_dialect(
-    lambda dialect: insert_for(dialect, message_links).on_conflict_do_nothing(
-        index_elements=["channel", "chat_id", "message_id"]
-    )
-)
-_LINKED_TICKET = select(message_links.c.ticket_id).where(
-    message_links.c.channel == bindparam("channel"),
-    message_links.c.chat_id == bindparam("chat_id"),
-    message_links.c.message_id == bindparam("message_id"),
-)
-# Bind names differ from column names: in an UPDATE, SQLAlchemy would take a parameter named
-# like a column for a SET value.
-_ANCHOR_FILTER = (
-    message_links.c.ticket_id == bindparam("of_ticket"),
-    message_links.c.channel == bindparam("in_channel"),
-    message_links.c.chat_id == bindparam("in_chat"),
-    message_links.c.is_anchor.is_(True),
-)
-_NEWEST_ANCHOR = (
-    select(message_links).where(*_ANCHOR_FILTER).order_by(message_links.c.id.desc()).limit(1)
-)
-_DROP_ANCHORS = update(message_links).where(*_ANCHOR_FILTER).values(is_anchor=False)
-
-
-def add_message_link(conn: Connection, link: MessageLink) -> None:
-    conn.execute(
-        _add_message_link(conn),
-        {
-            "channel": link.channel,
-            "chat_id": link.chat_id,
-            "message_id": link.message_id,
-            "ticket_id": link.ticket_id,
-            "thread_id": link.thread_id,
-            "is_anchor": link.is_anchor,
-        },
-    )
-
-
-def find_linked_ticket(conn: Connection, channel: str, chat_id: str, message_id: str) -> int | None:
-    params = {"channel": channel, "chat_id": chat_id, "message_id": message_id}
-    return conn.execute(_LINKED_TICKET, params).scalar_one_or_none()
-
-
-def find_anchor(conn: Connection, ticket_id: int, channel: str, chat_id: str) -> MessageLink | None:
-    params = {"of_ticket": ticket_id, "in_channel": channel, "in_chat": chat_id}
-    row = conn.execute(_NEWEST_ANCHOR, params).first()
-    return message_link_from_row(row) if row is not None else None
-
-
-def drop_anchor(conn: Connection, ticket_id: int, channel: str, chat_id: str) -> int:
-    """Demote the ticket's anchors in that chat to plain links (their thread is gone); the links
-    still map old staff messages to the ticket. Returns how many were anchors."""
-    params = {"of_ticket": ticket_id, "in_channel": channel, "in_chat": chat_id}
-    return conn.execute(_DROP_ANCHORS, params).rowcount
 
 
 # -- SLA timers
@@ -295,41 +114,17 @@ _SLA_CLAIMS = (
 )
 
 
-def claim_sla_events(conn: Connection, now: datetime) -> list[tuple[SlaEvent, Ticket]]:
-    """Mark every passed, unannounced warning point / deadline as announced at `now` and return
-    them. A claim is one UPDATE guarded by "marker IS NULL", and on PostgreSQL the candidate
-    rows are locked with SKIP LOCKED, so two monitors running at once never claim one event
-    twice (SQLite serializes writers anyway)."""
-    claimed: list[tuple[SlaEvent, Ticket]] = []
-    for event, point, marker, also_mark in _SLA_CLAIMS:
-        condition: list[ColumnElement[bool]] = [
-            tickets.c.status.in_(_TIMED_STATUSES),
-            tickets.c[point] <= now,
-            tickets.c[marker].is_(None),
-        ]
-        if point.startswith("response"):
-            condition.append(tickets.c.first_response_at.is_(None))
-        candidates = (
-            select(tickets.c.id)
-            .where(*condition)
-            .order_by(tickets.c.id)
-            .with_for_update(skip_locked=True)
-        )
-        values: dict[str, Any] = {marker: now}
-        if also_mark is not None:
-            values[also_mark] = func.coalesce(tickets.c[also_mark], now)
-        statement = (
-            update(tickets)
-            .where(tickets.c.id.in_(candidates), *condition)
-            .values(values)
-            .returning(*tickets.c)
-        )
-        rows = conn.execute(statement).all()
-        claimed += [(event, ticket_from_row(row)) for row in sorted(rows, key=lambda r: r.id)]
-    return claimed
-
-
 # -- auto-close: reminders, resolutions and closures claimed by a guarded UPDATE
+
+
+def _lock(conn: Connection, *condition: ColumnElement[bool]) -> list[Ticket]:
+    """Every ticket meeting `condition`, by id, locked until the transaction ends; SKIP LOCKED
+    (PostgreSQL) lets a second checker pass over rows the first holds, and the first one's
+    changes take them out of the condition (SQLite serializes writers anyway)."""
+    statement = (
+        select(tickets).where(*condition).order_by(tickets.c.id).with_for_update(skip_locked=True)
+    )
+    return [ticket_from_row(row) for row in conn.execute(statement)]
 
 
 def _claim(conn: Connection, condition: tuple[ColumnElement[bool], ...], **values) -> list[Ticket]:
@@ -352,46 +147,171 @@ def _claim(conn: Connection, condition: tuple[ColumnElement[bool], ...], **value
     return [ticket_from_row(row) for row in sorted(rows, key=lambda r: r.id)]
 
 
-def claim_waiting_reminders(
-    conn: Connection, waiting_since_before: datetime, now: datetime
-) -> list[Ticket]:
-    """Mark every ticket waiting for the user since `waiting_since_before` or earlier and not yet
-    reminded as reminded at `now`, and return them."""
-    condition = (
-        tickets.c.status == TicketStatus.WAITING.value,
-        tickets.c.waiting_since <= waiting_since_before,
-        tickets.c.waiting_reminded_at.is_(None),
-    )
-    return _claim(conn, condition, waiting_reminded_at=now)
+class TicketRepository(Repository):
+    """`core.store.Tickets` over SQL."""
+
+    def create(self, new: NewTicket) -> Ticket:
+        row = self.conn.execute(
+            _INSERT_TICKET,
+            {
+                "user_id": new.user_id,
+                "conversation_channel": new.conversation.channel,
+                "conversation_chat_id": new.conversation.chat_id,
+                "conversation_thread_id": new.conversation.thread_id,
+                "status": TicketStatus.NEW.value,
+                "priority": Priority(new.priority).value,
+                "category": new.category,
+                "subject": new.subject,
+                "assignee_id": None,
+                "created_at": new.created_at,
+                "updated_at": new.created_at,
+                "previous_ticket_id": new.previous_ticket_id,
+                "line": new.line,
+            },
+        ).one()
+        return ticket_from_row(row)
+
+    def get(self, ticket_id: int) -> Ticket | None:
+        row = self.conn.execute(_TICKET_BY_ID, {"ticket_id": ticket_id}).first()
+        return ticket_from_row(row) if row is not None else None
+
+    def find_active(self, user_id: int) -> Ticket | None:
+        row = self.conn.execute(_ACTIVE_TICKET, {"user_id": user_id}).first()
+        return ticket_from_row(row) if row is not None else None
+
+    def find_current(self, user_id: int) -> Ticket | None:
+        row = self.conn.execute(_CURRENT_TICKET, {"user_id": user_id}).first()
+        return ticket_from_row(row) if row is not None else None
+
+    def list_for_user(self, user_id: int, limit: int = 10) -> list[Ticket]:
+        statement = (
+            select(tickets)
+            .where(tickets.c.user_id == user_id)
+            .order_by(tickets.c.id.desc())
+            .limit(limit)
+        )
+        return [ticket_from_row(row) for row in self.conn.execute(statement)]
+
+    def update(self, ticket_id: int, **changes: Any) -> Ticket:
+        unknown = set(changes) - UPDATABLE_TICKET_FIELDS
+        if unknown:
+            raise ValueError(f"cannot update ticket field(s): {', '.join(sorted(unknown))}")
+        if not changes:
+            ticket = self.get(ticket_id)
+            if ticket is None:
+                raise KeyError(f"no ticket {ticket_id}")
+            return ticket
+        values = dict(changes)
+        if "status" in values:
+            values["status"] = TicketStatus(values["status"]).value
+        if "priority" in values:
+            values["priority"] = Priority(values["priority"]).value
+        row = self.conn.execute(_UPDATE_TICKET, {"ticket_id": ticket_id, **values}).first()
+        if row is None:
+            raise KeyError(f"no ticket {ticket_id}")
+        return ticket_from_row(row)
+
+    def count_by_status(self) -> dict[TicketStatus, int]:
+        """Every status is present, with 0 when no ticket has it."""
+        counts = dict.fromkeys(TicketStatus, 0)
+        statement = select(tickets.c.status, func.count()).group_by(tickets.c.status)
+        for status, count in self.conn.execute(statement):
+            counts[TicketStatus(status)] = count
+        return counts
+
+    def claim_sla_events(self, now: datetime) -> list[tuple[SlaEvent, Ticket]]:
+        """Mark every passed, unannounced warning point / deadline as announced at `now` and return
+        them. A claim is one UPDATE guarded by "marker IS NULL", and on PostgreSQL the candidate
+        rows are locked with SKIP LOCKED, so two monitors running at once never claim one event
+        twice (SQLite serializes writers anyway)."""
+        claimed: list[tuple[SlaEvent, Ticket]] = []
+        for event, point, marker, also_mark in _SLA_CLAIMS:
+            condition: list[ColumnElement[bool]] = [
+                tickets.c.status.in_(_TIMED_STATUSES),
+                tickets.c[point] <= now,
+                tickets.c[marker].is_(None),
+            ]
+            if point.startswith("response"):
+                condition.append(tickets.c.first_response_at.is_(None))
+            candidates = (
+                select(tickets.c.id)
+                .where(*condition)
+                .order_by(tickets.c.id)
+                .with_for_update(skip_locked=True)
+            )
+            values: dict[str, Any] = {marker: now}
+            if also_mark is not None:
+                values[also_mark] = func.coalesce(tickets.c[also_mark], now)
+            statement = (
+                update(tickets)
+                .where(tickets.c.id.in_(candidates), *condition)
+                .values(values)
+                .returning(*tickets.c)
+            )
+            rows = self.conn.execute(statement).all()
+            claimed += [(event, ticket_from_row(row)) for row in sorted(rows, key=lambda r: r.id)]
+        return claimed
+
+    def claim_waiting_reminders(
+        self, waiting_since_before: datetime, now: datetime
+    ) -> list[Ticket]:
+        """Mark every ticket waiting for the user since `waiting_since_before` or earlier and
+        not yet reminded as reminded at `now`, and return them."""
+        condition = (
+            tickets.c.status == TicketStatus.WAITING.value,
+            tickets.c.waiting_since <= waiting_since_before,
+            tickets.c.waiting_reminded_at.is_(None),
+        )
+        return _claim(self.conn, condition, waiting_reminded_at=now)
+
+    def lock_waiting_since(self, waiting_since_before: datetime) -> list[Ticket]:
+        return _lock(
+            self.conn,
+            tickets.c.status == TicketStatus.WAITING.value,
+            tickets.c.waiting_since <= waiting_since_before,
+        )
+
+    def lock_resolved_since(self, resolved_before: datetime) -> list[Ticket]:
+        return _lock(
+            self.conn,
+            tickets.c.status == TicketStatus.RESOLVED.value,
+            tickets.c.resolved_at <= resolved_before,
+        )
 
 
-def claim_waiting_resolutions(
-    conn: Connection, waiting_since_before: datetime, now: datetime
-) -> list[Ticket]:
-    """Resolve (at `now`) every ticket waiting for the user since `waiting_since_before` or
-    earlier and return them as resolved."""
-    condition = (
-        tickets.c.status == TicketStatus.WAITING.value,
-        tickets.c.waiting_since <= waiting_since_before,
-    )
-    return _claim(
-        conn,
-        condition,
-        status=TicketStatus.RESOLVED.value,
-        resolved_at=now,
-        updated_at=now,
-        waiting_since=None,
-        waiting_reminded_at=None,
-    )
+class TicketMessageRepository(Repository):
+    """`core.store.TicketMessages` over SQL."""
 
+    def add(
+        self,
+        ticket_id: int,
+        author_user_id: int | None,
+        direction: Direction,
+        text: str,
+        attachments: Sequence[Attachment],
+        now: datetime,
+    ) -> TicketMessage:
+        message_id = self.conn.execute(
+            _INSERT_TICKET_MESSAGE,
+            {
+                "ticket_id": ticket_id,
+                "author_user_id": author_user_id,
+                "direction": Direction(direction).value,
+                "text": text,
+                "attachments": attachments_to_json(attachments),
+                "created_at": now,
+            },
+        ).scalar_one()
+        return TicketMessage(
+            id=message_id,
+            ticket_id=ticket_id,
+            author_user_id=author_user_id,
+            direction=Direction(direction),
+            text=text,
+            attachments=tuple(attachments),
+            created_at=now,
+        )
 
-def claim_resolved_closures(
-    conn: Connection, resolved_before: datetime, now: datetime
-) -> list[Ticket]:
-    """Close (at `now`) every ticket resolved at `resolved_before` or earlier and return them
-    as closed."""
-    condition = (
-        tickets.c.status == TicketStatus.RESOLVED.value,
-        tickets.c.resolved_at <= resolved_before,
-    )
-    return _claim(conn, condition, status=TicketStatus.CLOSED.value, closed_at=now, updated_at=now)
+    def list(self, ticket_id: int) -> list[TicketMessage]:
+        rows = self.conn.execute(_TICKET_MESSAGES, {"ticket_id": ticket_id})
+        return [ticket_message_from_row(row) for row in rows]

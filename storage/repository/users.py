@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from core.domain import User
 from core.messages import ConversationRef
 from storage.mapping import user_from_row
 from storage.models import processed_updates, users
-from storage.repository._sql import insert_for, per_dialect
+from storage.repository._sql import Repository, insert_for, per_dialect
 
 _claim_update = per_dialect(
     lambda dialect: insert_for(dialect, processed_updates).on_conflict_do_nothing()
@@ -27,26 +27,6 @@ _claim_updates_returning = per_dialect(
         .returning(processed_updates.c.channel, processed_updates.c.update_id)
     )
 )
-
-
-def claim_updates(
-    conn: Connection, keys: Sequence[tuple[str, str]], now: datetime
-) -> set[tuple[str, str]]:
-    """Record many deliveries in one statement; returns the (channel, update_id) pairs that were
-    new (repeats, also within `keys`, are left out)."""
-    unique = list(dict.fromkeys(keys))
-    if not unique:
-        return set()
-    rows = [{"channel": c, "update_id": u, "received_at": now} for c, u in unique]
-    statement = _claim_updates_returning(conn).values(rows)
-    return {(row.channel, row.update_id) for row in conn.execute(statement)}
-
-
-def claim_update(conn: Connection, channel: str, update_id: str, now: datetime) -> bool:
-    result = conn.execute(
-        _claim_update(conn), {"channel": channel, "update_id": update_id, "received_at": now}
-    )
-    return result.rowcount == 1
 
 
 # FOR UPDATE serializes two PostgreSQL transactions on one user; SQLite ignores it (its write
@@ -71,76 +51,103 @@ _insert_user = per_dialect(
 _UPDATE_USER = update(users).where(users.c.id == bindparam("user_id"))
 
 
-def upsert_user(
-    conn: Connection,
-    channel: str,
-    external_id: str,
-    display_name: str,
-    language_hint: str | None,
-    chat: ConversationRef | None,
-    now: datetime,
-) -> tuple[User, bool]:
-    """One SELECT for a known user whose details did not change (the common case)."""
-    key = {"channel": channel, "external_id": external_id}
-    row = conn.execute(_USER_BY_KEY_FOR_UPDATE, key).first()
-    if row is None:
-        values = {
-            **key,
-            "display_name": display_name,
-            "language": language_hint,
-            "chat_channel": chat.channel if chat else None,
-            "chat_id": chat.chat_id if chat else None,
-            "chat_thread_id": chat.thread_id if chat else None,
-            "state": None,
-            "created_at": now,
-        }
-        row = conn.execute(_insert_user(conn), values).first()
-        if row is not None:
-            return user_from_row(row), True
-        # Another process inserted the user between our SELECT and INSERT: lock its row.
-        row = conn.execute(_USER_BY_KEY_FOR_UPDATE, key).one()
+class DeliveryRepository(Repository):
+    """`core.store.Deliveries` over SQL."""
 
-    user = user_from_row(row)
-    changes: dict[str, Any] = {}
-    if display_name and display_name != user.display_name:
-        changes["display_name"] = display_name
-    if user.language is None and language_hint:
-        changes["language"] = language_hint
-    if chat is not None and chat != user.chat:
-        changes.update(
-            chat_channel=chat.channel, chat_id=chat.chat_id, chat_thread_id=chat.thread_id
+    def claim_many(self, keys: Sequence[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
+        """Record many deliveries in one statement; returns the (channel, update_id) pairs that were
+        new (repeats, also within `keys`, are left out)."""
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return set()
+        rows = [{"channel": c, "update_id": u, "received_at": now} for c, u in unique]
+        statement = _claim_updates_returning(self.conn).values(rows)
+        return {(row.channel, row.update_id) for row in self.conn.execute(statement)}
+
+    def claim(self, channel: str, update_id: str, now: datetime) -> bool:
+        result = self.conn.execute(
+            _claim_update(self.conn),
+            {"channel": channel, "update_id": update_id, "received_at": now},
         )
-    if not changes:
-        return user, False
-    conn.execute(_UPDATE_USER, {"user_id": user.id, **changes})
-    return (
-        dataclasses.replace(
-            user,
-            display_name=changes.get("display_name", user.display_name),
-            language=changes.get("language", user.language),
-            chat=chat if "chat_id" in changes else user.chat,
-        ),
-        False,
-    )
+        return result.rowcount == 1
+
+    def prune(self, before: datetime) -> int:
+        """Forget deliveries received before `before` (platforms stop redelivering long before)."""
+        statement = delete(processed_updates).where(processed_updates.c.received_at < before)
+        return self.conn.execute(statement).rowcount
 
 
-def get_user(conn: Connection, user_id: int) -> User | None:
-    row = conn.execute(_USER_BY_ID, {"user_id": user_id}).first()
-    return user_from_row(row) if row is not None else None
+class UserRepository(Repository):
+    """`core.store.Users` over SQL."""
 
+    def upsert(
+        self,
+        channel: str,
+        external_id: str,
+        display_name: str,
+        language_hint: str | None,
+        chat: ConversationRef | None,
+        now: datetime,
+    ) -> tuple[User, bool]:
+        """One SELECT for a known user whose details did not change (the common case)."""
+        key = {"channel": channel, "external_id": external_id}
+        row = self.conn.execute(_USER_BY_KEY_FOR_UPDATE, key).first()
+        if row is None:
+            values = {
+                **key,
+                "display_name": display_name,
+                "language": language_hint,
+                "chat_channel": chat.channel if chat else None,
+                "chat_id": chat.chat_id if chat else None,
+                "chat_thread_id": chat.thread_id if chat else None,
+                "state": None,
+                "created_at": now,
+            }
+            row = self.conn.execute(_insert_user(self.conn), values).first()
+            if row is not None:
+                return user_from_row(row), True
+            # Another process inserted the user between our SELECT and INSERT: lock its row.
+            row = self.conn.execute(_USER_BY_KEY_FOR_UPDATE, key).one()
 
-def find_user(conn: Connection, channel: str, external_id: str) -> User | None:
-    row = conn.execute(_USER_BY_KEY, {"channel": channel, "external_id": external_id}).first()
-    return user_from_row(row) if row is not None else None
+        user = user_from_row(row)
+        changes: dict[str, Any] = {}
+        if display_name and display_name != user.display_name:
+            changes["display_name"] = display_name
+        if user.language is None and language_hint:
+            changes["language"] = language_hint
+        if chat is not None and chat != user.chat:
+            changes.update(
+                chat_channel=chat.channel, chat_id=chat.chat_id, chat_thread_id=chat.thread_id
+            )
+        if not changes:
+            return user, False
+        self.conn.execute(_UPDATE_USER, {"user_id": user.id, **changes})
+        return (
+            dataclasses.replace(
+                user,
+                display_name=changes.get("display_name", user.display_name),
+                language=changes.get("language", user.language),
+                chat=chat if "chat_id" in changes else user.chat,
+            ),
+            False,
+        )
 
+    def get(self, user_id: int) -> User | None:
+        row = self.conn.execute(_USER_BY_ID, {"user_id": user_id}).first()
+        return user_from_row(row) if row is not None else None
 
-def set_user_language(conn: Connection, user_id: int, language: str) -> None:
-    result = conn.execute(_UPDATE_USER, {"user_id": user_id, "language": language})
-    if result.rowcount == 0:
-        raise KeyError(f"no user {user_id}")
+    def find(self, channel: str, external_id: str) -> User | None:
+        row = self.conn.execute(
+            _USER_BY_KEY, {"channel": channel, "external_id": external_id}
+        ).first()
+        return user_from_row(row) if row is not None else None
 
+    def set_language(self, user_id: int, language: str) -> None:
+        result = self.conn.execute(_UPDATE_USER, {"user_id": user_id, "language": language})
+        if result.rowcount == 0:
+            raise KeyError(f"no user {user_id}")
 
-def set_user_state(conn: Connection, user_id: int, state: dict | None) -> None:
-    result = conn.execute(_UPDATE_USER, {"user_id": user_id, "state": state})
-    if result.rowcount == 0:
-        raise KeyError(f"no user {user_id}")
+    def set_state(self, user_id: int, state: dict | None) -> None:
+        result = self.conn.execute(_UPDATE_USER, {"user_id": user_id, "state": state})
+        if result.rowcount == 0:
+            raise KeyError(f"no user {user_id}")

@@ -1,0 +1,418 @@
+"""The storage ports: what the core asks of a database, one small protocol per aggregate.
+
+A unit of work (`Transaction`) carries one of each: `tx.tickets.create(...)`,
+`tx.outbox.enqueue(...)`. `storage/` implements every protocol once (a repository class per
+aggregate, see `storage.repository`); `tests/test_storage_contract*.py` holds each to its
+contract on every backend. A new storage operation is: the method here, its implementation,
+its contract test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.domain import (
+    AuditRecord,
+    Direction,
+    FaqDraft,
+    FaqEntry,
+    LearnedVariant,
+    MessageLink,
+    OutboxItem,
+    Priority,
+    QuestionOutcome,
+    QuestionRecord,
+    SlaEvent,
+    Ticket,
+    TicketMessage,
+    TicketRating,
+    TicketStatus,
+    User,
+)
+from core.messages import Attachment, ConversationRef, OutgoingMessage
+
+# ---------------------------------------------------------------------------------------------
+# Parameter objects
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """A ticket to create, in status new. `previous_ticket_id` links the ticket it follows up;
+    `line`: the support line (None: the first)."""
+
+    user_id: int
+    conversation: ConversationRef
+    subject: str
+    category: str | None
+    priority: Priority
+    created_at: datetime
+    previous_ticket_id: int | None = None
+    line: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audited change. `actor`: "channel:external_id" of who did it, None for the system."""
+
+    actor: str | None
+    action: str
+    object_type: str
+    object_id: str
+    at: datetime
+    before: dict | None = None
+    after: dict | None = None
+
+
+@dataclass(frozen=True)
+class NewQuestion:
+    """A user's question and how the bot dealt with it."""
+
+    user_id: int
+    text: str
+    language: str | None
+    outcome: QuestionOutcome
+    entry_id: int | None
+    confidence: float | None
+    asked_at: datetime
+    ticket_id: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# One protocol per aggregate
+
+
+class Deliveries(Protocol):
+    """Platform deliveries already handled: a repeated delivery has no second effect."""
+
+    async def claim(self, channel: str, update_id: str, now: datetime) -> bool:
+        """Record a delivery; False when it was already recorded (a repeat)."""
+
+    async def claim_many(
+        self, keys: Sequence[tuple[str, str]], now: datetime
+    ) -> set[tuple[str, str]]:
+        """`claim` for many (channel, update_id) at once; returns the new ones."""
+
+    async def prune(self, before: datetime) -> int:
+        """Forget deliveries recorded before `before` (housekeeping); returns how many."""
+
+
+class Users(Protocol):
+    async def upsert(
+        self,
+        channel: str,
+        external_id: str,
+        display_name: str,
+        language_hint: str | None,
+        chat: ConversationRef | None,
+        now: datetime,
+    ) -> tuple[User, bool]:
+        """Find or create the user and lock its row until the transaction ends, so that two
+        processes never handle the same user at once. Returns (user, created). Keeps the stored
+        language (a stored None is filled from the hint); refreshes the display name (an empty
+        one keeps the stored name) and, when given, the private chat."""
+
+    async def get(self, user_id: int) -> User | None: ...
+
+    async def find(self, channel: str, external_id: str) -> User | None: ...
+
+    async def set_language(self, user_id: int, language: str) -> None: ...
+
+    async def set_state(self, user_id: int, state: dict | None) -> None:
+        """Replace the user's conversation state (a small JSON object; None clears it)."""
+
+
+class Tickets(Protocol):
+    async def create(self, new: NewTicket) -> Ticket: ...
+
+    async def get(self, ticket_id: int) -> Ticket | None: ...
+
+    async def find_active(self, user_id: int) -> Ticket | None:
+        """The user's newest ticket in status new/open/waiting."""
+
+    async def find_current(self, user_id: int) -> Ticket | None:
+        """The user's newest active ticket (new/open/waiting), else their newest resolved one
+        (which the user may still reopen), else None."""
+
+    async def list_for_user(self, user_id: int, limit: int = 10) -> list[Ticket]:
+        """Newest first."""
+
+    async def update(self, ticket_id: int, **changes: Any) -> Ticket:
+        """Change any of: status, priority, category, subject, assignee_id, updated_at,
+        first_response_at, resolved_at, closed_at, line, the SLA columns (the TicketSla fields,
+        with `sla_paused_since` / `sla_paused_seconds` for the pause), waiting_since and
+        waiting_reminded_at. Returns the updated ticket. Only `core.tickets` changes tickets
+        (through `TicketDesk.apply`), so that what follows from a change happens everywhere."""
+
+    async def count_by_status(self) -> dict[TicketStatus, int]:
+        """Every status is present, with 0 when no ticket has it."""
+
+    # -- due work, for the scheduled jobs. Each returned ticket is locked until the transaction
+    # ends and skipped by a second process asking at the same time (SKIP LOCKED; SQLite
+    # serializes writers anyway), so two processes never act on one ticket twice.
+
+    async def claim_sla_events(self, now: datetime) -> list[tuple[SlaEvent, Ticket]]:
+        """Claim every SLA warning point / deadline that has passed by `now` and was not yet
+        announced (its marker is set to `now`), for tickets whose timers run (new or open; a
+        response event only before the first response). Breaches first; a breach also fills
+        the warning marker, so no late warning follows it."""
+
+    async def claim_waiting_reminders(
+        self, waiting_since_before: datetime, now: datetime
+    ) -> list[Ticket]:
+        """Claim (mark reminded at `now`) every ticket waiting for the user since
+        `waiting_since_before` or earlier that was not reminded yet."""
+
+    async def lock_waiting_since(self, waiting_since_before: datetime) -> list[Ticket]:
+        """Tickets waiting for the user since `waiting_since_before` or earlier, by id."""
+
+    async def lock_resolved_since(self, resolved_before: datetime) -> list[Ticket]:
+        """Tickets resolved at `resolved_before` or earlier, by id."""
+
+
+class TicketMessages(Protocol):
+    """What was said on a ticket, both ways, with notes and system events."""
+
+    async def add(
+        self,
+        ticket_id: int,
+        author_user_id: int | None,
+        direction: Direction,
+        text: str,
+        attachments: Sequence[Attachment],
+        now: datetime,
+    ) -> TicketMessage: ...
+
+    async def list(self, ticket_id: int) -> list[TicketMessage]:
+        """Oldest first."""
+
+
+class Ratings(Protocol):
+    async def add(
+        self,
+        ticket_id: int,
+        user_id: int,
+        agent_id: int | None,
+        score: int,
+        comment: str | None,
+        now: datetime,
+    ) -> TicketRating | None:
+        """Store the ticket's rating (score 1..5, else ValueError); None when the ticket already
+        has one (the first rating stays)."""
+
+    async def get(self, ticket_id: int) -> TicketRating | None: ...
+
+    async def set_comment(self, ticket_id: int, comment: str) -> TicketRating:
+        """KeyError when the ticket has no rating."""
+
+    async def list(
+        self, *, agent_id: int | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[TicketRating]:
+        """Newest first; only one agent's / only those given at or after `since` when set."""
+
+
+class Questions(Protocol):
+    """The question log: what the knowledge base was asked and how it went."""
+
+    async def log(self, question: NewQuestion) -> int:
+        """Returns the record's id."""
+
+    async def set_ticket(self, question_id: int, ticket_id: int) -> None:
+        """The question ended in `ticket_id` after all (the answer did not help)."""
+
+    async def list(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outcome: QuestionOutcome | None = None,
+    ) -> list[QuestionRecord]:
+        """Oldest first; created in [since, until) and with that outcome when given."""
+
+
+class ReportQueries(Protocol):
+    async def tickets_touched(self, since: datetime, until: datetime) -> list[Ticket]:
+        """Tickets created, resolved or closed in [since, until), oldest first."""
+
+    async def backlog(self) -> list[tuple[TicketStatus, str | None, int]]:
+        """Active tickets now, counted by (status, line); line None is the first line."""
+
+    async def ratings_between(self, since: datetime, until: datetime) -> list[TicketRating]:
+        """Ratings given in [since, until), oldest first."""
+
+
+class DutyRoster(Protocol):
+    """Agents on duty per support line."""
+
+    async def set(self, user_id: int, line: str, on: bool, now: datetime) -> bool:
+        """Put the agent on / off duty for `line`; False when they already were."""
+
+    async def on_duty(self, line: str) -> list[int]:
+        """User ids on duty for `line`, longest on duty first."""
+
+    async def pick(self, line: str, least_loaded: bool, now: datetime) -> int | None:
+        """The on-duty agent of `line` who gets the next ticket (round-robin: the one served
+        longest ago; least-loaded: fewest active assigned tickets first), marked as served at
+        `now`; None when nobody is on duty. Two processes picking at once pick in turn."""
+
+
+class MessageLinks(Protocol):
+    """Platform messages that belong to a ticket: how an agent's reply finds its ticket."""
+
+    async def add(self, link: MessageLink) -> None:
+        """Idempotent: the same (channel, chat_id, message_id) stored twice is kept once."""
+
+    async def add_many(self, links: Sequence[MessageLink]) -> None:
+        """`add` for several links in one round trip."""
+
+    async def find_ticket(self, channel: str, chat_id: str, message_id: str) -> int | None: ...
+
+    async def find_anchor(self, ticket_id: int, channel: str, chat_id: str) -> MessageLink | None:
+        """The newest anchor link of the ticket in that chat."""
+
+    async def drop_anchor(self, ticket_id: int, channel: str, chat_id: str) -> int:
+        """Forget the ticket's anchor in that chat (its thread/topic was deleted): the next
+        staff message opens a new one. Links stay, so replies to old messages still map.
+        Returns how many anchors were dropped."""
+
+    async def move_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
+        """A chat changed its id: re-point message links, pending outbox items and the chat
+        alias (see `chat_aliases`)."""
+
+    async def chat_aliases(self, channel: str) -> dict[str, str]:
+        """Old chat id -> current chat id, for chats that moved."""
+
+
+class Outbox(Protocol):
+    """Replies saved first and sent by the outbox sender (core.outbox)."""
+
+    async def enqueue(self, message: OutgoingMessage, now: datetime) -> int: ...
+
+    async def enqueue_many(self, messages: Sequence[OutgoingMessage], now: datetime) -> None:
+        """Queue several messages in order, in one round trip."""
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, per_chat: int = 1
+    ) -> list[OutboxItem]:
+        """Pending items that may be sent now, from at most `limit` chats: for each chat
+        (channel, chat_id) its oldest pending items in order, at most `per_chat`, up to the
+        first one that is not due or is leased by another sender. The returned items are leased
+        until `lease_until`."""
+
+    async def release(self, item_ids: Sequence[int]) -> None:
+        """Give claimed, still pending items back without counting an attempt."""
+
+    async def mark_progress(self, item_id: int, parts_sent: int) -> None: ...
+
+    async def mark_sent(self, item_id: int, parts_sent: int, now: datetime) -> None: ...
+
+    async def mark_sent_many(self, items: Sequence[tuple[int, int]], now: datetime) -> None:
+        """`mark_sent` for many (item id, parts sent) at once."""
+
+    async def schedule_retry(
+        self, item_id: int, attempts: int, next_attempt_at: datetime, error: str
+    ) -> None:
+        """Keep the item pending, release its lease, try again at `next_attempt_at`."""
+
+    async def mark_failed(self, item_id: int, attempts: int, error: str) -> None: ...
+
+    async def get(self, item_id: int) -> OutboxItem | None: ...
+
+    async def count_pending(self) -> int: ...
+
+    async def prune(self, before: datetime) -> int:
+        """Delete sent and failed items created before `before` (housekeeping)."""
+
+
+class Faq(Protocol):
+    """The knowledge base's entries."""
+
+    async def list(self, *, include_disabled: bool = True) -> list[FaqEntry]:
+        """Ordered by id."""
+
+    async def get(self, entry_id: int) -> FaqEntry | None: ...
+
+    async def create(self, draft: FaqDraft, now: datetime) -> FaqEntry: ...
+
+    async def update(self, entry_id: int, draft: FaqDraft, now: datetime) -> FaqEntry:
+        """Replace question, answer, language, category, enabled and the variants."""
+
+    async def add_variant(self, entry_id: int, text: str, now: datetime) -> FaqEntry: ...
+
+    async def delete(self, entry_id: int) -> bool: ...
+
+    async def count_event(self, entry_id: int, counter: str, by: int = 1) -> None:
+        """Increment one of the counters: hits, helpful, unhelpful."""
+
+    async def revision(self) -> int:
+        """A number that grows with every change to the knowledge base (other processes use it
+        to notice that their in-memory index is stale)."""
+
+
+class LearnedWordings(Protocol):
+    """Users' wordings kept as candidate variants of an entry until an admin reviews them."""
+
+    async def add(self, entry_id: int, text: str, now: datetime) -> int | None:
+        """Not used by the matcher until approved. None when it is empty, too long or already
+        known for the entry."""
+
+    async def candidates(self, limit: int = 20) -> list[LearnedVariant]:
+        """Oldest first."""
+
+    async def review(self, variant_id: int, approve: bool) -> int | None:
+        """Approve or reject a candidate; its entry's id, or None if there is no such one."""
+
+
+class RoleGrants(Protocol):
+    """Roles granted by /grant (the bootstrap roles of the config are not stored)."""
+
+    async def of(self, channel: str, external_id: str) -> set[str]: ...
+
+    async def grant(self, channel: str, external_id: str, role: str, now: datetime) -> bool:
+        """False when the role was already there."""
+
+    async def revoke(self, channel: str, external_id: str, role: str) -> bool:
+        """False when there was nothing to revoke."""
+
+    async def list(self) -> list[tuple[str, str, str]]:
+        """(channel, external_id, role) rows."""
+
+
+class AuditLog(Protocol):
+    async def record(self, entry: AuditEntry) -> None: ...
+
+    async def list(self, object_type: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        """Newest first."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The unit of work
+
+
+class Transaction(Protocol):
+    """One unit of work. Everything done through it commits together or not at all."""
+
+    updates: Deliveries
+    users: Users
+    tickets: Tickets
+    messages: TicketMessages
+    ratings: Ratings
+    questions: Questions
+    reports: ReportQueries
+    duty: DutyRoster
+    links: MessageLinks
+    outbox: Outbox
+    faq: Faq
+    learned: LearnedWordings
+    roles: RoleGrants
+    audit: AuditLog
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """Begin a unit of work; commit on normal exit, roll back on an exception."""
+
+    async def close(self) -> None: ...
