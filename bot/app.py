@@ -13,7 +13,6 @@ from bot.knowledge_files import seed_sample_if_empty
 from core.auto_close import AutoClosePolicy
 from core.business_hours import BusinessCalendar, WorkingHours
 from core.domain import Priority
-from core.duty import AutoAssign
 from core.engine import Clock, ConversationEngine, EngineConfig, utc_now
 from core.i18n import Texts
 from core.ingest import Ingest
@@ -22,9 +21,9 @@ from core.lines import SupportLine
 from core.messages import ConversationRef
 from core.outbox import OutboxConfig, OutboxSender
 from core.ports import ChannelAdapter
-from core.sla import SlaPolicy, SlaTarget
+from core.sla_policy import SlaPolicy, SlaTarget
 from core.store import Store
-from core.ticket_policy import KeywordRule, TicketPolicy, UserGroupRule
+from core.ticket_policy import AutoAssign, KeywordRule, TicketPolicy, UserGroupRule
 from knowledge.matcher import FuzzyMatcher, create_matcher
 from knowledge.smalltalk import classify_small_talk
 from storage.database import open_store

@@ -10,7 +10,6 @@ from core.domain import FaqDraft, FaqEntry, Role
 from core.faq_format import FaqFields, FaqFormatError, parse_faq_fields
 from core.knowledge_base import KnowledgeBase, Thresholds
 from core.roles import Roles, parse_identity
-from core.store import AuditEntry
 from core.text import shorten
 from core.turn import Turn
 
@@ -229,11 +228,7 @@ class AdminCommands:
             await turn.reply(turn.t("admin.candidate_not_found", variant=variant_id))
             return
         action = "faq.variant_approved" if approve else "faq.variant_rejected"
-        await turn.tx.audit.record(
-            AuditEntry(
-                turn.actor, action, "faq", str(entry_id), turn.now, after={"variant": variant_id}
-            )
-        )
+        await turn.audit(action, "faq", entry_id, after={"variant": variant_id})
         if approve:
             entry = await turn.tx.faq.get(entry_id)
             if entry is not None:
@@ -263,16 +258,12 @@ class AdminCommands:
         )
         who = f"{identity[0]}:{identity[1]}"
         if changed:
-            await turn.tx.audit.record(
-                AuditEntry(
-                    turn.actor,
-                    "role.grant" if grant else "role.revoke",
-                    "role",
-                    who,
-                    turn.now,
-                    before=None if grant else {"role": role},
-                    after={"role": role} if grant else None,
-                )
+            await turn.audit(
+                "role.grant" if grant else "role.revoke",
+                "role",
+                who,
+                before=None if grant else {"role": role},
+                after={"role": role} if grant else None,
             )
         key = (
             ("admin.role_granted" if grant else "admin.role_revoked")
@@ -315,17 +306,7 @@ class AdminCommands:
         before: FaqEntry | None,
         after: FaqEntry | None,
     ) -> None:
-        await turn.tx.audit.record(
-            AuditEntry(
-                turn.actor,
-                action,
-                "faq",
-                str(entry_id),
-                turn.now,
-                before=_faq_dict(before),
-                after=_faq_dict(after),
-            )
-        )
+        await turn.audit(action, "faq", entry_id, before=_faq_dict(before), after=_faq_dict(after))
 
 
 def _faq_dict(entry: FaqEntry | None) -> dict | None:

@@ -4,28 +4,21 @@ within the reopen window, as after any resolution); a ticket resolved for `close
 (the user neither confirmed nor reopened it) is closed and the user is asked for a rating.
 
 `AutoClose.check` claims what is due and queues the messages in the same transaction; it is safe
-to run in several processes at once (see `Transaction.claim_waiting_reminders`).
+to run in several processes at once (see `Tickets.lock_waiting_since`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from core.commands import command_text
+from core import notices
 from core.domain import Direction, Ticket, TicketStatus
-from core.messages import Button, OutgoingMessage
-from core.store import AuditEntry, Store, Transaction
-
-if TYPE_CHECKING:
-    from core.tickets import TicketDesk
+from core.tickets import TicketDesk
+from core.work import UnitOfWork, Work
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -57,134 +50,83 @@ class AutoCloseResult:
 
 
 class AutoClose:
-    """Reminds and resolves tickets the user left waiting. `desk` is the engine's TicketDesk."""
+    """Reminds and resolves tickets the user left waiting, closes resolved ones."""
 
-    def __init__(
-        self,
-        store: Store,
-        desk: TicketDesk,
-        policy: AutoClosePolicy,
-        clock: Clock,
-        on_committed: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.store = store
+    def __init__(self, unit_of_work: UnitOfWork, desk: TicketDesk, policy: AutoClosePolicy) -> None:
+        self.unit_of_work = unit_of_work
         self.desk = desk
         self.policy = policy
-        self.clock = clock
-        self.on_committed = on_committed
 
     async def check(self, now: datetime | None = None) -> AutoCloseResult:
-        """Claim and act on what is due at `now` (default: the clock)."""
-        now = now or self.clock()
+        """Act on what is due at `now` (default: the clock)."""
         policy = self.policy
-        async with self.store.transaction() as tx:
-            messages: list[OutgoingMessage] = []
+        async with self.unit_of_work(now) as work:
+            tickets = work.tx.tickets
             # Closures first: a ticket resolved below is not closed in the same run.
-            closed: list[Ticket] = []
+            closed = []
             if policy.close_resolved_after is not None:
-                due = await tx.tickets.lock_resolved_since(now - policy.close_resolved_after)
-                closed = [
-                    await self._change(tx, t, now, status=TicketStatus.CLOSED, closed_at=now)
-                    for t in due
-                ]
-            for ticket in closed:
-                messages += await self._close(tx, ticket, now)
+                due = work.now - policy.close_resolved_after
+                for ticket in await tickets.lock_resolved_since(due):
+                    closed.append(await self._close(work, ticket))
             # Resolutions before reminders: a ticket past both points (no checker ran in
             # between) is resolved without a reminder that would come too late to matter.
-            resolved: list[Ticket] = []
+            resolved = []
             if policy.resolve_after is not None:
-                due = await tx.tickets.lock_waiting_since(now - policy.resolve_after)
-                resolved = [
-                    await self._change(tx, t, now, status=TicketStatus.RESOLVED, resolved_at=now)
-                    for t in due
-                ]
-            for ticket in resolved:
-                messages += await self._resolve(tx, ticket, now)
-            reminded: list[Ticket] = []
+                for ticket in await tickets.lock_waiting_since(work.now - policy.resolve_after):
+                    resolved.append(await self._resolve(work, ticket))
+            reminded = []
             if policy.remind_after is not None:
-                reminded = await tx.tickets.claim_waiting_reminders(now - policy.remind_after, now)
-            for ticket in reminded:
-                messages += await self._remind(tx, ticket, now)
-            await tx.outbox.enqueue_many(messages, now)
+                due = work.now - policy.remind_after
+                for ticket in await tickets.claim_waiting_reminders(due, work.now):
+                    reminded.append(await self._remind(work, ticket))
         if resolved or reminded or closed:
             log.info(
                 "auto-close",
                 extra={"reminded": len(reminded), "resolved": len(resolved), "closed": len(closed)},
             )
-            self.on_committed()
         return AutoCloseResult(
             tuple(t.number for t in reminded),
             tuple(t.number for t in resolved),
             tuple(t.number for t in closed),
         )
 
-    async def _close(self, tx: Transaction, ticket: Ticket, now: datetime) -> list[OutgoingMessage]:
-        days = _days(self.policy.close_resolved_after)  # type: ignore[arg-type]
+    async def _close(self, work: Work, ticket: Ticket) -> Ticket:
+        days = notices.days(self.policy.close_resolved_after)  # type: ignore[arg-type]
+        closed = await self._change(work, ticket, status=TicketStatus.CLOSED, closed_at=work.now)
         note = self.desk.staff_text("staff.auto_closed", number=ticket.number, days=days)
-        await tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), now)
-        return [
-            await self.desk.closed_message(tx, ticket, "ticket.auto_closed", days=days),
-            await self.desk.staff_message(tx, ticket, note),
-        ]
+        await work.tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), work.now)
+        await self.desk.tell_closed(work, closed, "ticket.auto_closed", days=days)
+        await self.desk.notify_staff(work, closed, note)
+        return closed
 
-    async def _remind(
-        self, tx: Transaction, ticket: Ticket, now: datetime
-    ) -> list[OutgoingMessage]:
-        left = _hours(self.policy.resolve_after - self.policy.remind_after)  # type: ignore[operator]
-        await tx.audit.record(
-            AuditEntry(None, "ticket.waiting_reminder", "ticket", str(ticket.id), now)
+    async def _remind(self, work: Work, ticket: Ticket) -> Ticket:
+        left = notices.hours(self.policy.resolve_after - self.policy.remind_after)  # type: ignore[operator]
+        await work.audit("ticket.waiting_reminder", "ticket", ticket.id)
+        await self.desk.notify_user(work, ticket, "ticket.waiting_reminder", hours=left)
+        note = self.desk.staff_text("staff.waiting_reminded", number=ticket.number)
+        await self.desk.notify_staff(work, ticket, note)
+        return ticket
+
+    async def _resolve(self, work: Work, ticket: Ticket) -> Ticket:
+        waited = notices.hours(self.policy.resolve_after)  # type: ignore[arg-type]
+        resolved = await self._change(
+            work, ticket, status=TicketStatus.RESOLVED, resolved_at=work.now
         )
-        return [
-            await self.desk.user_message(tx, ticket, "ticket.waiting_reminder", hours=left),
-            await self.desk.staff_message(
-                tx, ticket, self.desk.staff_text("staff.waiting_reminded", number=ticket.number)
-            ),
-        ]
-
-    async def _resolve(
-        self, tx: Transaction, ticket: Ticket, now: datetime
-    ) -> list[OutgoingMessage]:
-        waited = _hours(self.policy.resolve_after)  # type: ignore[arg-type]
         note = self.desk.staff_text("staff.auto_resolved", number=ticket.number, hours=waited)
-        await tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), now)
-        reopen = _hours(self.desk.policy.reopen_window)
-        language = await self._language(tx, ticket)
+        await work.tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), work.now)
+        language = await self.desk.owner_language(work, ticket)
         text = self.desk.texts.get(
-            language, "ticket.auto_resolved", number=ticket.number, hours=waited, reopen=reopen
+            language,
+            "ticket.auto_resolved",
+            number=ticket.number,
+            hours=waited,
+            reopen=notices.hours(self.desk.policy.reopen_window),
         )
-        buttons = (
-            (
-                Button(
-                    self.desk.texts.get(language, "button.confirm_solved"),
-                    command_text("close", ticket.number),
-                ),
-                Button(
-                    self.desk.texts.get(language, "button.not_solved"),
-                    command_text("reopen", ticket.number),
-                ),
-            ),
-        )
-        return [
-            OutgoingMessage(
-                conversation=ticket.conversation, text=text, buttons=buttons, ticket_id=ticket.id
-            ),
-            await self.desk.staff_message(tx, ticket, note),
-        ]
+        await work.send(notices.with_solved_buttons(self.desk.texts, language, resolved, text))
+        await self.desk.notify_staff(work, resolved, note)
+        return resolved
 
-    async def _change(self, tx: Transaction, ticket: Ticket, now: datetime, **changes) -> Ticket:
+    async def _change(self, work: Work, ticket: Ticket, **changes) -> Ticket:
         return await self.desk.apply(
-            tx, None, now, ticket, reason="auto_close", updated_at=now, **changes
+            work, ticket, reason="auto_close", updated_at=work.now, **changes
         )
-
-    async def _language(self, tx: Transaction, ticket: Ticket) -> str:
-        owner = await tx.users.get(ticket.user_id)
-        return (owner.language if owner else None) or self.desk.texts.default_language
-
-
-def _days(duration: timedelta) -> str:
-    return f"{duration.total_seconds() / 86400:g}"
-
-
-def _hours(duration: timedelta | float) -> str:
-    seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
-    return f"{seconds / 3600:g}"

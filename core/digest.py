@@ -9,48 +9,39 @@ them); a process that loses the claim has rendered them for nothing, once a day.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import TYPE_CHECKING
 
 from core.messages import OutgoingMessage
+from core.report_commands import ReportCommands
 from core.report_format import render_report
 from core.reports import Period, build_report
-from core.store import Store
-
-if TYPE_CHECKING:
-    from core.report_commands import ReportCommands
-    from core.tickets import TicketDesk
+from core.tickets import TicketDesk
+from core.work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 CLAIM_CHANNEL = "digest"  # the digest's days are claimed like platform deliveries
 
 
 class DailyDigest:
     def __init__(
         self,
-        store: Store,
+        unit_of_work: UnitOfWork,
         desk: TicketDesk,
         reports: ReportCommands,
         at: time,
         zone: tzinfo,
-        clock: Clock,
-        on_committed: Callable[[], None] = lambda: None,
     ) -> None:
-        self.store = store
+        self.unit_of_work = unit_of_work
         self.desk = desk
         self.reports = reports
         self.at = at
         self.zone = zone
-        self.clock = clock
-        self.on_committed = on_committed
         self._settled: date | None = None  # the local day whose digest is known to be sent
 
     async def check(self, now: datetime | None = None) -> bool:
         """Send today's digest if it is time and nobody has yet. True when this call sent it."""
-        now = now or self.clock()
+        now = now or self.unit_of_work.clock()
         local = now.astimezone(self.zone)
         today = local.date()
         if local.time() < self.at or self._settled == today:
@@ -58,9 +49,11 @@ class DailyDigest:
         yesterday = today - timedelta(days=1)
         period = Period(yesterday, yesterday, self.zone)
         lines = self.desk.lines
-        async with self.store.transaction() as tx:
+        async with self.unit_of_work(now) as work:
             reports = [
-                await build_report(tx, period, lines, now, line.name if len(lines) > 1 else None)
+                await build_report(
+                    work.tx, period, lines, now, line.name if len(lines) > 1 else None
+                )
                 for line in lines
             ]
         messages: list[OutgoingMessage] = []
@@ -69,14 +62,13 @@ class DailyDigest:
             body = render_report(report, self.desk.staff_text)
             messages.append(OutgoingMessage(conversation=line.chat, text=f"{title}\n{body}"))
             messages.append(await self.reports.chart_message(report, line.chat))
-        async with self.store.transaction() as tx:
-            claimed = await tx.updates.claim(CLAIM_CHANNEL, today.isoformat(), now)
+        async with self.unit_of_work(now) as work:
+            claimed = await work.tx.updates.claim(CLAIM_CHANNEL, today.isoformat(), now)
             if claimed:
-                await tx.outbox.enqueue_many(messages, now)
+                work.outbox.extend(messages)
         # Sent here or elsewhere: nothing to do until tomorrow (no query every minute).
         self._settled = today
         if not claimed:
             return False
         log.info("daily digest sent", extra={"day": yesterday.isoformat(), "lines": len(lines)})
-        self.on_committed()
         return True

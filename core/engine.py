@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, tzinfo
@@ -14,21 +13,23 @@ from datetime import UTC, datetime, time, tzinfo
 from core.admin_commands import AdminCommands
 from core.auto_close import AutoClose, AutoClosePolicy
 from core.digest import DailyDigest
-from core.duty import AutoAssign, Duty, DutyCommands
+from core.duty import DutyCommands
 from core.gap_commands import GapCommands
 from core.i18n import Texts, normalize_language
 from core.knowledge_base import KnowledgeBase, Thresholds
 from core.lines import SupportLine, SupportLines
-from core.messages import ConversationRef, IncomingMessage, OutgoingMessage
+from core.messages import ConversationRef, IncomingMessage
 from core.report_commands import ReportCommands
 from core.roles import Roles
-from core.sla import SlaMonitor, SlaPolicy
+from core.sla import SlaMonitor
+from core.sla_policy import SlaPolicy
 from core.staff_flow import StaffCommandGroup, StaffFlow
-from core.store import AuditEntry, Store, Transaction
-from core.ticket_policy import TicketPolicy
+from core.store import Store
+from core.ticket_policy import AutoAssign, TicketPolicy
 from core.tickets import TicketDesk
 from core.turn import Turn
 from core.user_flow import UserFlow
+from core.work import UnitOfWork, Work
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class ConversationEngine:
         self.on_committed = on_committed  # e.g. wake the outbox sender
         self._faq_revision: int | None = None
         thresholds = Thresholds(config.answer_threshold, config.suggest_threshold)
+        self.unit_of_work = unit = UnitOfWork(store, texts, clock, lambda: self.on_committed())
         self.desk = desk = TicketDesk(
             config.support_lines(),
             texts,
@@ -96,18 +98,15 @@ class ConversationEngine:
             config.max_file_sizes,
             config.tickets,
             config.sla,
+            config.auto_assign,
         )
-        if config.auto_assign is not None:
-            desk.duty = Duty(desk, config.auto_assign)
         roles = Roles(config.bootstrap_roles)
         # Run by a scheduler (bot/runner.py); None without an SLA policy.
         self.sla = (
             SlaMonitor(
-                store,
+                unit,
                 desk,
                 config.sla,
-                clock,
-                lambda: self.on_committed(),
                 roles=roles,
                 escalate_on_breach=config.escalate_on_breach,
             )
@@ -116,9 +115,7 @@ class ConversationEngine:
         )
         # Run by the same scheduler; None when auto-close is off.
         self.auto_close = (
-            AutoClose(store, desk, config.auto_close, clock, lambda: self.on_committed())
-            if config.auto_close is not None
-            else None
+            AutoClose(unit, desk, config.auto_close) if config.auto_close is not None else None
         )
         admin = AdminCommands(knowledge, roles, thresholds)
         self.users = UserFlow(
@@ -133,15 +130,7 @@ class ConversationEngine:
         reports = ReportCommands(desk, roles, config.timezone)
         # Run by the scheduler every minute; None when off.
         self.digest = (
-            DailyDigest(
-                store,
-                desk,
-                reports,
-                config.digest_at,
-                config.timezone,
-                clock,
-                lambda: self.on_committed(),
-            )
+            DailyDigest(unit, desk, reports, config.digest_at, config.timezone)
             if config.digest_at is not None
             else None
         )
@@ -207,43 +196,28 @@ class ConversationEngine:
         return [(await self.handle_batch([m]))[0] for m in messages]
 
     async def _handle_in_transaction(self, messages: Sequence[IncomingMessage]) -> None:
-        after_commit: list[Callable[[], None]] = []
-        outbox: list[OutgoingMessage] = []
-        faq_counts: Counter[tuple[int, str]] = Counter()
-        async with self.store.transaction() as tx:
+        async with self.unit_of_work() as batch:
             keys = [(m.conversation.channel, m.update_id) for m in messages]
-            new = await tx.updates.claim_many(keys, self.clock())
+            new = await batch.tx.updates.claim_many(keys, batch.now)
             for key, message in zip(keys, messages, strict=True):
                 if key not in new:
                     log.info("repeated delivery dropped", extra={"update_id": message.update_id})
                     continue
                 new.discard(key)  # a second copy inside the same batch is a repeat too
-                after_commit += await self._handle_one(tx, _sanitized(message), outbox, faq_counts)
-            for (entry_id, counter), count in sorted(faq_counts.items()):
-                await tx.faq.count_event(entry_id, counter, count)
-            await tx.outbox.enqueue_many(outbox, self.clock())
-        for action in after_commit:
-            action()
-        self.on_committed()
+                await self._handle_one(batch, _sanitized(message))
 
-    async def _handle_one(
-        self,
-        tx: Transaction,
-        message: IncomingMessage,
-        outbox: list[OutgoingMessage],
-        faq_counts: Counter[tuple[int, str]],
-    ) -> list[Callable]:
-        """Handle one new (already claimed) message; its replies are appended to `outbox`, its
-        FAQ statistics to `faq_counts`."""
-        now = self.clock()
+    async def _handle_one(self, batch: Work, message: IncomingMessage) -> None:
+        """Handle one new (already claimed) message in the batch's unit of work."""
+        tx, now = batch.tx, self.clock()
         conversation = message.conversation
         if message.migrated_to_chat_id:
             old, new = conversation.chat_id, message.migrated_to_chat_id
             await tx.links.move_chat(conversation.channel, old, new)
-            return [lambda: self._follow_chat(conversation.channel, old, new)]
+            batch.after_commit.append(lambda: self._follow_chat(conversation.channel, old, new))
+            return
         is_staff = self._is_staff_chat(conversation)
         if not is_staff and not message.is_private:
-            return []  # a group the bot was added to that is not the staff chat
+            return  # a group the bot was added to that is not the staff chat
         sender = message.sender
         user, created = await tx.users.upsert(
             conversation.channel,
@@ -255,13 +229,14 @@ class ConversationEngine:
         )
         turn = Turn(
             tx=tx,
-            message=message,
             now=now,
             texts=self.texts,
+            outbox=batch.outbox,
+            faq_counts=batch.faq_counts,
+            after_commit=batch.after_commit,
+            message=message,
             user=user,
             language=user.language or self.config.default_language,
-            outbox=outbox,
-            faq_counts=faq_counts,
         )
         if len(message.text) > MAX_TEXT_LENGTH:
             await turn.reply(
@@ -272,7 +247,6 @@ class ConversationEngine:
         else:
             await self.users.handle(turn, first_contact=created)
         await turn.finish()
-        return turn.after_commit
 
     def _is_staff_chat(self, conversation: ConversationRef) -> bool:
         return self.desk.lines.of_chat(conversation) is not None
@@ -286,35 +260,22 @@ class ConversationEngine:
             exc_info=error,
             extra={"update_id": message.update_id, "channel": message.conversation.channel},
         )
-        now = self.clock()
         try:
-            async with self.store.transaction() as tx:
-                if not await tx.updates.claim(message.conversation.channel, message.update_id, now):
+            async with self.unit_of_work() as work:
+                work.actor = f"{message.conversation.channel}:{message.sender.external_id}"
+                channel = message.conversation.channel
+                if not await work.tx.updates.claim(channel, message.update_id, work.now):
                     return None
-                await tx.audit.record(
-                    AuditEntry(
-                        f"{message.conversation.channel}:{message.sender.external_id}",
-                        "message.failed",
-                        "update",
-                        message.update_id,
-                        now,
-                        after={"message": _message_dict(message), "error": repr(error)},
-                    )
-                )
+                failed = {"message": _message_dict(message), "error": repr(error)}
+                await work.audit("message.failed", "update", message.update_id, after=failed)
                 language = normalize_language(message.sender.language_hint)
-                await tx.outbox.enqueue(
-                    OutgoingMessage(
-                        conversation=message.conversation,
-                        text=self.texts.get(language, "error.internal"),
-                    ),
-                    now,
-                )
+                text = self.texts.get(language, "error.internal")
+                await work.send_to(message.conversation, text)
         except Exception:  # noqa: BLE001 - the database is not usable: let the platform retry
             log.exception(
                 "could not record the failed message", extra={"update_id": message.update_id}
             )
             return error
-        self.on_committed()
         return None
 
 

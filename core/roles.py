@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 
 from core.domain import Role
-from core.store import AuditEntry, Transaction
+from core.store import Transaction
 from core.turn import Turn
 
 log = logging.getLogger(__name__)
@@ -66,16 +66,7 @@ class Roles:
             "command refused",
             extra={"command": command, "actor": turn.actor, "required_role": role.value},
         )
-        await turn.tx.audit.record(
-            AuditEntry(
-                turn.actor,
-                "command.refused",
-                "command",
-                command,
-                turn.now,
-                after={"required": role.value},
-            )
-        )
+        await turn.audit("command.refused", "command", command, after={"required": role.value})
         return False
 
     async def require(

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from core.commands import Command, command_text
 from core.domain import Direction, Ticket, TicketStatus
 from core.messages import Button
-from core.store import AuditEntry
 from core.tickets import TicketDesk
 from core.turn import Turn
 
@@ -54,15 +53,11 @@ class Satisfaction:
         if rating is None:
             await turn.reply(turn.t("csat.already_rated", number=number))
             return
-        await turn.tx.audit.record(
-            AuditEntry(
-                turn.actor,
-                "ticket.rating",
-                "ticket",
-                str(ticket.id),
-                turn.now,
-                after={"score": score, "comment": comment, "agent_id": agent_id},
-            )
+        await turn.audit(
+            "ticket.rating",
+            "ticket",
+            ticket.id,
+            after={"score": score, "comment": comment, "agent_id": agent_id},
         )
         if comment:
             await turn.reply(turn.t("csat.thanks"))
@@ -96,16 +91,7 @@ class Satisfaction:
             return False
         await turn.tx.users.set_state(turn.user.id, None)
         rating = await turn.tx.ratings.set_comment(number, text)
-        await turn.tx.audit.record(
-            AuditEntry(
-                turn.actor,
-                "ticket.rating_comment",
-                "ticket",
-                str(number),
-                turn.now,
-                after={"comment": text},
-            )
-        )
+        await turn.audit("ticket.rating_comment", "ticket", number, after={"comment": text})
         await turn.reply(turn.t("csat.comment_thanks"))
         if rating.score <= LOW_RATING:
             ticket = await turn.tx.tickets.get(number)

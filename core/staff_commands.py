@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 
 from core.commands import Command
 from core.domain import Direction, Priority, Role, Ticket, TicketStatus, User
-from core.escalation import move_ticket
 from core.knowledge_base import KnowledgeBase
 from core.roles import Roles, parse_identity
 from core.text import shorten
@@ -218,21 +217,8 @@ class TicketCommands:
             return
         if not await self._still_open(turn, ticket):
             return
-        moved, messages = await move_ticket(
-            self.desk,
-            turn.tx,
-            ticket,
-            target,
-            actor=turn.actor,
-            by=turn.user.name,
-            reason=shorten(reason.strip(), REASON_LENGTH),
-            now=turn.now,
-        )
-        for message in messages:
-            await turn.send(message)
-        log.info(
-            "ticket moved to another line",
-            extra={"ticket": moved.id, "from": current.name, "to": target.name},
+        await self.desk.move(
+            turn, ticket, target, by=turn.user.name, reason=shorten(reason.strip(), REASON_LENGTH)
         )
 
     # -- helpers

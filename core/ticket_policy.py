@@ -6,11 +6,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from functools import cache
 
 from core.domain import Priority
 
 PRIORITY_ORDER = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
+
+
+class AutoAssign(StrEnum):
+    ROUND_ROBIN = "round_robin"  # the agent on duty who got a ticket longest ago
+    LEAST_LOADED = "least_loaded"  # the fewest active tickets, then round-robin
 
 
 @dataclass(frozen=True)

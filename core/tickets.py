@@ -1,26 +1,28 @@
-"""Ticket operations shared by the user side and the staff side. Each one records the change
-(ticket, message, audit) and queues the notifications both sides should see."""
+"""The ticket desk: every change to a ticket goes through it, from a user's message, an agent's
+command or a scheduled job alike. Each operation records the change (ticket, message, audit)
+and queues what both sides should see; `apply` is the one place a ticket's fields change."""
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from core.commands import command_text
+from core import notices
 from core.domain import Direction, Priority, Ticket, TicketStatus, User
-from core.duty import Duty
 from core.i18n import Texts
-from core.lines import SupportLines
-from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
-from core.sla import SlaPolicy
-from core.store import AuditEntry, NewTicket, Transaction
+from core.lines import SupportLine, SupportLines
+from core.messages import Attachment, ConversationRef, OutgoingMessage
+from core.sla_policy import SlaPolicy
+from core.store import AuditEntry, NewTicket
 from core.text import shorten
-from core.ticket_policy import TicketPolicy
+from core.ticket_policy import AutoAssign, TicketPolicy
 from core.turn import Turn
+from core.work import Work
+
+log = logging.getLogger(__name__)
 
 SUBJECT_LENGTH = 80
-RATING_SCORES = (1, 2, 3, 4, 5)
 # Fields whose every change is in the audit log (as "ticket.<name>").
 AUDITED_FIELDS = {
     "status": "ticket.status",
@@ -40,15 +42,15 @@ class TicketDesk:
         max_file_sizes: Mapping[str, int] | None = None,
         policy: TicketPolicy | None = None,
         sla: SlaPolicy | None = None,
+        auto_assign: AutoAssign | None = None,
     ) -> None:
-        self.sla = sla  # None: no SLA timers
         self.lines = lines
-        # Automatic assignment to agents on duty (core.duty); None: tickets wait for /take.
-        self.duty: Duty | None = None
         self.texts = texts
         self.staff_language = staff_language
         self.max_file_sizes = dict(max_file_sizes or {})  # per channel, bytes
         self.policy = policy or TicketPolicy()
+        self.sla = sla  # None: no SLA timers
+        self.auto_assign = auto_assign  # None: new tickets wait for /take or /assign
 
     def staff_text(self, key: str, **params: object) -> str:
         return self.texts.get(self.staff_language, key, **params)
@@ -62,48 +64,105 @@ class TicketDesk:
         """The staff chat of the ticket's support line."""
         return self.lines.of_ticket(ticket).chat
 
-    async def notify_staff(self, turn: Turn, ticket: Ticket, text: str, **fields) -> None:
-        """A message in the ticket's thread / reply chain in the staff chat. Each carries the
-        thread title: if the thread is gone, whichever message comes next opens a new one."""
-        owner = await self._owner(turn, ticket)
-        await turn.send(
+    # -- what both sides see
+
+    async def notify_staff(self, work: Work, ticket: Ticket, text: str, **fields) -> None:
+        """A message in the ticket's thread / reply chain in its line's staff chat. Each carries
+        the thread title: if the thread is gone, whichever message comes next opens a new one."""
+        owner = await self._owner(work, ticket)
+        await work.send(
             OutgoingMessage(
                 conversation=self.staff_chat_of(ticket),
                 text=text,
                 ticket_id=ticket.id,
                 to_staff=True,
-                thread_title=_thread_title(ticket, owner),
+                thread_title=notices.thread_title(ticket, owner),
                 **fields,
             )
         )
 
-    async def staff_message(self, tx: Transaction, ticket: Ticket, text: str) -> OutgoingMessage:
-        """What `notify_staff` sends, for callers without a turn (the SLA monitor)."""
-        owner = await tx.users.get(ticket.user_id)
-        return OutgoingMessage(
-            conversation=self.staff_chat_of(ticket),
-            text=text,
-            ticket_id=ticket.id,
-            to_staff=True,
-            thread_title=_thread_title(ticket, owner),
+    async def notify_user(
+        self,
+        work: Work,
+        ticket: Ticket,
+        key: str,
+        attachments: tuple[Attachment, ...] = (),
+        **params: object,
+    ) -> None:
+        """A message to the ticket's owner in the owner's language (the speaker may be an agent
+        or nobody: a scheduled job)."""
+        language = await self.owner_language(work, ticket)
+        text = self.texts.get(language, key, number=ticket.number, **params)
+        await work.send(
+            OutgoingMessage(
+                conversation=ticket.conversation,
+                text=text,
+                attachments=attachments,
+                ticket_id=ticket.id,
+            )
         )
 
-    async def user_message(
-        self, tx: Transaction, ticket: Ticket, key: str, **params: object
-    ) -> OutgoingMessage:
-        """What `notify_user` sends, for callers without a turn (auto-close)."""
-        owner = await tx.users.get(ticket.user_id)
-        language = (owner.language if owner else None) or self.texts.default_language
-        text = self.texts.get(language, key, number=ticket.number, **params)
-        return OutgoingMessage(conversation=ticket.conversation, text=text, ticket_id=ticket.id)
+    async def tell_closed(self, work: Work, ticket: Ticket, key: str, **params: object) -> None:
+        """Tell the owner the ticket is closed and, once per ticket, ask for a rating."""
+        language = await self.owner_language(work, ticket)
+        rated = await work.tx.ratings.get(ticket.id) is not None
+        await work.send(notices.closed(self.texts, language, ticket, key, rated, **params))
 
-    async def notify_user(self, turn: Turn, ticket: Ticket, key: str, **params: object) -> None:
-        """A message to the ticket's owner in the owner's language (the speaker may be an agent)."""
-        language = await self._owner_language(turn, ticket)
-        text = self.texts.get(language, key, number=ticket.number, **params)
-        await turn.send(
-            OutgoingMessage(conversation=ticket.conversation, text=text, ticket_id=ticket.id)
-        )
+    async def announce_change(self, work: Work, ticket: Ticket, event: str) -> None:
+        """What changed, then the ticket's current header (status, priority, category,
+        assignee): the newest header in the thread is always the ticket's state."""
+        await self.notify_staff(work, ticket, event + "\n" + await self.header(work, ticket))
+
+    async def header(self, work: Work, ticket: Ticket) -> str:
+        assignee = await work.tx.users.get(ticket.assignee_id) if ticket.assignee_id else None
+        return notices.header(self.staff_text, ticket, assignee)
+
+    async def owner_language(self, work: Work, ticket: Ticket) -> str:
+        owner = await self._owner(work, ticket)
+        return (owner.language if owner else None) or self.texts.default_language
+
+    async def _owner(self, work: Work, ticket: Ticket) -> User | None:
+        if isinstance(work, Turn) and work.user.id == ticket.user_id:
+            return work.user
+        return await work.tx.users.get(ticket.user_id)
+
+    # -- the one place a ticket changes
+
+    async def apply(
+        self,
+        work: Work,
+        ticket: Ticket,
+        *,
+        reason: str | None = None,
+        by_system: bool = False,
+        **changes,
+    ) -> Ticket:
+        """Store `changes` with what follows from them (the auto-close and SLA clocks) and
+        audit every change of an audited field in the actor's name (the system's when
+        `by_system`: an automatic step inside someone's turn), with `reason` if given."""
+        changes.update(waiting_marks(ticket, changes.get("status", ticket.status), work.now))
+        updated = await work.tx.tickets.update(ticket.id, **changes)
+        if self.sla is not None:
+            timers = self.sla.on_change(ticket, updated, work.now)
+            if timers:
+                updated = await work.tx.tickets.update(ticket.id, **timers)
+        for name, action in AUDITED_FIELDS.items():
+            before, after = _plain(getattr(ticket, name)), _plain(getattr(updated, name))
+            if before != after:
+                extra = {"reason": reason} if reason else {}
+                entry = AuditEntry(
+                    None if by_system else work.actor,
+                    action,
+                    "ticket",
+                    str(ticket.id),
+                    work.now,
+                    before={name: before},
+                    after={name: after} | extra,
+                )
+                await work.tx.audit.record(entry)
+        return updated
+
+    # -- opening and talking
 
     async def open(
         self,
@@ -111,45 +170,32 @@ class TicketDesk:
         text: str,
         attachments: Sequence[Attachment] = (),
         category: str | None = None,
-        priority: Priority | None = None,
         follows_up: Ticket | None = None,
     ) -> Ticket:
-        """Priority and category not given come from the policy's keyword rules; a follow-up
-        of a resolved ticket keeps that ticket's category when no rule gives one."""
+        """Priority and category come from the policy's keyword rules (a category given wins);
+        a follow-up of a resolved ticket keeps that ticket's category when no rule gives one."""
         user = turn.user
         subject = (
             shorten(text, SUBJECT_LENGTH) if text.strip() else self.staff_text("ticket.no_subject")
         )
-        if priority is None:
-            priority = self.policy.initial_priority(text, (user.channel, user.external_id))
         category = category or self.policy.category_for(text)
         if category is None and follows_up is not None:
             category = follows_up.category
-        conversation = turn.message.conversation.without_thread()
         ticket = await turn.tx.tickets.create(
             NewTicket(
-                user.id,
-                conversation,
-                subject,
-                category,
-                priority,
-                turn.now,
+                user_id=user.id,
+                conversation=turn.message.conversation.without_thread(),
+                subject=subject,
+                category=category,
+                priority=self.policy.initial_priority(text, (user.channel, user.external_id)),
+                created_at=turn.now,
                 previous_ticket_id=follows_up.id if follows_up else None,
             )
         )
         await turn.tx.messages.add(
             ticket.id, user.id, Direction.FROM_USER, text, attachments, turn.now
         )
-        await turn.tx.audit.record(
-            AuditEntry(
-                turn.actor,
-                "ticket.create",
-                "ticket",
-                str(ticket.id),
-                turn.now,
-                after=_snapshot(ticket),
-            )
-        )
+        await turn.audit("ticket.create", "ticket", ticket.id, after=notices.snapshot(ticket))
         if self.sla is not None:
             ticket = await turn.tx.tickets.update(ticket.id, **self.sla.on_open(ticket))
         if follows_up is None:
@@ -158,35 +204,10 @@ class TicketDesk:
             await self.notify_user(
                 turn, ticket, "ticket.follow_up_opened", previous=follows_up.number
             )
-        announcement = self.staff_text(
-            "staff.ticket_announcement",
-            number=ticket.number,
-            name=user.name,
-            channel=user.channel,
-            language=user.language or "?",
-            priority=self.staff_text(f"priority.{ticket.priority.value}"),
-            category=ticket.category or "—",
-            text=text or "—",
-        )
-        if follows_up is not None:
-            announcement = (
-                self.staff_text("staff.follows_up", previous=follows_up.number)
-                + "\n"
-                + announcement
-            )
-        await self.notify_staff(
-            turn,
-            ticket,
-            announcement,
-            attachments=await self._carriable(
-                turn, attachments, self.staff_chat_of(ticket).channel
-            ),
-        )
-        if self.duty is not None:
-            ticket, messages = await self.duty.assign(turn.tx, ticket, turn.now)
-            for message in messages:
-                await turn.send(message)
-        return ticket
+        announcement = notices.announcement(self.staff_text, ticket, user, text, follows_up)
+        carried = await self._carriable(turn, attachments, self.staff_chat_of(ticket).channel)
+        await self.notify_staff(turn, ticket, announcement, attachments=carried)
+        return await self.assign_on_duty(turn, ticket)
 
     async def add_user_message(
         self, turn: Turn, ticket: Ticket, text: str, attachments: Sequence[Attachment]
@@ -194,27 +215,19 @@ class TicketDesk:
         await turn.tx.messages.add(
             ticket.id, turn.user.id, Direction.FROM_USER, text, attachments, turn.now
         )
-        changes = {"updated_at": turn.now}
+        changes: dict = {"updated_at": turn.now}
         if ticket.status == TicketStatus.WAITING:
             changes["status"] = TicketStatus.OPEN
-        await self._update(turn, ticket, **changes)
-        await self.notify_staff(
-            turn,
-            ticket,
-            self.staff_text(
-                "staff.user_message",
-                number=ticket.number,
-                name=turn.user.name,
-                text=text or "—",
-            ),
-            attachments=await self._carriable(
-                turn, attachments, self.staff_chat_of(ticket).channel
-            ),
+        await self.apply(turn, ticket, **changes)
+        relayed = self.staff_text(
+            "staff.user_message", number=ticket.number, name=turn.user.name, text=text or "—"
         )
+        carried = await self._carriable(turn, attachments, self.staff_chat_of(ticket).channel)
+        await self.notify_staff(turn, ticket, relayed, attachments=carried)
 
     async def relay_agent_reply(
         self, turn: Turn, ticket: Ticket, text: str, attachments: Sequence[Attachment]
-    ) -> None:
+    ) -> Ticket:
         await turn.tx.messages.add(
             ticket.id, turn.user.id, Direction.TO_USER, text, attachments, turn.now
         )
@@ -223,21 +236,15 @@ class TicketDesk:
             changes["first_response_at"] = turn.now
         if ticket.status == TicketStatus.NEW:
             changes["status"] = TicketStatus.OPEN
-        await self._update(turn, ticket, **changes)
-        owner_language = await self._owner_language(turn, ticket)
-        await turn.send(
-            OutgoingMessage(
-                conversation=ticket.conversation,
-                text=self.texts.get(
-                    owner_language, "user.agent_reply", number=ticket.number, text=text
-                ),
-                attachments=await self._carriable(turn, attachments, ticket.conversation.channel),
-                ticket_id=ticket.id,
-            )
-        )
+        updated = await self.apply(turn, ticket, **changes)
+        carried = await self._carriable(turn, attachments, ticket.conversation.channel)
+        await self.notify_user(turn, ticket, "user.agent_reply", text=text, attachments=carried)
+        return updated
 
     async def add_note(self, turn: Turn, ticket: Ticket, text: str) -> None:
         await turn.tx.messages.add(ticket.id, turn.user.id, Direction.NOTE, text, (), turn.now)
+
+    # -- the lifecycle
 
     async def close(self, turn: Turn, ticket: Ticket, *, by_user: bool, note: str = "") -> Ticket:
         changes: dict = {
@@ -249,31 +256,22 @@ class TicketDesk:
             changes["resolved_at"] = turn.now
         if not by_user and ticket.first_response_at is None:
             changes["first_response_at"] = turn.now  # the agent's closing note reaches the user
-        closed = await self._update(turn, ticket, **changes)
-        await turn.tx.messages.add(
-            ticket.id, turn.user.id, Direction.SYSTEM, note or "closed", (), turn.now
-        )
+        closed = await self.apply(turn, ticket, **changes)
+        await self._system_note(turn, ticket, note or "closed")
         if by_user:
-            await self._tell_closed(turn, closed, "ticket.closed_by_user")
-            await self.notify_staff(
-                turn, closed, self.staff_text("staff.closed_by_user", number=closed.number)
-            )
+            await self.tell_closed(turn, closed, "ticket.closed_by_user")
+            event = self.staff_text("staff.closed_by_user", number=closed.number)
         else:
             key = "ticket.closed_by_agent_with_note" if note else "ticket.closed_by_agent"
-            await self._tell_closed(turn, closed, key, note=note)
-            await self.notify_staff(
-                turn,
-                closed,
-                self.staff_text(
-                    "staff.closed_by_agent",
-                    number=closed.number,
-                    name=turn.user.name,
-                ),
+            await self.tell_closed(turn, closed, key, note=note)
+            event = self.staff_text(
+                "staff.closed_by_agent", number=closed.number, name=turn.user.name
             )
+        await self.notify_staff(turn, closed, event)
         return closed
 
     async def reopen(self, turn: Turn, ticket: Ticket) -> Ticket:
-        reopened = await self._update(
+        reopened = await self.apply(
             turn,
             ticket,
             status=TicketStatus.OPEN,
@@ -281,54 +279,20 @@ class TicketDesk:
             resolved_at=None,
             updated_at=turn.now,
         )
-        await turn.tx.messages.add(
-            ticket.id, turn.user.id, Direction.SYSTEM, "reopened", (), turn.now
-        )
+        await self._system_note(turn, ticket, "reopened")
         await self.notify_user(turn, reopened, "ticket.reopened")
-        await self.notify_staff(
-            turn,
-            reopened,
-            self.staff_text(
-                "staff.reopened",
-                number=reopened.number,
-                name=turn.user.name,
-            ),
-        )
+        event = self.staff_text("staff.reopened", number=reopened.number, name=turn.user.name)
+        await self.notify_staff(turn, reopened, event)
         return reopened
-
-    # -- assignment, waiting, resolution, classification
-
-    async def assign(self, turn: Turn, ticket: Ticket, agent: User) -> Ticket:
-        """Give the ticket to `agent` (the speaker on /take). A new ticket becomes open: someone
-        is on it. The user hears who took it."""
-        changes: dict = {"assignee_id": agent.id, "updated_at": turn.now}
-        if ticket.status == TicketStatus.NEW:
-            changes["status"] = TicketStatus.OPEN
-        assigned = await self._update(turn, ticket, **changes)
-        await self.notify_user(turn, assigned, "ticket.taken", name=agent.name)
-        key = "staff.taken" if agent.id == turn.user.id else "staff.assigned"
-        await self.announce_change(
-            turn, assigned, self.staff_text(key, name=agent.name, by=turn.user.name)
-        )
-        return assigned
-
-    async def unassign(self, turn: Turn, ticket: Ticket) -> Ticket:
-        unassigned = await self._update(turn, ticket, assignee_id=None, updated_at=turn.now)
-        await self.announce_change(
-            turn, unassigned, self.staff_text("staff.unassigned", by=turn.user.name)
-        )
-        return unassigned
 
     async def wait_for_user(self, turn: Turn, ticket: Ticket, text: str) -> Ticket:
         """The ball is in the user's court; `text` (a question to them) is relayed first. The
         user's next message makes the ticket open again."""
         if text:
-            await self.relay_agent_reply(turn, ticket, text, ())
-            ticket = await turn.tx.tickets.get(ticket.id) or ticket
-        waiting = await self._update(turn, ticket, status=TicketStatus.WAITING, updated_at=turn.now)
-        await self.announce_change(
-            turn, waiting, self.staff_text("staff.waiting", by=turn.user.name)
-        )
+            ticket = await self.relay_agent_reply(turn, ticket, text, ())
+        waiting = await self.apply(turn, ticket, status=TicketStatus.WAITING, updated_at=turn.now)
+        event = self.staff_text("staff.waiting", by=turn.user.name)
+        await self.announce_change(turn, waiting, event)
         return waiting
 
     async def resolve(self, turn: Turn, ticket: Ticket, note: str) -> Ticket:
@@ -341,76 +305,116 @@ class TicketDesk:
         }
         if ticket.first_response_at is None:
             changes["first_response_at"] = turn.now  # the resolution reaches the user
-        resolved = await self._update(turn, ticket, **changes)
-        await turn.tx.messages.add(
-            ticket.id, turn.user.id, Direction.SYSTEM, note or "resolved", (), turn.now
-        )
-        language = await self._owner_language(turn, resolved)
-        hours = _hours(self.policy.reopen_window.total_seconds())
+        resolved = await self.apply(turn, ticket, **changes)
+        await self._system_note(turn, ticket, note or "resolved")
+        language = await self.owner_language(turn, resolved)
+        hours = notices.hours(self.policy.reopen_window)
         key = "ticket.resolved_with_note" if note else "ticket.resolved"
         text = self.texts.get(language, key, number=resolved.number, note=note, hours=hours)
-        buttons = (
-            (
-                Button(
-                    self.texts.get(language, "button.confirm_solved"),
-                    command_text("close", resolved.number),
-                ),
-                Button(
-                    self.texts.get(language, "button.not_solved"),
-                    command_text("reopen", resolved.number),
-                ),
-            ),
-        )
-        await turn.send(
-            OutgoingMessage(
-                conversation=resolved.conversation,
-                text=text,
-                buttons=buttons,
-                ticket_id=resolved.id,
-            )
-        )
+        await turn.send(notices.with_solved_buttons(self.texts, language, resolved, text))
         await self.announce_change(
             turn, resolved, self.staff_text("staff.resolved", by=turn.user.name)
         )
         return resolved
 
-    async def set_priority(self, turn: Turn, ticket: Ticket, priority: Priority) -> Ticket:
-        changed = await self._update(turn, ticket, priority=priority, updated_at=turn.now)
-        await self.announce_change(
-            turn,
-            changed,
-            self.staff_text(
-                "staff.priority_set",
-                priority=self.staff_text(f"priority.{priority.value}"),
-                by=turn.user.name,
-            ),
+    async def _system_note(self, work: Work, ticket: Ticket, text: str) -> None:
+        author = work.user.id if isinstance(work, Turn) else None
+        await work.tx.messages.add(ticket.id, author, Direction.SYSTEM, text, (), work.now)
+
+    # -- assignment and classification
+
+    async def assign(self, turn: Turn, ticket: Ticket, agent: User) -> Ticket:
+        """Give the ticket to `agent` (the speaker on /take). A new ticket becomes open: someone
+        is on it. The user hears who took it."""
+        assigned = await self._give(turn, ticket, agent)
+        await self.notify_user(turn, assigned, "ticket.taken", name=agent.name)
+        key = "staff.taken" if agent.id == turn.user.id else "staff.assigned"
+        event = self.staff_text(key, name=agent.name, by=turn.user.name)
+        await self.announce_change(turn, assigned, event)
+        return assigned
+
+    async def assign_on_duty(self, work: Work, ticket: Ticket) -> Ticket:
+        """With automatic assignment on: give the ticket to the next agent on duty in its line,
+        if anyone is on duty there."""
+        if self.auto_assign is None:
+            return ticket
+        line = self.lines.of_ticket(ticket)
+        least_loaded = self.auto_assign == AutoAssign.LEAST_LOADED
+        agent_id = await work.tx.duty.pick(line.name, least_loaded, work.now)
+        agent = await work.tx.users.get(agent_id) if agent_id is not None else None
+        if agent is None:
+            return ticket
+        assigned = await self._give(work, ticket, agent, by_system=True)
+        log.info(
+            "ticket assigned to the agent on duty",
+            extra={"ticket": ticket.id, "line": line.name, "agent": agent.id},
         )
+        event = self.staff_text("staff.auto_assigned", name=agent.name, line=line.name)
+        await self.announce_change(work, assigned, event)
+        await self.notify_user(work, assigned, "ticket.taken", name=agent.name)
+        return assigned
+
+    async def _give(
+        self, work: Work, ticket: Ticket, agent: User, by_system: bool = False
+    ) -> Ticket:
+        changes: dict = {"assignee_id": agent.id, "updated_at": work.now}
+        if ticket.status == TicketStatus.NEW:
+            changes["status"] = TicketStatus.OPEN
+        return await self.apply(work, ticket, by_system=by_system, **changes)
+
+    async def unassign(self, turn: Turn, ticket: Ticket) -> Ticket:
+        unassigned = await self.apply(turn, ticket, assignee_id=None, updated_at=turn.now)
+        event = self.staff_text("staff.unassigned", by=turn.user.name)
+        await self.announce_change(turn, unassigned, event)
+        return unassigned
+
+    async def set_priority(self, turn: Turn, ticket: Ticket, priority: Priority) -> Ticket:
+        changed = await self.apply(turn, ticket, priority=priority, updated_at=turn.now)
+        label = self.staff_text(f"priority.{priority.value}")
+        event = self.staff_text("staff.priority_set", priority=label, by=turn.user.name)
+        await self.announce_change(turn, changed, event)
         return changed
 
     async def set_category(self, turn: Turn, ticket: Ticket, category: str | None) -> Ticket:
-        changed = await self._update(turn, ticket, category=category, updated_at=turn.now)
-        await self.announce_change(
-            turn,
-            changed,
-            self.staff_text("staff.category_set", category=category or "—", by=turn.user.name),
-        )
+        changed = await self.apply(turn, ticket, category=category, updated_at=turn.now)
+        event = self.staff_text("staff.category_set", category=category or "—", by=turn.user.name)
+        await self.announce_change(turn, changed, event)
         return changed
 
-    async def announce_change(self, turn: Turn, ticket: Ticket, event: str) -> None:
-        """What changed, then the ticket's current header (status, priority, category,
-        assignee): the newest header in the thread is always the ticket's state."""
-        await self.notify_staff(turn, ticket, event + "\n" + await self.header(turn.tx, ticket))
+    # -- support lines
 
-    async def header(self, tx: Transaction, ticket: Ticket) -> str:
-        assignee = await tx.users.get(ticket.assignee_id) if ticket.assignee_id else None
-        return self.staff_text(
-            "staff.ticket_header",
-            number=ticket.number,
-            status=self.staff_text(f"staff.status.{ticket.status.value}"),
-            priority=self.staff_text(f"priority.{ticket.priority.value}"),
-            category=ticket.category or "—",
-            assignee=assignee.name if assignee else self.staff_text("staff.nobody"),
+    async def move(
+        self, work: Work, ticket: Ticket, target: SupportLine, *, by: str, reason: str
+    ) -> Ticket:
+        """Put `ticket` in line `target`, unassigned (the new line picks it up, or its agents on
+        duty get it): the new line's chat gets it with its recent history, the old thread says
+        where it went, the user notices nothing."""
+        source = self.lines.of_ticket(ticket)
+        upward = self.lines.rank(target) > self.lines.rank(source)
+        moved = await self.apply(
+            work, ticket, line=target.name, assignee_id=None, updated_at=work.now
         )
+        params = {"number": ticket.number, "by": by, "reason": reason or "—"}
+        left_key = "staff.line_left" if upward else "staff.line_left_down"
+        # `ticket` is still in the old line: this goes to the old thread.
+        await self.notify_staff(work, ticket, self.staff_text(left_key, line=target.name, **params))
+        owner = await self._owner(work, ticket)
+        history = notices.history(self.staff_text, await work.tx.messages.list(ticket.id))
+        arrived = self.staff_text(
+            "staff.line_arrived" if upward else "staff.line_arrived_down",
+            line=source.name,
+            name=owner.name if owner else "?",
+            channel=owner.channel if owner else "?",
+            header=await self.header(work, moved),
+            history=history,
+            **params,
+        )
+        await self.notify_staff(work, moved, arrived)
+        log.info(
+            "ticket moved to another line",
+            extra={"ticket": ticket.id, "from": source.name, "to": target.name},
+        )
+        return await self.assign_on_duty(work, moved)
 
     async def _carriable(
         self, turn: Turn, attachments: Sequence[Attachment], channel: str
@@ -421,118 +425,17 @@ class TicketDesk:
         carried = []
         for attachment in attachments:
             if limit is not None and attachment.size is not None and attachment.size > limit:
-                await turn.reply(
-                    turn.t(
-                        "file.too_large",
-                        name=attachment.file_name or attachment.kind,
-                        size=_megabytes(attachment.size),
-                        limit=_megabytes(limit),
-                    )
-                )
+                await turn.reply(notices.file_too_large(turn.t, attachment, limit))
             else:
                 carried.append(attachment)
         return tuple(carried)
-
-    async def _owner(self, turn: Turn, ticket: Ticket) -> User | None:
-        if turn.user.id == ticket.user_id:
-            return turn.user
-        return await turn.tx.users.get(ticket.user_id)
-
-    async def _owner_language(self, turn: Turn, ticket: Ticket) -> str:
-        owner = await self._owner(turn, ticket)
-        return (owner.language if owner else None) or self.texts.default_language
-
-    async def _update(self, turn: Turn, ticket: Ticket, **changes) -> Ticket:
-        return await self.apply(turn.tx, turn.actor, turn.now, ticket, **changes)
-
-    async def apply(
-        self,
-        tx: Transaction,
-        actor: str | None,
-        now: datetime,
-        ticket: Ticket,
-        reason: str | None = None,
-        **changes,
-    ) -> Ticket:
-        """Store `changes` with what follows from them (the auto-close and SLA clocks) and
-        audit every change of an audited field in `actor`'s name (None: the system), with
-        `reason` when given."""
-        changes.update(_waiting_marks(ticket, changes.get("status", ticket.status), now))
-        updated = await tx.tickets.update(ticket.id, **changes)
-        if self.sla is not None:
-            timers = self.sla.on_change(ticket, updated, now)
-            if timers:
-                updated = await tx.tickets.update(ticket.id, **timers)
-        for name, action in AUDITED_FIELDS.items():
-            before, after = getattr(ticket, name), getattr(updated, name)
-            if before != after:
-                await tx.audit.record(
-                    AuditEntry(
-                        actor,
-                        action,
-                        "ticket",
-                        str(ticket.id),
-                        now,
-                        before={name: _plain(before)},
-                        after={name: _plain(after)} | ({"reason": reason} if reason else {}),
-                    )
-                )
-        return updated
-
-    async def _tell_closed(self, turn: Turn, ticket: Ticket, key: str, **params: object) -> None:
-        await turn.send(await self.closed_message(turn.tx, ticket, key, **params))
-
-    async def closed_message(
-        self, tx: Transaction, ticket: Ticket, key: str, **params: object
-    ) -> OutgoingMessage:
-        """Tell the owner the ticket is closed and, in the same message, ask them to rate the
-        help with buttons 1-5: once per ticket (one closed again after a rating is not asked
-        again)."""
-        owner = await tx.users.get(ticket.user_id)
-        language = (owner.language if owner else None) or self.texts.default_language
-        text = self.texts.get(language, key, number=ticket.number, **params)
-        buttons: tuple[tuple[Button, ...], ...] = ()
-        if await tx.ratings.get(ticket.id) is None:
-            text += "\n\n" + self.texts.get(language, "csat.question", number=ticket.number)
-            buttons = (
-                tuple(
-                    Button(
-                        self.texts.get(language, "button.rate", score=score),
-                        command_text("rate", ticket.number, score),
-                    )
-                    for score in RATING_SCORES
-                ),
-            )
-        return OutgoingMessage(
-            conversation=ticket.conversation, text=text, buttons=buttons, ticket_id=ticket.id
-        )
-
-
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:g}"
 
 
 def _plain(value: object) -> object:
     return value.value if isinstance(value, Priority | TicketStatus) else value
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1_048_576:.1f} MB"
-
-
-def _thread_title(ticket: Ticket, owner: User | None) -> str:
-    name = owner.name if owner else "?"
-    return shorten(f"#{ticket.number} {name}: {ticket.subject}", 120)
-
-
-def _snapshot(ticket: Ticket) -> dict:
-    data = dataclasses.asdict(ticket)
-    del data["sla"]  # timers are set after creation and audited as their own events
-    data["conversation"] = dataclasses.asdict(ticket.conversation)
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
-
-
-def _waiting_marks(ticket: Ticket, status: TicketStatus, now: datetime) -> dict:
+def waiting_marks(ticket: Ticket, status: TicketStatus, now: datetime) -> dict:
     """The auto-close clock (core.auto_close) starts when the ticket starts waiting for the user
     and is cleared when it stops (the user answered, an agent changed the status)."""
     if status == TicketStatus.WAITING and ticket.status != TicketStatus.WAITING:

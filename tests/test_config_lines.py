@@ -9,9 +9,9 @@ import pytest
 
 from bot.app import engine_config
 from bot.config import ConfigError, load_settings
-from core.duty import AutoAssign
 from core.lines import SupportLine
 from core.messages import ConversationRef
+from core.ticket_policy import AutoAssign
 
 SLACK_ON = '[slack]\nenabled = true\nbot_token = "xoxb-1"\napp_token = "xapp-1"\n'
 TWO_LINES = (

@@ -16,7 +16,7 @@ from core.messages import ConversationRef
 from core.report_chart import CLOSED_COLOR, OPENED_COLOR, chart_series, render_chart
 from core.report_format import render_report, report_rows
 from core.reports import Period, Share, build_report, durations, parse_period
-from core.sla import SlaPolicy, SlaTarget
+from core.sla_policy import SlaPolicy, SlaTarget
 from tests.harness import CHANNEL, FakeClock, Harness
 
 DAY1 = datetime(2026, 3, 2, tzinfo=UTC)

@@ -12,7 +12,7 @@ from core.domain import Priority, QuestionOutcome, TicketStatus
 from core.lines import SupportLine
 from core.messages import ConversationRef
 from core.reports import Period, Share, build_report
-from core.sla import SlaPolicy, SlaTarget
+from core.sla_policy import SlaPolicy, SlaTarget
 from core.store import NewQuestion, NewTicket
 from tests.harness import CHANNEL, FakeClock, Harness
 from tests.test_config import error_for, load_text
@@ -137,8 +137,8 @@ async def test_the_digest_is_sent_once_even_when_another_process_comes_later(sto
     assert len(digests) == 1
 
     # Once settled, the rest of the day costs no query; the next day sends again.
-    counting = CountingStore(second.engine.digest.store)
-    second.engine.digest.store = counting
+    counting = CountingStore(second.engine.digest.unit_of_work.store)
+    second.engine.digest.unit_of_work.store = counting
     clock.now = at(2, 23, 59)
     assert not await second.engine.digest.check()
     assert counting.opened == 0

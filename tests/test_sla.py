@@ -16,7 +16,8 @@ from bot.config import ConfigError, load_settings
 from bot.runner import run_service
 from core.business_hours import BusinessCalendar, WorkingHours
 from core.domain import Priority, SlaEvent, Ticket
-from core.sla import SlaMonitor, SlaPolicy, SlaTarget
+from core.sla import SlaMonitor
+from core.sla_policy import SlaPolicy, SlaTarget
 from tests.harness import FakeClock, Harness
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from bot.app import sla_policy
 from bot.config import load_settings
 from core.domain import Priority, Ticket
-from core.sla import SlaPolicy, SlaTarget
+from core.sla_policy import SlaPolicy, SlaTarget
 from core.ticket_policy import KeywordRule, TicketPolicy
 from tests.harness import FakeClock, Harness
 

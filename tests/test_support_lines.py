@@ -9,12 +9,11 @@ from datetime import timedelta
 
 from channels.memory import RecordingAdapter
 from core.domain import Priority, Ticket
-from core.duty import AutoAssign
 from core.lines import SupportLine
 from core.messages import ConversationRef, IncomingMessage, Sender
 from core.outbox import OutboxConfig, OutboxSender
-from core.sla import SlaPolicy, SlaTarget
-from core.ticket_policy import TicketPolicy
+from core.sla_policy import SlaPolicy, SlaTarget
+from core.ticket_policy import AutoAssign, TicketPolicy
 from tests.harness import CHANNEL, STAFF_CHAT, Harness
 
 OTHER = "other"  # a second messenger
