@@ -9,7 +9,8 @@ from core.commands import Command
 from core.domain import FaqDraft, FaqEntry, Role
 from core.faq_format import FaqFields, FaqFormatError, parse_faq_fields
 from core.knowledge_base import KnowledgeBase, Thresholds
-from core.roles import Roles, parse_identity
+from core.roles import parse_identity
+from core.router import Place, Router
 from core.text import shorten
 from core.turn import Turn
 
@@ -19,35 +20,31 @@ LIST_LIMIT = 50
 
 
 class AdminCommands:
-    names = frozenset(
-        {
-            "faq_add",
-            "faq_edit",
-            "faq_variant",
-            "faq_del",
-            "faq_list",
-            "faq_show",
-            "faq_test",
-            "faq_candidates",
-            "faq_approve",
-            "faq_reject",
-            "grant",
-            "revoke",
-            "roles",
-        }
-    )
+    """In a private chat with the bot or in a staff chat; admins only."""
 
-    def __init__(self, knowledge: KnowledgeBase, roles: Roles, thresholds: Thresholds) -> None:
+    def __init__(self, knowledge: KnowledgeBase, thresholds: Thresholds) -> None:
         self.knowledge = knowledge
-        self.roles = roles
         self.thresholds = thresholds
 
-    async def handle(self, turn: Turn, command: Command) -> None:
-        if not await self.roles.allows(turn, Role.ADMIN, command.name):
-            await turn.reply(turn.t("admin.refused"))
-            return
-        handler = getattr(self, f"_{command.name}")
-        await handler(turn, command)
+    def register(self, router: Router) -> None:
+        for name, handler in (
+            ("faq_add", self._faq_add),
+            ("faq_edit", self._faq_edit),
+            ("faq_variant", self._faq_variant),
+            ("faq_del", self._faq_del),
+            ("faq_list", self._faq_list),
+            ("faq_show", self._faq_show),
+            ("faq_test", self._faq_test),
+            ("faq_candidates", self._faq_candidates),
+            ("faq_approve", self._faq_approve),
+            ("faq_reject", self._faq_reject),
+            ("grant", self._grant),
+            ("revoke", self._revoke),
+            ("roles", self._roles),
+        ):
+            router.add(
+                name, handler, role=Role.ADMIN, place=Place.ANYWHERE, help=f"help.admin.{name}"
+            )
 
     # -- knowledge base
 

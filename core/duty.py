@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 
 from core.commands import Command
-from core.domain import Role, Ticket
-from core.roles import Roles
+from core.domain import Role
+from core.router import Place, Router
 from core.tickets import TicketDesk
 from core.turn import Turn
 
@@ -19,18 +19,14 @@ class DutyCommands:
     """`/duty on|off` puts the speaker on or off duty for the line of the staff chat it is typed
     in; `/duty` alone shows who is on duty there."""
 
-    names = frozenset({"duty"})
-
-    def __init__(self, desk: TicketDesk, roles: Roles) -> None:
+    def __init__(self, desk: TicketDesk) -> None:
         self.desk = desk
-        self.roles = roles
 
-    async def handle(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
+    def register(self, router: Router) -> None:
+        router.add("duty", self.duty, role=Role.AGENT, place=Place.STAFF, help="help.staff.duty")
+
+    async def duty(self, turn: Turn, command: Command) -> None:
         text = self.desk.staff_text
-        if self.desk.policy.require_agent_role and not await self.roles.require(
-            turn, Role.AGENT, "duty", text
-        ):
-            return
         line = self.desk.lines.of_chat(turn.message.conversation)
         if line is None:  # not reachable from the staff flow, kept for safety
             return

@@ -21,9 +21,11 @@ from core.lines import SupportLine, SupportLines
 from core.messages import ConversationRef, IncomingMessage
 from core.report_commands import ReportCommands
 from core.roles import Roles
+from core.router import Router
 from core.sla import SlaMonitor
 from core.sla_policy import SlaPolicy
-from core.staff_flow import StaffCommandGroup, StaffFlow
+from core.staff_commands import TicketCommands
+from core.staff_flow import StaffFlow
 from core.store import Store
 from core.ticket_policy import AutoAssign, TicketPolicy
 from core.tickets import TicketDesk
@@ -100,7 +102,11 @@ class ConversationEngine:
             config.sla,
             config.auto_assign,
         )
-        roles = Roles(config.bootstrap_roles)
+        roles = Roles(
+            config.bootstrap_roles,
+            config.default_language,
+            everyone_in_staff_is_agent=not config.tickets.require_agent_role,
+        )
         # Run by a scheduler (bot/runner.py); None without an SLA policy.
         self.sla = (
             SlaMonitor(
@@ -117,30 +123,36 @@ class ConversationEngine:
         self.auto_close = (
             AutoClose(unit, desk, config.auto_close) if config.auto_close is not None else None
         )
-        admin = AdminCommands(knowledge, roles, thresholds)
+        self.router = router = Router(roles)
+        admin = AdminCommands(knowledge, thresholds)
         self.users = UserFlow(
             desk,
             knowledge,
             thresholds,
-            admin,
+            router,
             small_talk,
             config.min_question_chars,
             config.bot_name,
         )
+        self.staff = StaffFlow(desk, roles, router)
         reports = ReportCommands(desk, roles, config.timezone)
+        # The order of registration is the order of /help.
+        for group in (
+            self.users,
+            self.staff,
+            TicketCommands(desk, roles, knowledge),
+            DutyCommands(desk),
+            reports,
+            GapCommands(desk, admin),
+            admin,
+        ):
+            group.register(router)
         # Run by the scheduler every minute; None when off.
         self.digest = (
             DailyDigest(unit, desk, reports, config.digest_at, config.timezone)
             if config.digest_at is not None
             else None
         )
-        # Further staff-chat command groups (reports, knowledge gaps, support lines) join here.
-        staff_groups: list[StaffCommandGroup] = [
-            DutyCommands(desk, roles),
-            reports,
-            GapCommands(desk, admin),
-        ]
-        self.staff = StaffFlow(desk, admin, staff_groups)
 
     async def load_state(self) -> int:
         """Load the knowledge base into memory and follow staff chats that moved. Returns the

@@ -16,6 +16,7 @@ from core.admin_commands import AdminCommands
 from core.commands import Command
 from core.domain import Direction, FaqDraft, QuestionOutcome, Role, Ticket
 from core.gaps import group_gaps
+from core.router import Place, Router
 from core.text import shorten
 from core.tickets import TicketDesk
 from core.turn import Turn
@@ -28,18 +29,23 @@ EXAMPLE_LENGTH = 120
 
 
 class GapCommands:
-    names = frozenset({"gaps", "faq_learn"})
-
     def __init__(self, desk: TicketDesk, admin: AdminCommands) -> None:
         self.desk = desk
         self.admin = admin
 
-    async def handle(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
-        if command.name == "gaps":
-            if await self._require(turn, Role.SUPERVISOR, "gaps"):
-                await self._gaps(turn, command)
-        elif await self._require(turn, Role.ADMIN, "faq_learn"):
-            await self._faq_learn(turn, command, ticket)
+    def register(self, router: Router) -> None:
+        router.add(
+            "gaps", self._gaps, role=Role.SUPERVISOR, place=Place.STAFF, help="help.staff.gaps"
+        )
+        router.add(
+            "faq_learn",
+            self._faq_learn,
+            role=Role.ADMIN,
+            place=Place.STAFF,
+            ticket=True,
+            usage="staff.usage.faq_learn",
+            help="help.staff.faq_learn",
+        )
 
     async def _gaps(self, turn: Turn, command: Command) -> None:
         text = self.desk.staff_text
@@ -70,15 +76,11 @@ class GapCommands:
         lines.append(text("staff.gaps_hint"))
         await turn.reply("\n".join(lines))
 
-    async def _faq_learn(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
+    async def _faq_learn(self, turn: Turn, command: Command, ticket: Ticket) -> None:
         text = self.desk.staff_text
         words = command.words
-        if ticket is None:
-            number = command.int_arg()
-            ticket = await turn.tx.tickets.get(number) if number is not None else None
-            words = words[1:]
         entry_word = words[0].lstrip("#") if words else None
-        if ticket is None or len(words) > 1 or (entry_word and not entry_word.isdigit()):
+        if len(words) > 1 or (entry_word and not entry_word.isdigit()):
             await turn.reply(text("staff.usage.faq_learn"))
             return
         messages = await turn.tx.messages.list(ticket.id)
@@ -115,6 +117,3 @@ class GapCommands:
         )
         entry = await self.admin.create_entry(turn, draft)
         await turn.reply(text("staff.faq_learn_created", id=entry.id, number=ticket.number))
-
-    async def _require(self, turn: Turn, role: Role, command: str) -> bool:
-        return await self.admin.roles.require(turn, role, command, self.desk.staff_text)

@@ -8,12 +8,13 @@ import logging
 from datetime import tzinfo
 
 from core.commands import Command
-from core.domain import Role, Ticket
+from core.domain import Role
 from core.messages import Attachment, ConversationRef, OutgoingMessage
 from core.report_chart import render_chart
 from core.report_format import render_report
 from core.reports import Report, build_report, parse_period
 from core.roles import Roles
+from core.router import Place, Router
 from core.tickets import TicketDesk
 from core.turn import Turn
 
@@ -21,19 +22,17 @@ log = logging.getLogger(__name__)
 
 
 class ReportCommands:
-    names = frozenset({"stats"})
-
     def __init__(self, desk: TicketDesk, roles: Roles, zone: tzinfo) -> None:
         self.desk = desk
         self.roles = roles
         self.zone = zone
 
-    async def handle(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
+    def register(self, router: Router) -> None:
+        router.add("stats", self.stats, role=Role.AGENT, place=Place.STAFF, help="help.staff.stats")
+
+    async def stats(self, turn: Turn, command: Command) -> None:
         text = self.desk.staff_text
-        held = await self.roles.of(turn)
-        if self.desk.policy.require_agent_role and Role.AGENT not in held:
-            await self.roles.require(turn, Role.AGENT, command.name, text)  # refuses, audits
-            return
+        held = await self.roles.held(turn, in_staff_chat=True)
         period = parse_period(command.args, turn.now, self.zone)
         if period is None:
             await turn.reply(text("staff.usage.stats"))

@@ -36,11 +36,28 @@ def _effective(roles: Iterable[Role]) -> set[Role]:
 
 
 class Roles:
-    def __init__(self, bootstrap: Mapping[tuple[str, str], Iterable[str]] | None = None) -> None:
-        self.bootstrap = {key: {Role(r) for r in roles} for key, roles in (bootstrap or {}).items()}
+    """`bootstrap`: the roles of the config. `staff_language`: the language of staff-chat
+    texts. `everyone_in_staff_is_agent`: in a staff chat everyone counts as an agent (the
+    config's require_agent_role = false)."""
 
-    async def of(self, turn: Turn) -> set[Role]:
-        return await self.of_identity(turn.tx, turn.user.channel, turn.user.external_id)
+    def __init__(
+        self,
+        bootstrap: Mapping[tuple[str, str], Iterable[str]] | None = None,
+        staff_language: str = "en",
+        everyone_in_staff_is_agent: bool = True,
+    ) -> None:
+        self.bootstrap = {key: {Role(r) for r in roles} for key, roles in (bootstrap or {}).items()}
+        self.staff_language = staff_language
+        self.everyone_in_staff_is_agent = everyone_in_staff_is_agent
+
+    async def held(self, turn: Turn, in_staff_chat: bool) -> frozenset[Role]:
+        """The speaker's effective roles there (read once per turn)."""
+        if turn.roles is None:
+            user = turn.user
+            turn.roles = frozenset(await self.of_identity(turn.tx, user.channel, user.external_id))
+        if in_staff_chat and self.everyone_in_staff_is_agent:
+            return turn.roles | {Role.AGENT}
+        return turn.roles
 
     async def of_identity(self, tx: Transaction, channel: str, external_id: str) -> set[Role]:
         """The effective roles (implied ones included) of the person "channel:external_id"."""
@@ -58,29 +75,25 @@ class Roles:
                 granted.setdefault((channel, external_id), set()).add(Role(role))
         return {key: _effective(roles) for key, roles in granted.items()}
 
-    async def allows(self, turn: Turn, role: Role, command: str) -> bool:
-        """True when the speaker holds `role`; otherwise log and audit the refused attempt."""
-        if role in await self.of(turn):
+    def texts_for(self, turn: Turn, in_staff_chat: bool) -> Callable[..., str]:
+        """Staff chats read the staff language; a private chat the speaker's."""
+        if in_staff_chat:
+            return lambda key, **params: turn.texts.get(self.staff_language, key, **params)
+        return turn.t
+
+    async def require(
+        self, turn: Turn, role: Role, command: str, in_staff_chat: bool, action: str | None = None
+    ) -> bool:
+        """True when the speaker holds `role`; otherwise the refusal is logged, audited and
+        answered. `action` names what was refused (default "/command")."""
+        if role in await self.held(turn, in_staff_chat):
             return True
         log.warning(
             "command refused",
             extra={"command": command, "actor": turn.actor, "required_role": role.value},
         )
         await turn.audit("command.refused", "command", command, after={"required": role.value})
-        return False
-
-    async def require(
-        self,
-        turn: Turn,
-        role: Role,
-        command: str,
-        text: Callable[..., str],
-        action: str | None = None,
-    ) -> bool:
-        """`allows`, and a refusal answered with `text` (the staff-language catalog lookup);
-        `action` names what was refused (default "/command")."""
-        if await self.allows(turn, role, command):
-            return True
+        text = self.texts_for(turn, in_staff_chat)
         await turn.reply(
             text("staff.refused", action=action or f"/{command}", role=text(f"role.{role.value}"))
         )

@@ -13,12 +13,12 @@ another agent holds) needs the supervisor role. Every refusal is logged and audi
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from core.commands import Command
 from core.domain import Direction, Priority, Role, Ticket, TicketStatus, User
 from core.knowledge_base import KnowledgeBase
 from core.roles import Roles, parse_identity
+from core.router import Place, Router
 from core.text import shorten
 from core.tickets import TicketDesk
 from core.turn import Turn
@@ -29,57 +29,39 @@ CATEGORY_LENGTH = 64
 REASON_LENGTH = 300
 NO_CATEGORY = "-"
 
-Handler = Callable[[Turn, Ticket, str], Awaitable[None]]
-
 
 class TicketCommands:
     def __init__(self, desk: TicketDesk, roles: Roles, knowledge: KnowledgeBase) -> None:
         self.desk = desk
         self.roles = roles
         self.knowledge = knowledge
-        self.handlers: dict[str, Handler] = {
-            "take": self._take,
-            "assign": self._assign,
-            "unassign": self._unassign,
-            "waiting": self._waiting,
-            "resolve": self._resolve,
-            "close": self._close,
-            "reopen": self._reopen,
-            "priority": self._priority,
-            "category": self._category,
-            "faq_send": self._faq_send,
-            "escalate": self._escalate,
-            "deescalate": self._deescalate,
-        }
-        self.names = frozenset(self.handlers)
+
+    def register(self, router: Router) -> None:
+        for name, handler in (
+            ("take", self._take),
+            ("assign", self._assign),
+            ("unassign", self._unassign),
+            ("waiting", self._waiting),
+            ("resolve", self._resolve),
+            ("close", self._close),
+            ("reopen", self._reopen),
+            ("priority", self._priority),
+            ("category", self._category),
+            ("faq_send", self._faq_send),
+            ("escalate", self._escalate),
+            ("deescalate", self._deescalate),
+        ):
+            router.add(
+                name, handler, role=Role.AGENT, place=Place.STAFF, ticket=True,
+                help=f"help.staff.{name}",
+            )  # fmt: skip
 
     def text(self, key: str, **params: object) -> str:
         return self.desk.staff_text(key, **params)
 
-    async def may_act_as_agent(self, turn: Turn, command: str) -> bool:
-        """Answering tickets and every ticket command: see the module doc. Refusals are audited
-        (Roles.allows) and answered."""
-        if not self.desk.policy.require_agent_role:
-            return True
-        return await self._require(turn, Role.AGENT, command)
-
-    async def handle(self, turn: Turn, command: Command, ticket: Ticket | None) -> None:
-        if not await self.may_act_as_agent(turn, command.name):
-            return
-        args = command.args
-        if ticket is None:
-            # Outside a ticket's thread the number comes first: "/close 12 text".
-            number = command.int_arg()
-            ticket = await turn.tx.tickets.get(number) if number is not None else None
-            if ticket is None:
-                await turn.reply(self.text("staff.usage.ticket_command", command=command.name))
-                return
-            args = args.split(None, 1)[1] if len(command.words) > 1 else ""
-        await self.handlers[command.name](turn, ticket, args.strip())
-
     # -- assignment
 
-    async def _take(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _take(self, turn: Turn, command: Command, ticket: Ticket) -> None:
         if ticket.assignee_id == turn.user.id:
             await turn.reply(self.text("staff.already_yours", number=ticket.number))
             return
@@ -89,12 +71,13 @@ class TicketCommands:
             return
         await self.desk.assign(turn, ticket, turn.user)
 
-    async def _assign(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _assign(self, turn: Turn, command: Command, ticket: Ticket) -> None:
+        args = command.args
         if not args:
             await turn.reply(self.text("staff.usage.assign"))
             return
         # Only supervisors assign others; refuse before looking anyone up.
-        if not _names(turn.user, args) and Role.SUPERVISOR not in await self.roles.of(turn):
+        if not _names(turn.user, args) and Role.SUPERVISOR not in await self.roles.held(turn, True):
             await self._require(turn, Role.SUPERVISOR, "assign")
             return
         agent = await self._find_agent(turn, args)
@@ -111,7 +94,7 @@ class TicketCommands:
             return
         await self.desk.assign(turn, ticket, agent)
 
-    async def _unassign(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _unassign(self, turn: Turn, command: Command, ticket: Ticket) -> None:
         if ticket.assignee_id is None:
             await turn.reply(self.text("staff.not_assigned", number=ticket.number))
             return
@@ -121,7 +104,8 @@ class TicketCommands:
 
     # -- lifecycle
 
-    async def _waiting(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _waiting(self, turn: Turn, command: Command, ticket: Ticket) -> None:
+        args = command.args
         if ticket.status == TicketStatus.WAITING and not args:
             await turn.reply(self.text("staff.already_waiting", number=ticket.number))
             return
@@ -129,15 +113,17 @@ class TicketCommands:
             return
         await self.desk.wait_for_user(turn, ticket, args)
 
-    async def _resolve(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _resolve(self, turn: Turn, command: Command, ticket: Ticket) -> None:
+        args = command.args
         if not await self._still_open(turn, ticket):
             return
         await self.desk.resolve(turn, ticket, args)
 
-    async def _faq_send(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _faq_send(self, turn: Turn, command: Command, ticket: Ticket) -> None:
         """Answer with a knowledge-base article and resolve the ticket. The user's first
         message becomes a candidate wording of that article (admins approve it), so the next
         person who asks that way gets the answer without a ticket."""
+        args = command.args
         words = args.split()
         number = words[0].lstrip("#") if words else ""
         entry = self.knowledge.get(int(number)) if number.isdigit() and len(number) < 10 else None
@@ -158,13 +144,14 @@ class TicketCommands:
         key = "staff.faq_sent_learned" if learned else "staff.faq_sent"
         await turn.reply(self.text(key, id=entry.id, number=ticket.number))
 
-    async def _close(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _close(self, turn: Turn, command: Command, ticket: Ticket) -> None:
+        args = command.args
         if ticket.status == TicketStatus.CLOSED:
             await turn.reply(self.text("staff.already_closed", number=ticket.number))
             return
         await self.desk.close(turn, ticket, by_user=False, note=args)
 
-    async def _reopen(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _reopen(self, turn: Turn, command: Command, ticket: Ticket) -> None:
         if ticket.status.is_active:
             await turn.reply(self.text("staff.not_closed", number=ticket.number))
             return
@@ -172,7 +159,8 @@ class TicketCommands:
 
     # -- classification
 
-    async def _priority(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _priority(self, turn: Turn, command: Command, ticket: Ticket) -> None:
+        args = command.args
         value = args.lower()
         if value not in {p.value for p in Priority}:
             await turn.reply(self.text("staff.usage.priority"))
@@ -182,7 +170,8 @@ class TicketCommands:
             return
         await self.desk.set_priority(turn, ticket, Priority(value))
 
-    async def _category(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _category(self, turn: Turn, command: Command, ticket: Ticket) -> None:
+        args = command.args
         if not args or len(args) > CATEGORY_LENGTH or "\n" in args:
             await turn.reply(self.text("staff.usage.category", limit=CATEGORY_LENGTH))
             return
@@ -194,10 +183,12 @@ class TicketCommands:
 
     # -- support lines
 
-    async def _escalate(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _escalate(self, turn: Turn, command: Command, ticket: Ticket) -> None:
+        args = command.args
         await self._move(turn, ticket, args, upward=True)
 
-    async def _deescalate(self, turn: Turn, ticket: Ticket, args: str) -> None:
+    async def _deescalate(self, turn: Turn, command: Command, ticket: Ticket) -> None:
+        args = command.args
         await self._move(turn, ticket, args, upward=False)
 
     async def _move(self, turn: Turn, ticket: Ticket, args: str, *, upward: bool) -> None:
@@ -224,8 +215,7 @@ class TicketCommands:
     # -- helpers
 
     async def _require(self, turn: Turn, role: Role, command: str) -> bool:
-        action = self.text("staff.action_reply") if command == "reply" else None
-        return await self.roles.require(turn, role, command, self.text, action)
+        return await self.roles.require(turn, role, command, in_staff_chat=True)
 
     async def _may_override(self, turn: Turn, ticket: Ticket, command: str) -> bool:
         """Taking a ticket from, or unassigning, another agent is a supervisor's call."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from core.domain import User
+from core.domain import Role, User
 from core.messages import Button, IncomingMessage, OutgoingMessage
 from core.work import Work
 
@@ -18,6 +18,7 @@ class Turn(Work):
     # Text that opens the next reply to the speaker (the greeting on first contact): one message
     # instead of two. Sent alone by `finish` when no reply followed.
     preface: str | None = None
+    roles: frozenset[Role] | None = None  # the speaker's roles, once read (core.roles)
 
     def __post_init__(self) -> None:
         self.actor = f"{self.user.channel}:{self.user.external_id}"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from core.admin_commands import AdminCommands
 from core.commands import Command, command_text, parse_command
 from core.domain import FaqEntry, Match, QuestionOutcome, Ticket, TicketStatus
 from core.i18n import SUPPORTED_LANGUAGES
 from core.knowledge_base import Decision, KnowledgeBase, Thresholds
 from core.messages import Button
+from core.router import Place, Router
 from core.satisfaction import Satisfaction
 from core.store import NewQuestion
 from core.text import shorten
@@ -40,7 +40,7 @@ class UserFlow:
         desk: TicketDesk,
         knowledge: KnowledgeBase,
         thresholds: Thresholds,
-        admin: AdminCommands,
+        router: Router,
         small_talk: Callable[[str], str | None],
         min_question_chars: int,
         bot_name: str = "Helpdesk",
@@ -48,26 +48,32 @@ class UserFlow:
         self.desk = desk
         self.knowledge = knowledge
         self.thresholds = thresholds
-        self.admin = admin
+        self.router = router
         self.small_talk = small_talk
         self.min_question_chars = min_question_chars
         self.bot_name = bot_name
         self.satisfaction = Satisfaction(desk)
-        self.commands: dict[str, Callable] = {
-            "start": self._start,
-            "help": self._help,
-            "new": self._new,
-            "status": self._status,
-            "ticket": self._ticket,
-            "close": self._close,
-            "reopen": self._reopen,
-            "rate": self.satisfaction.rate,
-            "nocomment": self.satisfaction.skip_comment,
-            "lang": self._lang,
-            "helped": self._helped,
-            "nothelped": self._not_helped,
-            "article": self._article,
-        }
+
+    def register(self, router: Router) -> None:
+        """The user's commands, in the order /help lists them; the ones without a help line
+        are what buttons send."""
+        for name, handler, listed in (
+            ("help", self._help, False),
+            ("start", self._start, False),
+            ("new", self._new, True),
+            ("status", self._status, True),
+            ("ticket", self._ticket, True),
+            ("close", self._close, True),
+            ("reopen", self._reopen, True),
+            ("rate", self.satisfaction.rate, True),
+            ("lang", self._lang, True),
+            ("nocomment", self.satisfaction.skip_comment, False),
+            ("helped", self._helped, False),
+            ("nothelped", self._not_helped, False),
+            ("article", self._article, False),
+        ):
+            help_key = f"help.user.{name}" if listed else None
+            router.add(name, handler, place=Place.PRIVATE, help=help_key)
 
     async def handle(self, turn: Turn, first_contact: bool) -> None:
         message = turn.message
@@ -76,11 +82,7 @@ class UserFlow:
             turn.preface = turn.t("user.greeting", name=self.bot_name)  # opens the first reply
             if command is None and self.small_talk(message.text) == "greeting":
                 return  # "hello" as the first message: the greeting was the answer
-        if command and command.name in self.commands:
-            await self.commands[command.name](turn, command)
-        elif command and command.name in self.admin.names:
-            await self.admin.handle(turn, command)
-        else:
+        if command is None or not await self.router.dispatch(turn, command, Place.PRIVATE):
             await self._text(turn)
 
     # -- free text
@@ -247,7 +249,7 @@ class UserFlow:
         await turn.reply(turn.t("user.greeting", name=self.bot_name))
 
     async def _help(self, turn: Turn, command: Command) -> None:
-        await turn.reply(turn.t("user.help"))
+        await turn.reply(await self.router.help_text(turn, Place.PRIVATE))
 
     async def _new(self, turn: Turn, command: Command) -> None:
         active = await turn.tx.tickets.find_active(turn.user.id)
