@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TextIO
 
+from channels.settings import ChannelKind, Section
 from core.messages import (
     Attachment,
     Button,
@@ -37,6 +38,19 @@ _SPEAKER = re.compile(r"^([a-z][a-z0-9_]{0,31})>\s?(.*)$", re.S)
 _REPLY = re.compile(r"^\^(\d+)\s+(.*)$", re.S)
 _THREAD = re.compile(r"^#(\d+)\s+(.*)$", re.S)
 _PRESS = re.compile(r"^\[(\d+)\]$")
+
+
+class ConsoleSettings(Section):
+    enabled: bool = True
+
+    @property
+    def needs_http(self) -> bool:
+        return False
+
+
+# Not started by `helpdesk run`: the console is the terminal session of `helpdesk demo` (and of
+# `helpdesk run` when no messenger is enabled), which builds its adapter itself.
+KIND = ChannelKind(name=CHANNEL, settings=ConsoleSettings, build=None)
 
 
 class ConsoleAdapter:
