@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TextIO
 
+from channels.parts import message_parts
 from channels.settings import ChannelKind, Section
 from core.messages import (
     Attachment,
@@ -70,6 +71,9 @@ class ConsoleAdapter:
 
     async def download(self, attachment: Attachment) -> bytes:
         raise PermanentSendError("files typed in the console have no content")
+
+    def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
+        return message_parts(message, self.max_text_length)
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         message_id = str(next(self._ids))
