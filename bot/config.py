@@ -17,20 +17,19 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
-    SecretStr,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_serializer,
     field_validator,
     model_validator,
@@ -39,31 +38,30 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from channels.registry import CHANNEL_KINDS
+from channels.settings import (
+    RULE_ERROR,
+    ChannelKind,
+    Section,
+    SettingsT,
+    StaffChat,
+    blank_is_unset,
+    env_var_name,
+    rule,
+)
 from core.domain import Role
 
 logger = logging.getLogger(__name__)
 
-CHANNELS: tuple[str, ...] = ("console", "telegram", "vk", "slack")
-ENV_PREFIX = "HELPDESK"
+CHANNELS: tuple[str, ...] = tuple(kind.name for kind in CHANNEL_KINDS)
 
 # Keys whose values may come from the environment (HELPDESK_<SECTION>_<KEY>) and whose values
-# never appear in reprs or error messages.
+# never appear in reprs or error messages: the database URL and each channel's secrets.
 SECRET_KEYS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("database", "url"),
-        ("telegram", "token"),
-        ("telegram", "webhook_secret"),
-        ("vk", "token"),
-        ("vk", "confirmation_code"),
-        ("vk", "secret"),
-        ("slack", "bot_token"),
-        ("slack", "app_token"),
-        ("slack", "signing_secret"),
-    }
+    {("database", "url")} | {(kind.name, key) for kind in CHANNEL_KINDS for key in kind.secret_keys}
 )
 
 _NO_FILE_LABEL = "<no config file>"
-_RULE_ERROR = "config_rule"
 
 
 class ConfigError(Exception):
@@ -81,77 +79,31 @@ class ConfigError(Exception):
         return self.message
 
 
-def env_var_name(section: str, key: str) -> str:
-    """The environment variable that overrides a secret key, e.g. HELPDESK_TELEGRAM_TOKEN."""
-    return f"{ENV_PREFIX}_{section}_{key}".upper()
-
-
 # --------------------------------------------------------------------------------------------
-# Validation helpers
-
-
-def _rule(message: str, path: str | None = None) -> PydanticCustomError:
-    """An error with our own wording. `path` ("token" or "staff.chat_id") names the key when the
-    check runs on a whole section or on all settings, where pydantic only knows the section."""
-    context: dict[str, Any] = {"message": message}
-    if path is not None:
-        context["path"] = path
-    return PydanticCustomError(_RULE_ERROR, "{message}", context)
-
-
-def _required(section: str, key: str, condition: str) -> PydanticCustomError:
-    hint = f" (or set {env_var_name(section, key)})" if (section, key) in SECRET_KEYS else ""
-    return _rule(f"must be set {condition}{hint}", key)
-
-
-def _blank_is_unset(value: Any) -> Any:
-    """An empty string in the file means "not set" (handy in templates and env files)."""
-    return None if value == "" else value
+# Validation helpers (those channel sections need too are in channels.settings)
 
 
 def _int_as_string(value: Any) -> Any:
-    """Chat ids are strings, but people write Telegram/VK ids as bare TOML integers."""
+    """Chat ids are strings, but people write numeric ids as bare TOML integers."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value
 
 
-def _check_http_url(value: str | None) -> str | None:
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise _rule(f'must be an http:// or https:// address, got "{value}"')
+# As pydantic words the choices of a Literal: "'a', 'b' or 'c'".
+_CHANNEL_CHOICES = " or ".join((", ".join(map(repr, CHANNELS[:-1])), repr(CHANNELS[-1])))
+
+
+def _known_channel(value: Any) -> Any:
+    """A channel name from the registry, refused as a Literal of the names would refuse it."""
+    if value not in CHANNELS:
+        raise PydanticCustomError(
+            "literal_error", "Input should be {expected}", {"expected": _CHANNEL_CHOICES}
+        )
     return value
 
 
-def _check_base_url(value: str) -> str:
-    """An API root: the SDKs append "/bot<token>/...", "/method/", "/api/" themselves."""
-    _check_http_url(value)
-    return value.rstrip("/")
-
-
-def _check_url_path(value: str) -> str:
-    if not value.startswith("/") or any(ch.isspace() for ch in value):
-        raise _rule(f'must be a URL path starting with "/", got "{value}"')
-    return value
-
-
-def _plain(secret: SecretStr | None) -> str | None:
-    return None if secret is None else secret.get_secret_value()
-
-
-OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_unset)]
-OptionalUrl = Annotated[
-    str | None, BeforeValidator(_blank_is_unset), AfterValidator(_check_http_url)
-]
-BaseUrl = Annotated[str, AfterValidator(_check_base_url)]
-UrlPath = Annotated[str, AfterValidator(_check_url_path)]
-
-
-class _Section(BaseModel):
-    # strict: TOML values are already typed, so "10" for an integer is a mistake worth reporting.
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid", validate_default=True)
+ChannelName = Annotated[str, BeforeValidator(_known_channel)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,7 +113,7 @@ class _Section(BaseModel):
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class BotSettings(_Section):
+class BotSettings(Section):
     name: str = "Helpdesk"
     default_language: Literal["ru", "en"] = "en"
     log_level: str = "INFO"
@@ -171,7 +123,7 @@ class BotSettings(_Section):
     @classmethod
     def _name_not_blank(cls, value: str) -> str:
         if not value.strip():
-            raise _rule("must not be empty")
+            raise rule("must not be empty")
         return value
 
     @field_validator("log_level")
@@ -180,7 +132,7 @@ class BotSettings(_Section):
         level = value.upper()
         if level not in _LOG_LEVELS:
             choices = ", ".join(_LOG_LEVELS)
-            raise _rule(f'must be one of {choices}, got "{value}"')
+            raise rule(f'must be one of {choices}, got "{value}"')
         return level
 
     @field_validator("timezone")
@@ -189,7 +141,7 @@ class BotSettings(_Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise _rule(
+            raise rule(
                 f'unknown time zone "{value}"; use an IANA name such as "UTC" or "Europe/Moscow"'
             ) from None
         return value
@@ -210,7 +162,7 @@ _ASYNC_DRIVERS = {
 }
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(Section):
     url: str = DEFAULT_DATABASE_URL
     echo: bool = False
 
@@ -220,13 +172,13 @@ class DatabaseSettings(_Section):
         try:
             url = make_url(value)
         except ArgumentError:
-            raise _rule(
+            raise rule(
                 "is not a database URL; use sqlite+aiosqlite:///path/to/file.sqlite3 "
                 "or postgresql+asyncpg://user:password@host/dbname"
             ) from None
         driver = _ASYNC_DRIVERS.get(url.drivername)
         if driver is None:
-            raise _rule(
+            raise rule(
                 f'unsupported database "{url.drivername}"; use sqlite+aiosqlite:// or '
                 "postgresql+asyncpg://"
             )
@@ -284,11 +236,11 @@ def _absolute_sqlite_path(rest: str, base_dir: Path) -> str:
 
 
 Threshold = Annotated[
-    Annotated[float, Field(ge=0.0, le=1.0)] | None, BeforeValidator(_blank_is_unset)
+    Annotated[float, Field(ge=0.0, le=1.0)] | None, BeforeValidator(blank_is_unset)
 ]
 
 
-class KnowledgeSettings(_Section):
+class KnowledgeSettings(Section):
     # None: the default of the matcher in use (see `thresholds`).
     answer_threshold: Threshold = None
     suggest_threshold: Threshold = None
@@ -300,7 +252,7 @@ class KnowledgeSettings(_Section):
     def _suggest_below_answer(self) -> KnowledgeSettings:
         answer, suggest = self.answer_threshold, self.suggest_threshold
         if answer is not None and suggest is not None and suggest > answer:
-            raise _rule(
+            raise rule(
                 f"must not exceed answer_threshold ({answer:g}), got {suggest:g}",
                 "suggest_threshold",
             )
@@ -323,16 +275,16 @@ class KnowledgeSettings(_Section):
 LineName = Annotated[str, Field(pattern=r"^[^\s/]{1,32}$")]
 
 
-class StaffLineSettings(_Section):
+class StaffLineSettings(Section):
     """A support line above the first: its name and its own staff chat."""
 
     name: LineName
-    channel: Literal["console", "telegram", "vk", "slack"]
+    channel: ChannelName
     chat_id: Annotated[str, BeforeValidator(_int_as_string)]
 
 
-class StaffSettings(_Section):
-    channel: Literal["console", "telegram", "vk", "slack"] = "console"
+class StaffSettings(Section):
+    channel: ChannelName = "console"
     chat_id: Annotated[str, BeforeValidator(_int_as_string)] = "staff"
     use_topics: bool = True
     require_agent_role: bool = False
@@ -344,20 +296,24 @@ class StaffSettings(_Section):
     @classmethod
     def _chat_id_not_blank(cls, value: str) -> str:
         if not value.strip():
-            raise _rule("must not be empty")
+            raise rule("must not be empty")
         return value
 
 
 _ROLE_MEMBER = re.compile(r"(?P<channel>[a-z]+):(?P<user_id>\S+)")
+# "channel:user_id" of the first channel kind that gives an example user id.
+_MEMBER_EXAMPLE = next(
+    f"{kind.name}:{kind.user_id_example}" for kind in CHANNEL_KINDS if kind.user_id_example
+)
 
 
 def _channel_user_pairs(members: tuple[str, ...]) -> tuple[str, ...]:
     for member in members:
         match = _ROLE_MEMBER.fullmatch(member)
         if match is None:
-            raise _rule(f'"{member}" must look like "channel:user_id", e.g. "telegram:123456"')
+            raise rule(f'"{member}" must look like "channel:user_id", e.g. "{_MEMBER_EXAMPLE}"')
         if match["channel"] not in CHANNELS:
-            raise _rule(
+            raise rule(
                 f'"{member}": unknown channel "{match["channel"]}" (known: {", ".join(CHANNELS)})'
             )
     return members
@@ -367,13 +323,13 @@ def _channel_user_pairs(members: tuple[str, ...]) -> tuple[str, ...]:
 RoleList = Annotated[tuple[str, ...], Field(strict=False), AfterValidator(_channel_user_pairs)]
 
 
-class RolesSettings(_Section):
+class RolesSettings(Section):
     admins: RoleList = ("console:admin",)
     supervisors: RoleList = ()
     agents: RoleList = ("console:agent",)
 
     def grants(self) -> Iterator[tuple[Role, str, str]]:
-        """Every configured (role, channel, user_id), e.g. (Role.ADMIN, "telegram", "123")."""
+        """Every configured (role, channel, user_id), e.g. (Role.ADMIN, "console", "admin")."""
         for role, members in (
             (Role.ADMIN, self.admins),
             (Role.SUPERVISOR, self.supervisors),
@@ -389,27 +345,27 @@ Keywords = Annotated[tuple[str, ...], Field(strict=False, min_length=1)]
 
 def _keywords_not_blank(keywords: tuple[str, ...]) -> tuple[str, ...]:
     if any(not keyword.strip() for keyword in keywords):
-        raise _rule("must not contain empty keywords")
+        raise rule("must not contain empty keywords")
     return keywords
 
 
-class PriorityRuleSettings(_Section):
+class PriorityRuleSettings(Section):
     keywords: Annotated[Keywords, AfterValidator(_keywords_not_blank)]
     priority: Literal["low", "normal", "high", "urgent"]
 
 
-class UserGroupSettings(_Section):
+class UserGroupSettings(Section):
     name: str = Field(min_length=1, max_length=64)
     members: RoleList
     priority: Literal["low", "normal", "high", "urgent"]
 
 
-class CategoryRuleSettings(_Section):
+class CategoryRuleSettings(Section):
     keywords: Annotated[Keywords, AfterValidator(_keywords_not_blank)]
     category: str = Field(min_length=1, max_length=64)
 
 
-class TicketsSettings(_Section):
+class TicketsSettings(Section):
     reopen_window_hours: float = Field(72.0, ge=0, strict=False)
     remind_waiting_after_hours: float = Field(48.0, ge=0, strict=False)
     resolve_waiting_after_hours: float = Field(96.0, ge=0, strict=False)
@@ -422,13 +378,13 @@ class TicketsSettings(_Section):
     def _reminder_before_resolution(self) -> TicketsSettings:
         remind, resolve = self.remind_waiting_after_hours, self.resolve_waiting_after_hours
         if resolve > 0 and remind >= resolve:
-            raise _rule(
+            raise rule(
                 f"must be less than resolve_waiting_after_hours ({resolve:g}), got {remind:g}",
                 "remind_waiting_after_hours",
             )
         close, window = self.close_resolved_after_hours, self.reopen_window_hours
         if 0 < close < window:
-            raise _rule(
+            raise rule(
                 f"must be at least reopen_window_hours ({window:g}) or 0, got {close:g}",
                 "close_resolved_after_hours",
             )
@@ -446,17 +402,17 @@ def _parse_duration(value: Any) -> Any:
         return value
     match = _DURATION.fullmatch(value.replace(" ", "").lower())
     if not value.strip() or match is None:
-        raise _rule(f'expected a duration such as "30m", "4h" or "1h30m", got "{value}"')
+        raise rule(f'expected a duration such as "30m", "4h" or "1h30m", got "{value}"')
     days, hours, minutes = (int(part or 0) for part in match.groups())
     duration = timedelta(days=days, hours=hours, minutes=minutes)
     if duration <= timedelta(0):
-        raise _rule(f'must be longer than zero, got "{value}"')
+        raise rule(f'must be longer than zero, got "{value}"')
     return duration
 
 
 def _check_clock_time(value: str) -> str:
     if not _CLOCK_TIME.fullmatch(value):
-        raise _rule(f'expected a time of day as "HH:MM", got "{value}"')
+        raise rule(f'expected a time of day as "HH:MM", got "{value}"')
     return value
 
 
@@ -464,12 +420,12 @@ Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
 ClockTime = Annotated[str, AfterValidator(_check_clock_time)]
 
 
-class SlaTargetSettings(_Section):
+class SlaTargetSettings(Section):
     first_response: Duration
     resolution: Duration
 
 
-class BusinessHoursSettings(_Section):
+class BusinessHoursSettings(Section):
     days: Annotated[
         tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...],
         Field(strict=False, min_length=1),
@@ -481,7 +437,7 @@ class BusinessHoursSettings(_Section):
     @model_validator(mode="after")
     def _start_before_end(self) -> BusinessHoursSettings:
         if self.start >= self.end:
-            raise _rule(f'must be later than start ("{self.start}"), got "{self.end}"', "end")
+            raise rule(f'must be later than start ("{self.start}"), got "{self.end}"', "end")
         return self
 
     @property
@@ -505,7 +461,7 @@ _DEFAULT_SLA_TARGETS = {
 }
 
 
-class SlaSettings(_Section):
+class SlaSettings(Section):
     enabled: bool = False
     warn_at: float = Field(0.8, gt=0, lt=1, strict=False)
     check_interval_seconds: float = Field(30.0, gt=0, strict=False)
@@ -524,21 +480,21 @@ class SlaSettings(_Section):
     escalate_on_breach: bool = False
 
 
-class ReportsSettings(_Section):
+class ReportsSettings(Section):
     # "HH:MM" in [bot] timezone; empty: no daily digest.
-    digest_time: Annotated[ClockTime | None, BeforeValidator(_blank_is_unset)] = None
+    digest_time: Annotated[ClockTime | None, BeforeValidator(blank_is_unset)] = None
 
     @property
     def digest_at(self) -> time | None:
         return time.fromisoformat(self.digest_time) if self.digest_time else None
 
 
-class EngineSettings(_Section):
+class EngineSettings(Section):
     batch_size: int = Field(64, ge=1)
     workers: int = Field(1, ge=1)
 
 
-class OutboxSettings(_Section):
+class OutboxSettings(Section):
     poll_interval_seconds: float = Field(1.0, gt=0)
     max_attempts: int = Field(12, ge=1)
     backoff_base_seconds: float = Field(1.0, gt=0)
@@ -549,7 +505,7 @@ class OutboxSettings(_Section):
     @model_validator(mode="after")
     def _backoff_max_above_base(self) -> OutboxSettings:
         if self.backoff_max_seconds < self.backoff_base_seconds:
-            raise _rule(
+            raise rule(
                 f"must be at least backoff_base_seconds ({self.backoff_base_seconds:g}), "
                 f"got {self.backoff_max_seconds:g}",
                 "backoff_max_seconds",
@@ -557,130 +513,18 @@ class OutboxSettings(_Section):
         return self
 
 
-_TELEGRAM_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
-_TELEGRAM_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-class TelegramSettings(_Section):
-    enabled: bool = False
-    token: OptionalSecret = None
-    mode: Literal["polling", "webhook"] = "polling"
-    api_base_url: BaseUrl = "https://api.telegram.org"
-    webhook_url: OptionalUrl = None
-    webhook_path: UrlPath = "/telegram/webhook"
-    webhook_secret: OptionalSecret = None
-    polling_timeout: int = Field(30, ge=0)
-
-    @model_validator(mode="after")
-    def _complete_when_enabled(self) -> TelegramSettings:
-        if not self.enabled:
-            return self
-        token = _plain(self.token)
-        if token is None:
-            raise _required("telegram", "token", "when telegram is enabled")
-        if not _TELEGRAM_TOKEN.fullmatch(token):
-            raise _rule('must look like "123456:ABC-DEF..." (the token from @BotFather)', "token")
-        if self.mode == "webhook":
-            if self.webhook_url is None:
-                raise _required("telegram", "webhook_url", 'in mode "webhook"')
-            secret = _plain(self.webhook_secret)
-            if secret is None:
-                raise _required("telegram", "webhook_secret", 'in mode "webhook"')
-            if not _TELEGRAM_WEBHOOK_SECRET.fullmatch(secret):
-                raise _rule(
-                    "must be 1-256 characters from A-Z, a-z, 0-9, _ and -", "webhook_secret"
-                )
-        return self
-
-    @property
-    def needs_http(self) -> bool:
-        return self.enabled and self.mode == "webhook"
-
-
-class VkSettings(_Section):
-    enabled: bool = False
-    token: OptionalSecret = None
-    group_id: int | None = Field(None, gt=0)
-    mode: Literal["longpoll", "callback"] = "longpoll"
-    api_base_url: BaseUrl = "https://api.vk.ru"
-    callback_path: UrlPath = "/vk/callback"
-    confirmation_code: OptionalSecret = None
-    secret: OptionalSecret = None
-
-    @model_validator(mode="after")
-    def _complete_when_enabled(self) -> VkSettings:
-        if not self.enabled:
-            return self
-        if _plain(self.token) is None:
-            raise _required("vk", "token", "when vk is enabled")
-        if self.group_id is None:
-            raise _required("vk", "group_id", "when vk is enabled (the community id, a number)")
-        if self.mode == "callback":
-            for key in ("confirmation_code", "secret"):
-                if _plain(getattr(self, key)) is None:
-                    raise _required("vk", key, 'in mode "callback"')
-        return self
-
-    @property
-    def needs_http(self) -> bool:
-        return self.enabled and self.mode == "callback"
-
-
-class SlackSettings(_Section):
-    enabled: bool = False
-    bot_token: OptionalSecret = None
-    mode: Literal["socket", "http"] = "socket"
-    app_token: OptionalSecret = None
-    signing_secret: OptionalSecret = None
-    api_base_url: BaseUrl = "https://slack.com"
-    events_path: UrlPath = "/slack/events"
-
-    @model_validator(mode="after")
-    def _complete_when_enabled(self) -> SlackSettings:
-        if not self.enabled:
-            return self
-        bot_token = _plain(self.bot_token)
-        if bot_token is None:
-            raise _required("slack", "bot_token", "when slack is enabled")
-        # Without a bot token Bolt cannot learn its own user id and answers its own messages.
-        if not bot_token.startswith("xoxb-"):
-            raise _rule('must be a bot token starting with "xoxb-"', "bot_token")
-        if self.mode == "socket":
-            app_token = _plain(self.app_token)
-            if app_token is None:
-                raise _required("slack", "app_token", 'in mode "socket"')
-            if not app_token.startswith("xapp-"):
-                raise _rule('must be an app-level token starting with "xapp-"', "app_token")
-        elif _plain(self.signing_secret) is None:
-            raise _required("slack", "signing_secret", 'in mode "http"')
-        return self
-
-    @property
-    def needs_http(self) -> bool:
-        return self.enabled and self.mode == "http"
-
-
-class HttpSettings(_Section):
+class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)  # 0 picks a free port (tests)
-
-
-class ConsoleSettings(_Section):
-    enabled: bool = True
 
 
 # --------------------------------------------------------------------------------------------
 # All settings
 
 
-_STAFF_CHAT_ID_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
-    "telegram": (re.compile(r"-?\d+|@\w+"), 'the staff group\'s chat id, e.g. "-1001234567890"'),
-    "vk": (re.compile(r"\d+"), 'the staff chat\'s peer id, e.g. "2000000001"'),
-    "slack": (re.compile(r"[A-Z0-9]+"), 'the staff channel\'s id, e.g. "C0123ABCD"'),
-}
+class _SharedSettings(Section):
+    """The sections every deployment has; `Settings` adds one per channel kind."""
 
-
-class Settings(_Section):
     bot: BotSettings = Field(default_factory=BotSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
@@ -691,11 +535,7 @@ class Settings(_Section):
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
-    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
-    vk: VkSettings = Field(default_factory=VkSettings)
-    slack: SlackSettings = Field(default_factory=SlackSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
-    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     _source_path: Path | None = PrivateAttr(default=None)
 
@@ -704,26 +544,33 @@ class Settings(_Section):
         """The file these settings came from (None: defaults and environment only)."""
         return self._source_path
 
+    def channel_section(self, kind: ChannelKind[SettingsT]) -> SettingsT:
+        """The [section] of a channel kind, typed (`settings.<name>` works too, untyped)."""
+        section: SettingsT = getattr(self, kind.name)
+        return section
+
+    def staff_chat(self, kind: ChannelKind[Any]) -> StaffChat:
+        """What the channel's factory is told about the staff chat."""
+        staff = self.staff
+        return StaffChat(
+            chat_id=staff.chat_id if staff.channel == kind.name else None,
+            use_topics=staff.use_topics,
+        )
+
     @property
     def enabled_channels(self) -> tuple[str, ...]:
-        """Enabled channels in a stable order, console first."""
-        enabled = {
-            "console": self.console.enabled,
-            "telegram": self.telegram.enabled,
-            "vk": self.vk.enabled,
-            "slack": self.slack.enabled,
-        }
-        return tuple(name for name in CHANNELS if enabled[name])
+        """Enabled channels in the registry's order (console first)."""
+        return tuple(kind.name for kind in CHANNEL_KINDS if self.channel_section(kind).enabled)
 
     @property
     def needs_http_server(self) -> bool:
         """True when some channel receives updates over HTTP (webhook, callback, events)."""
-        return self.telegram.needs_http or self.vk.needs_http or self.slack.needs_http
+        return any(self.channel_section(kind).needs_http for kind in CHANNEL_KINDS)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Settings:
+    def _consistent(self) -> _SharedSettings:
         if not self.enabled_channels:
-            raise _rule(
+            raise rule(
                 "no channel is enabled; enable the console or a messenger", "console.enabled"
             )
         self._check_staff()
@@ -739,13 +586,13 @@ class Settings(_Section):
             where = f"staff.lines.{index}"
             self._check_staff_chat(line.channel, line.chat_id, where)
             if line.name.casefold() in names:
-                raise _rule(
+                raise rule(
                     f'"{line.name}" is already the name of {names[line.name.casefold()]}; '
                     "each support line needs its own name",
                     f"{where}.name",
                 )
             if (line.channel, line.chat_id) in chats:
-                raise _rule(
+                raise rule(
                     f"is already the staff chat of {chats[(line.channel, line.chat_id)]}; "
                     "each support line needs its own chat",
                     f"{where}.chat_id",
@@ -755,35 +602,55 @@ class Settings(_Section):
 
     def _check_staff_chat(self, channel: str, chat_id: str, where: str) -> None:
         if channel not in self.enabled_channels:
-            raise _rule(
+            raise rule(
                 f'is "{channel}" but [{channel}] enabled = false; the staff chat must be on an '
                 f"enabled channel (enabled: {', '.join(self.enabled_channels)})",
                 f"{where}.channel",
             )
-        chat_format = _STAFF_CHAT_ID_FORMATS.get(channel)
-        if chat_format is not None and not chat_format[0].fullmatch(chat_id):
-            raise _rule(
-                f'must be {chat_format[1]} when {where}.channel = "{channel}", got "{chat_id}"',
+        chat_format = _KINDS[channel].staff_chat_id
+        if chat_format is not None and not chat_format.accepts(chat_id):
+            raise rule(
+                f'must be {chat_format.description} when {where}.channel = "{channel}", '
+                f'got "{chat_id}"',
                 f"{where}.chat_id",
             )
 
     def _check_http_paths(self) -> None:
         """Channels served by the one web server must not share a path."""
-        served = (
-            ("telegram", "webhook_path", self.telegram.needs_http, self.telegram.webhook_path),
-            ("vk", "callback_path", self.vk.needs_http, self.vk.callback_path),
-            ("slack", "events_path", self.slack.needs_http, self.slack.events_path),
-        )
         seen: dict[str, str] = {}
-        for section, key, needs_http, path in served:
-            if not needs_http:
+        for kind in CHANNEL_KINDS:
+            section = self.channel_section(kind)
+            if kind.http_path_key is None or not section.needs_http:
                 continue
+            path = getattr(section, kind.http_path_key)
             if path in seen:
-                raise _rule(
+                raise rule(
                     f'"{path}" is already used by {seen[path]}; each channel needs its own path',
-                    f"{section}.{key}",
+                    f"{kind.name}.{kind.http_path_key}",
                 )
-            seen[path] = f"[{section}] {key}"
+            seen[path] = f"[{kind.name}] {kind.http_path_key}"
+
+
+_KINDS: dict[str, ChannelKind[Any]] = {kind.name: kind for kind in CHANNEL_KINDS}
+
+# The channel sections come from the registry, so that adding a messenger touches no code here.
+# At run time `settings.<name>` is the section's own model; for a type checker it is Any, and
+# `settings.channel_section(kind)` is the typed way.
+if TYPE_CHECKING:
+
+    class Settings(_SharedSettings):
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    Settings = create_model(
+        "Settings",
+        __base__=_SharedSettings,
+        __module__=__name__,
+        **{
+            kind.name: (kind.settings, Field(default_factory=kind.settings))
+            for kind in CHANNEL_KINDS
+        },
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -880,7 +747,7 @@ def _apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[tu
 def _describe_error(error: Mapping[str, Any], from_env: Mapping[tuple[str, str], str]) -> str:
     loc = tuple(str(part) for part in error["loc"])
     context = error.get("ctx") or {}
-    if error["type"] == _RULE_ERROR and "path" in context:
+    if error["type"] == RULE_ERROR and "path" in context:
         loc = loc + tuple(context["path"].split("."))
     if error["type"] == "extra_forbidden":
         return _describe_unknown(loc, error.get("input"))
@@ -954,7 +821,7 @@ def _describe_problem(error: Mapping[str, Any], loc: tuple[str, ...]) -> str:
     context = error.get("ctx") or {}
     secret = tuple(loc[:2]) in SECRET_KEYS
     value = _describe_value(error.get("input"), hide=secret)
-    if kind == _RULE_ERROR:
+    if kind == RULE_ERROR:
         return str(context["message"])
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {value}"

@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import build_app
 from bot.config import Settings
+from channels.registry import CHANNEL_KINDS
 from core.auto_close import AutoClose
 from core.digest import DailyDigest
 from core.ports import Channel
@@ -36,55 +37,14 @@ AUTO_CLOSE_INTERVAL_SECONDS = 60.0
 DIGEST_CHECK_SECONDS = 60.0  # the digest goes out within a minute of its time
 
 
-def _secret(value) -> str | None:
-    return value.get_secret_value() if value is not None else None
-
-
 def build_channels(settings: Settings) -> dict[str, Channel]:
-    """The enabled messengers, configured from the settings (imported lazily: each SDK is big)."""
-    channels: dict[str, Channel] = {}
-    staff = settings.staff
-    if settings.telegram.enabled:
-        from channels.telegram import TelegramChannel
-
-        tg = settings.telegram
-        channels["telegram"] = TelegramChannel(
-            token=_secret(tg.token),
-            mode=tg.mode,
-            api_base_url=tg.api_base_url,
-            webhook_url=tg.webhook_url,
-            webhook_path=tg.webhook_path,
-            webhook_secret=_secret(tg.webhook_secret),
-            polling_timeout=tg.polling_timeout,
-            staff_chat_id=str(staff.chat_id) if staff.channel == "telegram" else None,
-            use_topics=staff.use_topics,
-        )
-    if settings.vk.enabled:
-        from channels.vk import VkChannel
-
-        vk = settings.vk
-        channels["vk"] = VkChannel(
-            token=_secret(vk.token),
-            group_id=vk.group_id,
-            mode=vk.mode,
-            api_base_url=vk.api_base_url,
-            callback_path=vk.callback_path,
-            confirmation_code=_secret(vk.confirmation_code),
-            secret=_secret(vk.secret),
-        )
-    if settings.slack.enabled:
-        from channels.slack import SlackChannel
-
-        slack = settings.slack
-        channels["slack"] = SlackChannel(
-            bot_token=_secret(slack.bot_token),
-            mode=slack.mode,
-            app_token=_secret(slack.app_token),
-            signing_secret=_secret(slack.signing_secret),
-            api_base_url=slack.api_base_url,
-            events_path=slack.events_path,
-        )
-    return channels
+    """The enabled channels of every kind `helpdesk run` starts, each built by its own factory
+    (which imports its SDK only then: each SDK is big)."""
+    return {
+        kind.name: kind.build(settings.channel_section(kind), settings.staff_chat(kind))
+        for kind in CHANNEL_KINDS
+        if kind.build is not None and settings.channel_section(kind).enabled
+    }
 
 
 async def run_service(

@@ -20,6 +20,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TextIO
 
+from channels.parts import message_parts
+from channels.settings import ChannelKind, Section
 from core.messages import (
     Attachment,
     Button,
@@ -39,6 +41,19 @@ _THREAD = re.compile(r"^#(\d+)\s+(.*)$", re.S)
 _PRESS = re.compile(r"^\[(\d+)\]$")
 
 
+class ConsoleSettings(Section):
+    enabled: bool = True
+
+    @property
+    def needs_http(self) -> bool:
+        return False
+
+
+# Not started by `helpdesk run`: the console is the terminal session of `helpdesk demo` (and of
+# `helpdesk run` when no messenger is enabled), which builds its adapter itself.
+KIND = ChannelKind(name=CHANNEL, settings=ConsoleSettings, build=None)
+
+
 class ConsoleAdapter:
     """Prints what the bot sends; hands out message ids and opens a thread per staff ticket."""
 
@@ -56,6 +71,9 @@ class ConsoleAdapter:
 
     async def download(self, attachment: Attachment) -> bytes:
         raise PermanentSendError("files typed in the console have no content")
+
+    def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
+        return message_parts(message, self.max_text_length)
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         message_id = str(next(self._ids))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from channels.parts import message_parts
 from core.messages import Attachment, OutgoingMessage, SentMessage
 from core.ports import PermanentSendError, RateLimits
 
@@ -31,6 +32,9 @@ class RecordingAdapter:
         self.failures: list[Exception] = []  # raised by the next sends, in order
         self.blocked_chats: dict[str, Exception] = {}  # every send to these chats raises
         self._next_id: dict[str, int] = defaultdict(int)
+
+    def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
+        return message_parts(message, self.max_text_length)
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         chat_id = message.conversation.chat_id

@@ -14,13 +14,14 @@ again.
 Outbound: plain text escaped (& < >) with `mrkdwn: false`; buttons as Block Kit actions whose
 value is the payload. With buttons the text is also shown as `plain_text` sections of at most
 3,000 characters each (Block Kit's section limit; the 40,000-character `text` stays the
-notification fallback). A text whose escaped form passes 40,000 characters is posted as
-several messages, so nothing is truncated. 429s of chat.postMessage go back to the outbox as
-RetryAfter at once (no sleeping inside the SDK, see slack_errors.ShortRateLimitRetry). A staff
-announcement opens a thread (its ts is the thread id). Files are
-uploaded with files_upload_v2; a file from Slack itself is re-uploaded from its bytes rather
-than linked, because a permalink shows nothing to someone who cannot see the channel it was
-shared in (a user cannot see the staff channel, and agents cannot see a user's DM).
+notification fallback). A text whose escaped form passes 40,000 characters is split by `parts`
+into several messages (the outbox sends each), so nothing is truncated. 429s of
+chat.postMessage go back to the outbox as RetryAfter at once (no sleeping inside the SDK, see
+slack_errors.ShortRateLimitRetry). A staff announcement opens a thread (its ts is the thread
+id); the outbox sends the later parts into it. Files are uploaded with files_upload_v2; a
+file from Slack itself is re-uploaded from its bytes rather than linked, because a permalink
+shows nothing to someone who cannot see the channel it was shared in (a user cannot see the
+staff channel, and agents cannot see a user's DM).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from channels.parts import message_parts
 from channels.slack_errors import THREAD_GONE_ERRORS, error_code, retry_handlers, to_send_error
 from channels.slack_files import fetch_private_file, is_trusted_file_host, upload_name
 from channels.slack_format import (
@@ -271,6 +273,10 @@ class SlackChannel:
 
     # ------------------------------------------------------------------ outbound
 
+    def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
+        """Parts whose text fits 40,000 characters once escaped (& < > grow up to five times)."""
+        return message_parts(message, MAX_MESSAGE_TEXT, split_escaped)
+
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         try:
             return await self._send(message, idempotency_key)
@@ -289,22 +295,23 @@ class SlackChannel:
         )
         # In Slack, answering a message means answering in its thread.
         thread_ts = conversation.thread_id or message.reply_to_message_id
-        parts = split_escaped(message.text, MAX_MESSAGE_TEXT) if message.text.strip() else []
-        if not parts and not message.attachments:
+        has_text = bool(message.text.strip())
+        if not has_text and not message.attachments:
             raise PermanentSendError("nothing to send: no text and no files")
-        first_ts: str | None = None
-        for index, part in enumerate(parts):
-            buttons = message.buttons if index == len(parts) - 1 else ()
-            ts = await self._post(f"{key}/{index}", message, channel, part, buttons, thread_ts)
-            if first_ts is None:
-                first_ts = ts
-                if opens_thread:
-                    thread_ts = ts  # later parts and the files go into the new thread
+        if len(escape(message.text)) > MAX_MESSAGE_TEXT:
+            raise ValueError("text longer than Slack takes: send each of parts(message)")
+        text_ts: str | None = None
+        if has_text:
+            text_ts = await self._post(
+                f"{key}/0", message, channel, message.text, message.buttons, thread_ts
+            )
+            if opens_thread:
+                thread_ts = text_ts  # the files go into the new thread
         uploaded = await self._upload(f"{key}/files", channel, thread_ts, message.attachments)
-        message_id = first_ts or uploaded
+        message_id = text_ts or uploaded
         if message_id is None:
             raise PermanentSendError("no file could be uploaded and there is no text")
-        return SentMessage(message_id, thread_id=first_ts if opens_thread else None)
+        return SentMessage(message_id, thread_id=text_ts if opens_thread else None)
 
     async def _post(
         self,

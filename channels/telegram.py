@@ -27,6 +27,7 @@ from aiogram.types import ChatFullInfo, File, ForumTopic, Message, MessageId, Up
 from aiohttp import web
 from pydantic import ValidationError
 
+from channels.parts import message_parts
 from channels.telegram_albums import PolledAlbums, WebhookAlbums
 from channels.telegram_errors import send_errors
 from channels.telegram_polling import UpdatePoller
@@ -150,6 +151,10 @@ class TelegramChannel:
         if self.mode != "webhook":
             return []
         return [("POST", self.webhook_path, self._handle_webhook)]
+
+    def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
+        """At most 4096 UTF-16 units of text each (Telegram counts in UTF-16 units)."""
+        return message_parts(message, self.max_text_length)
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         return await self.sender.send(message, idempotency_key)

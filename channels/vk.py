@@ -19,6 +19,7 @@ from vkbottle import API, VKAPIError
 from vkbottle.api.request_rescheduler import ABCRequestRescheduler
 from vkbottle.http import AiohttpClient
 
+from channels.parts import message_parts
 from channels.vk_callback import VkCallbackEndpoint
 from channels.vk_files import MAX_DOC_SIZE, VkFiles
 from channels.vk_inbound import VkEventParser, VkInbound, is_chat_peer
@@ -135,6 +136,9 @@ class VkChannel:
         return [("POST", self.callback_path, self._callback.handle)]
 
     # -- sending
+
+    def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
+        return message_parts(message, self.max_text_length)
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         try:

@@ -23,7 +23,6 @@ from core.messages import Attachment, ConversationRef, OutgoingMessage
 from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, ThreadGone
 from core.ratelimit import RateLimiter
 from core.store import Store
-from core.text import split_text
 
 log = logging.getLogger(__name__)
 
@@ -162,24 +161,25 @@ class OutboxSender:
         if adapter is None:
             outcome.failed, outcome.error = True, f"no adapter for {message.conversation.channel!r}"
             return outcome
-        parts = split_text(message.text, adapter.max_text_length)
         limiter = self._limiters[adapter.name]
         try:
             if item.parts_sent == 0 and message.attachments:
                 message = dataclasses.replace(
                     message, attachments=await self._carry(message.attachments, adapter)
                 )
+            # The adapter splits at its own limit and format; the same text always gives the
+            # same parts, so a retry resumes with the part after the last one sent.
+            parts = adapter.parts(message)
             for index in range(item.parts_sent, len(parts)):
-                part = dataclasses.replace(
-                    message,
-                    text=parts[index],
-                    attachments=message.attachments if index == 0 else (),
-                    buttons=message.buttons if index == len(parts) - 1 else (),
-                )
                 await limiter.acquire(message.conversation.chat_id)
-                sent = await adapter.send(part, idempotency_key=f"{item.id}.{index}")
+                sent = await adapter.send(parts[index], idempotency_key=f"{item.id}.{index}")
                 outcome.parts_sent = index + 1
                 outcome.links += _links(message, sent, is_first=anchor is None and index == 0)
+                if sent.thread_id and message.conversation.thread_id is None:
+                    # The part opened a thread (a ticket's announcement): the rest goes into it.
+                    thread = dataclasses.replace(message.conversation, thread_id=sent.thread_id)
+                    message = dataclasses.replace(message, conversation=thread)
+                    parts = adapter.parts(message)
             outcome.done = True
         except ThreadGone as error:
             # Counted as an attempt, so a platform that keeps refusing cannot loop forever.

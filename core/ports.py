@@ -88,15 +88,20 @@ class RateLimits:
 
 class ChannelAdapter(Protocol):
     name: str  # the channel name used in ConversationRef.channel
-    max_text_length: int
     max_file_size: int  # bytes the platform accepts in one upload
     rate_limits: RateLimits
 
+    def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
+        """The message as this platform sends it: the text split at the platform's limit and
+        format, attachments on the first part, buttons on the last (at least one part). The
+        same message must always give the same parts: the outbox resumes a half-sent message
+        with the part after the last one sent."""
+
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
-        """Deliver one message (already split to fit `max_text_length`). Attachments from this
-        platform carry `file_id`; from another platform they arrive with `content` filled in.
-        The same `idempotency_key` may come again after a crash: platforms that can de-duplicate
-        (VK's random_id) should use it. Raise a SendError subclass when it did not happen."""
+        """Deliver one of `parts(message)`. Attachments from this platform carry `file_id`;
+        from another platform they arrive with `content` filled in. The same `idempotency_key`
+        may come again after a crash: platforms that can de-duplicate (VK's random_id) should
+        use it. Raise a SendError subclass when it did not happen."""
 
     async def download(self, attachment: Attachment) -> bytes:
         """The bytes of a file received on this platform (to carry it to another one)."""

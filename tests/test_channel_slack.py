@@ -296,6 +296,38 @@ async def test_long_texts_arrive_whole_or_split_without_loss(world: SlackWorld):
     assert rejoined == f"💬 Support (ticket #1):\n{dense}"
 
 
+async def test_a_long_announcement_is_split_once_by_the_adapter_and_every_part_linked(
+    world: SlackWorld,
+):
+    received: list[OutgoingMessage] = []
+    send = world.channel.send
+
+    async def recording_send(message: OutgoingMessage, idempotency_key: str):
+        received.append(message)
+        return await send(message, idempotency_key)
+
+    world.channel.send = recording_send  # type: ignore[method-assign]
+    dense = " ".join(["&" * 20] * 430)[:9_000]  # five times longer once escaped
+    await world.user_says(f"/new {dense}")
+    await world.settle()
+
+    posts = world.fake.sent_to(STAFF)
+    to_staff = [m for m in received if m.conversation.chat_id == STAFF]
+    assert len(to_staff) == len(posts) == 2
+    # What the outbox handed over was already split by the adapter's escaping-aware `parts`;
+    # send posted each part as it came, with no second split.
+    assert [m["text"] for m in posts] == [escape(m.text) for m in to_staff]
+    assert all(len(m["text"]) <= 40_000 for m in posts)
+    # The first part opened the ticket's thread; the rest of the announcement went into it.
+    root, rest = posts
+    assert "thread_ts" not in root and rest["thread_ts"] == root["ts"]
+    async with world.helpdesk.store.transaction() as tx:
+        linked = [await tx.links.find_ticket("slack", STAFF, m["ts"]) for m in posts]
+        anchor = await tx.links.find_anchor(1, "slack", STAFF)
+    assert linked == [1, 1]
+    assert anchor is not None and anchor.message_id == root["ts"] == anchor.thread_id
+
+
 async def test_rate_limit_storm_delivers_everything_in_order(world: SlackWorld):
     users = [USER, OTHER_USER, "U4CAT"]
     for user in users:

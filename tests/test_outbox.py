@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from channels.memory import RecordingAdapter
 from core.domain import OutboxStatus, Priority
 from core.messages import Button, ConversationRef, OutgoingMessage
 from core.outbox import OutboxConfig, OutboxSender
@@ -187,3 +188,108 @@ async def test_announcement_and_follow_up_in_one_round_share_the_new_thread(stor
     announcement, follow_up = bot.adapter.to_chat("staff")
     assert announcement.message.conversation.thread_id is None
     assert follow_up.message.conversation.thread_id == announcement.message_id
+
+
+async def _ticket(bot: Harness) -> int:
+    async with bot.store.transaction() as tx:
+        user, _ = await tx.users.upsert(CHANNEL, "u9", "U9", "en", None, bot.clock())
+        ticket = await tx.tickets.create(
+            NewTicket(
+                user.id,
+                ConversationRef(CHANNEL, "chat-u9"),
+                "s",
+                None,
+                Priority.NORMAL,
+                bot.clock(),
+            )
+        )
+    return ticket.id
+
+
+async def _linked(bot: Harness, chat: str, message_ids: list[str]) -> list[int | None]:
+    async with bot.store.transaction() as tx:
+        return [await tx.links.find_ticket(CHANNEL, chat, m) for m in message_ids]
+
+
+async def test_each_adapter_splits_the_same_message_at_its_own_limit(store):
+    bot = Harness(store)
+    narrow = RecordingAdapter("narrow", max_text_length=1000)
+    sender = OutboxSender(
+        store, {CHANNEL: bot.adapter, "narrow": narrow}, OutboxConfig(), bot.clock
+    )
+    words = " ".join(f"word{i}" for i in range(1200))  # 9,689 characters
+    async with store.transaction() as tx:
+        for channel in (CHANNEL, "narrow"):
+            await tx.outbox.enqueue(
+                OutgoingMessage(ConversationRef(channel, "c1"), words), bot.clock()
+            )
+    await sender.deliver_due()
+
+    assert len(bot.adapter.texts_to("c1")) == 3  # 4,096 a part
+    assert len(narrow.texts_to("c1")) == 10  # 1,000 a part
+    assert " ".join(narrow.texts_to("c1")) == words
+    assert [d.idempotency_key.split(".")[1] for d in narrow.deliveries] == [
+        str(i) for i in range(10)
+    ]
+
+
+async def test_every_part_of_a_ticket_message_is_linked_and_follows_the_new_thread(store):
+    bot = Harness(store)
+    ticket = await _ticket(bot)
+    words = " ".join(f"word{i}" for i in range(1200))  # 3 parts
+    async with store.transaction() as tx:
+        staff = ConversationRef(CHANNEL, "staff")
+        await tx.outbox.enqueue(
+            OutgoingMessage(staff, words, ticket_id=ticket, to_staff=True), bot.clock()
+        )
+        await tx.outbox.enqueue(
+            OutgoingMessage(ConversationRef(CHANNEL, "chat-u9"), words, ticket_id=ticket),
+            bot.clock(),
+        )
+    await bot.flush()
+
+    first, *rest = bot.adapter.to_chat("staff")
+    assert len(rest) == 2
+    # The first part opened the ticket's thread; the rest of the announcement went into it.
+    assert first.message.conversation.thread_id is None
+    assert all(d.message.conversation.thread_id == first.message_id for d in rest)
+    parts = [first, *rest]
+    assert await _linked(bot, "staff", [d.message_id for d in parts]) == [ticket] * 3
+    async with store.transaction() as tx:
+        anchor = await tx.links.find_anchor(ticket, CHANNEL, "staff")
+    assert anchor.message_id == first.message_id and anchor.thread_id == first.message_id
+    to_user = bot.adapter.to_chat("chat-u9")
+    assert len(to_user) == 3
+    assert await _linked(bot, "chat-u9", [d.message_id for d in to_user]) == [ticket] * 3
+
+
+async def test_a_part_that_failed_is_resent_alone_and_every_sent_part_is_linked(store):
+    bot = Harness(store)
+    ticket = await _ticket(bot)
+    words = " ".join(f"word{i}" for i in range(1200))  # 3 parts
+    item = await _enqueue(bot, "c1", words, ticket_id=ticket)
+    original = bot.adapter.send
+    failed: list[str] = []
+
+    async def fail_on_third_once(message, idempotency_key):
+        if idempotency_key.endswith(".2") and not failed:
+            failed.append(idempotency_key)
+            raise TransientSendError("flaky")
+        return await original(message, idempotency_key)
+
+    bot.adapter.send = fail_on_third_once
+    await bot.sender.deliver_due()
+
+    sent = bot.adapter.to_chat("c1")
+    assert len(sent) == 2 and (await _status(bot, item)).parts_sent == 2
+    assert await _linked(bot, "c1", [d.message_id for d in sent]) == [ticket] * 2
+
+    bot.clock.advance(seconds=120)
+    await bot.sender.deliver_due()
+
+    sent = bot.adapter.to_chat("c1")
+    assert [d.idempotency_key for d in sent] == [f"{item}.0", f"{item}.1", f"{item}.2"]
+    assert " ".join(d.message.text for d in sent) == words
+    assert await _linked(bot, "c1", [d.message_id for d in sent]) == [ticket] * 3
+    row = await _status(bot, item)
+    assert row.status == OutboxStatus.SENT and row.parts_sent == 3
