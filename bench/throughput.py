@@ -26,10 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from bot.engine import EngineConfig, build_engine  # noqa: E402
 from channels.memory import RecordingAdapter  # noqa: E402
 from core.domain import FaqDraft  # noqa: E402
-from core.engine import ConversationEngine, EngineConfig  # noqa: E402
-from core.i18n import Texts  # noqa: E402
 from core.ingest import Ingest  # noqa: E402
 from core.knowledge_base import KnowledgeBase  # noqa: E402
 from core.messages import ConversationRef, IncomingMessage, Sender  # noqa: E402
@@ -41,7 +40,6 @@ from knowledge.matcher import (  # noqa: E402
     DEFAULT_SUGGEST_THRESHOLD,
     FuzzyMatcher,
 )
-from knowledge.smalltalk import classify_small_talk  # noqa: E402
 from storage.database import open_store  # noqa: E402
 
 POSTGRES_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -102,12 +100,10 @@ async def run_engine(url: str, messages: int, users: int, entries: int, lanes: i
     outbox = OutboxConfig(batch_size=500, poll_interval=0.05)
     sender = OutboxSender(store, {"memory": adapter}, outbox, clock=_utc)
     knowledge = KnowledgeBase(FuzzyMatcher())
-    engine = ConversationEngine(
-        store, knowledge, Texts("en"),
-        EngineConfig(ConversationRef("memory", "staff"), DEFAULT_ANSWER_THRESHOLD,
-                     DEFAULT_SUGGEST_THRESHOLD),
-        classify_small_talk, on_committed=sender.wake,
-    )  # fmt: skip
+    config = EngineConfig(
+        ConversationRef("memory", "staff"), DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD
+    )
+    engine = build_engine(config, store, knowledge, on_committed=sender.wake)
     faq = synthetic_faq(entries)
     async with store.transaction() as tx:
         for draft in faq:

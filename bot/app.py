@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.config import Settings
+from bot.engine import EngineConfig, Jobs, build_engine, build_jobs
 from bot.knowledge_files import seed_sample_if_empty
 from core.auto_close import AutoClosePolicy
 from core.business_hours import BusinessCalendar, WorkingHours
 from core.domain import Priority
-from core.engine import Clock, ConversationEngine, EngineConfig, utc_now
-from core.i18n import Texts
+from core.engine import ConversationEngine
 from core.ingest import Ingest
 from core.knowledge_base import KnowledgeBase
 from core.lines import SupportLine
@@ -24,8 +24,8 @@ from core.ports import ChannelAdapter
 from core.sla_policy import SlaPolicy, SlaTarget
 from core.store import Store
 from core.ticket_policy import AutoAssign, KeywordRule, TicketPolicy, UserGroupRule
+from core.work import Clock, utc_now
 from knowledge.matcher import FuzzyMatcher, create_matcher
-from knowledge.smalltalk import classify_small_talk
 from storage.database import open_store
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class App:
     settings: Settings
     store: Store
     engine: ConversationEngine
+    jobs: Jobs
     ingest: Ingest
     sender: OutboxSender
 
@@ -67,25 +68,18 @@ async def build_app(
         clock,
     )
     matcher = create_matcher(semantic=settings.knowledge.semantic)
-    engine = ConversationEngine(
-        store,
-        KnowledgeBase(matcher),
-        Texts(settings.bot.default_language),
-        engine_config(
-            settings,
-            {name: a.max_file_size for name, a in adapters.items()},
-            matcher.default_thresholds,
-        ),
-        classify_small_talk,
-        clock=clock,
-        on_committed=sender.wake,
+    config = engine_config(
+        settings,
+        {name: a.max_file_size for name, a in adapters.items()},
+        matcher.default_thresholds,
     )
+    engine = build_engine(config, store, KnowledgeBase(matcher), clock, sender.wake)
     if settings.knowledge.load_sample_when_empty:
         await seed_sample_if_empty(store, clock())
     count = await engine.load_state()
     log.info("knowledge base loaded", extra={"entries": count})
     ingest = Ingest(engine, lanes=settings.engine.workers, batch_size=settings.engine.batch_size)
-    return App(settings, store, engine, ingest, sender)
+    return App(settings, store, engine, build_jobs(engine, config), ingest, sender)
 
 
 def engine_config(

@@ -180,11 +180,11 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
     from functools import partial
 
     from bot.app import engine_config
-    from core.engine import utc_now
     from core.i18n import Texts
     from core.report_chart import render_chart
     from core.report_format import render_report, report_rows
     from core.reports import build_report, parse_period
+    from core.work import utc_now
     from storage.database import open_store
 
     zone = settings.bot.tzinfo
@@ -221,7 +221,7 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _kb_import(settings: Settings, args: argparse.Namespace) -> int:
     from bot.knowledge_files import import_file
-    from core.engine import utc_now
+    from core.work import utc_now
     from knowledge.io import KnowledgeFileError
     from storage.database import open_store
 

@@ -109,9 +109,9 @@ def _start_scheduler(app) -> AsyncIOScheduler:
     # A slow run is not started again on top of itself; missed runs are merged into one.
     once = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
     checks = (
-        ("sla-check", app.engine.sla, app.settings.sla.check_interval_seconds),
-        ("auto-close-check", app.engine.auto_close, AUTO_CLOSE_INTERVAL_SECONDS),
-        ("daily-digest", app.engine.digest, DIGEST_CHECK_SECONDS),
+        ("sla-check", app.jobs.sla, app.settings.sla.check_interval_seconds),
+        ("auto-close-check", app.jobs.auto_close, AUTO_CLOSE_INTERVAL_SECONDS),
+        ("daily-digest", app.jobs.digest, DIGEST_CHECK_SECONDS),
     )
     for job_id, checker, seconds in checks:
         if checker is not None:

@@ -12,7 +12,7 @@ import logging
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from core.messages import OutgoingMessage
-from core.report_commands import ReportCommands
+from core.report_chart import chart_message
 from core.report_format import render_report
 from core.reports import Period, build_report
 from core.tickets import TicketDesk
@@ -28,13 +28,11 @@ class DailyDigest:
         self,
         unit_of_work: UnitOfWork,
         desk: TicketDesk,
-        reports: ReportCommands,
         at: time,
         zone: tzinfo,
     ) -> None:
         self.unit_of_work = unit_of_work
         self.desk = desk
-        self.reports = reports
         self.at = at
         self.zone = zone
         self._settled: date | None = None  # the local day whose digest is known to be sent
@@ -61,7 +59,7 @@ class DailyDigest:
         for line, report in zip(lines, reports, strict=True):
             body = render_report(report, self.desk.staff_text)
             messages.append(OutgoingMessage(conversation=line.chat, text=f"{title}\n{body}"))
-            messages.append(await self.reports.chart_message(report, line.chat))
+            messages.append(await chart_message(report, self.desk.staff_text, line.chat))
         async with self.unit_of_work(now) as work:
             claimed = await work.tx.updates.claim(CLAIM_CHANNEL, today.isoformat(), now)
             if claimed:

@@ -6,28 +6,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, tzinfo
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
-from core.admin_commands import AdminCommands
-from core.auto_close import AutoClose, AutoClosePolicy
-from core.digest import DailyDigest
-from core.duty import DutyCommands
-from core.gap_commands import GapCommands
-from core.i18n import Texts, normalize_language
-from core.knowledge_base import KnowledgeBase, Thresholds
-from core.lines import SupportLine, SupportLines
+from core.i18n import normalize_language
+from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef, IncomingMessage
-from core.report_commands import ReportCommands
-from core.roles import Roles
 from core.router import Router
-from core.sla import SlaMonitor
-from core.sla_policy import SlaPolicy
-from core.staff_commands import TicketCommands
 from core.staff_flow import StaffFlow
-from core.store import Store
-from core.ticket_policy import AutoAssign, TicketPolicy
 from core.tickets import TicketDesk
 from core.turn import Turn
 from core.user_flow import UserFlow
@@ -45,114 +31,31 @@ MAX_TEXT_LENGTH = 10_000
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    staff_chat: ConversationRef  # the first support line's
-    answer_threshold: float
-    suggest_threshold: float
-    default_language: str = "en"
-    bot_name: str = "Helpdesk"
-    min_question_chars: int = 6
-    bootstrap_roles: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
-    max_file_sizes: Mapping[str, int] = field(default_factory=dict)  # per channel, bytes
-    tickets: TicketPolicy = field(default_factory=TicketPolicy)
-    sla: SlaPolicy | None = None  # None: no SLA timers
-    auto_close: AutoClosePolicy | None = None  # None: waiting tickets stay waiting
-    first_line: str = "L1"  # the name of the first support line (staff_chat)
-    more_lines: tuple[SupportLine, ...] = ()  # the lines above it, in escalation order
-    auto_assign: AutoAssign | None = None  # None: new tickets wait for /take or /assign
-    escalate_on_breach: bool = False  # an SLA breach moves the ticket to the next line up
-    timezone: tzinfo = UTC  # the days of reports
-    digest_at: time | None = None  # local time of the daily digest; None: no digest
-
-    def support_lines(self) -> SupportLines:
-        return SupportLines((SupportLine(self.first_line, self.staff_chat), *self.more_lines))
-
-
 class ConversationEngine:
+    """Dispatches each incoming message to the user's side or the staff chat's side, inside a
+    unit of work. Built by `bot.engine.build_engine`."""
+
     def __init__(
         self,
-        store: Store,
+        unit_of_work: UnitOfWork,
         knowledge: KnowledgeBase,
-        texts: Texts,
-        config: EngineConfig,
-        small_talk: Callable[[str], str | None],
-        clock: Clock = utc_now,
-        on_committed: Callable[[], None] = lambda: None,
+        desk: TicketDesk,
+        users: UserFlow,
+        staff: StaffFlow,
+        router: Router,
+        default_language: str,
     ) -> None:
-        self.store = store
+        self.unit_of_work = unit_of_work
+        self.store = unit_of_work.store
+        self.texts = unit_of_work.texts
+        self.clock = unit_of_work.clock
         self.knowledge = knowledge
-        self.texts = texts
-        self.config = config
-        self.clock = clock
-        self.on_committed = on_committed  # e.g. wake the outbox sender
+        self.desk = desk
+        self.users = users
+        self.staff = staff
+        self.router = router
+        self.default_language = default_language
         self._faq_revision: int | None = None
-        thresholds = Thresholds(config.answer_threshold, config.suggest_threshold)
-        self.unit_of_work = unit = UnitOfWork(store, texts, clock, lambda: self.on_committed())
-        self.desk = desk = TicketDesk(
-            config.support_lines(),
-            texts,
-            config.default_language,
-            config.max_file_sizes,
-            config.tickets,
-            config.sla,
-            config.auto_assign,
-        )
-        roles = Roles(
-            config.bootstrap_roles,
-            config.default_language,
-            everyone_in_staff_is_agent=not config.tickets.require_agent_role,
-        )
-        # Run by a scheduler (bot/runner.py); None without an SLA policy.
-        self.sla = (
-            SlaMonitor(
-                unit,
-                desk,
-                config.sla,
-                roles=roles,
-                escalate_on_breach=config.escalate_on_breach,
-            )
-            if config.sla is not None
-            else None
-        )
-        # Run by the same scheduler; None when auto-close is off.
-        self.auto_close = (
-            AutoClose(unit, desk, config.auto_close) if config.auto_close is not None else None
-        )
-        self.router = router = Router(roles)
-        admin = AdminCommands(knowledge, thresholds)
-        self.users = UserFlow(
-            desk,
-            knowledge,
-            thresholds,
-            router,
-            small_talk,
-            config.min_question_chars,
-            config.bot_name,
-        )
-        self.staff = StaffFlow(desk, roles, router)
-        reports = ReportCommands(desk, roles, config.timezone)
-        # The order of registration is the order of /help.
-        for group in (
-            self.users,
-            self.staff,
-            TicketCommands(desk, roles, knowledge),
-            DutyCommands(desk),
-            reports,
-            GapCommands(desk, admin),
-            admin,
-        ):
-            group.register(router)
-        # Run by the scheduler every minute; None when off.
-        self.digest = (
-            DailyDigest(unit, desk, reports, config.digest_at, config.timezone)
-            if config.digest_at is not None
-            else None
-        )
 
     async def load_state(self) -> int:
         """Load the knowledge base into memory and follow staff chats that moved. Returns the
@@ -235,7 +138,7 @@ class ConversationEngine:
             conversation.channel,
             sender.external_id,
             sender.display_name,
-            normalize_language(sender.language_hint) or self.config.default_language,
+            normalize_language(sender.language_hint) or self.default_language,
             None if is_staff else conversation.without_thread(),
             now,
         )
@@ -248,7 +151,7 @@ class ConversationEngine:
             after_commit=batch.after_commit,
             message=message,
             user=user,
-            language=user.language or self.config.default_language,
+            language=user.language or self.default_language,
         )
         if len(message.text) > MAX_TEXT_LENGTH:
             await turn.reply(

@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import tzinfo
 
 from core.commands import Command
 from core.domain import Role
-from core.messages import Attachment, ConversationRef, OutgoingMessage
-from core.report_chart import render_chart
+from core.report_chart import chart_message
 from core.report_format import render_report
-from core.reports import Report, build_report, parse_period
+from core.reports import build_report, parse_period
 from core.roles import Roles
 from core.router import Place, Router
 from core.tickets import TicketDesk
@@ -43,8 +41,9 @@ class ReportCommands:
         await turn.reply(render_report(report, text))
         in_group = not turn.message.is_private
         await turn.send(
-            await self.chart_message(
+            await chart_message(
                 report,
+                text,
                 turn.message.conversation,
                 reply_to_message_id=turn.message.message_id if in_group else None,
             )
@@ -52,26 +51,4 @@ class ReportCommands:
         log.info(
             "report sent",
             extra={"first_day": str(period.first_day), "days": len(period.days), "line": line},
-        )
-
-    async def chart_message(
-        self,
-        report: Report,
-        conversation: ConversationRef,
-        reply_to_message_id: str | None = None,
-    ) -> OutgoingMessage:
-        text = self.desk.staff_text
-        # ~0.1-0.2 s of CPU: off the event loop so other chats' turns and sends go on (the
-        # figure has no shared state, see core.report_chart).
-        png = await asyncio.to_thread(render_chart, report, text)
-        caption = text(
-            "report.chart_caption",
-            first=report.period.first_day.isoformat(),
-            last=report.period.last_day.isoformat(),
-        )
-        return OutgoingMessage(
-            conversation=conversation,
-            text=caption,
-            attachments=(Attachment.generated("photo", "stats.png", "image/png", png),),
-            reply_to_message_id=reply_to_message_id,
         )

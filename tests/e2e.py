@@ -8,17 +8,17 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bot.engine import EngineConfig, build_engine
 from core.domain import FaqDraft, Ticket
-from core.engine import ConversationEngine, EngineConfig, utc_now
-from core.i18n import Texts
+from core.engine import ConversationEngine
 from core.ingest import Ingest
 from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef
 from core.outbox import OutboxConfig, OutboxSender
 from core.ports import Channel
 from core.store import Store
+from core.work import utc_now
 from knowledge.matcher import FuzzyMatcher
-from knowledge.smalltalk import classify_small_talk
 from tests.harness import SAMPLE_FAQ
 
 # Fast retries so fault-injection tests finish quickly; retry_after from a fake is still honoured.
@@ -63,21 +63,15 @@ async def running_helpdesk(
     """`lanes`: parallel ingest workers (PostgreSQL gains from several); `engine_options`:
     further EngineConfig fields (support lines, auto-assignment ...)."""
     sender = OutboxSender(store, channels, outbox, utc_now)
-    engine = ConversationEngine(
-        store,
-        KnowledgeBase(FuzzyMatcher()),
-        Texts("en"),
-        EngineConfig(
-            staff_chat=staff_chat,
-            answer_threshold=0.75,
-            suggest_threshold=0.45,
-            bootstrap_roles={key: frozenset({"admin"}) for key in admins},
-            max_file_sizes={name: c.max_file_size for name, c in channels.items()},
-            **engine_options,
-        ),
-        classify_small_talk,
-        on_committed=sender.wake,
+    config = EngineConfig(
+        staff_chat=staff_chat,
+        answer_threshold=0.75,
+        suggest_threshold=0.45,
+        bootstrap_roles={key: frozenset({"admin"}) for key in admins},
+        max_file_sizes={name: c.max_file_size for name, c in channels.items()},
+        **engine_options,
     )
+    engine = build_engine(config, store, KnowledgeBase(FuzzyMatcher()), on_committed=sender.wake)
     async with store.transaction() as tx:
         for draft in faq:
             await tx.faq.create(draft, utc_now())

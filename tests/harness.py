@@ -7,17 +7,15 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.engine import EngineConfig, build_engine, build_jobs
 from channels.memory import Delivery, RecordingAdapter
 from core.domain import FaqDraft
-from core.engine import ConversationEngine, EngineConfig
-from core.i18n import Texts
 from core.ingest import Ingest
 from core.knowledge_base import KnowledgeBase
 from core.messages import Attachment, ConversationRef, IncomingMessage, Sender
 from core.outbox import OutboxConfig, OutboxSender
 from core.store import Store
 from knowledge.matcher import FuzzyMatcher
-from knowledge.smalltalk import classify_small_talk
 
 CHANNEL = "memory"
 STAFF_CHAT = "staff"
@@ -77,14 +75,9 @@ class Harness:
         )
         options.update(engine_options)
         self.knowledge = KnowledgeBase(FuzzyMatcher())
-        self.engine = ConversationEngine(
-            store,
-            self.knowledge,
-            Texts("en"),
-            EngineConfig(**options),
-            classify_small_talk,
-            clock=self.clock,
-        )
+        config = EngineConfig(**options)
+        self.engine = build_engine(config, store, self.knowledge, self.clock)
+        self.jobs = build_jobs(self.engine, config)
         self.ingest = Ingest(self.engine, lanes=2, batch_size=16)
         self._updates = itertools.count(1)
         self._messages = itertools.count(1000)

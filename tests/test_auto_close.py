@@ -35,8 +35,8 @@ async def ticket(store, number: int = 1) -> Ticket:
 
 async def check_at(bot: Harness, moment: datetime) -> AutoCloseResult:
     bot.clock.now = moment
-    assert bot.engine.auto_close is not None
-    result = await bot.engine.auto_close.check()
+    assert bot.jobs.auto_close is not None
+    result = await bot.jobs.auto_close.check()
     await bot.flush()
     return result
 
@@ -135,8 +135,8 @@ async def test_two_checkers_at_once_act_once(store):
     users = [f"u{n}" for n in range(6)]
     for number, user in enumerate(users, start=1):
         await waiting_ticket(first, user=user, number=number)
-    checkers = [bot.engine.auto_close for bot in (first, second)]
-    assert first.engine.auto_close is not None and second.engine.auto_close is not None
+    checkers = [bot.jobs.auto_close for bot in (first, second)]
+    assert first.jobs.auto_close is not None and second.jobs.auto_close is not None
 
     for moment, field in (
         (START + timedelta(hours=48), "reminded"),
@@ -205,7 +205,7 @@ def test_defaults_and_the_config_build_the_policy(tmp_path):
 
 
 async def test_off_means_no_checker(store):
-    assert Harness(store, FakeClock(START)).engine.auto_close is None
+    assert Harness(store, FakeClock(START)).jobs.auto_close is None
 
 
 @pytest.mark.parametrize(
@@ -287,7 +287,7 @@ async def test_two_checkers_close_each_ticket_once(store):
         await first.agent_replies("/resolve", ticket=n)
     clock.now = START + timedelta(days=8)
     results = await asyncio.gather(
-        *(checker.check() for checker in (first.engine.auto_close, second.engine.auto_close) * 2)
+        *(checker.check() for checker in (first.jobs.auto_close, second.jobs.auto_close) * 2)
     )
     closed = [number for result in results for number in result.closed]
     assert sorted(closed) == [1, 2, 3, 4, 5]

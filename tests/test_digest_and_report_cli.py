@@ -29,7 +29,7 @@ async def some_history(bot: Harness) -> None:
 async def test_the_digest_goes_out_once_a_day_from_its_hour(store):
     bot = Harness(store, FakeClock(DAY1), digest_at=time(9, 0))
     await some_history(bot)
-    digest = bot.engine.digest
+    digest = bot.jobs.digest
     assert digest is not None
     staff_before = len(bot.to_staff())
 
@@ -54,7 +54,7 @@ async def test_two_processes_send_one_digest(store):
     clock = FakeClock(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))
     first = Harness(store, clock, digest_at=time(9, 0))
     second = Harness(store, clock, digest_at=time(9, 0))
-    results = await asyncio.gather(first.engine.digest.check(), second.engine.digest.check())
+    results = await asyncio.gather(first.jobs.digest.check(), second.jobs.digest.check())
     assert sorted(results) == [False, True]
 
 
@@ -63,7 +63,7 @@ async def test_each_line_gets_its_own_digest(store):
     bot = Harness(store, FakeClock(DAY1), digest_at=time(9, 0), more_lines=(l2,))
     await some_history(bot)
     bot.clock.now = DAY1 + timedelta(days=1)
-    assert await bot.engine.digest.check()
+    assert await bot.jobs.digest.check()
     await bot.flush()
     l1_text = bot.to_staff()[-2].message.text
     l2_text = bot.adapter.to_chat("l2-chat")[0].message.text

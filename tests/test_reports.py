@@ -59,8 +59,8 @@ async def play_history(bot: Harness) -> None:
     for moment, step in steps:
         clock.now = moment
         if step is None:
-            assert bot.engine.sla is not None
-            await bot.engine.sla.check()
+            assert bot.jobs.sla is not None
+            await bot.jobs.sla.check()
             await bot.flush()
         else:
             await step

@@ -123,9 +123,9 @@ async def test_the_digest_is_sent_once_even_when_another_process_comes_later(sto
     clock = FakeClock(at(2, 9))
     first = Harness(store, clock, digest_at=time(9, 0))
     second = Harness(store, clock, digest_at=time(9, 0))
-    assert await first.engine.digest.check()
+    assert await first.jobs.digest.check()
     clock.now = at(2, 9, 5)
-    assert not await second.engine.digest.check()  # the day was claimed in the database
+    assert not await second.jobs.digest.check()  # the day was claimed in the database
     await first.flush()
     await second.flush()
     digests = [
@@ -137,14 +137,14 @@ async def test_the_digest_is_sent_once_even_when_another_process_comes_later(sto
     assert len(digests) == 1
 
     # Once settled, the rest of the day costs no query; the next day sends again.
-    counting = CountingStore(second.engine.digest.unit_of_work.store)
-    second.engine.digest.unit_of_work.store = counting
+    counting = CountingStore(second.jobs.digest.unit_of_work.store)
+    second.jobs.digest.unit_of_work.store = counting
     clock.now = at(2, 23, 59)
-    assert not await second.engine.digest.check()
+    assert not await second.jobs.digest.check()
     assert counting.opened == 0
     clock.now = at(3, 9)
-    assert await second.engine.digest.check()
-    assert not await first.engine.digest.check()
+    assert await second.jobs.digest.check()
+    assert not await first.jobs.digest.check()
 
 
 def test_the_digest_time_setting(tmp_path):
@@ -167,7 +167,7 @@ async def test_the_scheduler_runs_the_digest_every_minute_when_on():
 
     def app(digest):
         return SimpleNamespace(
-            engine=SimpleNamespace(sla=None, auto_close=None, digest=digest),
+            jobs=SimpleNamespace(sla=None, auto_close=None, digest=digest),
             settings=SimpleNamespace(sla=SimpleNamespace(check_interval_seconds=30)),
             store=None,
         )

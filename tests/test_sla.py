@@ -49,8 +49,8 @@ async def ticket(store, number: int = 1) -> Ticket:
 
 async def check_at(bot: Harness, moment: datetime) -> list[tuple[SlaEvent, int]]:
     bot.clock.now = moment
-    assert bot.engine.sla is not None
-    events = await bot.engine.sla.check()
+    assert bot.jobs.sla is not None
+    events = await bot.jobs.sla.check()
     await bot.flush()
     return events
 
@@ -203,12 +203,12 @@ async def test_two_monitors_at_once_announce_each_warning_exactly_once(store):
     users = [f"u{n}" for n in range(8)]
     for user in users:
         await first.user_says(f"/new problem number {user}", user=user)
-    assert first.engine.sla is not None and second.engine.sla is not None
+    assert first.jobs.sla is not None and second.jobs.sla is not None
 
     for moment in (berlin(2026, 3, 2, 10, 48), berlin(2026, 3, 2, 11, 0)):
         clock.now = moment
         results = await asyncio.gather(
-            *(monitor.check() for monitor in (first.engine.sla, second.engine.sla) * 2)
+            *(monitor.check() for monitor in (first.jobs.sla, second.jobs.sla) * 2)
         )
         announced = [event for result in results for event in result]
         assert len(announced) == len(set(announced)) == len(users)

@@ -53,7 +53,7 @@ async def test_a_ticket_of_the_category_gets_its_target_and_a_change_reschedules
     assert (await ticket(store, 1)).sla.response_due_at == START + timedelta(hours=4)
 
     bot.clock.now = START + timedelta(minutes=31)
-    events = await bot.engine.sla.check()
+    events = await bot.jobs.sla.check()
     assert [(event.value, number) for event, number in events] == [("response_breach", 2)]
 
 

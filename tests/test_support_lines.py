@@ -278,16 +278,16 @@ async def test_a_breach_alerts_supervisors_privately_and_escalates(store):
     await bot.user_says("/start", user="sue")  # the bot now knows sue's private chat
     await bot.user_says("/start", user="ann")
     await bot.user_says("/new the VPN is down")
-    assert bot.engine.sla is not None
+    assert bot.jobs.sla is not None
 
     bot.clock.advance(minutes=30)
-    await bot.engine.sla.check()
+    await bot.jobs.sla.check()
     await bot.flush()
     assert not any("SLA" in text for text in bot.to_user("sue"))  # warnings stay in the chat
     assert (await get_ticket(store)).line is None
 
     bot.clock.advance(minutes=30)
-    await bot.engine.sla.check()
+    await bot.jobs.sla.check()
     await bot.flush()
     assert bot.to_user("sue")[-1].startswith("🚨 SLA breached: ticket #1 (normal)")
     assert not any("SLA" in text for text in bot.to_user("ann"))  # an agent, not a supervisor
@@ -299,7 +299,7 @@ async def test_a_breach_alerts_supervisors_privately_and_escalates(store):
 
     # The resolution breach later escalates once more (to L3), never twice in one check.
     bot.clock.advance(hours=8)
-    await bot.engine.sla.check()
+    await bot.jobs.sla.check()
     await bot.flush()
     assert (await get_ticket(store)).line == "L3"
     assert len(bot.adapter.to_chat(L3_CHAT.chat_id)) >= 1

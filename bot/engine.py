@@ -1,0 +1,147 @@
+"""Assembling the core: `build_engine` wires the ticket desk, the roles, the command router
+with every command group, and the two sides of a conversation around a store and a knowledge
+base; `build_jobs` makes the scheduled checks. `bot.app` calls them with the settings; tests
+and benchmarks call them with a small `EngineConfig`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, time, tzinfo
+
+from core.admin_commands import AdminCommands
+from core.auto_close import AutoClose, AutoClosePolicy
+from core.digest import DailyDigest
+from core.duty import DutyCommands
+from core.engine import ConversationEngine
+from core.gap_commands import GapCommands
+from core.i18n import Texts
+from core.knowledge_base import KnowledgeBase, Thresholds
+from core.lines import SupportLine, SupportLines
+from core.messages import ConversationRef
+from core.report_commands import ReportCommands
+from core.roles import Roles
+from core.router import Router
+from core.sla import SlaMonitor
+from core.sla_policy import SlaPolicy
+from core.staff_commands import TicketCommands
+from core.staff_flow import StaffFlow
+from core.store import Store
+from core.ticket_policy import AutoAssign, TicketPolicy
+from core.tickets import TicketDesk
+from core.user_flow import UserFlow
+from core.work import Clock, UnitOfWork, utc_now
+from knowledge.smalltalk import classify_small_talk
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    staff_chat: ConversationRef  # the first support line's
+    answer_threshold: float
+    suggest_threshold: float
+    default_language: str = "en"
+    bot_name: str = "Helpdesk"
+    min_question_chars: int = 6
+    bootstrap_roles: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    max_file_sizes: Mapping[str, int] = field(default_factory=dict)  # per channel, bytes
+    tickets: TicketPolicy = field(default_factory=TicketPolicy)
+    sla: SlaPolicy | None = None  # None: no SLA timers
+    auto_close: AutoClosePolicy | None = None  # None: waiting tickets stay waiting
+    first_line: str = "L1"  # the name of the first support line (staff_chat)
+    more_lines: tuple[SupportLine, ...] = ()  # the lines above it, in escalation order
+    auto_assign: AutoAssign | None = None  # None: new tickets wait for /take or /assign
+    escalate_on_breach: bool = False  # an SLA breach moves the ticket to the next line up
+    timezone: tzinfo = UTC  # the days of reports
+    digest_at: time | None = None  # local time of the daily digest; None: no digest
+
+    def support_lines(self) -> SupportLines:
+        return SupportLines((SupportLine(self.first_line, self.staff_chat), *self.more_lines))
+
+
+def build_engine(
+    config: EngineConfig,
+    store: Store,
+    knowledge: KnowledgeBase,
+    clock: Clock = utc_now,
+    on_committed: Callable[[], None] = lambda: None,
+    small_talk: Callable[[str], str | None] = classify_small_talk,
+) -> ConversationEngine:
+    """`on_committed` runs after every unit of work that queued replies (wakes the sender)."""
+    texts = Texts(config.default_language)
+    unit_of_work = UnitOfWork(store, texts, clock, on_committed)
+    desk = TicketDesk(
+        config.support_lines(),
+        texts,
+        config.default_language,
+        config.max_file_sizes,
+        config.tickets,
+        config.sla,
+        config.auto_assign,
+    )
+    roles = Roles(
+        config.bootstrap_roles,
+        config.default_language,
+        everyone_in_staff_is_agent=not config.tickets.require_agent_role,
+    )
+    thresholds = Thresholds(config.answer_threshold, config.suggest_threshold)
+    router = Router(roles)
+    users = UserFlow(
+        desk,
+        knowledge,
+        thresholds,
+        router,
+        small_talk,
+        config.min_question_chars,
+        config.bot_name,
+    )
+    staff = StaffFlow(desk, roles, router)
+    admin = AdminCommands(knowledge, thresholds)
+    # The order of registration is the order of /help.
+    for group in (
+        users,
+        staff,
+        TicketCommands(desk, roles, knowledge),
+        DutyCommands(desk),
+        ReportCommands(desk, roles, config.timezone),
+        GapCommands(desk, admin),
+        admin,
+    ):
+        group.register(router)
+    return ConversationEngine(
+        unit_of_work, knowledge, desk, users, staff, router, config.default_language
+    )
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """The scheduled checks (bot.runner runs them); None when switched off."""
+
+    sla: SlaMonitor | None = None
+    auto_close: AutoClose | None = None
+    digest: DailyDigest | None = None
+
+
+def build_jobs(engine: ConversationEngine, config: EngineConfig) -> Jobs:
+    """The checks work through the engine's unit of work and ticket desk."""
+    unit, desk = engine.unit_of_work, engine.desk
+    return Jobs(
+        sla=(
+            SlaMonitor(
+                unit,
+                desk,
+                config.sla,
+                roles=engine.router.roles,
+                escalate_on_breach=config.escalate_on_breach,
+            )
+            if config.sla is not None
+            else None
+        ),
+        auto_close=(
+            AutoClose(unit, desk, config.auto_close) if config.auto_close is not None else None
+        ),
+        digest=(
+            DailyDigest(unit, desk, config.digest_at, config.timezone)
+            if config.digest_at is not None
+            else None
+        ),
+    )
