@@ -28,11 +28,11 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from bot.engine import EngineConfig, build_engine  # noqa: E402
 from channels.memory import RecordingAdapter  # noqa: E402
+from core.conversation.ingest import Ingest  # noqa: E402
+from core.delivery.outbox import OutboxConfig, OutboxSender  # noqa: E402
 from core.domain import FaqDraft  # noqa: E402
-from core.ingest import Ingest  # noqa: E402
 from core.knowledge_base import KnowledgeBase  # noqa: E402
 from core.messages import ConversationRef, IncomingMessage, Sender  # noqa: E402
-from core.outbox import OutboxConfig, OutboxSender  # noqa: E402
 from knowledge import sample_faq_path  # noqa: E402
 from knowledge.io import read_entries  # noqa: E402
 from knowledge.matcher import (  # noqa: E402

@@ -11,21 +11,22 @@ from datetime import timedelta
 from bot.config import Settings
 from bot.engine import EngineConfig, Jobs, build_engine, build_jobs
 from bot.knowledge_files import seed_sample_if_empty
-from core.auto_close import AutoClosePolicy
-from core.business_hours import BusinessCalendar, WorkingHours
+from core.conversation.engine import ConversationEngine
+from core.conversation.ingest import Ingest
+from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import Priority
-from core.engine import ConversationEngine
-from core.ingest import Ingest
+from core.jobs.auto_close import AutoClosePolicy
 from core.knowledge_base import KnowledgeBase
-from core.lines import SupportLine
 from core.messages import ConversationRef
-from core.outbox import OutboxConfig, OutboxSender
 from core.ports import ChannelAdapter
-from core.sla_policy import SlaPolicy, SlaTarget
 from core.store import Store
-from core.ticket_policy import AutoAssign, KeywordRule, TicketPolicy, UserGroupRule
+from core.tickets.business_hours import BusinessCalendar, WorkingHours
+from core.tickets.lines import SupportLine
+from core.tickets.policy import AutoAssign, KeywordRule, TicketPolicy, UserGroupRule
+from core.tickets.sla_policy import SlaPolicy, SlaTarget
 from core.work import Clock, utc_now
-from knowledge.matcher import FuzzyMatcher, create_matcher
+from knowledge.matcher import FuzzyMatcher
+from knowledge.semantic import create_matcher
 from storage.database import open_store
 
 log = logging.getLogger(__name__)

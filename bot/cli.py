@@ -181,9 +181,9 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.app import engine_config
     from core.i18n import Texts
-    from core.report_chart import render_chart
-    from core.report_format import render_report, report_rows
-    from core.reports import build_report, parse_period
+    from core.reports.build import build_report, parse_period
+    from core.reports.chart import render_chart
+    from core.reports.format import render_report, report_rows
     from core.work import utc_now
     from storage.database import open_store
 
@@ -253,7 +253,7 @@ async def _kb_export(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
     from core.knowledge_base import KnowledgeBase, Thresholds
-    from knowledge.matcher import create_matcher
+    from knowledge.semantic import create_matcher
     from storage.database import open_store
 
     store = await open_store(settings.database.url)

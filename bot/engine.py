@@ -9,27 +9,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, time, tzinfo
 
-from core.admin_commands import AdminCommands
-from core.auto_close import AutoClose, AutoClosePolicy
-from core.digest import DailyDigest
-from core.duty import DutyCommands
-from core.engine import ConversationEngine
-from core.gap_commands import GapCommands
+from core.conversation.engine import ConversationEngine
+from core.conversation.user_flow import UserFlow
 from core.i18n import Texts
+from core.jobs.auto_close import AutoClose, AutoClosePolicy
+from core.jobs.digest import DailyDigest
+from core.jobs.sla_monitor import SlaMonitor
 from core.knowledge_base import KnowledgeBase, Thresholds
-from core.lines import SupportLine, SupportLines
 from core.messages import ConversationRef
-from core.report_commands import ReportCommands
+from core.reports.commands import ReportCommands
 from core.roles import Roles
 from core.router import Router
-from core.sla import SlaMonitor
-from core.sla_policy import SlaPolicy
-from core.staff_commands import TicketCommands
-from core.staff_flow import StaffFlow
+from core.staff.admin_commands import AdminCommands
+from core.staff.chat import StaffFlow
+from core.staff.duty_commands import DutyCommands
+from core.staff.gap_commands import GapCommands
+from core.staff.ticket_commands import TicketCommands
 from core.store import Store
-from core.ticket_policy import AutoAssign, TicketPolicy
-from core.tickets import TicketDesk
-from core.user_flow import UserFlow
+from core.tickets.desk import TicketDesk
+from core.tickets.lines import SupportLine, SupportLines
+from core.tickets.policy import AutoAssign, TicketPolicy
+from core.tickets.sla_policy import SlaPolicy
 from core.work import Clock, UnitOfWork, utc_now
 from knowledge.smalltalk import classify_small_talk
 

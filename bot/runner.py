@@ -20,10 +20,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.app import build_app
 from bot.config import Settings
 from channels.registry import CHANNEL_KINDS
-from core.auto_close import AutoClose
-from core.digest import DailyDigest
+from core.jobs.auto_close import AutoClose
+from core.jobs.digest import DailyDigest
+from core.jobs.sla_monitor import SlaMonitor
 from core.ports import Channel
-from core.sla import SlaMonitor
 
 log = logging.getLogger(__name__)
 

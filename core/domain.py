@@ -88,7 +88,8 @@ class Ticket:
     # The resolved ticket this one follows up (the user wrote after the reopen window).
     previous_ticket_id: int | None = None
     sla: TicketSla = field(default_factory=lambda: TicketSla())
-    # Since when the ticket waits for the user, and when the user was reminded (core.auto_close).
+    # Since when the ticket waits for the user, and when the user was reminded
+    # (core.jobs.auto_close).
     waiting_since: datetime | None = None
     waiting_reminded_at: datetime | None = None
     # The support line the ticket is in (a line name from the config); None: the first line.
@@ -101,9 +102,9 @@ class Ticket:
 
 @dataclass(frozen=True)
 class TicketSla:
-    """A ticket's SLA timers (see core.sla). `*_warn_at` / `*_due_at`: when the warning is due
-    and the deadline (None: no target); `*_warned_at` / `*_breached_at`: when a monitor claimed
-    that event (the record for reports); the pause while waiting for the user."""
+    """A ticket's SLA timers (see core.tickets.sla_policy). `*_warn_at` / `*_due_at`: when the
+    warning is due and the deadline (None: no target); `*_warned_at` / `*_breached_at`: when a
+    monitor claimed that event (the record for reports); the pause while waiting for the user."""
 
     response_warn_at: datetime | None = None
     response_due_at: datetime | None = None

@@ -144,7 +144,7 @@ class Tickets(Protocol):
         """Change any of: status, priority, category, subject, assignee_id, updated_at,
         first_response_at, resolved_at, closed_at, line, the SLA columns (the TicketSla fields,
         with `sla_paused_since` / `sla_paused_seconds` for the pause), waiting_since and
-        waiting_reminded_at. Returns the updated ticket. Only `core.tickets` changes tickets
+        waiting_reminded_at. Returns the updated ticket. Only `core.tickets.desk` changes tickets
         (through `TicketDesk.apply`), so that what follows from a change happens everywhere."""
 
     async def count_by_status(self) -> dict[TicketStatus, int]:
@@ -287,7 +287,7 @@ class MessageLinks(Protocol):
 
 
 class Outbox(Protocol):
-    """Replies saved first and sent by the outbox sender (core.outbox)."""
+    """Replies saved first and sent by the outbox sender (core.delivery.outbox)."""
 
     async def enqueue(self, message: OutgoingMessage, now: datetime) -> int: ...
 

@@ -3,7 +3,7 @@ scheduled job alike. It carries the open transaction, the clock reading, who act
 system), the replies to queue, and what to do once the transaction has committed.
 
 Replies are saved in the outbox in the same transaction and sent later by the outbox sender
-(core.outbox): nothing leaves before the change that caused it is committed.
+(core.delivery.outbox): nothing leaves before the change that caused it is committed.
 """
 
 from __future__ import annotations

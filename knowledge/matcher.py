@@ -211,7 +211,7 @@ class FuzzyMatcher:
         self._add(entry)
 
     def terms(self, text: str) -> frozenset[str]:
-        """Content-word stems of `text` (see core.gaps)."""
+        """Content-word stems of `text` (see core.reports.gaps)."""
         return frozenset(term_of(word) for word in _content_words(text) if len(word) > 1)
 
     def remove(self, entry_id: int) -> None:
@@ -457,18 +457,3 @@ class FuzzyMatcher:
 
 def _logistic(value: float) -> float:
     return 1.0 / (1.0 + math.exp(-value))
-
-
-def create_matcher(entries: Sequence[FaqEntry] = (), *, semantic: bool = True) -> FuzzyMatcher:
-    """The best matcher this installation has: the semantic one when `semantic` is on and the
-    `semantic` extra is installed (see `knowledge.semantic`), FuzzyMatcher otherwise."""
-    if semantic:
-        from knowledge.semantic import SemanticMatcher, load_encoder, semantic_available
-
-        if semantic_available():
-            encoder = load_encoder()
-            if encoder is not None:
-                logger.info("knowledge matcher: semantic (sentence encoder + fuzzy)")
-                return SemanticMatcher(entries, encoder=encoder)
-        logger.info("knowledge matcher: fuzzy (the semantic extra is not installed)")
-    return FuzzyMatcher(entries)

@@ -319,3 +319,16 @@ def _text_to_embed(query: AnalyzedQuery) -> str:
     elif how and how.count("translit") * 2 >= len(how):
         text = transliterate_to_cyrillic(text)
     return spell_out_russian_slang(text)
+
+
+def create_matcher(entries: Sequence[FaqEntry] = (), *, semantic: bool = True) -> FuzzyMatcher:
+    """The best matcher this installation has: the semantic one when `semantic` is on and the
+    `semantic` extra is installed , FuzzyMatcher otherwise."""
+    if semantic:
+        if semantic_available():
+            encoder = load_encoder()
+            if encoder is not None:
+                logger.info("knowledge matcher: semantic (sentence encoder + fuzzy)")
+                return SemanticMatcher(entries, encoder=encoder)
+        logger.info("knowledge matcher: fuzzy (the semantic extra is not installed)")
+    return FuzzyMatcher(entries)

@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.engine import EngineConfig, build_engine
+from core.conversation.engine import ConversationEngine
+from core.conversation.ingest import Ingest
+from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import FaqDraft, Ticket
-from core.engine import ConversationEngine
-from core.ingest import Ingest
 from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef
-from core.outbox import OutboxConfig, OutboxSender
 from core.ports import Channel
 from core.store import Store
 from core.work import utc_now

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from bot.engine import EngineConfig, build_engine, build_jobs
 from channels.memory import Delivery, RecordingAdapter
+from core.conversation.ingest import Ingest
+from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import FaqDraft
-from core.ingest import Ingest
 from core.knowledge_base import KnowledgeBase
 from core.messages import Attachment, ConversationRef, IncomingMessage, Sender
-from core.outbox import OutboxConfig, OutboxSender
 from core.store import Store
 from knowledge.matcher import FuzzyMatcher
 

@@ -11,8 +11,8 @@ import pytest
 
 from bot.app import auto_close_policy
 from bot.config import ConfigError, load_settings
-from core.auto_close import AutoClosePolicy, AutoCloseResult
 from core.domain import Ticket, TicketStatus
+from core.jobs.auto_close import AutoClosePolicy, AutoCloseResult
 from tests.harness import FakeClock, Harness
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.business_hours import BusinessCalendar, WorkingHours
+from core.tickets.business_hours import BusinessCalendar, WorkingHours
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE = WorkingHours(frozenset({0, 1, 2, 3, 4}), time(9), time(18))

@@ -9,9 +9,9 @@ import pytest
 
 from bot.app import engine_config
 from bot.config import ConfigError, load_settings
-from core.lines import SupportLine
 from core.messages import ConversationRef
-from core.ticket_policy import AutoAssign
+from core.tickets.lines import SupportLine
+from core.tickets.policy import AutoAssign
 
 SLACK_ON = '[slack]\nenabled = true\nbot_token = "xoxb-1"\napp_token = "xapp-1"\n'
 TWO_LINES = (

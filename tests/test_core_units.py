@@ -7,8 +7,8 @@ import re
 import pytest
 
 from core.commands import parse_command
-from core.faq_format import FaqFormatError, parse_faq_fields
 from core.i18n import Texts, normalize_language
+from core.staff.faq_format import FaqFormatError, parse_faq_fields
 from core.text import split_text, utf16_len
 
 
@@ -99,7 +99,7 @@ class TestCatalogs:
         from pathlib import Path
 
         used = set()
-        for path in (Path(__file__).parents[1] / "core").glob("*.py"):
+        for path in (Path(__file__).parents[1] / "core").rglob("*.py"):
             # Texts are looked up by t(...), staff_text(...), texts.get(lang, ...), notify_user()
             lookup = r'(?:\bt|_text|get\(\w+,|notify_user\(\w+, \w+,)\(?\s*"(\w+\.[\w.]+)"'
             used |= set(re.findall(lookup, path.read_text()))

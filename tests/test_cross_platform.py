@@ -7,9 +7,9 @@ from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
 from channels.vk import VkChannel
 from core.domain import TicketStatus
-from core.lines import SupportLine
 from core.messages import ConversationRef
 from core.ports import RateLimits
+from core.tickets.lines import SupportLine
 from tests.e2e import running_helpdesk
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram

@@ -8,8 +8,8 @@ import csv
 from datetime import UTC, datetime, time, timedelta
 
 from bot.cli import main
-from core.lines import SupportLine
 from core.messages import ConversationRef
+from core.tickets.lines import SupportLine
 from storage.database import open_store
 from tests.harness import CHANNEL, FakeClock, Harness
 

@@ -11,7 +11,7 @@ import pytest
 
 from core.domain import Priority, Ticket, TicketStatus
 from core.messages import Sender
-from core.ticket_policy import KeywordRule, TicketPolicy
+from core.tickets.policy import KeywordRule, TicketPolicy
 from tests.harness import ADMIN, AGENT, CHANNEL, FakeClock, Harness
 
 SUPERVISOR = "sup"

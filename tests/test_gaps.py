@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from core.domain import QuestionOutcome, QuestionRecord
-from core.gaps import group_gaps
+from core.reports.gaps import group_gaps
 from knowledge.matcher import FuzzyMatcher
 from tests.harness import ADMIN, CHANNEL, Harness
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.delivery.ratelimit import RateLimiter
 from core.ports import RateLimits
-from core.ratelimit import RateLimiter
 
 
 class FakeTime:

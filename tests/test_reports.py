@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.domain import Priority, TicketStatus
-from core.lines import SupportLine
 from core.messages import ConversationRef
-from core.report_chart import CLOSED_COLOR, OPENED_COLOR, chart_series, render_chart
-from core.report_format import render_report, report_rows
-from core.reports import Period, Share, build_report, durations, parse_period
-from core.sla_policy import SlaPolicy, SlaTarget
+from core.reports.build import Period, Share, build_report, durations, parse_period
+from core.reports.chart import CLOSED_COLOR, OPENED_COLOR, chart_series, render_chart
+from core.reports.format import render_report, report_rows
+from core.tickets.lines import SupportLine
+from core.tickets.sla_policy import SlaPolicy, SlaTarget
 from tests.harness import CHANNEL, FakeClock, Harness
 
 DAY1 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -183,7 +183,7 @@ async def test_an_agent_sees_their_line_and_a_supervisor_every_line(store):
 
 
 async def test_stats_needs_the_agent_role_when_required(store):
-    from core.ticket_policy import TicketPolicy
+    from core.tickets.policy import TicketPolicy
 
     bot = helpdesk(store, tickets=TicketPolicy(require_agent_role=True))
     await bot.deliver(bot.staff_message("/stats", agent="stranger"))
@@ -197,7 +197,7 @@ def test_the_chart_is_a_png_whose_bars_follow_the_data():
     from matplotlib.image import imread
 
     def report_with(opened: list[int], closed: list[int]):
-        from core.reports import DayFigures, Report
+        from core.reports.build import DayFigures, Report
 
         days = [
             DayFigures(date(2026, 3, 2) + timedelta(days=n), o, c, Share(n % 2, 1))

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
 from core.domain import Priority, QuestionOutcome, TicketStatus
-from core.lines import SupportLine
 from core.messages import ConversationRef
-from core.reports import Period, Share, build_report
-from core.sla_policy import SlaPolicy, SlaTarget
+from core.reports.build import Period, Share, build_report
 from core.store import NewQuestion, NewTicket
+from core.tickets.lines import SupportLine
+from core.tickets.sla_policy import SlaPolicy, SlaTarget
 from tests.harness import CHANNEL, FakeClock, Harness
 from tests.test_config import error_for, load_text
 

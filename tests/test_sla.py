@@ -14,10 +14,10 @@ import pytest
 from bot.app import sla_policy
 from bot.config import ConfigError, load_settings
 from bot.runner import run_service
-from core.business_hours import BusinessCalendar, WorkingHours
 from core.domain import Priority, SlaEvent, Ticket
-from core.sla import SlaMonitor
-from core.sla_policy import SlaPolicy, SlaTarget
+from core.jobs.sla_monitor import SlaMonitor
+from core.tickets.business_hours import BusinessCalendar, WorkingHours
+from core.tickets.sla_policy import SlaPolicy, SlaTarget
 from tests.harness import FakeClock, Harness
 
 BERLIN = ZoneInfo("Europe/Berlin")

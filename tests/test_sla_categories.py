@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from bot.app import sla_policy
 from bot.config import load_settings
 from core.domain import Priority, Ticket
-from core.sla_policy import SlaPolicy, SlaTarget
-from core.ticket_policy import KeywordRule, TicketPolicy
+from core.tickets.policy import KeywordRule, TicketPolicy
+from core.tickets.sla_policy import SlaPolicy, SlaTarget
 from tests.harness import FakeClock, Harness
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

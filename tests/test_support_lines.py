@@ -8,12 +8,12 @@ import itertools
 from datetime import timedelta
 
 from channels.memory import RecordingAdapter
+from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import Priority, Ticket
-from core.lines import SupportLine
 from core.messages import ConversationRef, IncomingMessage, Sender
-from core.outbox import OutboxConfig, OutboxSender
-from core.sla_policy import SlaPolicy, SlaTarget
-from core.ticket_policy import AutoAssign, TicketPolicy
+from core.tickets.lines import SupportLine
+from core.tickets.policy import AutoAssign, TicketPolicy
+from core.tickets.sla_policy import SlaPolicy, SlaTarget
 from tests.harness import CHANNEL, STAFF_CHAT, Harness
 
 OTHER = "other"  # a second messenger

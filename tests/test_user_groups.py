@@ -8,7 +8,7 @@ import pytest
 from bot.app import ticket_policy
 from bot.config import ConfigError, load_settings
 from core.domain import Priority
-from core.ticket_policy import KeywordRule, TicketPolicy, UserGroupRule
+from core.tickets.policy import KeywordRule, TicketPolicy, UserGroupRule
 from tests.harness import CHANNEL, Harness
 
 VIP = UserGroupRule("vip", frozenset({(CHANNEL, "ceo"), ("telegram", "7")}), Priority.HIGH)

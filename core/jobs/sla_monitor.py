@@ -1,6 +1,6 @@
 """SLA warnings and breaches: `SlaMonitor.check` claims the warning points and deadlines that
-passed (core.sla_policy sets them on each ticket) and announces them in the same unit of work:
-in the ticket's thread, in the staff chat, and breaches to every supervisor privately; with
+passed (core.tickets.sla_policy sets them on each ticket) and announces them in the same unit of
+work: in the ticket's thread, in the staff chat, and breaches to every supervisor privately; with
 escalation on breach the ticket moves to the next line up. Safe to run in several processes at
 once (see `Tickets.claim_sla_events`)."""
 
@@ -11,8 +11,8 @@ import logging
 from core.domain import Role, SlaEvent, Ticket
 from core.messages import OutgoingMessage
 from core.roles import Roles
-from core.sla_policy import SlaPolicy
-from core.tickets import TicketDesk
+from core.tickets.desk import TicketDesk
+from core.tickets.sla_policy import SlaPolicy
 from core.work import UnitOfWork, Work
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core.delivery.ratelimit import RateLimiter
 from core.domain import MessageLink, OutboxItem
 from core.messages import Attachment, ConversationRef, OutgoingMessage
 from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, ThreadGone
-from core.ratelimit import RateLimiter
 from core.store import Store
 
 log = logging.getLogger(__name__)

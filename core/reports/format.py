@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from core.domain import Priority
-from core.reports import Durations, Report, Share
+from core.reports.build import Durations, Report, Share
 
 Text = Callable[..., str]  # a catalog lookup: text(key, **params)
 

@@ -1,7 +1,7 @@
 """Closing knowledge gaps from the staff chat.
 
 - `/gaps [days]` (supervisors, admins): the questions that ended in a ticket in the last days
-  (default 30), grouped by similarity, biggest group first (see core.gaps).
+  (default 30), grouped by similarity, biggest group first (see core.reports.gaps).
 - `/faq_learn [ID]` (admins), in a ticket's thread: the user's first message becomes the
   question and the agent's last answer the answer of a new FAQ entry; with an entry ID, the
   user's question becomes another wording of that entry instead. Outside a thread the ticket
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core.admin_commands import AdminCommands
 from core.commands import Command
 from core.domain import Direction, FaqDraft, QuestionOutcome, Role, Ticket
-from core.gaps import group_gaps
+from core.reports.gaps import group_gaps
 from core.router import Place, Router
+from core.staff.admin_commands import AdminCommands
 from core.text import shorten
-from core.tickets import TicketDesk
+from core.tickets.desk import TicketDesk
 from core.turn import Turn
 
 DEFAULT_DAYS = 30

@@ -1,7 +1,7 @@
 """SLA targets and timers: per-priority (optionally per-category) first-response and
 resolution targets counted in business time. `SlaPolicy` computes a ticket's warning points and
 deadlines (stored on the ticket, so a restart loses no timer) and how they move when the ticket
-waits for the user or changes priority. The announcements are `core.sla.SlaMonitor`'s."""
+waits for the user or changes priority. `core.jobs.sla_monitor` announces them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.business_hours import BusinessCalendar
 from core.domain import Priority, Ticket, TicketStatus
+from core.tickets.business_hours import BusinessCalendar
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from core.knowledge_base import KnowledgeBase
 from core.roles import Roles, parse_identity
 from core.router import Place, Router
 from core.text import shorten
-from core.tickets import TicketDesk
+from core.tickets.desk import TicketDesk
 from core.turn import Turn
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ import logging
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from core.messages import OutgoingMessage
-from core.report_chart import chart_message
-from core.report_format import render_report
-from core.reports import Period, build_report
-from core.tickets import TicketDesk
+from core.reports.build import Period, build_report
+from core.reports.chart import chart_message
+from core.reports.format import render_report
+from core.tickets.desk import TicketDesk
 from core.work import UnitOfWork
 
 log = logging.getLogger(__name__)

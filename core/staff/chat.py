@@ -9,7 +9,7 @@ from core.commands import Command, parse_command
 from core.domain import Role, Ticket
 from core.roles import Roles
 from core.router import Place, Router
-from core.tickets import TicketDesk
+from core.tickets.desk import TicketDesk
 from core.turn import Turn
 
 log = logging.getLogger(__name__)

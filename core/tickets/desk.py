@@ -8,15 +8,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from core import notices
 from core.domain import Direction, Priority, Ticket, TicketStatus, User
 from core.i18n import Texts
-from core.lines import SupportLine, SupportLines
 from core.messages import Attachment, ConversationRef, OutgoingMessage
-from core.sla_policy import SlaPolicy
 from core.store import AuditEntry, NewTicket
 from core.text import shorten
-from core.ticket_policy import AutoAssign, TicketPolicy
+from core.tickets import notices
+from core.tickets.lines import SupportLine, SupportLines
+from core.tickets.policy import AutoAssign, TicketPolicy
+from core.tickets.sla_policy import SlaPolicy
 from core.turn import Turn
 from core.work import Work
 
@@ -436,8 +436,8 @@ def _plain(value: object) -> object:
 
 
 def waiting_marks(ticket: Ticket, status: TicketStatus, now: datetime) -> dict:
-    """The auto-close clock (core.auto_close) starts when the ticket starts waiting for the user
-    and is cleared when it stops (the user answered, an agent changed the status)."""
+    """The auto-close clock (core.jobs.auto_close) starts when the ticket starts waiting for the
+    user and is cleared when it stops (the user answered, an agent changed the status)."""
     if status == TicketStatus.WAITING and ticket.status != TicketStatus.WAITING:
         return {"waiting_since": now, "waiting_reminded_at": None}
     if status != TicketStatus.WAITING and ticket.waiting_since is not None:

@@ -9,14 +9,14 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from core.conversation.user_flow import UserFlow
 from core.i18n import normalize_language
 from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef, IncomingMessage
 from core.router import Router
-from core.staff_flow import StaffFlow
-from core.tickets import TicketDesk
+from core.staff.chat import StaffFlow
+from core.tickets.desk import TicketDesk
 from core.turn import Turn
-from core.user_flow import UserFlow
 from core.work import UnitOfWork, Work
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from core.commands import Command, command_text
 from core.domain import Direction, Ticket, TicketStatus
 from core.messages import Button
-from core.tickets import TicketDesk
+from core.tickets.desk import TicketDesk
 from core.turn import Turn
 
 LOW_RATING = 2  # this or lower is announced to the staff

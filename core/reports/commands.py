@@ -8,12 +8,12 @@ from datetime import tzinfo
 
 from core.commands import Command
 from core.domain import Role
-from core.report_chart import chart_message
-from core.report_format import render_report
-from core.reports import build_report, parse_period
+from core.reports.build import build_report, parse_period
+from core.reports.chart import chart_message
+from core.reports.format import render_report
 from core.roles import Roles
 from core.router import Place, Router
-from core.tickets import TicketDesk
+from core.tickets.desk import TicketDesk
 from core.turn import Turn
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core import notices
 from core.domain import Direction, Ticket, TicketStatus
-from core.tickets import TicketDesk
+from core.tickets import notices
+from core.tickets.desk import TicketDesk
 from core.work import UnitOfWork, Work
 
 log = logging.getLogger(__name__)

@@ -37,8 +37,8 @@ from core.domain import (
     TicketSla,
     TicketStatus,
 )
-from core.lines import SupportLines
 from core.store import Transaction
+from core.tickets.lines import SupportLines
 
 MAX_PERIOD_DAYS = 366
 _DATE = r"\d{4}-\d{2}-\d{2}"
@@ -278,7 +278,8 @@ def _met(
     if done is not None:
         return done <= due
     # While the ticket waits for the user the clock is stopped and `due` is stale: it moves by
-    # the pause when the clock runs again (core.sla), so only a deadline passed before is missed.
+    # the pause when the clock runs again (core.tickets.sla_policy), so only a deadline passed
+    # before is missed.
     stopped_at = sla.paused_since or now
     return False if stopped_at >= due else None
 

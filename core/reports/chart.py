@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.messages import Attachment, ConversationRef, OutgoingMessage
-from core.reports import Report
+from core.reports.build import Report
 
 OPENED_COLOR = "#1f77b4"
 CLOSED_COLOR = "#2ca02c"

@@ -9,7 +9,7 @@ import logging
 from core.commands import Command
 from core.domain import Role
 from core.router import Place, Router
-from core.tickets import TicketDesk
+from core.tickets.desk import TicketDesk
 from core.turn import Turn
 
 log = logging.getLogger(__name__)

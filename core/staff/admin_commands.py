@@ -7,10 +7,10 @@ import logging
 
 from core.commands import Command
 from core.domain import FaqDraft, FaqEntry, Role
-from core.faq_format import FaqFields, FaqFormatError, parse_faq_fields
 from core.knowledge_base import KnowledgeBase, Thresholds
 from core.roles import parse_identity
 from core.router import Place, Router
+from core.staff.faq_format import FaqFields, FaqFormatError, parse_faq_fields
 from core.text import shorten
 from core.turn import Turn
 

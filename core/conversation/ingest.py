@@ -14,7 +14,7 @@ import logging
 import zlib
 from dataclasses import dataclass
 
-from core.engine import ConversationEngine
+from core.conversation.engine import ConversationEngine
 from core.messages import IncomingMessage
 
 log = logging.getLogger(__name__)
