@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import fields
+from typing import Any, TypeVar
 
 from sqlalchemy import Row
 
@@ -25,6 +26,15 @@ from core.domain import (
     User,
 )
 from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
+
+T = TypeVar("T")
+
+
+def _record(cls: type[T], row: Row[Any], **converted: Any) -> T:
+    """A record whose fields are the row's columns of the same names, except `converted`."""
+    columns = row._mapping
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    return cls(**{name: converted[name] if name in converted else columns[name] for name in names})
 
 
 def user_from_row(row: Row[Any]) -> User:
@@ -80,14 +90,7 @@ def ticket_from_row(row: Row[Any]) -> Ticket:
 
 
 def rating_from_row(row: Row[Any]) -> TicketRating:
-    return TicketRating(
-        ticket_id=row.ticket_id,
-        user_id=row.user_id,
-        agent_id=row.agent_id,
-        score=row.score,
-        comment=row.comment,
-        created_at=row.created_at,
-    )
+    return _record(TicketRating, row)
 
 
 def attachments_to_json(attachments: Iterable[Attachment]) -> list[dict[str, Any]]:
@@ -99,26 +102,16 @@ def attachments_from_json(data: Sequence[dict[str, Any]] | None) -> tuple[Attach
 
 
 def ticket_message_from_row(row: Row[Any]) -> TicketMessage:
-    return TicketMessage(
-        id=row.id,
-        ticket_id=row.ticket_id,
-        author_user_id=row.author_user_id,
+    return _record(
+        TicketMessage,
+        row,
         direction=Direction(row.direction),
-        text=row.text,
         attachments=attachments_from_json(row.attachments),
-        created_at=row.created_at,
     )
 
 
 def message_link_from_row(row: Row[Any]) -> MessageLink:
-    return MessageLink(
-        channel=row.channel,
-        chat_id=row.chat_id,
-        message_id=row.message_id,
-        ticket_id=row.ticket_id,
-        thread_id=row.thread_id,
-        is_anchor=bool(row.is_anchor),
-    )
+    return _record(MessageLink, row, is_anchor=bool(row.is_anchor))
 
 
 def faq_entry_from_row(
@@ -140,16 +133,7 @@ def faq_entry_from_row(
 
 
 def audit_from_row(row: Row[Any]) -> AuditRecord:
-    return AuditRecord(
-        id=row.id,
-        actor=row.actor,
-        action=row.action,
-        object_type=row.object_type,
-        object_id=row.object_id,
-        before=row.before,
-        after=row.after,
-        at=row.at,
-    )
+    return _record(AuditRecord, row)
 
 
 # -- outbox: the conversation and text have columns; the rest of the message is one JSON payload.
@@ -208,14 +192,4 @@ def outbox_item_from_row(row: Row[Any]) -> OutboxItem:
 
 
 def question_from_row(row: Row[Any]) -> QuestionRecord:
-    return QuestionRecord(
-        id=row.id,
-        user_id=row.user_id,
-        text=row.text,
-        language=row.language,
-        outcome=QuestionOutcome(row.outcome),
-        entry_id=row.entry_id,
-        confidence=row.confidence,
-        ticket_id=row.ticket_id,
-        created_at=row.created_at,
-    )
+    return _record(QuestionRecord, row, outcome=QuestionOutcome(row.outcome))

@@ -7,14 +7,16 @@ import dataclasses
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.conversation.user_flow import UserFlow
-from core.i18n import normalize_language
+from core.i18n import Texts, normalize_language
 from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef, IncomingMessage
 from core.router import Router
 from core.staff.chat import StaffFlow
+from core.store import Store
 from core.tickets.desk import TicketDesk
 from core.turn import Turn
 from core.work import UnitOfWork, Work
@@ -31,31 +33,31 @@ MAX_TEXT_LENGTH = 10_000
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+@dataclass(eq=False)
 class ConversationEngine:
     """Dispatches each incoming message to the user's side or the staff chat's side, inside a
     unit of work. Built by `bot.engine.build_engine`."""
 
-    def __init__(
-        self,
-        unit_of_work: UnitOfWork,
-        knowledge: KnowledgeBase,
-        desk: TicketDesk,
-        users: UserFlow,
-        staff: StaffFlow,
-        router: Router,
-        default_language: str,
-    ) -> None:
-        self.unit_of_work = unit_of_work
-        self.store = unit_of_work.store
-        self.texts = unit_of_work.texts
-        self.clock = unit_of_work.clock
-        self.knowledge = knowledge
-        self.desk = desk
-        self.users = users
-        self.staff = staff
-        self.router = router
-        self.default_language = default_language
-        self._faq_revision: int | None = None
+    unit_of_work: UnitOfWork
+    knowledge: KnowledgeBase
+    desk: TicketDesk
+    users: UserFlow
+    staff: StaffFlow
+    router: Router
+    default_language: str
+    # The knowledge base's revision the in-memory index reflects.
+    _faq_revision: int | None = field(default=None, init=False)
+
+    @property
+    def store(self) -> Store:
+        return self.unit_of_work.store
+
+    @property
+    def texts(self) -> Texts:
+        return self.unit_of_work.texts
+
+    def clock(self) -> datetime:
+        return self.unit_of_work.clock()
 
     async def load_state(self) -> int:
         """Load the knowledge base into memory and follow staff chats that moved. Returns the

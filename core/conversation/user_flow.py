@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from core.commands import Command, command_text, parse_command
 from core.conversation.satisfaction import Satisfaction
@@ -34,25 +35,18 @@ QUESTION_ID = "question_id"  # the question log record of the last question (see
 NOT_A_FOLLOW_UP = frozenset({"greeting", "thanks", "noise"})
 
 
+@dataclass(eq=False)
 class UserFlow:
-    def __init__(
-        self,
-        desk: TicketDesk,
-        knowledge: KnowledgeBase,
-        thresholds: Thresholds,
-        router: Router,
-        small_talk: Callable[[str], str | None],
-        min_question_chars: int,
-        bot_name: str = "Helpdesk",
-    ) -> None:
-        self.desk = desk
-        self.knowledge = knowledge
-        self.thresholds = thresholds
-        self.router = router
-        self.small_talk = small_talk
-        self.min_question_chars = min_question_chars
-        self.bot_name = bot_name
-        self.satisfaction = Satisfaction(desk)
+    desk: TicketDesk
+    knowledge: KnowledgeBase
+    thresholds: Thresholds
+    router: Router
+    small_talk: Callable[[str], str | None]
+    min_question_chars: int
+    bot_name: str = "Helpdesk"
+
+    def __post_init__(self) -> None:
+        self.satisfaction = Satisfaction(self.desk)
 
     def register(self, router: Router) -> None:
         """The user's commands, in the order /help lists them; the ones without a help line
@@ -273,11 +267,7 @@ class UserFlow:
         await turn.reply(turn.t("user.status_header") + "\n" + "\n".join(lines))
 
     async def _ticket(self, turn: Turn, command: Command) -> None:
-        number = command.int_arg()
-        if number is None:
-            await turn.reply(turn.t("user.usage.ticket"))
-            return
-        ticket = await self._own_ticket(turn, number)
+        ticket = await self._own_ticket(turn, command, "user.usage.ticket")
         if ticket is None:
             return
         history = [
@@ -290,16 +280,14 @@ class UserFlow:
         await turn.reply(_ticket_line(turn, ticket) + "\n\n" + "\n".join(lines))
 
     async def _close(self, turn: Turn, command: Command) -> None:
-        number = command.int_arg()
-        if number is not None:
-            ticket = await self._own_ticket(turn, number)
-            if ticket is None:
-                return
+        if command.int_arg() is not None:
+            ticket = await self._own_ticket(turn, command, "user.usage.ticket")
         else:
             ticket = await turn.tx.tickets.find_current(turn.user.id)
             if ticket is None:
                 await turn.reply(turn.t("user.nothing_to_close"))
-                return
+        if ticket is None:
+            return
         if ticket.status == TicketStatus.CLOSED:
             await turn.reply(turn.t("user.already_closed", number=ticket.number))
             return
@@ -307,19 +295,15 @@ class UserFlow:
 
     async def _reopen(self, turn: Turn, command: Command) -> None:
         """ "Not solved" under a resolution: within the reopen window only."""
-        number = command.int_arg()
-        if number is None:
-            await turn.reply(turn.t("user.usage.reopen"))
-            return
-        ticket = await self._own_ticket(turn, number)
+        ticket = await self._own_ticket(turn, command, "user.usage.reopen")
         if ticket is None:
             return
         if ticket.status.is_active:
-            await turn.reply(turn.t("user.still_open", number=number))
+            await turn.reply(turn.t("user.still_open", number=ticket.number))
         elif self._may_reopen(turn, ticket):
             await self.desk.reopen(turn, ticket)
         else:
-            await turn.reply(turn.t("user.cannot_reopen", number=number))
+            await turn.reply(turn.t("user.cannot_reopen", number=ticket.number))
 
     async def _lang(self, turn: Turn, command: Command) -> None:
         language = command.args.strip().lower()
@@ -376,8 +360,13 @@ class UserFlow:
             question_id=state.get(QUESTION_ID),
         )
 
-    async def _own_ticket(self, turn: Turn, number: int) -> Ticket | None:
-        """The user's ticket with that number; someone else's looks exactly like a missing one."""
+    async def _own_ticket(self, turn: Turn, command: Command, usage: str) -> Ticket | None:
+        """The user's ticket whose number comes first in the arguments (else the usage);
+        someone else's looks exactly like a missing one."""
+        number = command.int_arg()
+        if number is None:
+            await turn.reply(turn.t(usage))
+            return None
         ticket = await turn.tx.tickets.get(number)
         if ticket is None or ticket.user_id != turn.user.id:
             await turn.reply(turn.t("user.ticket_not_found", number=number))

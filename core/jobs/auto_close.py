@@ -49,13 +49,13 @@ class AutoCloseResult:
     closed: tuple[int, ...] = ()
 
 
+@dataclass(eq=False)
 class AutoClose:
     """Reminds and resolves tickets the user left waiting, closes resolved ones."""
 
-    def __init__(self, unit_of_work: UnitOfWork, desk: TicketDesk, policy: AutoClosePolicy) -> None:
-        self.unit_of_work = unit_of_work
-        self.desk = desk
-        self.policy = policy
+    unit_of_work: UnitOfWork
+    desk: TicketDesk
+    policy: AutoClosePolicy
 
     async def check(self, now: datetime | None = None) -> AutoCloseResult:
         """Act on what is due at `now` (default: the clock)."""

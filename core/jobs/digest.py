@@ -9,6 +9,7 @@ them); a process that loses the claim has rendered them for nothing, once a day.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from core.messages import OutgoingMessage
@@ -23,19 +24,14 @@ log = logging.getLogger(__name__)
 CLAIM_CHANNEL = "digest"  # the digest's days are claimed like platform deliveries
 
 
+@dataclass(eq=False)
 class DailyDigest:
-    def __init__(
-        self,
-        unit_of_work: UnitOfWork,
-        desk: TicketDesk,
-        at: time,
-        zone: tzinfo,
-    ) -> None:
-        self.unit_of_work = unit_of_work
-        self.desk = desk
-        self.at = at
-        self.zone = zone
-        self._settled: date | None = None  # the local day whose digest is known to be sent
+    unit_of_work: UnitOfWork
+    desk: TicketDesk
+    at: time
+    zone: tzinfo
+    # The local day whose digest is known to be sent: no query until the next day.
+    _settled: date | None = field(default=None, init=False)
 
     async def check(self, now: datetime | None = None) -> bool:
         """Send today's digest if it is time and nobody has yet. True when this call sent it."""

@@ -7,6 +7,7 @@ once (see `Tickets.claim_sla_events`)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from core.domain import Role, SlaEvent, Ticket
 from core.messages import OutgoingMessage
@@ -33,23 +34,15 @@ _DUE_FIELD = {
 _BREACHES = frozenset({SlaEvent.RESPONSE_BREACH, SlaEvent.RESOLUTION_BREACH})
 
 
+@dataclass(eq=False)
 class SlaMonitor:
     """Announces passed warning points and deadlines."""
 
-    def __init__(
-        self,
-        unit_of_work: UnitOfWork,
-        desk: TicketDesk,
-        policy: SlaPolicy,
-        *,
-        roles: Roles | None = None,
-        escalate_on_breach: bool = False,
-    ) -> None:
-        self.unit_of_work = unit_of_work
-        self.desk = desk
-        self.policy = policy
-        self.roles = roles  # supervisors hear of breaches privately; None: nobody
-        self.escalate_on_breach = escalate_on_breach
+    unit_of_work: UnitOfWork
+    desk: TicketDesk
+    policy: SlaPolicy
+    roles: Roles | None = None  # supervisors hear of breaches privately; None: nobody
+    escalate_on_breach: bool = False
 
     async def check(self, now=None) -> list[tuple[SlaEvent, int]]:
         """Claim and announce what is due at `now` (default: the clock). Returns the

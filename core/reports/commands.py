@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import tzinfo
 
 from core.commands import Command
@@ -19,11 +20,11 @@ from core.turn import Turn
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class ReportCommands:
-    def __init__(self, desk: TicketDesk, roles: Roles, zone: tzinfo) -> None:
-        self.desk = desk
-        self.roles = roles
-        self.zone = zone
+    desk: TicketDesk
+    roles: Roles
+    zone: tzinfo
 
     def register(self, router: Router) -> None:
         router.add("stats", self.stats, role=Role.AGENT, place=Place.STAFF, help="help.staff.stats")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 
 from core.commands import Command
 from core.domain import FaqDraft, FaqEntry, Role
@@ -19,12 +20,12 @@ log = logging.getLogger(__name__)
 LIST_LIMIT = 50
 
 
+@dataclass(eq=False)
 class AdminCommands:
     """In a private chat with the bot or in a staff chat; admins only."""
 
-    def __init__(self, knowledge: KnowledgeBase, thresholds: Thresholds) -> None:
-        self.knowledge = knowledge
-        self.thresholds = thresholds
+    knowledge: KnowledgeBase
+    thresholds: Thresholds
 
     def register(self, router: Router) -> None:
         for name, handler in (
@@ -81,11 +82,7 @@ class AdminCommands:
         return updated
 
     async def _faq_edit(self, turn: Turn, command: Command) -> None:
-        entry_id = command.int_arg()
-        if entry_id is None:
-            await turn.reply(turn.t("admin.usage.faq_edit"))
-            return
-        entry = await self._entry(turn, entry_id)
+        entry = await self._entry(turn, command, "admin.usage.faq_edit")
         if entry is None:
             return
         fields = await self._fields(
@@ -109,23 +106,15 @@ class AdminCommands:
         await turn.reply(turn.t("admin.faq_updated", id=entry.id))
 
     async def _faq_variant(self, turn: Turn, command: Command) -> None:
-        entry_id = command.int_arg()
         text = command.args.split(None, 1)[1].strip() if len(command.words) > 1 else ""
-        if entry_id is None or not text:
-            await turn.reply(turn.t("admin.usage.faq_variant"))
-            return
-        entry = await self._entry(turn, entry_id)
+        entry = await self._entry(turn, command, "admin.usage.faq_variant", needs_more=not text)
         if entry is None:
             return
         await self.add_variant(turn, entry, text)
         await turn.reply(turn.t("admin.faq_variant_added", id=entry.id))
 
     async def _faq_del(self, turn: Turn, command: Command) -> None:
-        entry_id = command.int_arg()
-        if entry_id is None:
-            await turn.reply(turn.t("admin.usage.faq_del"))
-            return
-        entry = await self._entry(turn, entry_id)
+        entry = await self._entry(turn, command, "admin.usage.faq_del")
         if entry is None:
             return
         await turn.tx.faq.delete(entry.id)
@@ -151,11 +140,7 @@ class AdminCommands:
         )
 
     async def _faq_show(self, turn: Turn, command: Command) -> None:
-        entry_id = command.int_arg()
-        if entry_id is None:
-            await turn.reply(turn.t("admin.usage.faq_show"))
-            return
-        entry = await self._entry(turn, entry_id)
+        entry = await self._entry(turn, command, "admin.usage.faq_show")
         if entry is None:
             return
         await turn.reply(
@@ -285,7 +270,15 @@ class AdminCommands:
             )
             return None
 
-    async def _entry(self, turn: Turn, entry_id: int) -> FaqEntry | None:
+    async def _entry(
+        self, turn: Turn, command: Command, usage: str, needs_more: bool = False
+    ) -> FaqEntry | None:
+        """The entry whose number comes first in the arguments; the usage when there is none
+        (or `needs_more`: the rest is missing), a note when there is no such entry."""
+        entry_id = command.int_arg()
+        if entry_id is None or needs_more:
+            await turn.reply(turn.t(usage))
+            return None
         entry = await turn.tx.faq.get(entry_id)
         if entry is None:
             await turn.reply(turn.t("admin.faq_not_found", id=entry_id))

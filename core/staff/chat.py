@@ -4,6 +4,7 @@ thread/topic. The ticket is always found through stored message links, never by 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from core.commands import Command, parse_command
 from core.domain import Role, Ticket
@@ -17,11 +18,11 @@ log = logging.getLogger(__name__)
 NOTE_PREFIX = "//"
 
 
+@dataclass(eq=False)
 class StaffFlow:
-    def __init__(self, desk: TicketDesk, roles: Roles, router: Router) -> None:
-        self.desk = desk
-        self.roles = roles
-        self.router = router
+    desk: TicketDesk
+    roles: Roles
+    router: Router
 
     def register(self, router: Router) -> None:
         router.add("help", self._help, place=Place.STAFF)

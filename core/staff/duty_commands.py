@@ -5,6 +5,7 @@ round-robin or to the least loaded."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from core.commands import Command
 from core.domain import Role
@@ -15,12 +16,12 @@ from core.turn import Turn
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class DutyCommands:
     """`/duty on|off` puts the speaker on or off duty for the line of the staff chat it is typed
     in; `/duty` alone shows who is on duty there."""
 
-    def __init__(self, desk: TicketDesk) -> None:
-        self.desk = desk
+    desk: TicketDesk
 
     def register(self, router: Router) -> None:
         router.add("duty", self.duty, role=Role.AGENT, place=Place.STAFF, help="help.staff.duty")

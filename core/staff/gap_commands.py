@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from core.commands import Command
@@ -28,10 +29,10 @@ TICKETS_SHOWN = 5
 EXAMPLE_LENGTH = 120
 
 
+@dataclass(eq=False)
 class GapCommands:
-    def __init__(self, desk: TicketDesk, admin: AdminCommands) -> None:
-        self.desk = desk
-        self.admin = admin
+    desk: TicketDesk
+    admin: AdminCommands
 
     def register(self, router: Router) -> None:
         router.add(

@@ -13,6 +13,7 @@ another agent holds) needs the supervisor role. Every refusal is logged and audi
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from core.commands import Command
 from core.domain import Direction, Priority, Role, Ticket, TicketStatus, User
@@ -30,11 +31,11 @@ REASON_LENGTH = 300
 NO_CATEGORY = "-"
 
 
+@dataclass(eq=False)
 class TicketCommands:
-    def __init__(self, desk: TicketDesk, roles: Roles, knowledge: KnowledgeBase) -> None:
-        self.desk = desk
-        self.roles = roles
-        self.knowledge = knowledge
+    desk: TicketDesk
+    roles: Roles
+    knowledge: KnowledgeBase
 
     def register(self, router: Router) -> None:
         for name, handler in (

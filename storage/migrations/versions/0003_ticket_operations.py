@@ -1,21 +1,12 @@
-"""Ticket operations: follow-up links between tickets and satisfaction ratings.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-25
-"""
+"""Ticket operations: follow-up links between tickets and satisfaction ratings."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0003"
+down_revision = "0002"
 
 PREVIOUS_TICKET_FK = "fk_tickets_previous_ticket_id_tickets"
 

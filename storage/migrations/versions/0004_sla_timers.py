@@ -1,21 +1,12 @@
-"""SLA timers: warning points, deadlines, warning/breach records and the waiting pause on tickets.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-24
-"""
+"""SLA timers: warning points, deadlines, warning/breach records and the waiting pause."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0004"
+down_revision = "0003"
 
 TIMESTAMP_COLUMNS = (
     "response_warn_at",

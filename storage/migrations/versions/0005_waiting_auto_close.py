@@ -1,21 +1,12 @@
-"""Auto-close: since when a ticket waits for the user and when the user was reminded.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-24
-"""
+"""Auto-close: since when a ticket waits for the user and when the user was reminded."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0005"
+down_revision = "0004"
 
 COLUMNS = ("waiting_since", "waiting_reminded_at")
 

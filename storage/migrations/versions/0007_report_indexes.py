@@ -1,20 +1,11 @@
-"""Indexes for reports: tickets by creation, resolution and closing time, ratings by time.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-11-24
-"""
+"""Indexes for reports: tickets by creation, resolution and closing time, ratings by time."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0007"
+down_revision = "0006"
 
 
 def upgrade() -> None:
