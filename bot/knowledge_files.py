@@ -7,7 +7,6 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from core.domain import FaqEntry
 from core.store import AuditEntry, Store
 from knowledge import sample_faq_path
 from knowledge.io import read_entries, write_entries
@@ -46,8 +45,8 @@ async def import_file(
                     "faq",
                     str(after.id),
                     now,
-                    before=_as_dict(before),
-                    after=_as_dict(after),
+                    before=before and before.as_record(),
+                    after=after and after.as_record(),
                 )
             )
     log.info(
@@ -70,12 +69,3 @@ async def seed_sample_if_empty(store: Store, now: datetime) -> bool:
             return False
     await import_file(store, sample_faq_path(), now, actor="sample")
     return True
-
-
-def _as_dict(entry: FaqEntry | None) -> dict | None:
-    if entry is None:
-        return None
-    data = dataclasses.asdict(entry)
-    data["variants"] = list(entry.variants)
-    data["learned"] = list(entry.learned)
-    return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -194,6 +195,14 @@ class FaqEntry:
     def phrasings(self) -> tuple[str, ...]:
         """Every wording the matcher should recognise for this entry."""
         return (self.question, *self.variants, *self.learned)
+
+    def as_record(self) -> dict:
+        """The entry as the audit log keeps it (plain JSON values)."""
+        return {
+            **dataclasses.asdict(self),
+            "variants": [*self.variants],
+            "learned": [*self.learned],
+        }
 
 
 @dataclass(frozen=True)

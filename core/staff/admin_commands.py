@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -296,16 +295,13 @@ class AdminCommands:
         before: FaqEntry | None,
         after: FaqEntry | None,
     ) -> None:
-        await turn.audit(action, "faq", entry_id, before=_faq_dict(before), after=_faq_dict(after))
-
-
-def _faq_dict(entry: FaqEntry | None) -> dict | None:
-    if entry is None:
-        return None
-    data = dataclasses.asdict(entry)
-    data["variants"] = list(entry.variants)
-    data["learned"] = list(entry.learned)
-    return data
+        await turn.audit(
+            action,
+            "faq",
+            entry_id,
+            before=before and before.as_record(),
+            after=after and after.as_record(),
+        )
 
 
 def _list_line(turn: Turn, entry: FaqEntry) -> str:

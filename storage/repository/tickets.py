@@ -52,17 +52,9 @@ _CURRENT_TICKET = (
     )
     .limit(1)
 )
-SLA_FIELDS = (
-    "response_warn_at",
-    "response_due_at",
-    "response_warned_at",
-    "response_breached_at",
-    "resolution_warn_at",
-    "resolution_due_at",
-    "resolution_warned_at",
-    "resolution_breached_at",
-    "sla_paused_since",
-    "sla_paused_seconds",
+# The SLA timer columns (see core.domain.TicketSla).
+SLA_FIELDS = tuple(
+    c.name for c in tickets.c if c.name.startswith(("response_", "resolution_", "sla_"))
 )
 # SET columns come from the parameters given at execution.
 _UPDATE_TICKET = update(tickets).where(tickets.c.id == bindparam("ticket_id")).returning(*tickets.c)
