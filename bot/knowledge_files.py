@@ -7,7 +7,8 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from core.store import AuditEntry, Store
+from core.domain import AuditEntry
+from core.store import Store
 from knowledge import sample_faq_path
 from knowledge.io import read_entries, write_entries
 

@@ -272,3 +272,48 @@ class Match:
     confidence: float
     question: str
     details: dict = field(default_factory=dict)
+
+
+# -- what the storage ports take (core.store)
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """A ticket to create, in status new. `previous_ticket_id` links the ticket it follows up;
+    `line`: the support line (None: the first)."""
+
+    user_id: int
+    conversation: ConversationRef
+    subject: str
+    category: str | None
+    priority: Priority
+    created_at: datetime
+    previous_ticket_id: int | None = None
+    line: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audited change. `actor`: "channel:external_id" of who did it, None for the system."""
+
+    actor: str | None
+    action: str
+    object_type: str
+    object_id: str
+    at: datetime
+    before: dict | None = None
+    after: dict | None = None
+
+
+@dataclass(frozen=True)
+class NewQuestion:
+    """A user's question and how the bot dealt with it."""
+
+    user_id: int
+    text: str
+    language: str | None
+    outcome: QuestionOutcome
+    entry_id: int | None
+    confidence: float | None
+    asked_at: datetime
+    ticket_id: int | None = None

@@ -14,9 +14,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from core.domain import AuditEntry
 from core.i18n import Texts
 from core.messages import OutgoingMessage
-from core.store import AuditEntry, Store, Transaction
+from core.store import Store, Transaction
 
 Clock = Callable[[], datetime]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from channels.memory import RecordingAdapter
 from core.delivery.outbox import OutboxConfig, OutboxSender
-from core.domain import OutboxStatus, Priority
+from core.domain import NewTicket, OutboxStatus, Priority
 from core.messages import Button, ConversationRef, OutgoingMessage
 from core.ports import PermanentSendError, RateLimits, RetryAfter, TransientSendError
-from core.store import NewTicket
 from tests.harness import CHANNEL, Harness
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
-from core.domain import Priority, QuestionOutcome, TicketStatus
+from core.domain import NewQuestion, NewTicket, Priority, QuestionOutcome, TicketStatus
 from core.messages import ConversationRef
 from core.reports.build import Period, Share, build_report
-from core.store import NewQuestion, NewTicket
 from core.tickets.lines import SupportLine
 from core.tickets.sla_policy import SlaPolicy, SlaTarget
 from tests.harness import CHANNEL, FakeClock, Harness

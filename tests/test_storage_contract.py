@@ -13,15 +13,16 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, func, insert, select, text
 
 from core.domain import (
+    AuditEntry,
     Direction,
     FaqDraft,
     MessageLink,
+    NewTicket,
     OutboxStatus,
     Priority,
     TicketStatus,
 )
 from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
-from core.store import AuditEntry, NewTicket
 from storage import SqlStore, open_store, upgrade_database
 from storage.migrate import current_revision, head_revision
 from storage.models import Base, faq_variants

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from core.domain import Priority, QuestionOutcome, TicketStatus
+from core.domain import NewQuestion, NewTicket, Priority, QuestionOutcome, TicketStatus
 from core.messages import ConversationRef
-from core.store import NewQuestion, NewTicket
 from storage import SqlStore
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from core.domain import Priority, TicketRating, TicketStatus
+from core.domain import NewTicket, Priority, TicketRating, TicketStatus
 from core.messages import ConversationRef
-from core.store import NewTicket
 from storage import SqlStore
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -67,7 +67,7 @@ class Satisfaction:
             skip = ((Button(turn.t("button.no_comment"), command_text("nocomment")),),)
             await turn.reply(turn.t("csat.thanks_ask_comment"), skip)
         if score <= LOW_RATING:
-            await self.desk.notify_staff(
+            await self.desk.tell.staff(
                 turn,
                 ticket,
                 self.desk.staff_text(
@@ -96,7 +96,7 @@ class Satisfaction:
         if rating.score <= LOW_RATING:
             ticket = await turn.tx.tickets.get(number)
             if ticket is not None:
-                await self.desk.notify_staff(
+                await self.desk.tell.staff(
                     turn,
                     ticket,
                     self.desk.staff_text("staff.rating_comment", number=number, comment=text),

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 
 from core.commands import Command, command_text, parse_command
 from core.conversation.satisfaction import Satisfaction
-from core.domain import FaqEntry, Match, QuestionOutcome, Ticket, TicketStatus
+from core.domain import FaqEntry, Match, NewQuestion, QuestionOutcome, Ticket, TicketStatus
 from core.i18n import SUPPORTED_LANGUAGES
 from core.knowledge_base import Decision, KnowledgeBase, Thresholds
 from core.messages import Button
 from core.router import Place, Router
-from core.store import NewQuestion
 from core.text import shorten
 from core.tickets.desk import TicketDesk
 from core.turn import Turn

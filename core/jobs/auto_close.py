@@ -95,16 +95,16 @@ class AutoClose:
         closed = await self._change(work, ticket, status=TicketStatus.CLOSED, closed_at=work.now)
         note = self.desk.staff_text("staff.auto_closed", number=ticket.number, days=days)
         await work.tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), work.now)
-        await self.desk.tell_closed(work, closed, "ticket.auto_closed", days=days)
-        await self.desk.notify_staff(work, closed, note)
+        await self.desk.tell.closed(work, closed, "ticket.auto_closed", days=days)
+        await self.desk.tell.staff(work, closed, note)
         return closed
 
     async def _remind(self, work: Work, ticket: Ticket) -> Ticket:
         left = notices.hours(self.policy.resolve_after - self.policy.remind_after)  # type: ignore[operator]
         await work.audit("ticket.waiting_reminder", "ticket", ticket.id)
-        await self.desk.notify_user(work, ticket, "ticket.waiting_reminder", hours=left)
+        await self.desk.tell.user(work, ticket, "ticket.waiting_reminder", hours=left)
         note = self.desk.staff_text("staff.waiting_reminded", number=ticket.number)
-        await self.desk.notify_staff(work, ticket, note)
+        await self.desk.tell.staff(work, ticket, note)
         return ticket
 
     async def _resolve(self, work: Work, ticket: Ticket) -> Ticket:
@@ -114,7 +114,7 @@ class AutoClose:
         )
         note = self.desk.staff_text("staff.auto_resolved", number=ticket.number, hours=waited)
         await work.tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), work.now)
-        language = await self.desk.owner_language(work, ticket)
+        language = await self.desk.tell.owner_language(work, ticket)
         text = self.desk.texts.get(
             language,
             "ticket.auto_resolved",
@@ -123,7 +123,7 @@ class AutoClose:
             reopen=notices.hours(self.desk.policy.reopen_window),
         )
         await work.send(notices.with_solved_buttons(self.desk.texts, language, resolved, text))
-        await self.desk.notify_staff(work, resolved, note)
+        await self.desk.tell.staff(work, resolved, note)
         return resolved
 
     async def _change(self, work: Work, ticket: Ticket, **changes) -> Ticket:

@@ -68,7 +68,7 @@ class SlaMonitor:
             "priority": self.desk.staff_text(f"priority.{ticket.priority.value}"),
             "due": local_due,
         }
-        await self.desk.notify_staff(
+        await self.desk.tell.staff(
             work, ticket, self.desk.staff_text(_THREAD_TEXT[event], **params)
         )
         # The ticket's thread may be muted or buried: the event also shows in the main chat.

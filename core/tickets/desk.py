@@ -8,13 +8,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from core.domain import Direction, Priority, Ticket, TicketStatus, User
+from core.domain import AuditEntry, Direction, NewTicket, Priority, Ticket, TicketStatus, User
 from core.i18n import Texts
-from core.messages import Attachment, ConversationRef, OutgoingMessage
-from core.store import AuditEntry, NewTicket
+from core.messages import Attachment, ConversationRef
 from core.text import shorten
 from core.tickets import notices
 from core.tickets.lines import SupportLine, SupportLines
+from core.tickets.notify import Notifier
 from core.tickets.policy import AutoAssign, TicketPolicy
 from core.tickets.sla_policy import SlaPolicy
 from core.turn import Turn
@@ -51,9 +51,10 @@ class TicketDesk:
         self.policy = policy or TicketPolicy()
         self.sla = sla  # None: no SLA timers
         self.auto_assign = auto_assign  # None: new tickets wait for /take or /assign
+        self.tell = Notifier(lines, texts, staff_language)
 
     def staff_text(self, key: str, **params: object) -> str:
-        return self.texts.get(self.staff_language, key, **params)
+        return self.tell.staff_text(key, **params)
 
     @property
     def staff_chat(self) -> ConversationRef:
@@ -63,68 +64,6 @@ class TicketDesk:
     def staff_chat_of(self, ticket: Ticket) -> ConversationRef:
         """The staff chat of the ticket's support line."""
         return self.lines.of_ticket(ticket).chat
-
-    # -- what both sides see
-
-    async def notify_staff(self, work: Work, ticket: Ticket, text: str, **fields) -> None:
-        """A message in the ticket's thread / reply chain in its line's staff chat. Each carries
-        the thread title: if the thread is gone, whichever message comes next opens a new one."""
-        owner = await self._owner(work, ticket)
-        await work.send(
-            OutgoingMessage(
-                conversation=self.staff_chat_of(ticket),
-                text=text,
-                ticket_id=ticket.id,
-                to_staff=True,
-                thread_title=notices.thread_title(ticket, owner),
-                **fields,
-            )
-        )
-
-    async def notify_user(
-        self,
-        work: Work,
-        ticket: Ticket,
-        key: str,
-        attachments: tuple[Attachment, ...] = (),
-        **params: object,
-    ) -> None:
-        """A message to the ticket's owner in the owner's language (the speaker may be an agent
-        or nobody: a scheduled job)."""
-        language = await self.owner_language(work, ticket)
-        text = self.texts.get(language, key, number=ticket.number, **params)
-        await work.send(
-            OutgoingMessage(
-                conversation=ticket.conversation,
-                text=text,
-                attachments=attachments,
-                ticket_id=ticket.id,
-            )
-        )
-
-    async def tell_closed(self, work: Work, ticket: Ticket, key: str, **params: object) -> None:
-        """Tell the owner the ticket is closed and, once per ticket, ask for a rating."""
-        language = await self.owner_language(work, ticket)
-        rated = await work.tx.ratings.get(ticket.id) is not None
-        await work.send(notices.closed(self.texts, language, ticket, key, rated, **params))
-
-    async def announce_change(self, work: Work, ticket: Ticket, event: str) -> None:
-        """What changed, then the ticket's current header (status, priority, category,
-        assignee): the newest header in the thread is always the ticket's state."""
-        await self.notify_staff(work, ticket, event + "\n" + await self.header(work, ticket))
-
-    async def header(self, work: Work, ticket: Ticket) -> str:
-        assignee = await work.tx.users.get(ticket.assignee_id) if ticket.assignee_id else None
-        return notices.header(self.staff_text, ticket, assignee)
-
-    async def owner_language(self, work: Work, ticket: Ticket) -> str:
-        owner = await self._owner(work, ticket)
-        return (owner.language if owner else None) or self.texts.default_language
-
-    async def _owner(self, work: Work, ticket: Ticket) -> User | None:
-        if isinstance(work, Turn) and work.user.id == ticket.user_id:
-            return work.user
-        return await work.tx.users.get(ticket.user_id)
 
     # -- the one place a ticket changes
 
@@ -199,14 +138,14 @@ class TicketDesk:
         if self.sla is not None:
             ticket = await turn.tx.tickets.update(ticket.id, **self.sla.on_open(ticket))
         if follows_up is None:
-            await self.notify_user(turn, ticket, "ticket.opened")
+            await self.tell.user(turn, ticket, "ticket.opened")
         else:
-            await self.notify_user(
+            await self.tell.user(
                 turn, ticket, "ticket.follow_up_opened", previous=follows_up.number
             )
         announcement = notices.announcement(self.staff_text, ticket, user, text, follows_up)
         carried = await self._carriable(turn, attachments, self.staff_chat_of(ticket).channel)
-        await self.notify_staff(turn, ticket, announcement, attachments=carried)
+        await self.tell.staff(turn, ticket, announcement, attachments=carried)
         return await self.assign_on_duty(turn, ticket)
 
     async def add_user_message(
@@ -223,7 +162,7 @@ class TicketDesk:
             "staff.user_message", number=ticket.number, name=turn.user.name, text=text or "—"
         )
         carried = await self._carriable(turn, attachments, self.staff_chat_of(ticket).channel)
-        await self.notify_staff(turn, ticket, relayed, attachments=carried)
+        await self.tell.staff(turn, ticket, relayed, attachments=carried)
 
     async def relay_agent_reply(
         self, turn: Turn, ticket: Ticket, text: str, attachments: Sequence[Attachment]
@@ -238,7 +177,7 @@ class TicketDesk:
             changes["status"] = TicketStatus.OPEN
         updated = await self.apply(turn, ticket, **changes)
         carried = await self._carriable(turn, attachments, ticket.conversation.channel)
-        await self.notify_user(turn, ticket, "user.agent_reply", text=text, attachments=carried)
+        await self.tell.user(turn, ticket, "user.agent_reply", text=text, attachments=carried)
         return updated
 
     async def add_note(self, turn: Turn, ticket: Ticket, text: str) -> None:
@@ -259,15 +198,15 @@ class TicketDesk:
         closed = await self.apply(turn, ticket, **changes)
         await self._system_note(turn, ticket, note or "closed")
         if by_user:
-            await self.tell_closed(turn, closed, "ticket.closed_by_user")
+            await self.tell.closed(turn, closed, "ticket.closed_by_user")
             event = self.staff_text("staff.closed_by_user", number=closed.number)
         else:
             key = "ticket.closed_by_agent_with_note" if note else "ticket.closed_by_agent"
-            await self.tell_closed(turn, closed, key, note=note)
+            await self.tell.closed(turn, closed, key, note=note)
             event = self.staff_text(
                 "staff.closed_by_agent", number=closed.number, name=turn.user.name
             )
-        await self.notify_staff(turn, closed, event)
+        await self.tell.staff(turn, closed, event)
         return closed
 
     async def reopen(self, turn: Turn, ticket: Ticket) -> Ticket:
@@ -280,9 +219,9 @@ class TicketDesk:
             updated_at=turn.now,
         )
         await self._system_note(turn, ticket, "reopened")
-        await self.notify_user(turn, reopened, "ticket.reopened")
+        await self.tell.user(turn, reopened, "ticket.reopened")
         event = self.staff_text("staff.reopened", number=reopened.number, name=turn.user.name)
-        await self.notify_staff(turn, reopened, event)
+        await self.tell.staff(turn, reopened, event)
         return reopened
 
     async def wait_for_user(self, turn: Turn, ticket: Ticket, text: str) -> Ticket:
@@ -292,7 +231,7 @@ class TicketDesk:
             ticket = await self.relay_agent_reply(turn, ticket, text, ())
         waiting = await self.apply(turn, ticket, status=TicketStatus.WAITING, updated_at=turn.now)
         event = self.staff_text("staff.waiting", by=turn.user.name)
-        await self.announce_change(turn, waiting, event)
+        await self.tell.change(turn, waiting, event)
         return waiting
 
     async def resolve(self, turn: Turn, ticket: Ticket, note: str) -> Ticket:
@@ -307,14 +246,12 @@ class TicketDesk:
             changes["first_response_at"] = turn.now  # the resolution reaches the user
         resolved = await self.apply(turn, ticket, **changes)
         await self._system_note(turn, ticket, note or "resolved")
-        language = await self.owner_language(turn, resolved)
+        language = await self.tell.owner_language(turn, resolved)
         hours = notices.hours(self.policy.reopen_window)
         key = "ticket.resolved_with_note" if note else "ticket.resolved"
         text = self.texts.get(language, key, number=resolved.number, note=note, hours=hours)
         await turn.send(notices.with_solved_buttons(self.texts, language, resolved, text))
-        await self.announce_change(
-            turn, resolved, self.staff_text("staff.resolved", by=turn.user.name)
-        )
+        await self.tell.change(turn, resolved, self.staff_text("staff.resolved", by=turn.user.name))
         return resolved
 
     async def _system_note(self, work: Work, ticket: Ticket, text: str) -> None:
@@ -327,10 +264,10 @@ class TicketDesk:
         """Give the ticket to `agent` (the speaker on /take). A new ticket becomes open: someone
         is on it. The user hears who took it."""
         assigned = await self._give(turn, ticket, agent)
-        await self.notify_user(turn, assigned, "ticket.taken", name=agent.name)
+        await self.tell.user(turn, assigned, "ticket.taken", name=agent.name)
         key = "staff.taken" if agent.id == turn.user.id else "staff.assigned"
         event = self.staff_text(key, name=agent.name, by=turn.user.name)
-        await self.announce_change(turn, assigned, event)
+        await self.tell.change(turn, assigned, event)
         return assigned
 
     async def assign_on_duty(self, work: Work, ticket: Ticket) -> Ticket:
@@ -350,8 +287,8 @@ class TicketDesk:
             extra={"ticket": ticket.id, "line": line.name, "agent": agent.id},
         )
         event = self.staff_text("staff.auto_assigned", name=agent.name, line=line.name)
-        await self.announce_change(work, assigned, event)
-        await self.notify_user(work, assigned, "ticket.taken", name=agent.name)
+        await self.tell.change(work, assigned, event)
+        await self.tell.user(work, assigned, "ticket.taken", name=agent.name)
         return assigned
 
     async def _give(
@@ -365,20 +302,20 @@ class TicketDesk:
     async def unassign(self, turn: Turn, ticket: Ticket) -> Ticket:
         unassigned = await self.apply(turn, ticket, assignee_id=None, updated_at=turn.now)
         event = self.staff_text("staff.unassigned", by=turn.user.name)
-        await self.announce_change(turn, unassigned, event)
+        await self.tell.change(turn, unassigned, event)
         return unassigned
 
     async def set_priority(self, turn: Turn, ticket: Ticket, priority: Priority) -> Ticket:
         changed = await self.apply(turn, ticket, priority=priority, updated_at=turn.now)
         label = self.staff_text(f"priority.{priority.value}")
         event = self.staff_text("staff.priority_set", priority=label, by=turn.user.name)
-        await self.announce_change(turn, changed, event)
+        await self.tell.change(turn, changed, event)
         return changed
 
     async def set_category(self, turn: Turn, ticket: Ticket, category: str | None) -> Ticket:
         changed = await self.apply(turn, ticket, category=category, updated_at=turn.now)
         event = self.staff_text("staff.category_set", category=category or "—", by=turn.user.name)
-        await self.announce_change(turn, changed, event)
+        await self.tell.change(turn, changed, event)
         return changed
 
     # -- support lines
@@ -397,19 +334,19 @@ class TicketDesk:
         params = {"number": ticket.number, "by": by, "reason": reason or "—"}
         left_key = "staff.line_left" if upward else "staff.line_left_down"
         # `ticket` is still in the old line: this goes to the old thread.
-        await self.notify_staff(work, ticket, self.staff_text(left_key, line=target.name, **params))
-        owner = await self._owner(work, ticket)
+        await self.tell.staff(work, ticket, self.staff_text(left_key, line=target.name, **params))
+        owner = await self.tell.owner(work, ticket)
         history = notices.history(self.staff_text, await work.tx.messages.list(ticket.id))
         arrived = self.staff_text(
             "staff.line_arrived" if upward else "staff.line_arrived_down",
             line=source.name,
             name=owner.name if owner else "?",
             channel=owner.channel if owner else "?",
-            header=await self.header(work, moved),
+            header=await self.tell.header(work, moved),
             history=history,
             **params,
         )
-        await self.notify_staff(work, moved, arrived)
+        await self.tell.staff(work, moved, arrived)
         log.info(
             "ticket moved to another line",
             extra={"ticket": ticket.id, "from": source.name, "to": target.name},

@@ -6,8 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select
 
-from core.domain import AuditRecord
-from core.store import AuditEntry
+from core.domain import AuditEntry, AuditRecord
 from storage.mapping import audit_from_row
 from storage.models import audit_log, roles
 from storage.repository._sql import Repository, insert_for, per_dialect

@@ -6,8 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
 
-from core.domain import QuestionOutcome, QuestionRecord
-from core.store import NewQuestion
+from core.domain import NewQuestion, QuestionOutcome, QuestionRecord
 from storage.mapping import question_from_row
 from storage.models import questions
 from storage.repository._sql import Repository

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, case, func, insert,
 from core.domain import (
     ACTIVE_STATUSES,
     Direction,
+    NewTicket,
     Priority,
     SlaEvent,
     Ticket,
@@ -18,7 +19,6 @@ from core.domain import (
     TicketStatus,
 )
 from core.messages import Attachment
-from core.store import NewTicket
 from storage.mapping import (
     attachments_to_json,
     ticket_from_row,
