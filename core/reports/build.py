@@ -193,34 +193,8 @@ async def build_report(
     created = [t for t in touched if period.contains(t.created_at)]
     questions = await tx.questions.list(since=period.start, until=period.end)
     ratings = await _ratings(tx, period, {t.id: t for t in touched}, in_line)
-
-    response = {p: Share() for p in Priority}
-    resolution = {p: Share() for p in Priority}
-    day_sla: dict[date, Share] = {}
-    for ticket in created:
-        for shares, outcome in (
-            (response, _response_met(ticket, now)),
-            (resolution, _resolution_met(ticket, now)),
-        ):
-            if outcome is not None:
-                share = Share(int(outcome), 1)
-                shares[ticket.priority] += share
-                day = period.day_of(ticket.created_at)
-                day_sla[day] = day_sla.get(day, Share()) + share
-
-    backlog_by_status: Counter[TicketStatus] = Counter()
-    backlog_by_line: Counter[str] = Counter()
-    for status, line_name, count in await tx.reports.backlog():
-        name = lines.named(line_name).name if lines.named(line_name) else lines.first.name
-        if line is not None and name != line:
-            continue
-        backlog_by_status[status] += count
-        backlog_by_line[name] += count
-
-    opened_per_day = Counter(period.day_of(t.created_at) for t in created)
-    closed_per_day = Counter(
-        period.day_of(t.closed_at) for t in touched if period.contains(t.closed_at)
-    )
+    response, resolution, day_sla = _sla_shares(created, period, now)
+    by_status, by_line = await _backlog(tx, lines, line)
     return Report(
         period=period,
         line=line,
@@ -236,18 +210,59 @@ async def build_report(
         sla_response=response,
         sla_resolution=resolution,
         csat=dict(sorted(Counter(r.score for r in ratings).items())),
-        backlog_by_status={s: backlog_by_status[s] for s in _ACTIVE_ORDER if backlog_by_status[s]},
-        backlog_by_line={
-            known.name: backlog_by_line[known.name]
-            for known in lines
-            if backlog_by_line[known.name]
-        },
+        backlog_by_status=by_status,
+        backlog_by_line=by_line,
         agents=await _agents(tx, period, touched, created, ratings),
-        days=[
-            DayFigures(day, opened_per_day[day], closed_per_day[day], day_sla.get(day, Share()))
-            for day in period.days
-        ],
+        days=_days(period, created, touched, day_sla),
     )
+
+
+def _sla_shares(
+    created: list[Ticket], period: Period, now: datetime
+) -> tuple[dict[Priority, Share], dict[Priority, Share], dict[date, Share]]:
+    """Targets met per priority (first response, resolution) and per day of creation."""
+    response = {p: Share() for p in Priority}
+    resolution = {p: Share() for p in Priority}
+    day_sla: dict[date, Share] = {}
+    for ticket in created:
+        for shares, outcome in (
+            (response, _response_met(ticket, now)),
+            (resolution, _resolution_met(ticket, now)),
+        ):
+            if outcome is not None:
+                share = Share(int(outcome), 1)
+                shares[ticket.priority] += share
+                day = period.day_of(ticket.created_at)
+                day_sla[day] = day_sla.get(day, Share()) + share
+    return response, resolution, day_sla
+
+
+async def _backlog(
+    tx: Transaction, lines: SupportLines, line: str | None
+) -> tuple[dict[TicketStatus, int], dict[str, int]]:
+    """Active tickets now by status and by line (only `line`'s when given)."""
+    by_status: Counter[TicketStatus] = Counter()
+    by_line: Counter[str] = Counter()
+    for status, line_name, count in await tx.reports.backlog():
+        name = lines.named(line_name).name if lines.named(line_name) else lines.first.name
+        if line is not None and name != line:
+            continue
+        by_status[status] += count
+        by_line[name] += count
+    return (
+        {s: by_status[s] for s in _ACTIVE_ORDER if by_status[s]},
+        {known.name: by_line[known.name] for known in lines if by_line[known.name]},
+    )
+
+
+def _days(
+    period: Period, created: list[Ticket], touched: list[Ticket], day_sla: dict[date, Share]
+) -> list[DayFigures]:
+    opened = Counter(period.day_of(t.created_at) for t in created)
+    closed = Counter(period.day_of(t.closed_at) for t in touched if period.contains(t.closed_at))
+    return [
+        DayFigures(day, opened[day], closed[day], day_sla.get(day, Share())) for day in period.days
+    ]
 
 
 _ACTIVE_ORDER = [s for s in TicketStatus if s in ACTIVE_STATUSES]

@@ -29,7 +29,15 @@ def render_report(report: Report, text: Text) -> str:
         ),
         _durations(text, "report.first_response", report.first_response),
         _durations(text, "report.resolution", report.resolution),
+        *_sla_lines(report, text),
+        _csat_line(report, text),
+        *_backlog_lines(report, text),
+        *_agent_lines(report, text),
     ]
+    return "\n".join(lines)
+
+
+def _sla_lines(report: Report, text: Text) -> list[str]:
     sla = [
         text(
             "report.sla_line",
@@ -40,42 +48,47 @@ def render_report(report: Report, text: Text) -> str:
         for priority in reversed(Priority)
         if report.sla_response[priority].total or report.sla_resolution[priority].total
     ]
-    lines.append(text("report.sla_header") if sla else text("report.sla_none"))
-    lines += sla
-    if report.ratings:
-        distribution = ", ".join(f"{score}★ {n}" for score, n in report.csat.items())
-        lines.append(
-            text(
-                "report.csat",
-                average=f"{report.csat_average:.1f}",
-                count=report.ratings,
-                distribution=distribution,
-            )
-        )
-    else:
-        lines.append(text("report.csat_none"))
+    return [text("report.sla_header") if sla else text("report.sla_none"), *sla]
+
+
+def _csat_line(report: Report, text: Text) -> str:
+    if not report.ratings:
+        return text("report.csat_none")
+    distribution = ", ".join(f"{score}★ {n}" for score, n in report.csat.items())
+    return text(
+        "report.csat",
+        average=f"{report.csat_average:.1f}",
+        count=report.ratings,
+        distribution=distribution,
+    )
+
+
+def _backlog_lines(report: Report, text: Text) -> list[str]:
     backlog = ", ".join(
         f"{text(f'staff.status.{status.value}')} {n}"
         for status, n in report.backlog_by_status.items()
     )
-    lines.append(text("report.backlog", items=backlog or "0"))
+    lines = [text("report.backlog", items=backlog or "0")]
     if len(report.backlog_by_line) > 1 or (report.line is None and report.backlog_by_line):
         by_line = ", ".join(f"{name} {n}" for name, n in report.backlog_by_line.items())
         lines.append(text("report.backlog_lines", items=by_line))
-    if report.agents:
-        lines.append(text("report.agents_header"))
-        for agent in report.agents:
-            lines.append(
-                text(
-                    "report.agent_line",
-                    name=agent.name,
-                    resolved=agent.resolved,
-                    response=_duration(agent.first_response.median, text),
-                    csat=f"{agent.csat_average:.1f}" if agent.csat_average else "—",
-                    ratings=agent.ratings,
-                )
-            )
-    return "\n".join(lines)
+    return lines
+
+
+def _agent_lines(report: Report, text: Text) -> list[str]:
+    if not report.agents:
+        return []
+    return [text("report.agents_header")] + [
+        text(
+            "report.agent_line",
+            name=agent.name,
+            resolved=agent.resolved,
+            response=_duration(agent.first_response.median, text),
+            csat=f"{agent.csat_average:.1f}" if agent.csat_average else "—",
+            ratings=agent.ratings,
+        )
+        for agent in report.agents
+    ]
 
 
 def report_rows(report: Report) -> list[tuple[str, str]]:
