@@ -90,16 +90,8 @@ class UserFlow:
             await self.desk.add_user_message(turn, ticket, text, message.attachments)
             return
         state = turn.user.state or {}
-        # Writing again soon after a ticket was resolved reopens it (unless the user asked for
-        # a new one). Later, a message is a new question: the knowledge base comes first, and a
-        # ticket it leads to is linked to the resolved one (see _open_ticket).
-        reopens = ticket is not None and self._may_reopen(turn, ticket)
-        if reopens and (text or message.attachments) and AWAITING_TICKET not in state:
-            kind = self.small_talk(text) if text else None
-            if kind not in NOT_A_FOLLOW_UP:
-                reopened = await self.desk.reopen(turn, ticket)
-                await self.desk.add_user_message(turn, reopened, text, message.attachments)
-                return
+        if ticket is not None and await self._reopened(turn, ticket, text, state):
+            return
         if not text and not message.attachments:
             await turn.reply(turn.t("user.empty"))
             return
@@ -112,11 +104,27 @@ class UserFlow:
             await self._open_ticket(
                 turn, _join(state.get(LAST_QUESTION), text), after_question=True
             )
-            return
-        if kind is not None:
+        elif kind is not None:
             await turn.reply(turn.t(f"user.small_talk.{kind}"))
-            return
-        question = _join(state.get(CLARIFY), text)
+        else:
+            await self._ask(turn, _join(state.get(CLARIFY), text), state)
+
+    async def _reopened(self, turn: Turn, ticket: Ticket, text: str, state: dict) -> bool:
+        """Writing again soon after a ticket was resolved reopens it (unless the user asked for
+        a new one, or only says thanks). Later, a message is a new question: the knowledge base
+        comes first, and a ticket it leads to is linked to the resolved one (_open_ticket)."""
+        attachments = turn.message.attachments
+        if not self._may_reopen(turn, ticket) or not (text or attachments):
+            return False
+        if AWAITING_TICKET in state or (text and self.small_talk(text) in NOT_A_FOLLOW_UP):
+            return False
+        reopened = await self.desk.reopen(turn, ticket)
+        await self.desk.add_user_message(turn, reopened, text, attachments)
+        return True
+
+    async def _ask(self, turn: Turn, question: str, state: dict) -> None:
+        """A question for the knowledge base: the answer, suggestions, one clarifying question
+        when it is too short, or a ticket."""
         matches = self.knowledge.search(question, turn.language, limit=3)
         decision = self.thresholds.decide(matches)
         if decision == Decision.ANSWER:
