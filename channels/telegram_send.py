@@ -216,33 +216,10 @@ class TelegramSender:
             and len(units) == 1
             and (len(units[0]) == 1 or markup is None)  # albums cannot carry a keyboard
         )
-        done = self._progress.get(key, [])  # per file unit: its first message id, or None
         try:
-            for index, unit in enumerate(units):
-                if index < len(done):
-                    continue  # sent (or refused) in an earlier attempt of this very message
-                as_caption = as_caption and None not in done
-                last = index == len(units) - 1
-                alone = as_caption or not text
-                unit_markup = markup if last and alone and len(unit) == 1 else None
-                try:
-                    first_id = await self._send_files(
-                        unit, text if as_caption else "", unit_markup, target
-                    )
-                except PermanentSendError as error:
-                    if not _file_refused(error):
-                        raise
-                    # A file Telegram will not take must not cost the words that came with it.
-                    log.warning(
-                        "Telegram refused a file; sending the rest",
-                        extra={"error": str(error), "kinds": [f.kind for f in unit]},
-                    )
-                    first_id = None
-                done = [*done, first_id]
-                _remember(self._progress, key, done)
-            as_caption = as_caption and None not in done
+            done = await self._send_units(units, text, markup, target, key, as_caption)
             sent_ids = [message_id for message_id in done if message_id is not None]
-            if text and not as_caption:
+            if text and not (as_caption and None not in done):
                 result = await self._send_text(text, markup, target)
             elif sent_ids:
                 result = sent_ids[0]
@@ -253,6 +230,48 @@ class TelegramSender:
             raise
         self._progress.pop(key, None)
         return result
+
+    async def _send_units(
+        self,
+        units: list[list[_File]],
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        target: _Target,
+        key: str,
+        as_caption: bool,
+    ) -> list[int | None]:
+        """Each file unit (a file or an album) in order, after those an earlier attempt of this
+        very message sent; per unit its first message id, or None when its file was refused."""
+        done = self._progress.get(key, [])
+        for index in range(len(done), len(units)):
+            unit = units[index]
+            as_caption = as_caption and None not in done
+            last = index == len(units) - 1
+            alone = as_caption or not text
+            unit_markup = markup if last and alone and len(unit) == 1 else None
+            caption = text if as_caption else ""
+            done = [*done, await self._send_unit(unit, caption, unit_markup, target)]
+            _remember(self._progress, key, done)
+        return done
+
+    async def _send_unit(
+        self,
+        unit: list[_File],
+        caption: str,
+        markup: InlineKeyboardMarkup | None,
+        target: _Target,
+    ) -> int | None:
+        try:
+            return await self._send_files(unit, caption, markup, target)
+        except PermanentSendError as error:
+            if not _file_refused(error):
+                raise
+            # A file Telegram will not take must not cost the words that came with it.
+            log.warning(
+                "Telegram refused a file; sending the rest",
+                extra={"error": str(error), "kinds": [f.kind for f in unit]},
+            )
+            return None
 
     async def _send_text(
         self, text: str, markup: InlineKeyboardMarkup | None, target: _Target

@@ -153,42 +153,58 @@ def button_command(payload: Any) -> str | None:
 def parse_attachment(item: dict[str, Any], channel: str) -> Attachment | None:
     kind = item.get("type")
     body = item.get(kind) if isinstance(kind, str) else None
-    if not isinstance(body, dict):
+    parse = _PARSERS.get(kind) if isinstance(body, dict) else None
+    if parse is None:
         return None
-    file_id = attachment_string(kind, body)
-    if kind == "photo":
-        sizes = [s for s in body.get("sizes") or () if s.get("url")]
-        largest = max(
-            sizes, key=lambda s: (s.get("width") or 0) * (s.get("height") or 0), default=None
-        )
-        url = (largest or {}).get("url") or (body.get("orig_photo") or {}).get("url")
-        return Attachment(
-            "photo", file_id, f"photo{body.get('id')}.jpg", "image/jpeg", None, url, channel
-        )
-    if kind == "doc":
-        title = str(body.get("title") or f"doc{body.get('id')}")
-        extension = str(body.get("ext") or "")
-        if extension and not title.lower().endswith(f".{extension.lower()}"):
-            title = f"{title}.{extension}"
-        mime = mimetypes.guess_type(title)[0] or "application/octet-stream"
-        return Attachment(
-            "document", file_id, title, mime, body.get("size"), body.get("url"), channel
-        )
-    if kind == "audio_message":
-        url = body.get("link_ogg") or body.get("link_mp3")
-        return Attachment("voice", file_id, "voice.ogg", "audio/ogg", None, url, channel)
-    if kind in ("video", "audio"):
-        # VK does not hand out video files; such a file is only re-sendable within VK.
-        return Attachment(kind, file_id, body.get("title"), None, None, body.get("url"), channel)
-    if kind == "sticker":
-        images = body.get("images") or ()
-        largest = max(images, key=lambda i: i.get("width") or 0, default=None)
-        if largest is None or not largest.get("url"):
-            return None
-        return Attachment(
-            "sticker", None, "sticker.png", "image/png", None, largest["url"], channel
-        )
-    return None
+    return parse(kind, body, attachment_string(kind, body), channel)
+
+
+def _photo(kind: str, body: dict[str, Any], file_id: str | None, channel: str) -> Attachment:
+    sizes = [s for s in body.get("sizes") or () if s.get("url")]
+    largest = max(sizes, key=lambda s: (s.get("width") or 0) * (s.get("height") or 0), default=None)
+    url = (largest or {}).get("url") or (body.get("orig_photo") or {}).get("url")
+    return Attachment(
+        "photo", file_id, f"photo{body.get('id')}.jpg", "image/jpeg", None, url, channel
+    )
+
+
+def _document(kind: str, body: dict[str, Any], file_id: str | None, channel: str) -> Attachment:
+    title = str(body.get("title") or f"doc{body.get('id')}")
+    extension = str(body.get("ext") or "")
+    if extension and not title.lower().endswith(f".{extension.lower()}"):
+        title = f"{title}.{extension}"
+    mime = mimetypes.guess_type(title)[0] or "application/octet-stream"
+    return Attachment("document", file_id, title, mime, body.get("size"), body.get("url"), channel)
+
+
+def _voice(kind: str, body: dict[str, Any], file_id: str | None, channel: str) -> Attachment:
+    url = body.get("link_ogg") or body.get("link_mp3")
+    return Attachment("voice", file_id, "voice.ogg", "audio/ogg", None, url, channel)
+
+
+def _media(kind: str, body: dict[str, Any], file_id: str | None, channel: str) -> Attachment:
+    # VK does not hand out video files; such a file is only re-sendable within VK.
+    return Attachment(kind, file_id, body.get("title"), None, None, body.get("url"), channel)
+
+
+def _sticker(
+    kind: str, body: dict[str, Any], file_id: str | None, channel: str
+) -> Attachment | None:
+    images = body.get("images") or ()
+    largest = max(images, key=lambda i: i.get("width") or 0, default=None)
+    if largest is None or not largest.get("url"):
+        return None
+    return Attachment("sticker", None, "sticker.png", "image/png", None, largest["url"], channel)
+
+
+_PARSERS: dict[str, Callable[..., Attachment | None]] = {
+    "photo": _photo,
+    "doc": _document,
+    "audio_message": _voice,
+    "video": _media,
+    "audio": _media,
+    "sticker": _sticker,
+}
 
 
 def attachment_string(kind: str, body: dict[str, Any]) -> str | None:

@@ -104,29 +104,41 @@ def classify_small_talk(text: str) -> str | None:
     words = normalized.split()
     if not words or all(_LAUGHTER.match(w) for w in words):
         return "noise"
-    # Russian typed in Latin letters ("pozovite operatora") or with the wrong keyboard layout
-    # ("ghbdtn"): check those readings too; English rarely reads as anything in them.
-    readings = [normalized, normalize(switch_keyboard_layout(text))]
-    if any(script_of(w) == "latin" for w in words):
-        readings.append(transliterate_to_cyrillic(normalized))
+    readings = _readings(text, normalized, words)
+    if any(_is_human_request(reading, reading.split()) for reading in readings):
+        return "human"
     for reading in readings:
-        reading_words = reading.split()
-        if _is_human_request(reading, reading_words):
-            return "human"
-    for reading in readings:
-        reading_words = reading.split()
-        rest = _content(reading_words, _GREETING_WORDS | _THANKS_WORDS)
-        if not rest:
-            if any(w in _THANKS_CORE for w in reading_words):
-                return "thanks"
-            if any(w in _GREETING_WORDS for w in reading_words):
-                return "greeting"
-            if all(w in _THANKS_WORDS or w in _FILLER for w in reading_words):
-                return None if len(reading_words) > 1 else "noise"
-        if len(reading_words) <= 3 and all(
-            w in _NOISE_WORDS or _LAUGHTER.match(w) or w in _FILLER for w in reading_words
-        ):
-            return "noise"
+        kind = _pleasantry(reading.split())
+        if kind is not _UNDECIDED:
+            return kind
     if len(words) == 1 and len(words[0]) == 1:
         return "noise"  # a single letter or digit
     return None
+
+
+_UNDECIDED = "undecided"
+
+
+def _readings(text: str, normalized: str, words: list[str]) -> list[str]:
+    """Russian typed in Latin letters ("pozovite operatora") or with the wrong keyboard layout
+    ("ghbdtn"): those readings are checked too; English rarely reads as anything in them."""
+    readings = [normalized, normalize(switch_keyboard_layout(text))]
+    if any(script_of(w) == "latin" for w in words):
+        readings.append(transliterate_to_cyrillic(normalized))
+    return readings
+
+
+def _pleasantry(words: list[str]) -> str | None:
+    """What a message of greetings, thanks and filler is; `_UNDECIDED` for anything else."""
+    if not _content(words, _GREETING_WORDS | _THANKS_WORDS):
+        if any(w in _THANKS_CORE for w in words):
+            return "thanks"
+        if any(w in _GREETING_WORDS for w in words):
+            return "greeting"
+        if all(w in _THANKS_WORDS or w in _FILLER for w in words):
+            return None if len(words) > 1 else "noise"
+    if len(words) <= 3 and all(
+        w in _NOISE_WORDS or _LAUGHTER.match(w) or w in _FILLER for w in words
+    ):
+        return "noise"
+    return _UNDECIDED
