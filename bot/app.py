@@ -116,6 +116,7 @@ def engine_config(
         escalate_on_breach=settings.sla.escalate_on_breach,
         timezone=settings.bot.tzinfo,
         digest_at=settings.reports.digest_at,
+        sla_check_seconds=settings.sla.check_interval_seconds,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, time, tzinfo
+from typing import Protocol
 
 from core.conversation.engine import ConversationEngine
 from core.conversation.user_flow import UserFlow
@@ -53,6 +54,7 @@ class EngineConfig:
     escalate_on_breach: bool = False  # an SLA breach moves the ticket to the next line up
     timezone: tzinfo = UTC  # the days of reports
     digest_at: time | None = None  # local time of the daily digest; None: no digest
+    sla_check_seconds: float = 30.0  # how often SLA warnings and breaches are looked for
 
     def support_lines(self) -> SupportLines:
         return SupportLines((SupportLine(self.first_line, self.staff_chat), *self.more_lines))
@@ -112,13 +114,34 @@ def build_engine(
     )
 
 
+# Hours-long delays: a minute late does not matter.
+AUTO_CLOSE_CHECK_SECONDS = 60.0
+DIGEST_CHECK_SECONDS = 60.0  # the digest goes out within a minute of its time
+
+
+class Check(Protocol):
+    async def check(self) -> object: ...
+
+
 @dataclass(frozen=True)
 class Jobs:
-    """The scheduled checks (bot.runner runs them); None when switched off."""
+    """The scheduled checks; None when switched off. Each claims its work in the database, so
+    every process may run them."""
 
     sla: SlaMonitor | None = None
     auto_close: AutoClose | None = None
     digest: DailyDigest | None = None
+    sla_check_seconds: float = 30.0
+
+    def every(self) -> list[tuple[str, Check, float]]:
+        """(name, check, seconds between runs) of the jobs that are on: what bot.runner
+        schedules."""
+        jobs = (
+            ("sla-check", self.sla, self.sla_check_seconds),
+            ("auto-close-check", self.auto_close, AUTO_CLOSE_CHECK_SECONDS),
+            ("daily-digest", self.digest, DIGEST_CHECK_SECONDS),
+        )
+        return [(name, job, seconds) for name, job, seconds in jobs if job is not None]
 
 
 def build_jobs(engine: ConversationEngine, config: EngineConfig) -> Jobs:
@@ -144,4 +167,5 @@ def build_jobs(engine: ConversationEngine, config: EngineConfig) -> Jobs:
             if config.digest_at is not None
             else None
         ),
+        sla_check_seconds=config.sla_check_seconds,
     )

@@ -19,10 +19,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import build_app
 from bot.config import Settings
+from bot.engine import Check
 from channels.registry import CHANNEL_KINDS
-from core.jobs.auto_close import AutoClose
-from core.jobs.digest import DailyDigest
-from core.jobs.sla_monitor import SlaMonitor
 from core.ports import Channel
 
 log = logging.getLogger(__name__)
@@ -31,10 +29,6 @@ log = logging.getLogger(__name__)
 KNOWLEDGE_REFRESH_SECONDS = 5.0
 # How long delivery ids (de-duplication) and sent/failed outbox rows are kept.
 RETENTION = timedelta(days=30)
-# How often tickets waiting for the user are checked for a reminder / auto-resolution (hours-long
-# delays: a minute late does not matter).
-AUTO_CLOSE_INTERVAL_SECONDS = 60.0
-DIGEST_CHECK_SECONDS = 60.0  # the digest goes out within a minute of its time
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
@@ -108,16 +102,10 @@ def _start_scheduler(app) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=UTC)
     # A slow run is not started again on top of itself; missed runs are merged into one.
     once = {"max_instances": 1, "coalesce": True, "next_run_time": datetime.now(UTC)}
-    checks = (
-        ("sla-check", app.jobs.sla, app.settings.sla.check_interval_seconds),
-        ("auto-close-check", app.jobs.auto_close, AUTO_CLOSE_INTERVAL_SECONDS),
-        ("daily-digest", app.jobs.digest, DIGEST_CHECK_SECONDS),
-    )
-    for job_id, checker, seconds in checks:
-        if checker is not None:
-            scheduler.add_job(
-                _run_check, "interval", args=(job_id, checker), seconds=seconds, id=job_id, **once
-            )
+    for job_id, checker, seconds in app.jobs.every():
+        scheduler.add_job(
+            _run_check, "interval", args=(job_id, checker), seconds=seconds, id=job_id, **once
+        )
     scheduler.add_job(
         forget_old_records, "interval", args=(app.store,), hours=1, id="housekeeping", **once
     )
@@ -140,7 +128,7 @@ async def forget_old_records(store, now: datetime | None = None) -> tuple[int, i
     return deliveries, sent
 
 
-async def _run_check(job_id: str, checker: SlaMonitor | AutoClose | DailyDigest) -> None:
+async def _run_check(job_id: str, checker: Check) -> None:
     try:
         await checker.check()
     except Exception:  # noqa: BLE001 - e.g. the database restarting: the next run catches up

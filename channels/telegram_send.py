@@ -108,20 +108,20 @@ class TelegramSender:
         self._forums: dict[int | str, tuple[bool, float]] = {}  # chat -> (is forum, checked at)
         # (chat, ticket) -> topic: parts and retries of an announcement reuse the topic it opened.
         self._topics: OrderedDict[tuple[int | str, int], int] = OrderedDict()
-        # idempotency key -> first message ids of the file sends that already went out, so a
-        # retry after a failure half-way does not post the same files twice.
-        self._progress: OrderedDict[str, list[int | None]] = OrderedDict()
+        # idempotency key -> the message ids of each file unit already sent (empty: refused), so
+        # a retry after a failure half-way does not post the same files twice.
+        self._progress: OrderedDict[str, list[list[int]]] = OrderedDict()
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         target = _target_of(message)
         if await self._opens_topic(message, target):
             return await self._send_into_new_topic(message, target, idempotency_key)
         try:
-            message_id = await self._deliver(message, target, idempotency_key)
+            message_ids = await self._deliver(message, target, idempotency_key)
         except ThreadGone:
             self._forget_topic(target.chat_id, target.thread_id)
             raise
-        return SentMessage(str(message_id))
+        return _sent(message_ids)
 
     async def is_forum(self, chat_id: int | str) -> bool:
         """Whether the chat is a forum supergroup (getChat, remembered for a while)."""
@@ -154,13 +154,13 @@ class TelegramSender:
         for _ in range(2):  # a remembered topic may have been deleted since: then open a new one
             topic = await self._topic_for(message, target.chat_id)
             if topic is None:  # topics turned out impossible: the chat itself, as a reply chain
-                return SentMessage(str(await self._deliver(message, target, key)))
+                return _sent(await self._deliver(message, target, key))
             try:
-                message_id = await self._deliver(message, replace(target, thread_id=topic), key)
+                message_ids = await self._deliver(message, replace(target, thread_id=topic), key)
             except ThreadGone:
                 self._forget_topic(target.chat_id, topic)
                 continue
-            return SentMessage(str(message_id), thread_id=str(topic))
+            return _sent(message_ids, thread_id=str(topic))
         raise ThreadGone("the new forum topic was gone at once")
 
     async def _topic_for(self, message: OutgoingMessage, chat_id: int | str) -> int | None:
@@ -199,16 +199,16 @@ class TelegramSender:
 
     # -- delivery
 
-    async def _deliver(self, message: OutgoingMessage, target: _Target, key: str) -> int:
-        """Send the text and files; returns the id of the message that stands for it all (the
-        one replies are expected to: the text, or the captioned file)."""
+    async def _deliver(self, message: OutgoingMessage, target: _Target, key: str) -> list[int]:
+        """Send the text and files; returns the ids of every message sent, first the one that
+        stands for it all (the one replies are expected to: the text, or the captioned file)."""
         files = [f for f in (self._file(a) for a in message.attachments) if f is not None]
         markup = _keyboard(message.buttons)
         text = message.text if message.text.strip() else ""
         if not files:
             if not text:
                 raise PermanentSendError("nothing to send: no text and no file")
-            return await self._send_text(text, markup, target)
+            return [await self._send_text(text, markup, target)]
         units = _album_units(files)
         as_caption = (
             bool(text)
@@ -218,11 +218,11 @@ class TelegramSender:
         )
         try:
             done = await self._send_units(units, text, markup, target, key, as_caption)
-            sent_ids = [message_id for message_id in done if message_id is not None]
-            if text and not (as_caption and None not in done):
-                result = await self._send_text(text, markup, target)
+            sent_ids = [message_id for ids in done for message_id in ids]
+            if text and not (as_caption and all(done)):
+                result = [await self._send_text(text, markup, target), *sent_ids]
             elif sent_ids:
-                result = sent_ids[0]
+                result = sent_ids
             else:
                 raise PermanentSendError("Telegram refused every file of the message")
         except ThreadGone:
@@ -239,13 +239,13 @@ class TelegramSender:
         target: _Target,
         key: str,
         as_caption: bool,
-    ) -> list[int | None]:
+    ) -> list[list[int]]:
         """Each file unit (a file or an album) in order, after those an earlier attempt of this
-        very message sent; per unit its first message id, or None when its file was refused."""
+        very message sent; per unit the ids of its messages (none when its file was refused)."""
         done = self._progress.get(key, [])
         for index in range(len(done), len(units)):
             unit = units[index]
-            as_caption = as_caption and None not in done
+            as_caption = as_caption and all(done)
             last = index == len(units) - 1
             alone = as_caption or not text
             unit_markup = markup if last and alone and len(unit) == 1 else None
@@ -260,7 +260,7 @@ class TelegramSender:
         caption: str,
         markup: InlineKeyboardMarkup | None,
         target: _Target,
-    ) -> int | None:
+    ) -> list[int]:
         try:
             return await self._send_files(unit, caption, markup, target)
         except PermanentSendError as error:
@@ -271,7 +271,7 @@ class TelegramSender:
                 "Telegram refused a file; sending the rest",
                 extra={"error": str(error), "kinds": [f.kind for f in unit]},
             )
-            return None
+            return []
 
     async def _send_text(
         self, text: str, markup: InlineKeyboardMarkup | None, target: _Target
@@ -291,7 +291,7 @@ class TelegramSender:
         caption: str,
         markup: InlineKeyboardMarkup | None,
         target: _Target,
-    ) -> int:
+    ) -> list[int]:
         rendered = html.escape(caption, quote=False) if caption else None
         parse_mode = ParseMode.HTML if caption else None
         with send_errors():
@@ -305,7 +305,7 @@ class TelegramSender:
                     for i, f in enumerate(files)
                 ]
                 sent = await self.bot.send_media_group(media=media, **target.kwargs())
-                return sent[0].message_id
+                return [album_message.message_id for album_message in sent]
             file = files[0]
             method = getattr(self.bot, f"send_{file.kind}")
             single = await method(
@@ -315,7 +315,7 @@ class TelegramSender:
                 reply_markup=markup,
                 **target.kwargs(),
             )
-            return single.message_id
+            return [single.message_id]
 
     def _file(self, attachment: Attachment) -> _File | None:
         """How the Bot API gets a file: its own file_id, the bytes carried from another
@@ -409,6 +409,11 @@ def _album_units(files: Sequence[_File]) -> list[list[_File]]:
         else:
             units.append([file])
     return units
+
+
+def _sent(message_ids: list[int], thread_id: str | None = None) -> SentMessage:
+    first, *others = (str(message_id) for message_id in message_ids)
+    return SentMessage(first, thread_id=thread_id, other_ids=tuple(others))
 
 
 def _remember(memory: OrderedDict, key: Any, value: Any) -> None:

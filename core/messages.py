@@ -126,5 +126,8 @@ class OutgoingMessage:
 class SentMessage:
     """What an adapter reports after delivering one message (or one part of a split one)."""
 
-    message_id: str
+    message_id: str  # the message that stands for it all (replies are expected to it)
     thread_id: str | None = None
+    # The other messages it took (the photos of an album, a text sent apart from its files):
+    # linked to the ticket too, so a reply to any of them finds it.
+    other_ids: tuple[str, ...] = ()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from core.domain import AuditEntry
 from core.i18n import Texts
-from core.messages import OutgoingMessage
+from core.messages import ConversationRef, OutgoingMessage
 from core.store import Store, Transaction
 
 Clock = Callable[[], datetime]
@@ -42,7 +42,7 @@ class Work:
     async def send(self, message: OutgoingMessage) -> None:
         self.outbox.append(message)
 
-    async def send_to(self, conversation, text: str, **fields) -> None:
+    async def send_to(self, conversation: ConversationRef, text: str, **fields) -> None:
         await self.send(OutgoingMessage(conversation=conversation, text=text, **fields))
 
     async def audit(

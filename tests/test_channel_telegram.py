@@ -469,6 +469,27 @@ async def test_album_becomes_one_ticket_message_with_all_files(store, fake_teleg
         assert "Three views" in media[0]["caption"]
 
 
+async def test_a_reply_to_any_photo_of_an_album_finds_the_ticket(store, fake_telegram, mode):
+    """Every message a delivery took is linked to its ticket, not only the first: in a plain
+    group an agent may answer the third photo of an album, or the text sent apart from it."""
+    fake = fake_telegram
+    populate(fake, forum=False)
+    async with helpdesk_on_telegram(store, fake, mode, STAFF_GROUP) as (world, desk):
+        await open_ticket(world, desk, USER, "Broken screen")
+        album = fake.make_album_updates(USER, [b"one", b"two", b"three"], caption="Three views")
+        await world.deliver(*album)
+        await desk.settle()
+        [group] = fake.ok_calls("sendMediaGroup")
+        photos = [m for m in fake.sent_messages(STAFF_GROUP) if m.get("photo")]
+        assert len(photos) == 3
+        answer = fake.make_group_reply_update(
+            STAFF_GROUP, AGENT, "The third one shows it", photos[2]["message_id"]
+        )
+        await world.deliver(answer)
+        await desk.settle()
+        assert "The third one shows it" in texts_to(fake, USER)[-1]
+
+
 # ---------------------------------------------------------------------------------------------
 # Receiving: acknowledgement, security, what becomes a message
 

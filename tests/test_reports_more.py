@@ -158,7 +158,8 @@ def test_the_digest_time_setting(tmp_path):
 
 
 async def test_the_scheduler_runs_the_digest_every_minute_when_on():
-    from bot.runner import DIGEST_CHECK_SECONDS, _start_scheduler
+    from bot.engine import DIGEST_CHECK_SECONDS, Jobs
+    from bot.runner import _start_scheduler
 
     class Checker:
         async def check(self) -> bool:
@@ -166,8 +167,7 @@ async def test_the_scheduler_runs_the_digest_every_minute_when_on():
 
     def app(digest):
         return SimpleNamespace(
-            jobs=SimpleNamespace(sla=None, auto_close=None, digest=digest),
-            settings=SimpleNamespace(sla=SimpleNamespace(check_interval_seconds=30)),
+            jobs=Jobs(digest=digest),
             store=None,
         )
 

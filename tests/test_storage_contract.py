@@ -380,6 +380,23 @@ async def test_message_links_are_idempotent_and_map_back(store: SqlStore) -> Non
     assert count == 1
 
 
+async def test_many_links_are_stored_at_once_and_repeats_are_kept_once(store: SqlStore) -> None:
+    ticket_id = await make_ticket(store, await make_user(store))
+    album = [MessageLink("telegram", "-100", str(n), ticket_id, thread_id="9") for n in (1, 2, 3)]
+    async with store.transaction() as tx:
+        await tx.links.add_many([])
+        await tx.links.add_many(album)
+        await tx.links.add_many([album[0], MessageLink("telegram", "-100", "4", ticket_id)])
+    async with store.transaction() as tx:
+        assert [await tx.links.find_ticket("telegram", "-100", str(n)) for n in (1, 2, 3, 4)] == [
+            ticket_id
+        ] * 4
+        count = await tx.run_sync(
+            lambda conn: conn.execute(text("SELECT count(*) FROM message_links")).scalar_one()
+        )
+    assert count == 4
+
+
 async def test_find_anchor_is_the_newest_anchor_in_that_chat(store: SqlStore) -> None:
     user_id = await make_user(store)
     ticket_id, other_ticket = await make_ticket(store, user_id), await make_ticket(store, user_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,8 +22,6 @@ from core.turn import Turn
 from core.work import UnitOfWork, Work
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 # Longer messages are refused with a note: nobody reads 25 split messages in a staff chat, and the
 # matcher's cost grows with the text. Files are the way to send logs.

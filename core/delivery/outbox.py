@@ -118,6 +118,8 @@ class OutboxSender:
         outcomes = [outcome for attempted, _ in results for outcome in attempted]
         async with self.store.transaction() as tx:
             now = self.clock()
+            # Every message id of the round in one statement: how agents' replies find tickets.
+            await tx.links.add_many([link for outcome in outcomes for link in outcome.links])
             for outcome in outcomes:
                 await self._record(tx, outcome, now)
             await tx.outbox.mark_sent_many(
@@ -240,8 +242,6 @@ class OutboxSender:
 
     async def _record(self, tx, outcome: _Outcome, now: datetime) -> None:
         item = outcome.item
-        for link in outcome.links:
-            await tx.links.add(link)
         if outcome.thread_gone:
             conversation = item.message.conversation
             await tx.links.drop_anchor(
@@ -302,6 +302,9 @@ def _links(message: OutgoingMessage, sent, *, is_first: bool) -> list[MessageLin
     is_anchor = message.to_staff and is_first
     links = [
         MessageLink(channel, chat_id, sent.message_id, message.ticket_id, thread_id, is_anchor)
+    ] + [
+        MessageLink(channel, chat_id, other, message.ticket_id, thread_id)
+        for other in sent.other_ids
     ]
     if is_anchor and sent.thread_id and sent.thread_id != sent.message_id:
         links.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.domain import Role, SlaEvent, Ticket
 from core.messages import OutgoingMessage
@@ -44,7 +45,7 @@ class SlaMonitor:
     roles: Roles | None = None  # supervisors hear of breaches privately; None: nobody
     escalate_on_breach: bool = False
 
-    async def check(self, now=None) -> list[tuple[SlaEvent, int]]:
+    async def check(self, now: datetime | None = None) -> list[tuple[SlaEvent, int]]:
         """Claim and announce what is due at `now` (default: the clock). Returns the
         (event, ticket number) pairs this call announced."""
         async with self.unit_of_work(now) as work:
