@@ -13,6 +13,7 @@ from bot.engine import EngineConfig, Jobs, build_engine, build_jobs
 from bot.knowledge_files import seed_sample_if_empty
 from core.conversation.engine import ConversationEngine
 from core.conversation.ingest import Ingest
+from core.conversation.positions import StoredPositions
 from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import Priority
 from core.jobs.auto_close import AutoClosePolicy
@@ -40,6 +41,7 @@ class App:
     jobs: Jobs
     ingest: Ingest
     sender: OutboxSender
+    positions: StoredPositions  # where polling channels resume after a restart
 
     async def close(self) -> None:
         await self.ingest.stop()
@@ -53,7 +55,9 @@ async def build_app(
     clock: Clock = utc_now,
     store: Store | None = None,
 ) -> App:
-    store = store or await open_store(settings.database.url, echo=settings.database.echo)
+    store = store or await open_store(
+        settings.database.url, options=settings.database.store_options()
+    )
     outbox = settings.outbox
     sender = OutboxSender(
         store,
@@ -80,7 +84,8 @@ async def build_app(
     count = await engine.load_state()
     log.info("knowledge base loaded", extra={"entries": count})
     ingest = Ingest(engine, lanes=settings.engine.workers, batch_size=settings.engine.batch_size)
-    return App(settings, store, engine, build_jobs(engine, config), ingest, sender)
+    jobs = build_jobs(engine, config)
+    return App(settings, store, engine, jobs, ingest, sender, StoredPositions(store, clock))
 
 
 def engine_config(

@@ -197,7 +197,7 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
             f"no support line {args.line!r} (known: {', '.join(known.name for known in lines)})"
         )
     line = lines.named(args.line).name if args.line else None
-    store = await open_store(settings.database.url)
+    store = await open_store(settings.database.url, options=settings.database.store_options())
     try:
         async with store.transaction() as tx:
             report = await build_report(tx, period, lines, utc_now(), line)
@@ -227,7 +227,7 @@ async def _kb_import(settings: Settings, args: argparse.Namespace) -> int:
 
     if not args.file.is_file():
         raise _UserError(f"{args.file}: no such file")
-    store = await open_store(settings.database.url)
+    store = await open_store(settings.database.url, options=settings.database.store_options())
     try:
         result = await import_file(store, args.file, utc_now())
     except KnowledgeFileError as error:
@@ -242,7 +242,7 @@ async def _kb_export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.knowledge_files import export_file
     from storage.database import open_store
 
-    store = await open_store(settings.database.url)
+    store = await open_store(settings.database.url, options=settings.database.store_options())
     try:
         count = await export_file(store, args.file)
     finally:
@@ -256,7 +256,7 @@ async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
     from knowledge.semantic import create_matcher
     from storage.database import open_store
 
-    store = await open_store(settings.database.url)
+    store = await open_store(settings.database.url, options=settings.database.store_options())
     try:
         async with store.transaction() as tx:
             entries = await tx.faq.list(include_disabled=False)

@@ -50,6 +50,7 @@ from channels.settings import (
     rule,
 )
 from core.domain import Role
+from storage.store import StoreOptions
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +166,17 @@ _ASYNC_DRIVERS = {
 class DatabaseSettings(Section):
     url: str = DEFAULT_DATABASE_URL
     echo: bool = False
+    sqlite_synchronous: Literal["full", "normal"] = "full"
+    statement_timeout_seconds: float = Field(30.0, ge=0, strict=False)
+    lock_timeout_seconds: float = Field(10.0, ge=0, strict=False)
+
+    def store_options(self) -> StoreOptions:
+        return StoreOptions(
+            echo=self.echo,
+            sqlite_synchronous=self.sqlite_synchronous,
+            statement_timeout_seconds=self.statement_timeout_seconds,
+            lock_timeout_seconds=self.lock_timeout_seconds,
+        )
 
     @field_validator("url")
     @classmethod

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, time, tzinfo
 from typing import Protocol
 
-from core.conversation.engine import ConversationEngine
+from core.conversation.engine import STORE_WAIT_SECONDS, ConversationEngine
 from core.conversation.user_flow import UserFlow
 from core.i18n import Texts
 from core.jobs.auto_close import AutoClose, AutoClosePolicy
@@ -55,6 +55,8 @@ class EngineConfig:
     timezone: tzinfo = UTC  # the days of reports
     digest_at: time | None = None  # local time of the daily digest; None: no digest
     sla_check_seconds: float = 30.0  # how often SLA warnings and breaches are looked for
+    # How long a batch waits for the database to come back before it is left unacknowledged.
+    store_wait_seconds: float = STORE_WAIT_SECONDS
 
     def support_lines(self) -> SupportLines:
         return SupportLines((SupportLine(self.first_line, self.staff_chat), *self.more_lines))
@@ -110,7 +112,14 @@ def build_engine(
     ):
         group.register(router)
     return ConversationEngine(
-        unit_of_work, knowledge, desk, users, staff, router, config.default_language
+        unit_of_work,
+        knowledge,
+        desk,
+        users,
+        staff,
+        router,
+        config.default_language,
+        store_wait_seconds=config.store_wait_seconds,
     )
 
 

@@ -58,7 +58,7 @@ async def run_service(
     try:
         async with app.ingest:
             for channel in channels.values():
-                await channel.start(app.ingest.submit)
+                await channel.start(app.ingest.submit, app.positions)
                 started.append(channel)
             log.info("helpdesk running", extra={"channels": sorted(channels)})
             await stop.wait()

@@ -64,7 +64,14 @@ from channels.slack_inbound import (
     message_from_event,
 )
 from core.messages import Attachment, Button, IncomingMessage, OutgoingMessage, SentMessage
-from core.ports import InboundHandler, PermanentSendError, RateLimits, SendError, ThreadGone
+from core.ports import (
+    InboundHandler,
+    PermanentSendError,
+    Positions,
+    RateLimits,
+    SendError,
+    ThreadGone,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +167,8 @@ class SlackChannel:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, on_message: InboundHandler) -> None:
+    async def start(self, on_message: InboundHandler, positions: Positions | None = None) -> None:
+        # Slack redelivers what was not acknowledged: there is no position to keep.
         """Learn who the bot is (a wrong token fails here, with Slack's error code) and, in
         Socket Mode, connect; in HTTP mode deliveries arrive through `web_routes()`."""
         self._on_message = on_message

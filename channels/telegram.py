@@ -34,7 +34,7 @@ from channels.telegram_polling import UpdatePoller
 from channels.telegram_send import TelegramSender
 from channels.telegram_updates import ALLOWED_UPDATES, Received, convert_update
 from core.messages import Attachment, OutgoingMessage, SentMessage
-from core.ports import InboundHandler, PermanentSendError, RateLimits
+from core.ports import InboundHandler, PermanentSendError, Positions, RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ class TelegramChannel:
 
     # -- Channel protocol
 
-    async def start(self, on_message: InboundHandler) -> None:
+    async def start(self, on_message: InboundHandler, positions: Positions | None = None) -> None:
+        # Telegram keeps the position (the update offset) itself, confirmed after each commit.
         self._on_message = on_message
         self._receiving = True
         if self.staff_chat_id and self.use_topics:

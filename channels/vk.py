@@ -33,7 +33,7 @@ from channels.vk_outbound import (
     reply_params,
 )
 from core.messages import Attachment, OutgoingMessage, SentMessage
-from core.ports import InboundHandler, PermanentSendError, RateLimits, ThreadGone
+from core.ports import InboundHandler, PermanentSendError, Positions, RateLimits, ThreadGone
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +96,26 @@ class VkChannel:
         )
         self._stopping = asyncio.Event()
         self._poll_task: asyncio.Task | None = None
+        self.long_poll: VkLongPoll | None = None  # the running loop, in long poll mode
 
     # -- receiving
 
-    async def start(self, on_message: InboundHandler) -> None:
+    async def start(self, on_message: InboundHandler, positions: Positions | None = None) -> None:
         inbound = VkInbound(self._parser, self.api, on_message)
         if self._callback is not None:
             self._callback.open(inbound.deliver)
             log.info("vk callback endpoint open", extra={"path": self.callback_path})
             return
         self._stopping.clear()
-        poll = VkLongPoll(self.api, self.group_id, inbound.deliver, wait=self.long_poll_wait)
+        poll = VkLongPoll(
+            self.api,
+            self.group_id,
+            inbound.deliver,
+            wait=self.long_poll_wait,
+            positions=positions,
+            channel=self.name,
+        )
+        self.long_poll = poll
         self._poll_task = asyncio.create_task(poll.run(self._stopping), name="vk-long-poll")
         log.info("vk long poll started", extra={"group_id": self.group_id})
 

@@ -79,7 +79,7 @@ class VkFiles:
                     raise TransientSendError(f"download answered HTTP {response.status}")
                 if response.status >= 400:
                     raise PermanentSendError(f"download answered HTTP {response.status}")
-                return await response.read()
+                return await _read_at_most(response, MAX_DOC_SIZE)
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TransientSendError(f"download failed: {error!r}") from error
 
@@ -88,3 +88,17 @@ def _default_name(attachment: Attachment) -> str:
     return {"photo": "photo.jpg", "voice": "voice.ogg", "video": "video.mp4"}.get(
         attachment.kind, "file"
     )
+
+
+async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, refused once it grows past `limit` (a file no platform here would take must
+    not fill the memory first)."""
+    if response.content_length is not None and response.content_length > limit:
+        raise PermanentSendError(f"the file is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise PermanentSendError(f"the file is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

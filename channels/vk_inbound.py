@@ -295,7 +295,13 @@ class VkInbound:
         try:
             return self.parser.parse(event)
         except Exception:  # noqa: BLE001 - a malformed event must not block the ones after it
-            log.exception("vk event could not be parsed", extra={"vk_event": event})
+            # A callback event carries the community's secret: never log it.
+            shown = (
+                {k: v for k, v in event.items() if k != "secret"}
+                if isinstance(event, dict)
+                else event
+            )
+            log.exception("vk event could not be parsed", extra={"vk_event": shown})
             return None
 
     async def _handle(self, parsed: ParsedEvent, names: dict[int, str]) -> None:

@@ -3,6 +3,10 @@ directory and hands events to handlers as tasks, i.e. confirms them before they 
 
 The position `ts` moves past a batch only after every event of it was handled: a crash or a
 database outage means the batch is fetched again, and the core drops the repeats by event_id.
+The position is kept in `positions` after each handled batch, so a restart (even a clean one)
+resumes where the last run stopped: what users wrote while the bot was down arrives. VK keeps
+the history for a while; older than that it answers `failed: 1` and the gap is logged and
+counted (`history_lost`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Any
 
 import aiohttp
 from vkbottle import API
+
+from core.ports import Positions
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,8 @@ class VkLongPoll:
         wait: int = 25,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
+        positions: Positions | None = None,
+        channel: str = "vk",
     ) -> None:
         self.api = api
         self.group_id = group_id
@@ -45,7 +53,11 @@ class VkLongPoll:
         self.wait = wait
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.positions = positions
+        self.channel = channel
+        self.history_lost = 0  # times VK said events were gone before we could fetch them
         self._server: _Server | None = None
+        self._saved_ts: str | None = None
         self._failures = 0
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -81,9 +93,17 @@ class VkLongPoll:
                 await asyncio.gather(poll, return_exceptions=True)
         return poll.result() if not poll.cancelled() else None
 
+    @property
+    def _position_name(self) -> str:
+        return f"longpoll:{self.group_id}"
+
     async def _poll(self) -> dict[str, Any]:
         if self._server is None:
             self._server = await self._fetch_server()
+            if self.positions is not None:
+                stored = await self.positions.load(self.channel, self._position_name)
+                if stored is not None:
+                    self._server.ts = self._saved_ts = stored  # resume where the last run was
         server = self._server
         params = {"act": "a_check", "key": server.key, "ts": server.ts, "wait": str(self.wait)}
         timeout = aiohttp.ClientTimeout(total=self.wait + 15)
@@ -100,19 +120,33 @@ class VkLongPoll:
         failed = answer.get("failed")
         if failed == 1:
             # The history moved on: some events are gone for good; continue from the new ts.
-            log.warning("vk long poll history lost, continuing", extra={"ts": answer.get("ts")})
+            self.history_lost += 1
+            log.error(
+                "vk long poll history lost: events sent meanwhile cannot be fetched",
+                extra={"ts": answer.get("ts"), "history_lost": self.history_lost},
+            )
             server.ts = str(answer["ts"])
-        elif failed == 2:
+            await self._save(server.ts)
+        elif failed in (2, 3):
+            # The key expired (2) or the information was lost (3): a new key, but our ts, so
+            # nothing is skipped.
             fresh = await self._fetch_server()
-            server.url, server.key = fresh.url, fresh.key  # keep our ts: nothing is skipped
+            server.url, server.key = fresh.url, fresh.key
         elif failed is not None:
-            log.warning("vk long poll information lost", extra={"failed": failed})
-            self._server = await self._fetch_server()
+            log.warning("vk long poll answered an unknown failure", extra={"failed": failed})
+            self._server = None
         else:
             updates = answer.get("updates") or []
             if updates:
                 await self.deliver(updates)
             server.ts = str(answer["ts"])
+            await self._save(server.ts)
+
+    async def _save(self, ts: str) -> None:
+        """Keep the position once what came before it is handled (committed)."""
+        if self.positions is not None and ts != self._saved_ts:
+            await self.positions.save(self.channel, self._position_name, ts)
+            self._saved_ts = ts
 
     async def _fetch_server(self) -> _Server:
         response = await self.api.request("groups.getLongPollServer", {"group_id": self.group_id})

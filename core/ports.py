@@ -110,12 +110,22 @@ class ChannelAdapter(Protocol):
 InboundHandler = Callable[[IncomingMessage], Awaitable[None]]
 
 
+class Positions(Protocol):
+    """Remembers where a channel's intake stands on its platform between runs (VK's long poll
+    position): saved after what came before it is committed, loaded when the channel starts."""
+
+    async def load(self, channel: str, name: str) -> str | None: ...
+
+    async def save(self, channel: str, name: str, value: str) -> None: ...
+
+
 class Channel(ChannelAdapter, Protocol):
     """A messenger connection: receives updates (polling, socket or webhook) and sends."""
 
-    async def start(self, on_message: InboundHandler) -> None:
+    async def start(self, on_message: InboundHandler, positions: Positions | None = None) -> None:
         """Begin receiving. `on_message` returns once the message is safely committed; a
-        delivery should be acknowledged to the platform only after that."""
+        delivery should be acknowledged to the platform only after that. A channel that polls
+        from a position of its own keeps it in `positions` (None: in memory only)."""
 
     async def stop(self) -> None:
         """Stop receiving; work already handed to `on_message` is finished."""

@@ -343,8 +343,23 @@ class AuditLog(Protocol):
         """Newest first."""
 
 
+class ChannelPositions(Protocol):
+    """Where a channel's intake stands on its platform (VK's long poll `ts`), so that a restart
+    resumes there instead of skipping what came while the bot was down."""
+
+    async def get(self, channel: str, name: str) -> str | None: ...
+
+    async def set(self, channel: str, name: str, value: str, now: datetime) -> None: ...
+
+
 # ---------------------------------------------------------------------------------------------
 # The unit of work
+
+
+class StoreUnavailable(Exception):
+    """The database could not do the work now (connection lost, busy, a lock or statement
+    timeout, a serialization failure or deadlock). Nothing of the unit of work was committed;
+    trying again later is right. Every other error is a bug or bad data."""
 
 
 class Transaction(Protocol):
@@ -364,6 +379,7 @@ class Transaction(Protocol):
     learned: LearnedWordings
     roles: RoleGrants
     audit: AuditLog
+    positions: ChannelPositions
 
 
 class Store(Protocol):

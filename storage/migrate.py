@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
-from storage.store import create_engine_for
+from storage.store import MIGRATION, create_engine_for
 from storage.urls import is_sqlite, parse_database_url
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def _upgrade_blocking(url: URL) -> None:
 
 
 async def _upgrade(url: URL) -> None:
-    engine = create_engine_for(url)
+    engine = create_engine_for(url, MIGRATION)
     try:
         async with engine.begin() as connection:  # SQLite: BEGIN IMMEDIATE, one migrator
             if not is_sqlite(url):

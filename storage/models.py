@@ -333,6 +333,17 @@ class ChatAliasRow(Base):
     new_chat_id: Mapped[str] = mapped_column(String(128))
 
 
+class ChannelPositionRow(Base):
+    """Where a channel's intake stands on its platform, so a restart resumes there."""
+
+    __tablename__ = "channel_positions"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 FAQ_REVISION = "faq_revision"
 
 
@@ -354,5 +365,6 @@ roles = _table(RoleRow)
 audit_log = _table(AuditRow)
 counters = _table(CounterRow)
 chat_aliases = _table(ChatAliasRow)
+channel_positions = _table(ChannelPositionRow)
 questions = _table(QuestionRow)
 agent_duty = _table(DutyRow)

@@ -4,7 +4,8 @@ SQLAlchemy's async engine drives aiosqlite (SQLite) or asyncpg (PostgreSQL). Rep
 functions (plain SQLAlchemy Core code, see `storage.repository`) run on the transaction's
 connection through `AsyncConnection.run_sync`.
 
-SQLite specifics: WAL with synchronous=NORMAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE
+SQLite specifics: WAL with synchronous=FULL (NORMAL on request, see `StoreOptions`), a busy
+timeout, foreign keys, and BEGIN IMMEDIATE
 for every transaction (a transaction that reads first and writes later would otherwise try to
 upgrade its lock and fail with "database is locked" when another connection wrote in between).
 The pool holds ONE connection: SQLite has one writer anyway, so transactions of this process
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, event, text
@@ -22,21 +24,50 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from core.store import StoreUnavailable
+from storage.errors import is_transient
 from storage.transaction import SqlTransaction
 from storage.urls import is_sqlite, sqlite_file
 
 R = TypeVar("R")
 
-BUSY_TIMEOUT_MS = 10_000
 POOL_TIMEOUT_S = 60  # how long a transaction may wait for the SQLite connection
 
 
-def create_engine_for(url: URL, echo: bool = False) -> AsyncEngine:
-    """`echo` logs every SQL statement (debugging)."""
+@dataclass(frozen=True)
+class StoreOptions:
+    echo: bool = False  # log every SQL statement (debugging)
+    # SQLite: FULL makes every acknowledged commit survive a power loss; NORMAL is faster but
+    # may lose the last commits (already acknowledged to the platform) when the machine loses
+    # power. A crash of the process alone loses nothing either way.
+    sqlite_synchronous: str = "FULL"
+    sqlite_busy_timeout_seconds: float = 10.0  # waiting for another process's write lock
+    # PostgreSQL: one held lock or a runaway query must not stall all intake; a timeout is a
+    # passing failure (StoreUnavailable) and the work is tried again. 0: no timeout.
+    statement_timeout_seconds: float = 30.0
+    lock_timeout_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.sqlite_synchronous.upper() not in ("FULL", "NORMAL"):
+            raise ValueError("sqlite_synchronous must be FULL or NORMAL")
+
+
+# A schema change may take long on a big database: no statement or lock timeout.
+MIGRATION = StoreOptions(statement_timeout_seconds=0, lock_timeout_seconds=0)
+
+
+def create_engine_for(url: URL, options: StoreOptions = StoreOptions()) -> AsyncEngine:
+    echo = options.echo
     if not is_sqlite(url):
         # pre_ping: a connection broken by a server restart is replaced instead of failing a
         # transaction.
-        return create_async_engine(url, pool_pre_ping=True, echo=echo)
+        settings = {
+            "statement_timeout": str(int(options.statement_timeout_seconds * 1000)),
+            "lock_timeout": str(int(options.lock_timeout_seconds * 1000)),
+        }
+        return create_async_engine(
+            url, pool_pre_ping=True, echo=echo, connect_args={"server_settings": settings}
+        )
     path = sqlite_file(url)
     if path is None:  # in memory: every connection would see another database
         engine = create_async_engine(url, poolclass=StaticPool, echo=echo)
@@ -51,9 +82,11 @@ def create_engine_for(url: URL, echo: bool = False) -> AsyncEngine:
         dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver: see below
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute(
+                f"PRAGMA busy_timeout = {int(options.sqlite_busy_timeout_seconds * 1000)}"
+            )
             cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA synchronous = {options.sqlite_synchronous.upper()}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
@@ -94,10 +127,10 @@ class _AsyncUnit:
 class SqlStore:
     """`core.ports.Store` over SQLite or PostgreSQL. Create it with `open_store`."""
 
-    def __init__(self, url: URL, echo: bool = False) -> None:
+    def __init__(self, url: URL, options: StoreOptions = StoreOptions()) -> None:
         self.url = url
         self.dialect = url.get_backend_name()
-        self.engine = create_engine_for(url, echo)
+        self.engine = create_engine_for(url, options)
         self._closed = False
 
     def transaction(self) -> AbstractAsyncContextManager[SqlTransaction]:
@@ -107,12 +140,19 @@ class SqlStore:
     async def _transaction(self) -> AsyncIterator[SqlTransaction]:
         if self._closed:
             raise RuntimeError("the store is closed")
-        async with self.engine.connect() as connection, connection.begin():
-            unit = _AsyncUnit(connection)
-            try:
-                yield SqlTransaction(unit)
-            finally:
-                unit.close()
+        try:
+            async with self.engine.connect() as connection, connection.begin():
+                unit = _AsyncUnit(connection)
+                try:
+                    yield SqlTransaction(unit)
+                finally:
+                    unit.close()
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            if is_transient(error):
+                raise StoreUnavailable(f"{type(error).__name__}: {error}") from error
+            raise
 
     async def run_sync(self, fn: Callable[[Connection], R]) -> R:
         """Run `fn(connection)` in a transaction of its own (tools, tests, migrations of an

@@ -20,6 +20,7 @@ from storage.repository.faq import FaqRepository
 from storage.repository.learned import LearnedRepository
 from storage.repository.links import LinkRepository
 from storage.repository.outbox import OutboxRepository
+from storage.repository.positions import PositionRepository
 from storage.repository.questions import QuestionRepository
 from storage.repository.ratings import RatingRepository
 from storage.repository.reports import ReportRepository
@@ -91,6 +92,7 @@ class SqlTransaction:
     learned = _Aggregate(LearnedRepository)
     roles = _Aggregate(RoleRepository)
     audit = _Aggregate(AuditRepository)
+    positions = _Aggregate(PositionRepository)
 
     def __init__(self, unit: UnitOfWork) -> None:
         self._unit = unit

@@ -19,9 +19,11 @@ from aiohttp import web
 from channels.vk import VkChannel
 from channels.vk_inbound import VkEventParser, button_command
 from channels.vk_outbound import random_id_for, render_keyboard
+from core.conversation.positions import StoredPositions
 from core.domain import OutboxStatus, TicketStatus
 from core.messages import Attachment, Button, ConversationRef, IncomingMessage, OutgoingMessage
 from core.ports import PermanentSendError, RateLimits, RetryAfter, TransientSendError
+from core.work import utc_now
 from tests.e2e import RunningHelpdesk, running_helpdesk
 from tests.fakes.vk import CHAT_PEER_OFFSET, FakeVK
 
@@ -466,6 +468,43 @@ async def test_long_poll_survives_failures_and_redelivers_unhandled(fake_vk: Fak
     assert len(fake_vk.calls("groups.getLongPollServer")) == 3  # first, after failed 2 and 3
 
 
+async def test_a_restart_resumes_where_the_last_run_stopped(store, fake_vk: FakeVK):
+    """Regression: the long poll position lived in memory only, so every restart (even a clean
+    one) skipped what users wrote while the bot was down."""
+    positions = StoredPositions(store, utc_now)
+    first = Recorder()
+    async with vk_world_for(fake_vk, "longpoll") as world:
+        await world.channel.start(first, positions)
+        await fake_vk.wait_for_long_poll()
+        fake_vk.inject(world.say(USER, "before the restart"))
+        await first.wait_for(lambda: "before the restart" in first.texts())
+        await world.long_poll_passed(len(fake_vk.events))
+        await world.channel.stop()
+        fake_vk.inject(world.say(USER, "while the bot was down"))
+        fake_vk.inject(world.say(USER, "and this too"))
+    second = Recorder()
+    async with vk_world_for(fake_vk, "longpoll") as world:
+        await world.channel.start(second, positions)
+        await second.wait_for(lambda: "and this too" in second.texts())
+        await world.channel.stop()
+    assert second.texts() == ["while the bot was down", "and this too"]
+
+
+async def test_a_position_vk_no_longer_has_is_counted_and_left_behind(store, fake_vk: FakeVK):
+    positions = StoredPositions(store, utc_now)
+    await positions.save("vk", f"longpoll:{fake_vk.group_id}", "999")  # beyond VK's history
+    recorder = Recorder()
+    async with vk_world_for(fake_vk, "longpoll") as world:
+        await world.channel.start(recorder, positions)
+        await fake_vk.wait_until(lambda: len(fake_vk.calls("longpoll")) >= 2)
+        fake_vk.inject(world.say(USER, "after the gap"))
+        await recorder.wait_for(lambda: "after the gap" in recorder.texts())
+        assert world.channel.long_poll is not None
+        assert world.channel.long_poll.history_lost == 1
+        await world.channel.stop()
+    assert await positions.load("vk", f"longpoll:{fake_vk.group_id}") != "999"
+
+
 async def test_stop_waits_for_the_batch_being_handled(fake_vk: FakeVK):
     recorder = Recorder()
     recorder.hold = asyncio.Event()
@@ -612,6 +651,41 @@ async def test_download_errors(fake_vk: FakeVK):
             await world.channel.download(
                 Attachment("photo", url=f"{fake_vk.base_url}/files/missing.jpg", channel="vk")
             )
+
+
+async def test_download_refuses_a_file_over_the_cap(fake_vk: FakeVK, monkeypatch):
+    import channels.vk_files as vk_files
+
+    document = Attachment("document", "F1", "big.bin", channel="slack", content=b"0123456789")
+    async with vk_world_for(fake_vk, "longpoll") as world:
+        await world.channel.send(
+            OutgoingMessage(ConversationRef("vk", str(USER)), "file", attachments=(document,)),
+            "1.0",
+        )
+        sent = fake_vk.sent_to(USER)[0]
+        [received] = (
+            VkEventParser("vk", fake_vk.group_id)
+            .parse(fake_vk.make_message_new(USER, attachments=sent["attachments"]))
+            .message.attachments
+        )
+        assert await world.channel.download(received) == b"0123456789"
+        monkeypatch.setattr(vk_files, "MAX_DOC_SIZE", 4)
+        with pytest.raises(PermanentSendError, match="larger than 4 bytes"):
+            await world.channel.download(received)
+
+
+async def test_a_callback_event_that_cannot_be_parsed_does_not_log_the_secret(
+    fake_vk: FakeVK, caplog
+):
+    async with vk_world_for(fake_vk, "callback") as world:
+        await world.channel.start(Recorder())
+        broken = world.say(USER, "hello")
+        broken["object"]["message"] = "not a message"
+        with caplog.at_level("ERROR"):
+            await world.deliver(broken)
+    assert "vk event could not be parsed" in caplog.text
+    records = [r for r in caplog.records if r.getMessage() == "vk event could not be parsed"]
+    assert records and SECRET not in repr(records[0].__dict__)
 
 
 # ------------------------------------------------------------------ parsing and rendering

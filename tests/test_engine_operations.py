@@ -458,6 +458,8 @@ async def test_closing_asks_for_a_rating_and_a_low_one_reaches_the_staff(store):
     assert low.text == "⚠️ The user rated ticket #1 2/5. Comment: —"
     assert low.conversation.thread_id == bot.thread_of(1)
 
+    await bot.press("Add a comment")
+    assert "comment on ticket #1" in bot.to_user()[-1]
     await bot.user_says("it took three days")
     assert bot.to_user()[-1] == "Thank you, your comment has been passed on to the team."
     assert "it took three days" in staff_texts(bot)[-1]
@@ -510,6 +512,70 @@ async def test_the_comment_window_and_the_no_comment_button(store):
     async with store.transaction() as tx:
         assert (await tx.ratings.get(2)).comment is None
     assert "ticket #3" in bot.to_user("bob")[-1]
+
+
+async def test_a_new_problem_after_a_rating_is_never_taken_for_a_comment(store):
+    """Regression: "у меня ноут не включается((" after a star rating got "thanks for your
+    comment" and no ticket."""
+    bot = desk(store)
+    await close_rated_ticket_setup(bot)
+    await bot.press("2 ⭐")
+    await bot.user_says("у меня ноут не включается((", language="ru")
+    assert "ticket #2" in bot.to_user()[-1] or "№2" in bot.to_user()[-1]
+    async with store.transaction() as tx:
+        assert (await tx.ratings.get(1)).comment is None
+        assert (await tx.tickets.get(2)).subject == "у меня ноут не включается(("
+
+
+async def test_a_command_ends_the_wait_for_a_comment(store):
+    bot = desk(store)
+    await close_rated_ticket_setup(bot)
+    await bot.press("4 ⭐")
+    await bot.press("Add a comment")
+    await bot.user_says("/status")
+    assert "#1" in bot.to_user()[-1]
+    await bot.user_says("the projector in room 7 is broken as well")
+    assert "ticket #2" in bot.to_user()[-1]
+    async with store.transaction() as tx:
+        assert (await tx.ratings.get(1)).comment is None
+    await bot.user_says("/comment 1", user="mallory")  # not their rating
+    assert "no rating of yours" in bot.to_user("mallory")[-1]
+
+
+async def test_new_with_text_while_a_ticket_is_open_adds_the_text_to_it(store):
+    bot = desk(store)
+    await bot.user_says("/new the projector in room 5 shows no picture")
+    await bot.user_says("/new and the sound does not work either")
+    assert bot.to_user()[-1] == "Your ticket #1 is still open: I have added this to it."
+    assert "and the sound does not work either" in staff_texts(bot)[-1]
+    async with store.transaction() as tx:
+        assert len(await tx.tickets.list_for_user((await tx.users.find(CHANNEL, "u1")).id)) == 1
+        texts = [m.text for m in await tx.messages.list(1)]
+    assert texts[-1] == "and the sound does not work either"
+    await bot.user_says("/new")
+    assert "still open" in bot.to_user()[-1]
+
+
+@pytest.mark.parametrize("typed", ["/stats", "/foo bar", "/take 1"])
+async def test_unknown_user_commands_get_the_help_not_a_ticket(store, typed):
+    bot = desk(store)
+    await bot.seed()
+    await bot.user_says(typed)
+    answer = bot.to_user()[-1]
+    assert f"I do not know the command {typed.split()[0]}." in answer
+    assert "/new [text]" in answer
+    async with store.transaction() as tx:
+        assert await tx.tickets.get(1) is None
+        assert await tx.questions.list() == []
+
+
+async def test_an_unknown_staff_command_is_not_sent_to_the_user(store):
+    bot = desk(store)
+    await bot.user_says("/new the projector in room 5 shows no picture")
+    to_user = len(bot.to_user())
+    await bot.agent_replies("/clsoe done", ticket=1)
+    assert staff_texts(bot)[-1].startswith("Unknown command /clsoe")
+    assert len(bot.to_user()) == to_user
 
 
 async def test_ratings_are_refused_politely(store):

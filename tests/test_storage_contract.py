@@ -26,6 +26,7 @@ from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
 from storage import SqlStore, open_store, upgrade_database
 from storage.migrate import current_revision, head_revision
 from storage.models import Base, faq_variants
+from storage.store import StoreOptions
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 CHAT = ConversationRef("telegram", "100")
@@ -997,9 +998,18 @@ async def test_open_store_creates_and_migrates_a_new_sqlite_file(tmp_path) -> No
                 for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
             ]
         )
-        assert pragmas[:3] == ["wal", 1, 1] and pragmas[3] > 0
+        # synchronous 2 = FULL: an acknowledged commit survives a power loss.
+        assert pragmas[:3] == ["wal", 2, 1] and pragmas[3] > 0
     finally:
         await store.close()
+    faster = await open_store(
+        f"sqlite:///{path}", options=StoreOptions(sqlite_synchronous="normal")
+    )
+    try:
+        sync = await faster.run_sync(lambda c: c.exec_driver_sql("PRAGMA synchronous").scalar())
+        assert sync == 1  # NORMAL, when the operator chose it
+    finally:
+        await faster.close()
     reopened = await open_store(f"sqlite+aiosqlite:///{path}")  # the async spelling works too
     await reopened.close()
 

@@ -3,6 +3,7 @@ transaction, and leaves every reply in the outbox. It never talks to a messenger
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -16,7 +17,7 @@ from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef, IncomingMessage
 from core.router import Router
 from core.staff.chat import StaffFlow
-from core.store import Store
+from core.store import Store, StoreUnavailable
 from core.tickets.desk import TicketDesk
 from core.turn import Turn
 from core.work import UnitOfWork, Work
@@ -26,6 +27,13 @@ log = logging.getLogger(__name__)
 # Longer messages are refused with a note: nobody reads 25 split messages in a staff chat, and the
 # matcher's cost grows with the text. Files are the way to send logs.
 MAX_TEXT_LENGTH = 10_000
+# While the database is away a batch is tried again after 0.05 s, then twice as long each
+# time up to 2 s, for at most 30 s; then the platform keeps the messages and delivers them again.
+STORE_RETRY_FIRST = 0.05
+STORE_RETRY_MAX = 2.0
+STORE_WAIT_SECONDS = 30.0
+# A message that fails alone this many times, the same way, is poison (see handle_batch).
+POISON_ATTEMPTS = 3
 # C0 control characters except tab/newline/carriage return: PostgreSQL rejects NUL in text and
 # none of them means anything in a chat message.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -43,6 +51,8 @@ class ConversationEngine:
     staff: StaffFlow
     router: Router
     default_language: str
+    # How long a batch waits for the database to come back before it is left unacknowledged.
+    store_wait_seconds: float = STORE_WAIT_SECONDS
     # The knowledge base's revision the in-memory index reflects.
     _faq_revision: int | None = field(default=None, init=False)
 
@@ -98,17 +108,57 @@ class ConversationEngine:
             raise error
 
     async def handle_batch(self, messages: Sequence[IncomingMessage]) -> list[Exception | None]:
-        """Handle messages in one transaction (group commit). If that fails, each message is
-        retried alone so one bad message cannot take the others down. Returns, per message, None
-        when it was handled (or was a repeat) or the error that stopped it; a message that fails
-        alone is recorded with an apology to the sender whenever the database still works."""
+        """Handle messages in one transaction (group commit). Returns, per message, None when it
+        was handled (or was a repeat) or the error that stopped it (then the platform must not
+        be told it arrived: it delivers it again).
+
+        While the database is away (StoreUnavailable) the batch waits and tries again, up to
+        `store_wait_seconds`; intake pauses, nothing is dropped. Any other failure splits the
+        batch, so one bad message cannot take the others down; a message that fails alone
+        `POISON_ATTEMPTS` times is a poison message: kept in the audit log, relayed to the staff
+        chat as it is, and the sender gets an apology."""
         try:
-            await self._handle_in_transaction(messages)
+            await self._handle_waiting_for_the_store(messages)
             return [None] * len(messages)
+        except StoreUnavailable as error:
+            log.warning(
+                "database unavailable: messages not handled", extra={"count": len(messages)}
+            )
+            return [error] * len(messages)
         except Exception as error:  # noqa: BLE001 - isolate, then report per message
             if len(messages) == 1:
-                return [await self._record_failure(messages[0], error)]
+                return [await self._handle_alone(messages[0], error)]
         return [(await self.handle_batch([m]))[0] for m in messages]
+
+    async def _handle_waiting_for_the_store(self, messages: Sequence[IncomingMessage]) -> None:
+        delay, waited = STORE_RETRY_FIRST, 0.0
+        while True:
+            try:
+                await self._handle_in_transaction(messages)
+                return
+            except StoreUnavailable as error:
+                if waited >= self.store_wait_seconds:
+                    raise
+                log.warning(
+                    "database unavailable, trying again",
+                    extra={"error": str(error), "retry_in": delay, "waited": round(waited, 2)},
+                )
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, STORE_RETRY_MAX)
+
+    async def _handle_alone(self, message: IncomingMessage, error: Exception) -> Exception | None:
+        """A message that failed: tried again, as a failure that comes from the moment (not
+        the message) does not come back; the same failure every time makes it poison."""
+        for _ in range(POISON_ATTEMPTS - 1):
+            try:
+                await self._handle_waiting_for_the_store([message])
+                return None
+            except StoreUnavailable as unavailable:
+                return unavailable
+            except Exception as again:  # noqa: BLE001 - counted, then recorded as poison
+                error = again
+        return await self._record_failure(message, error)
 
     async def _handle_in_transaction(self, messages: Sequence[IncomingMessage]) -> None:
         async with self.unit_of_work() as batch:
@@ -167,9 +217,9 @@ class ConversationEngine:
         return self.desk.lines.of_chat(conversation) is not None
 
     async def _record_failure(self, message: IncomingMessage, error: Exception) -> Exception | None:
-        """Keep what the user wrote (in the audit log) and apologise, so the platform need not
-        redeliver a message that would fail again. If the database itself fails, report the error:
-        the caller must not acknowledge the delivery."""
+        """Keep what the sender wrote (in the audit log, and relayed to the staff chat as it is)
+        and apologise, so the platform need not redeliver a message that would fail again. If
+        the database itself fails, report the error: the caller must not acknowledge it."""
         log.error(
             "message handling failed",
             exc_info=error,
@@ -186,6 +236,16 @@ class ConversationEngine:
                 language = normalize_language(message.sender.language_hint)
                 text = self.texts.get(language, "error.internal")
                 await work.send_to(message.conversation, text)
+                await work.send_to(
+                    self.desk.staff_chat,
+                    self.desk.staff_text(
+                        "staff.unhandled_message",
+                        name=message.sender.display_name or message.sender.external_id,
+                        who=work.actor,
+                        text=message.text or "—",
+                    ),
+                    attachments=message.attachments,
+                )
         except Exception:  # noqa: BLE001 - the database is not usable: let the platform retry
             log.exception(
                 "could not record the failed message", extra={"update_id": message.update_id}

@@ -1,8 +1,9 @@
 """Satisfaction ratings: after a ticket is closed the user rates the help 1-5 ("/rate 12 5",
 what the buttons under the question send) and may add a comment, either in the same command
-("/rate 12 5 quick and kind") or as their next message. One rating per ticket, counted for the
-ticket's assignee (else the last agent who answered). A low rating is announced in the ticket's
-staff-chat thread."""
+("/rate 12 5 quick and kind") or by pressing "Add a comment" (/comment 12) and writing it.
+Only a comment asked for that way is taken: free text after a rating is a new question, and
+any command ends the wait. One rating per ticket, counted for the ticket's assignee (else the
+last agent who answered). A low rating is announced in the ticket's staff-chat thread."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from core.tickets.desk import TicketDesk
 from core.turn import Turn
 
 LOW_RATING = 2  # this or lower is announced to the staff
-# The next message counts as the comment only this soon after the rating: later it is more
+# The next message counts as the comment only this soon after "Add a comment": later it is more
 # likely a new question.
 COMMENT_WINDOW = timedelta(hours=1)
 
-# Conversation state while a comment may follow a rating.
+# Conversation state after "Add a comment": the next message is the comment.
 RATING_COMMENT = "rating_comment"  # the rated ticket's number
-RATED_AT = "rated_at"
+RATED_AT = "rated_at"  # when the comment was asked for
 
 
 class Satisfaction:
@@ -62,10 +63,13 @@ class Satisfaction:
         if comment:
             await turn.reply(turn.t("csat.thanks"))
         else:
-            state = {RATING_COMMENT: ticket.number, RATED_AT: turn.now.isoformat()}
-            await turn.tx.users.set_state(turn.user.id, state)
-            skip = ((Button(turn.t("button.no_comment"), command_text("nocomment")),),)
-            await turn.reply(turn.t("csat.thanks_ask_comment"), skip)
+            buttons = (
+                (
+                    Button(turn.t("button.add_comment"), command_text("comment", ticket.number)),
+                    Button(turn.t("button.no_comment"), command_text("nocomment")),
+                ),
+            )
+            await turn.reply(turn.t("csat.thanks_ask_comment"), buttons)
         if score <= LOW_RATING:
             await self.desk.tell.staff(
                 turn,
@@ -75,14 +79,26 @@ class Satisfaction:
                 ),
             )
 
+    async def ask_comment(self, turn: Turn, command: Command) -> None:
+        """ "Add a comment": the user's next message is the comment on their rating."""
+        number = command.int_arg()
+        rating = await turn.tx.ratings.get(number) if number is not None else None
+        ticket = await turn.tx.tickets.get(number) if rating is not None else None
+        if ticket is None or ticket.user_id != turn.user.id or rating.comment:
+            await turn.reply(turn.t("csat.no_comment_expected"))
+            return
+        state = {RATING_COMMENT: ticket.number, RATED_AT: turn.now.isoformat()}
+        await turn.tx.users.set_state(turn.user.id, state)
+        await turn.reply(turn.t("csat.write_comment", number=ticket.number))
+
     async def skip_comment(self, turn: Turn, command: Command) -> None:
         if RATING_COMMENT in (turn.user.state or {}):
             await turn.tx.users.set_state(turn.user.id, None)
         await turn.reply(turn.t("csat.no_comment"))
 
     async def take_comment(self, turn: Turn, text: str) -> bool:
-        """When a comment on a rating is awaited, store `text` as that comment. False when no
-        comment is awaited (the message is something else)."""
+        """When the user asked to comment on a rating, store `text` as that comment. False when
+        no comment is awaited (the message is something else)."""
         state = turn.user.state or {}
         number = state.get(RATING_COMMENT)
         if number is None or not text:

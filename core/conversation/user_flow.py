@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.commands import Command, command_text, parse_command
-from core.conversation.satisfaction import Satisfaction
+from core.conversation.satisfaction import RATING_COMMENT, Satisfaction
 from core.domain import FaqEntry, Match, NewQuestion, QuestionOutcome, Ticket, TicketStatus
 from core.i18n import SUPPORTED_LANGUAGES
 from core.knowledge_base import Decision, KnowledgeBase, Thresholds
@@ -60,6 +61,7 @@ class UserFlow:
             ("reopen", self._reopen, True),
             ("rate", self.satisfaction.rate, True),
             ("lang", self._lang, True),
+            ("comment", self.satisfaction.ask_comment, False),
             ("nocomment", self.satisfaction.skip_comment, False),
             ("helped", self._helped, False),
             ("nothelped", self._not_helped, False),
@@ -75,8 +77,17 @@ class UserFlow:
             turn.preface = turn.t("user.greeting", name=self.bot_name)  # opens the first reply
             if command is None and self.small_talk(message.text) == "greeting":
                 return  # "hello" as the first message: the greeting was the answer
-        if command is None or not await self.router.dispatch(turn, command, Place.PRIVATE):
+        if command is None:
             await self._text(turn)
+            return
+        state = turn.user.state or {}
+        if RATING_COMMENT in state and command.name != "comment":
+            await turn.tx.users.set_state(turn.user.id, None)  # a command ends the wait
+            turn.user = dataclasses.replace(turn.user, state=None)
+        if not await self.router.dispatch(turn, command, Place.PRIVATE):
+            # Never a ticket, a question or a learned wording: a command the bot does not know.
+            unknown = turn.t("user.unknown_command", command=command.name)
+            await turn.reply(unknown + "\n\n" + await self.router.help_text(turn, Place.PRIVATE))
 
     # -- free text
 
@@ -255,7 +266,13 @@ class UserFlow:
     async def _new(self, turn: Turn, command: Command) -> None:
         active = await turn.tx.tickets.find_active(turn.user.id)
         if active is not None:
-            await turn.reply(turn.t("user.already_open", number=active.number))
+            if command.args or turn.message.attachments:
+                # What the user wrote is never dropped: it joins the ticket they already have.
+                attachments = turn.message.attachments
+                await self.desk.add_user_message(turn, active, command.args, attachments)
+                await turn.reply(turn.t("user.added_to_open", number=active.number))
+            else:
+                await turn.reply(turn.t("user.already_open", number=active.number))
             return
         text = command.args or (turn.user.state or {}).get(LAST_QUESTION, "")
         if text:

@@ -32,7 +32,11 @@ class StaffFlow:
         message = turn.message
         command = parse_command(message.button_payload or message.text)
         ticket = await self._ticket_in_context(turn)
-        if command is not None and await self.router.dispatch(turn, command, Place.STAFF, ticket):
+        if command is not None:
+            if not await self.router.dispatch(turn, command, Place.STAFF, ticket):
+                # A typo such as /clsoe must not reach the user as an answer.
+                unknown = self.desk.staff_text("staff.unknown_command", command=command.name)
+                await turn.reply(unknown)
             return
         if ticket is None:
             return  # staff talking among themselves

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
 from storage.models import Base
-from storage.store import create_engine_for
+from storage.store import MIGRATION, create_engine_for
 from storage.urls import parse_database_url
 
 config = context.config
@@ -50,7 +50,7 @@ def _command_line_url() -> URL:
 
 
 async def _run_on_url(url: URL) -> None:
-    engine = create_engine_for(url)
+    engine = create_engine_for(url, MIGRATION)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(run_on_connection)
