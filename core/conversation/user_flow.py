@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.commands import Command, command_text, parse_command
+from core.conversation.my_tickets import MyTickets
 from core.conversation.satisfaction import RATING_COMMENT, Satisfaction
 from core.domain import FaqEntry, Match, NewQuestion, QuestionOutcome, Ticket, TicketStatus
 from core.i18n import SUPPORTED_LANGUAGES
@@ -21,8 +22,6 @@ from core.turn import Turn
 log = logging.getLogger(__name__)
 
 BUTTON_LABEL_LENGTH = 60
-RECENT_TICKETS = 10
-TICKET_HISTORY = 5
 
 # Conversation state keys kept on the user between two messages.
 LAST_QUESTION = "last_question"  # what the user asked, for a ticket after "didn't help"
@@ -47,6 +46,7 @@ class UserFlow:
 
     def __post_init__(self) -> None:
         self.satisfaction = Satisfaction(self.desk)
+        self.my_tickets = MyTickets(self.desk)
 
     def register(self, router: Router) -> None:
         """The user's commands, in the order /help lists them; the ones without a help line
@@ -55,10 +55,10 @@ class UserFlow:
             ("help", self._help, False),
             ("start", self._start, False),
             ("new", self._new, True),
-            ("status", self._status, True),
-            ("ticket", self._ticket, True),
-            ("close", self._close, True),
-            ("reopen", self._reopen, True),
+            ("status", self.my_tickets.status, True),
+            ("ticket", self.my_tickets.ticket, True),
+            ("close", self.my_tickets.close, True),
+            ("reopen", self.my_tickets.reopen, True),
             ("rate", self.satisfaction.rate, True),
             ("lang", self._lang, True),
             ("comment", self.satisfaction.ask_comment, False),
@@ -125,7 +125,7 @@ class UserFlow:
         a new one, or only says thanks). Later, a message is a new question: the knowledge base
         comes first, and a ticket it leads to is linked to the resolved one (_open_ticket)."""
         attachments = turn.message.attachments
-        if not self._may_reopen(turn, ticket) or not (text or attachments):
+        if not self.desk.policy.may_reopen(ticket, turn.now) or not (text or attachments):
             return False
         if AWAITING_TICKET in state or (text and self.small_talk(text) in NOT_A_FOLLOW_UP):
             return False
@@ -178,13 +178,6 @@ class UserFlow:
                 turn.now,
                 ticket.id if ticket else None,
             )
-        )
-
-    def _may_reopen(self, turn: Turn, ticket: Ticket) -> bool:
-        resolved_at = ticket.resolved_at or ticket.updated_at
-        return (
-            ticket.status == TicketStatus.RESOLVED
-            and turn.now - resolved_at <= self.desk.policy.reopen_window
         )
 
     async def _send_article(
@@ -282,53 +275,6 @@ class UserFlow:
             await turn.tx.users.set_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))
 
-    async def _status(self, turn: Turn, command: Command) -> None:
-        tickets = await turn.tx.tickets.list_for_user(turn.user.id, limit=RECENT_TICKETS)
-        if not tickets:
-            await turn.reply(turn.t("user.no_tickets"))
-            return
-        lines = [_ticket_line(turn, t) for t in tickets]
-        await turn.reply(turn.t("user.status_header") + "\n" + "\n".join(lines))
-
-    async def _ticket(self, turn: Turn, command: Command) -> None:
-        ticket = await self._own_ticket(turn, command, "user.usage.ticket")
-        if ticket is None:
-            return
-        history = [
-            m for m in await turn.tx.messages.list(ticket.id) if m.direction.value != "note"
-        ][-TICKET_HISTORY:]
-        lines = [
-            turn.t(f"user.history.{m.direction.value}", text=shorten(m.text or "—", 200))
-            for m in history
-        ]
-        await turn.reply(_ticket_line(turn, ticket) + "\n\n" + "\n".join(lines))
-
-    async def _close(self, turn: Turn, command: Command) -> None:
-        if command.int_arg() is not None:
-            ticket = await self._own_ticket(turn, command, "user.usage.ticket")
-        else:
-            ticket = await turn.tx.tickets.find_current(turn.user.id)
-            if ticket is None:
-                await turn.reply(turn.t("user.nothing_to_close"))
-        if ticket is None:
-            return
-        if ticket.status == TicketStatus.CLOSED:
-            await turn.reply(turn.t("user.already_closed", number=ticket.number))
-            return
-        await self.desk.close(turn, ticket, by_user=True)
-
-    async def _reopen(self, turn: Turn, command: Command) -> None:
-        """ "Not solved" under a resolution: within the reopen window only."""
-        ticket = await self._own_ticket(turn, command, "user.usage.reopen")
-        if ticket is None:
-            return
-        if ticket.status.is_active:
-            await turn.reply(turn.t("user.still_open", number=ticket.number))
-        elif self._may_reopen(turn, ticket):
-            await self.desk.reopen(turn, ticket)
-        else:
-            await turn.reply(turn.t("user.cannot_reopen", number=ticket.number))
-
     async def _lang(self, turn: Turn, command: Command) -> None:
         language = command.args.strip().lower()
         if language not in SUPPORTED_LANGUAGES:
@@ -384,28 +330,6 @@ class UserFlow:
             question_id=state.get(QUESTION_ID),
         )
 
-    async def _own_ticket(self, turn: Turn, command: Command, usage: str) -> Ticket | None:
-        """The user's ticket whose number comes first in the arguments (else the usage);
-        someone else's looks exactly like a missing one."""
-        number = command.int_arg()
-        if number is None:
-            await turn.reply(turn.t(usage))
-            return None
-        ticket = await turn.tx.tickets.get(number)
-        if ticket is None or ticket.user_id != turn.user.id:
-            await turn.reply(turn.t("user.ticket_not_found", number=number))
-            return None
-        return ticket
-
 
 def _join(first: str | None, second: str) -> str:
     return f"{first}\n{second}" if first else second
-
-
-def _ticket_line(turn: Turn, ticket: Ticket) -> str:
-    return turn.t(
-        "user.ticket_line",
-        number=ticket.number,
-        status=turn.t(f"status.{ticket.status.value}"),
-        subject=ticket.subject,
-    )

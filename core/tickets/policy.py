@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 
-from core.domain import Priority
+from core.domain import Priority, Ticket, TicketStatus
 
 PRIORITY_ORDER = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
 
@@ -60,6 +60,11 @@ class TicketPolicy:
         matched = [Priority(r.value) for r in self.priority_rules if r.matches(text)]
         matched += [g.priority for g in self.user_groups if user in g.members]
         return max(matched, key=PRIORITY_ORDER.index) if matched else self.default_priority
+
+    def may_reopen(self, ticket: Ticket, now: datetime) -> bool:
+        """A resolved ticket the user may still reopen by writing (the reopen window)."""
+        resolved_at = ticket.resolved_at or ticket.updated_at
+        return ticket.status == TicketStatus.RESOLVED and now - resolved_at <= self.reopen_window
 
     def category_for(self, text: str) -> str | None:
         """The category of the first rule that matches."""
