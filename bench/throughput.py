@@ -41,6 +41,7 @@ from knowledge.matcher import (  # noqa: E402
     FuzzyMatcher,
 )
 from storage.database import open_store  # noqa: E402
+from storage.store import StoreOptions  # noqa: E402
 
 POSTGRES_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 TOPICS = (
@@ -94,8 +95,10 @@ def workload(messages: int, users: int, faq: list[FaqDraft]) -> list[IncomingMes
     return out
 
 
-async def run_engine(url: str, messages: int, users: int, entries: int, lanes: int) -> dict:
-    store = await open_store(url)
+async def run_engine(
+    url: str, messages: int, users: int, entries: int, lanes: int, options: StoreOptions
+) -> dict:
+    store = await open_store(url, options=options)
     adapter = RecordingAdapter("memory")
     outbox = OutboxConfig(batch_size=500, poll_interval=0.05)
     sender = OutboxSender(store, {"memory": adapter}, outbox, clock=_utc)
@@ -213,20 +216,26 @@ async def main() -> None:
 
     backends = []
     with tempfile.TemporaryDirectory() as directory:
-        backends.append(("sqlite", f"sqlite+aiosqlite:///{directory}/bench.sqlite3", 1))
+        # SQLite twice: synchronous=FULL (the default: acknowledged commits survive a power
+        # loss) and NORMAL (the option), each on a fresh file: the cost of that safety.
+        for mode in ("full", "normal"):
+            url = f"sqlite+aiosqlite:///{directory}/bench-{mode}.sqlite3"
+            backends.append((f"sqlite {mode}", url, 1, StoreOptions(sqlite_synchronous=mode)))
         postgres = os.environ.get("HELPDESK_BENCH_DATABASE_URL", POSTGRES_DEFAULT)
-        backends.append(("postgresql", postgres, 4))
-        for name, url, lanes in backends:
+        backends.append(("postgresql", postgres, 4, StoreOptions()))
+        for name, url, lanes, options in backends:
             try:
                 if name == "postgresql":
                     await reset_postgres(url)
                 baseline = await run_baseline(url, 1000)
-                result = await run_engine(url, args.messages, args.users, args.entries, lanes)
+                result = await run_engine(
+                    url, args.messages, args.users, args.entries, lanes, options
+                )
             except OSError as error:
                 print(f"{name}: skipped ({error})")
                 continue
             print(
-                f"{name:>10}: {result['end_to_end_per_s']:7.0f} msg/s end to end "
+                f"{name:>11}: {result['end_to_end_per_s']:7.0f} msg/s end to end "
                 f"({result['handled_per_s']:.0f} msg/s handled), "
                 f"latency p50 {result['p50_ms']:.1f} ms p99 {result['p99_ms']:.1f} ms, "
                 f"{result['replies']} replies delivered | baseline: {baseline:.0f} bare "
