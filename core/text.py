@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # Break points tried in order: paragraph, line, sentence, word.
 _BREAKS = ("\n\n", "\n", ". ", " ")
 
@@ -50,3 +52,15 @@ def shorten(text: str, limit: int) -> str:
     """One line of at most `limit` characters, for subjects and button labels."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: max(limit - 1, 1)].rstrip() + "…"
+
+
+# C0 control characters except tab/newline/carriage return (PostgreSQL refuses NUL, and none of
+# them means anything in a chat), and UTF-16 surrogates standing alone (not text at all).
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """`text` as every database and platform takes it: control characters dropped, a lone
+    surrogate replaced by U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", _UNPRINTABLE.sub("", text))

@@ -106,3 +106,30 @@ async def test_file_too_large_for_the_staff_platform_gets_a_note_to_the_sender(s
     async with store.transaction() as tx:
         [first] = (await tx.messages.list(1))[:1]
     assert first.attachments == (video, small)  # the ticket keeps the record of both
+
+
+async def test_input_only_postgresql_would_refuse_is_normalized_at_the_door(store):
+    """Regression: a display name over 255 characters, a lone surrogate or NUL characters took
+    the apology path on PostgreSQL (and only there)."""
+    bot = Harness(store)
+    message = bot.user_message("/new broken \ud800 printer\x00 on floor 3")
+    sender = message.sender.__class__(message.sender.external_id, "N" * 300 + "\x00\udfff", "en")
+    files = (Attachment("document", "f1", "log\x00\ud83d.txt", channel="memory"),)
+    hostile = message.__class__(**{**message.__dict__, "sender": sender, "attachments": files})
+    await bot.deliver(hostile)
+    assert "ticket #1" in bot.to_user()[-1]
+    assert "broken \ufffd printer on floor 3" in bot.to_staff()[0].message.text
+    async with store.transaction() as tx:
+        user = await tx.users.find("memory", "u1")
+        assert len(user.display_name) == 255 and "\x00" not in user.display_name
+        [first] = await tx.messages.list(1)
+        assert first.attachments[0].file_name == "log\ufffd.txt"
+        assert [a for a in await tx.audit.list() if a.action == "message.failed"] == []
+
+
+async def test_a_category_longer_than_a_ticket_may_keep_is_refused(store):
+    bot = Harness(store)
+    await bot.user_says("/faq_add\nQ: printer?\nA: restart it\ncat: " + "c" * 65, user=ADMIN)
+    assert "category" in bot.to_user(ADMIN)[-1]
+    async with store.transaction() as tx:
+        assert await tx.faq.list() == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +17,7 @@ from core.messages import ConversationRef, IncomingMessage
 from core.router import Router
 from core.staff.chat import StaffFlow
 from core.store import Store, StoreUnavailable
+from core.text import clean, shorten
 from core.tickets.desk import TicketDesk
 from core.turn import Turn
 from core.work import UnitOfWork, Work
@@ -34,9 +34,7 @@ STORE_RETRY_MAX = 2.0
 STORE_WAIT_SECONDS = 30.0
 # A message that fails alone this many times, the same way, is poison (see handle_batch).
 POISON_ATTEMPTS = 3
-# C0 control characters except tab/newline/carriage return: PostgreSQL rejects NUL in text and
-# none of them means anything in a chat message.
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+DISPLAY_NAME_LENGTH = 255  # the longest name a user record keeps
 
 
 @dataclass(eq=False)
@@ -255,8 +253,20 @@ class ConversationEngine:
 
 
 def _sanitized(message: IncomingMessage) -> IncomingMessage:
-    text = _CONTROL_CHARS.sub("", message.text or "")
-    return message if text == message.text else dataclasses.replace(message, text=text)
+    """Hostile or odd input normalized at the door, so that no database refuses it later: no
+    control characters or lone surrogates, a display name that fits its column."""
+    sender = message.sender
+    name = shorten(clean(sender.display_name or ""), DISPLAY_NAME_LENGTH)
+    return dataclasses.replace(
+        message,
+        text=clean(message.text or ""),
+        button_payload=clean(message.button_payload) if message.button_payload else None,
+        sender=dataclasses.replace(sender, display_name=name),
+        attachments=tuple(
+            dataclasses.replace(a, file_name=clean(a.file_name) if a.file_name else a.file_name)
+            for a in message.attachments
+        ),
+    )
 
 
 def _message_dict(message: IncomingMessage) -> dict:

@@ -26,6 +26,7 @@ _KEYS = {
     "enabled": "enabled", "включено": "enabled",
 }  # fmt: skip
 _KEY_LINE = re.compile(r"^\s*([^\W\d_]+)\s*:\s?(.*)$")
+CATEGORY_LENGTH = 64  # as long as a ticket's category may be
 _YES = {"yes", "y", "true", "on", "1", "да", "вкл"}
 _NO = {"no", "n", "false", "off", "0", "нет", "выкл"}
 
@@ -84,6 +85,10 @@ def parse_faq_fields(text: str) -> FaqFields:
         variants=[v for v in (" ".join(p).strip() for p in variants) if v],
         category=joined("category"),
     )
+    if fields.category is not None and (
+        len(fields.category) > CATEGORY_LENGTH or "\n" in fields.category
+    ):
+        raise FaqFormatError("category")
     language = joined("language")
     if language is not None:
         fields.language = language.lower()
