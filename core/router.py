@@ -49,6 +49,9 @@ class Router:
         self.roles = roles
         self._routes: dict[tuple[str, Place], Route] = {}
         self._order: list[Route] = []
+        # Whether the speaker may act on that ticket from where they are (support lines are an
+        # access boundary); answers the refusal itself. None: everyone may.
+        self.ticket_access: Callable[[Turn, Ticket], Awaitable[bool]] | None = None
 
     def add(
         self,
@@ -97,6 +100,8 @@ class Router:
                 return True
             rest = command.args.split(None, 1)[1] if len(command.words) > 1 else ""
             command = Command(command.name, rest.strip())
+        if self.ticket_access is not None and not await self.ticket_access(turn, ticket):
+            return True
         await route.handler(turn, command, ticket)  # type: ignore[call-arg]
         return True
 

@@ -315,3 +315,28 @@ async def test_a_staff_chat_of_any_line_is_not_a_user_conversation(store):
     assert user is not None and user.chat is None  # staff, not a user conversation
     assert other.to_chat(L2_CHAT.chat_id) == []
     assert STAFF_CHAT not in {d.message.conversation.chat_id for d in other.deliveries}
+
+
+async def test_an_agent_acts_only_on_tickets_of_their_lines_chat(store):
+    """Regression: after an escalation an L1 agent could still answer from the old thread, and
+    '/close 1' typed in any line's chat acted on any ticket."""
+    bot, other = helpdesk(store, bootstrap_roles={(OTHER, "sue"): frozenset({"supervisor"})})
+    await bot.user_says("/new the printer prints only blank pages")
+    await bot.agent_replies("/escalate needs a technician", ticket=1)
+    to_user = len(bot.to_user())
+
+    await bot.agent_replies("Try turning it off and on", ticket=1)  # from L1's old thread
+    assert len(bot.to_user()) == to_user
+    assert bot.to_staff()[-1].message.text.startswith("Ticket #1 is with line L2 now")
+    await bot.deliver(bot.staff_message("/close 1 done"))  # L1's chat, outside a thread
+    assert (await get_ticket(store)).status.is_active
+
+    await bot.user_says("/new the badge reader at the door is dead", user="u2")
+    await bot.deliver(in_chat(L2_CHAT, "/priority 2 urgent", "olga"))  # L2 chat, an L1 ticket
+    assert (await get_ticket(store, 2)).priority == Priority.NORMAL
+    assert other.texts_to(L2_CHAT.chat_id)[-1].startswith("Ticket #2 is with line L1 now")
+
+    await bot.deliver(in_chat(L2_CHAT, "/priority 2 urgent", "sue"))  # supervisors: anywhere
+    assert (await get_ticket(store, 2)).priority == Priority.URGENT
+    await bot.deliver(in_chat(L2_CHAT, "/close 1 fixed it", "olga"))  # its own line: fine
+    assert not (await get_ticket(store)).status.is_active

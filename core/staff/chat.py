@@ -27,6 +27,7 @@ class StaffFlow:
     def register(self, router: Router) -> None:
         router.add("help", self._help, place=Place.STAFF)
         router.add("start", self._help, place=Place.STAFF)
+        router.ticket_access = self.may_act_on
 
     async def handle(self, turn: Turn) -> None:
         message = turn.message
@@ -43,10 +44,29 @@ class StaffFlow:
         action = self.desk.staff_text("staff.action_reply")
         if not await self.roles.require(turn, Role.AGENT, "reply", True, action):
             return
+        if not await self.may_act_on(turn, ticket):
+            return
         if message.text.startswith(NOTE_PREFIX):
             await self.desk.add_note(turn, ticket, message.text[len(NOTE_PREFIX) :].strip())
         elif message.text.strip() or message.attachments:
             await self.desk.relay_agent_reply(turn, ticket, message.text, message.attachments)
+
+    async def may_act_on(self, turn: Turn, ticket: Ticket) -> bool:
+        """Agents act on the tickets of the line whose chat they write in; supervisors and
+        admins everywhere. A reply in a thread the ticket has left says where it went."""
+        here = self.desk.lines.of_chat(turn.message.conversation)
+        owner = self.desk.lines.of_ticket(ticket)
+        if here is None or here.name == owner.name:
+            return True
+        if Role.SUPERVISOR in await self.roles.held(turn, in_staff_chat=True):
+            return True
+        log.info(
+            "refused: ticket of another line",
+            extra={"ticket": ticket.id, "line": owner.name, "chat_line": here.name},
+        )
+        key = "staff.ticket_in_other_line"
+        await turn.reply(self.desk.staff_text(key, number=ticket.number, line=owner.name))
+        return False
 
     async def _help(self, turn: Turn, command: Command) -> None:
         await turn.reply(await self.router.help_text(turn, Place.STAFF))
