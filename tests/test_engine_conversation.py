@@ -278,6 +278,41 @@ async def test_staff_chat_that_changed_its_id_is_followed(store):
     assert restarted.engine.staff_chat == ConversationRef(CHANNEL, "staff-new")
 
 
+async def test_another_process_follows_a_staff_chat_that_moved(store):
+    """Regression: only the process that saw the migration followed it; the other one dropped
+    agents' replies from the new chat and kept sending into the dead one."""
+    first, second = Harness(store), Harness(store)
+    await first.user_says("/new the scanner is offline")
+    thread = first.thread_of(1)
+    await first.deliver(
+        IncomingMessage(
+            update_id="migration-1",
+            conversation=ConversationRef(CHANNEL, "staff"),
+            sender=Sender("system"),
+            is_private=False,
+            migrated_to_chat_id="staff-new",
+        )
+    )
+    answer = IncomingMessage(
+        update_id="s-new-1",
+        conversation=ConversationRef(CHANNEL, "staff-new", thread),
+        sender=Sender("agent1", "Agent1"),
+        text="Rebooting it now",
+        is_private=False,
+    )
+    await second.deliver(answer)  # a miss: the second process looks the move up
+    assert "Rebooting it now" in second.to_user()[-1]
+    assert second.engine.staff_chat == ConversationRef(CHANNEL, "staff-new")
+
+    third = Harness(store)
+    await third.engine.load_state()
+    assert third.engine.staff_chat == ConversationRef(CHANNEL, "staff-new")
+    fourth = Harness(store)  # as if running since before the move: the periodic refresh
+    assert fourth.engine.staff_chat == ConversationRef(CHANNEL, "staff")
+    await fourth.engine.refresh_knowledge()
+    assert fourth.engine.staff_chat == ConversationRef(CHANNEL, "staff-new")
+
+
 async def test_hello_as_the_first_message_is_greeted_once(store):
     bot = Harness(store)
     await bot.user_says("hello")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ from core.domain import FaqDraft, FaqEntry
 from knowledge import sample_faq_path
 from knowledge.io import KnowledgeFileError, read_entries, write_entries
 from knowledge.matcher import DEFAULT_ANSWER_THRESHOLD, FuzzyMatcher
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 ENTRIES = [
     FaqEntry(
@@ -210,3 +214,22 @@ def test_the_sample_knowledge_base_is_valid_and_answers_its_own_questions() -> N
         top = matcher.match(source.question, source.language)[0]
         assert top.entry_id == source.id
         assert top.confidence >= DEFAULT_ANSWER_THRESHOLD
+
+
+async def test_two_processes_starting_on_an_empty_database_load_the_sample_once(database_url):
+    """Regression: both loaded it, and the knowledge base held every article twice."""
+    from bot.knowledge_files import seed_sample_if_empty
+    from storage import open_store
+
+    first, second = await open_store(database_url), await open_store(database_url)
+    try:
+        loaded = await asyncio.gather(
+            seed_sample_if_empty(first, NOW), seed_sample_if_empty(second, NOW)
+        )
+        async with first.transaction() as tx:
+            entries = await tx.faq.list()
+    finally:
+        await first.close()
+        await second.close()
+    assert sorted(loaded) == [False, True]
+    assert len(entries) == len(read_entries(sample_faq_path()))

@@ -16,7 +16,7 @@ from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef, IncomingMessage
 from core.router import Router
 from core.staff.chat import StaffFlow
-from core.store import Store, StoreUnavailable
+from core.store import Store, StoreUnavailable, Transaction
 from core.text import clean, shorten
 from core.tickets.desk import TicketDesk
 from core.turn import Turn
@@ -71,27 +71,32 @@ class ConversationEngine:
         async with self.store.transaction() as tx:
             self._faq_revision = await tx.faq.revision()
             entries = await tx.faq.list(include_disabled=False)
-            aliases = {
-                line.chat: await tx.links.chat_aliases(line.chat.channel)
-                for line in self.desk.lines
-            }
+            await self._follow_moved_chats(tx)
         self.knowledge.load(entries)
-        for chat, moved in aliases.items():
-            if chat.chat_id in moved:
-                self._follow_chat(chat.channel, chat.chat_id, moved[chat.chat_id])
         return len(self.knowledge.entries)
 
     async def refresh_knowledge(self) -> int:
-        """Apply knowledge-base edits made by another process (several bot processes on one
-        PostgreSQL database). Cheap when nothing changed: one read of the revision counter;
-        otherwise only the changed entries are re-indexed. Returns how many changed."""
+        """Apply what another process changed (several bot processes on one PostgreSQL
+        database): knowledge-base edits, and staff chats that moved (a Telegram group upgraded
+        to a supergroup). Cheap when nothing changed: one read of the revision counter and of
+        the chat aliases; only changed entries are re-indexed. Returns how many changed."""
         async with self.store.transaction() as tx:
+            await self._follow_moved_chats(tx)
             revision = await tx.faq.revision()
             if revision == self._faq_revision:
                 return 0
             entries = await tx.faq.list(include_disabled=False)
         self._faq_revision = revision
         return self.knowledge.sync(entries)
+
+    async def _follow_moved_chats(self, tx: Transaction) -> bool:
+        """Staff chats whose id changed, recorded by whichever process saw the change, are
+        followed here too. True when one was."""
+        followed = False
+        for channel in {line.chat.channel for line in self.desk.lines}:
+            for old, new in (await tx.links.chat_aliases(channel)).items():
+                followed |= self.desk.lines.move_chat(channel, old, new)
+        return followed
 
     @property
     def staff_chat(self) -> ConversationRef:
@@ -180,7 +185,10 @@ class ConversationEngine:
             return
         is_staff = self._is_staff_chat(conversation)
         if not is_staff and not message.is_private:
-            return  # a group the bot was added to that is not the staff chat
+            # A staff chat that moved, seen by another process first: follow it, then go on.
+            if not await self._follow_moved_chats(tx) or not self._is_staff_chat(conversation):
+                return  # a group the bot was added to that is not the staff chat
+            is_staff = True
         sender = message.sender
         user, created = await tx.users.upsert(
             conversation.channel,
