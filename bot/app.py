@@ -69,6 +69,7 @@ async def build_app(
             backoff_max=outbox.backoff_max_seconds,
             lease_seconds=outbox.lease_seconds,
             concurrency=outbox.concurrency,
+            owner=settings.engine.instance_name,
         ),
         clock,
     )

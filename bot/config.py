@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time, timedelta
@@ -504,6 +505,11 @@ class ReportsSettings(Section):
 class EngineSettings(Section):
     batch_size: int = Field(64, ge=1)
     workers: int = Field(1, ge=1)
+    instance: str = Field("", max_length=100)  # "": the host's name
+
+    @property
+    def instance_name(self) -> str:
+        return self.instance or socket.gethostname()
 
 
 class OutboxSettings(Section):

@@ -121,6 +121,16 @@ class OutgoingMessage:
     thread_title: str | None = None
     extra: dict = field(default_factory=dict)
 
+    @property
+    def lane(self) -> str:
+        """Where this message keeps its order within its chat: a ticket's thread in a staff
+        chat, a thread, or the chat itself (""). One lane's trouble never holds up another."""
+        if self.to_staff and self.ticket_id is not None:
+            return f"ticket:{self.ticket_id}"
+        if self.conversation.thread_id:
+            return f"thread:{self.conversation.thread_id}"
+        return ""
+
 
 @dataclass(frozen=True)
 class SentMessage:

@@ -250,12 +250,20 @@ class Outbox(Protocol):
         """Queue several messages in order, in one round trip."""
 
     async def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int, per_chat: int = 1
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        per_lane: int = 1,
+        owner: str = "",
     ) -> list[OutboxItem]:
-        """Pending items that may be sent now, from at most `limit` chats: for each chat
-        (channel, chat_id) its oldest pending items in order, at most `per_chat`, up to the
-        first one that is not due or is leased by another sender. The returned items are leased
-        until `lease_until`."""
+        """Pending items that may be sent now, from at most `limit` lanes: for each lane of a
+        chat (channel, chat_id, `OutgoingMessage.lane`) its oldest pending items in order, at
+        most `per_lane`, up to the first one that is not due or is leased by another sender.
+        The returned items are leased to `owner` until `lease_until`."""
+
+    async def release_held_by(self, owner: str) -> int:
+        """Free every lease `owner` holds (a restarted sender's leftovers); returns how many."""
 
     async def release(self, item_ids: Sequence[int]) -> None:
         """Give claimed, still pending items back without counting an attempt."""

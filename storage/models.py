@@ -220,11 +220,12 @@ class OutboxRow(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        # The head of each chat's queue (claim_due_outbox), over pending rows only.
+        # The head of each lane's queue (Outbox.claim_due), over pending rows only.
         Index(
-            "ix_outbox_pending_chat",
+            "ix_outbox_pending_lane",
             "channel",
             "chat_id",
+            "lane",
             "id",
             sqlite_where=PENDING_ONLY,
             postgresql_where=PENDING_ONLY,
@@ -242,6 +243,8 @@ class OutboxRow(Base):
     channel: Mapped[str] = mapped_column(String(32))
     chat_id: Mapped[str] = mapped_column(String(128))
     thread_id: Mapped[str | None] = mapped_column(String(128))
+    # The order of sends is kept per lane of a chat (OutgoingMessage.lane).
+    lane: Mapped[str] = mapped_column(String(160), default="", server_default="")
     text: Mapped[str] = mapped_column(Text)
     ticket_id: Mapped[int | None] = mapped_column(Integer)
     # The rest of the OutgoingMessage: buttons, attachments, reply_to_message_id, to_staff,
@@ -252,6 +255,7 @@ class OutboxRow(Base):
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    leased_by: Mapped[str | None] = mapped_column(String(128))  # the sender holding the lease
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from channels.memory import RecordingAdapter
 from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import NewTicket, OutboxStatus, Priority
@@ -292,3 +294,52 @@ async def test_a_part_that_failed_is_resent_alone_and_every_sent_part_is_linked(
     assert await _linked(bot, "c1", [d.message_id for d in sent]) == [ticket] * 3
     row = await _status(bot, item)
     assert row.status == OutboxStatus.SENT and row.parts_sent == 3
+
+
+async def _with_two_tickets(store) -> Harness:
+    bot = Harness(store)
+    await bot.user_says("/new one", user="a")
+    await bot.user_says("/new two", user="b")
+    return bot
+
+
+def _about(bot: Harness) -> list[str]:
+    """What reached the staff chat after the two announcements."""
+    return [t for t in bot.adapter.texts_to("staff") if not t.startswith("🆕")]
+
+
+async def test_one_tickets_stuck_thread_does_not_hold_up_the_others(store):
+    """Regression: after a kill -9 the dead sender's leases held the whole staff chat for a
+    minute, because the order was kept per chat; now it is kept per lane (a ticket's thread)."""
+    bot = await _with_two_tickets(store)
+    stuck = await _enqueue(bot, "staff", "about ticket 1", ticket_id=1, to_staff=True)
+    await _enqueue(bot, "staff", "more about ticket 1", ticket_id=1, to_staff=True)
+    await _enqueue(bot, "staff", "about ticket 2", ticket_id=2, to_staff=True)
+    async with store.transaction() as tx:  # a sender that died holding ticket 1's head
+        lease = bot.clock() + timedelta(seconds=60)
+        [claimed] = await tx.outbox.claim_due(bot.clock(), lease, 1, owner="dead-process")
+    assert claimed.id == stuck
+    await bot.flush()
+    assert _about(bot) == ["about ticket 2"]  # ticket 1 waits, in order
+
+
+async def test_a_restarted_sender_frees_its_own_leases_at_once(store):
+    bot = Harness(store)
+    await _enqueue(bot, "c1", "claimed, then the process was killed")
+    async with store.transaction() as tx:
+        lease = bot.clock() + timedelta(seconds=60)
+        await tx.outbox.claim_due(bot.clock(), lease, 10, owner=bot.sender.config.owner)
+    restarted = OutboxSender(store, {CHANNEL: bot.adapter}, bot.sender.config, bot.clock)
+    await restarted.deliver_due()  # no minute-long wait for the lease
+    assert bot.adapter.texts_to("c1") == ["claimed, then the process was killed"]
+
+
+async def test_lanes_of_one_chat_take_turns(store):
+    bot = await _with_two_tickets(store)
+    for n in range(3):
+        await _enqueue(bot, "staff", f"t1 #{n}", ticket_id=1, to_staff=True)
+    await _enqueue(bot, "staff", "t2 #0", ticket_id=2, to_staff=True)
+    await bot.flush()
+    texts = _about(bot)
+    assert texts.index("t2 #0") < texts.index("t1 #2")  # not behind ticket 1's whole backlog
+    assert [t for t in texts if t.startswith("t1")] == ["t1 #0", "t1 #1", "t1 #2"]

@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,8 +36,12 @@ class OutboxConfig:
     lease_seconds: float = 60.0
     batch_size: int = 100
     concurrency: int = 100  # sends in flight at once (per-chat platform limits still apply)
-    # Items of one chat sent in one round, in order (fewer rounds when replies queue up).
-    per_chat_batch: int = 10
+    # Items of one lane (a ticket's thread, a chat) claimed in one round, in order (fewer rounds
+    # when replies queue up).
+    per_lane_batch: int = 10
+    # Who holds the leases this sender takes: a restarted sender frees its own at once. Give
+    # each process on one database its own name (bot.app uses [engine] instance).
+    owner: str = "outbox"
     # After a partial round, wait this long for more replies to gather: under load, fewer and
     # bigger rounds leave the database to the engine (SQLite has one writer).
     linger: float = 0.02
@@ -71,10 +75,21 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._limiters = {name: RateLimiter(a.rate_limits) for name, a in self.adapters.items()}
         self._in_flight = asyncio.Semaphore(config.concurrency)
+        self._leases_freed = False
 
     def wake(self) -> None:
         """Something was queued: do not wait for the next poll."""
         self._wake.set()
+
+    async def free_leftover_leases(self) -> int:
+        """What this sender had claimed before a crash (kill -9) is free again at once, instead
+        of holding its threads up until the leases expire."""
+        async with self.store.transaction() as tx:
+            freed = await tx.outbox.release_held_by(self.config.owner)
+        if freed:
+            log.warning("outbox leases of a previous run freed", extra={"items": freed})
+        self._leases_freed = True
+        return freed
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -98,11 +113,17 @@ class OutboxSender:
 
     async def deliver_due(self) -> int:
         """One round; returns how many items were attempted."""
+        if not self._leases_freed:
+            await self.free_leftover_leases()
         now = self.clock()
         lease_until = now + timedelta(seconds=self.config.lease_seconds)
         async with self.store.transaction() as tx:
             items = await tx.outbox.claim_due(
-                now, lease_until, self.config.batch_size, self.config.per_chat_batch
+                now,
+                lease_until,
+                self.config.batch_size,
+                self.config.per_lane_batch,
+                self.config.owner,
             )
             anchors: dict[tuple, MessageLink | None] = {}
             for key in filter(None, map(_anchor_key, items)):
@@ -110,11 +131,11 @@ class OutboxSender:
                     anchors[key] = await tx.links.find_anchor(*key)
         if not items:
             return 0
-        queues: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
-        for item in items:  # claimed oldest first: each chat's queue is in order
+        chats: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
+        for item in items:  # claimed oldest first: each lane's queue is in order
             conversation = item.message.conversation
-            queues[(conversation.channel, conversation.chat_id)].append(item)
-        results = await asyncio.gather(*(self._deliver_chat(q, anchors) for q in queues.values()))
+            chats[(conversation.channel, conversation.chat_id)].append(item)
+        results = await asyncio.gather(*(self._deliver_chat(q, anchors) for q in chats.values()))
         outcomes = [outcome for attempted, _ in results for outcome in attempted]
         async with self.store.transaction() as tx:
             now = self.clock()
@@ -129,24 +150,41 @@ class OutboxSender:
         return len(outcomes)
 
     async def _deliver_chat(
-        self, queue: list[OutboxItem], anchors: dict[tuple, MessageLink | None]
+        self, items: list[OutboxItem], anchors: dict[tuple, MessageLink | None]
     ) -> tuple[list[_Outcome], list[OutboxItem]]:
-        """Send one chat's claimed items in order; stop at the first that did not go out, or
-        before one the platform's pacing would make wait (the next round takes it, so a slow
-        chat never holds up the others). Returns (outcomes, items left untouched)."""
+        """Send one chat's claimed items, its lanes (a ticket's thread, ...) in turn and each
+        lane in order: one busy thread never starves the others. A lane stops at its first item
+        that did not go out; the chat stops before an item the platform's pacing would make wait
+        (the next round takes it, so a slow chat never holds up the others). Returns (outcomes,
+        items left untouched)."""
+        lanes: dict[str, deque[OutboxItem]] = defaultdict(deque)
+        for item in items:
+            lanes[item.message.lane].append(item)
         outcomes: list[_Outcome] = []
-        for index, item in enumerate(queue):
-            if index > 0 and self._must_wait(item):
-                return outcomes, queue[index:]
-            key = _anchor_key(item)
-            outcome = await self._bounded(item, anchors.get(key) if key else None)
-            outcomes.append(outcome)
-            for link in outcome.links:  # a new thread: the chat's next items go into it
-                if link.is_anchor:
-                    anchors[(link.ticket_id, link.channel, link.chat_id)] = link
-            if not outcome.done:
-                return outcomes, queue[index + 1 :]
-        return outcomes, []
+        left: list[OutboxItem] = []
+        while lanes:
+            for lane, queue in list(lanes.items()):
+                if outcomes and self._must_wait(queue[0]):
+                    left += [item for rest in lanes.values() for item in rest]
+                    return outcomes, left
+                outcome = await self._send_next(queue.popleft(), anchors)
+                outcomes.append(outcome)
+                if not outcome.done:
+                    left += queue
+                    queue.clear()
+                if not queue:
+                    del lanes[lane]
+        return outcomes, left
+
+    async def _send_next(
+        self, item: OutboxItem, anchors: dict[tuple, MessageLink | None]
+    ) -> _Outcome:
+        key = _anchor_key(item)
+        outcome = await self._bounded(item, anchors.get(key) if key else None)
+        for link in outcome.links:  # a new thread: the ticket's next items go into it
+            if link.is_anchor:
+                anchors[(link.ticket_id, link.channel, link.chat_id)] = link
+        return outcome
 
     def _must_wait(self, item: OutboxItem) -> bool:
         limiter = self._limiters.get(item.message.conversation.channel)

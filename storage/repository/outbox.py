@@ -1,8 +1,11 @@
 """The outbox: messages written by the core inside its transaction, delivered later by a sender.
 
-Per chat the queue is strictly ordered: only the oldest pending item of a chat (its head) may be
-sent, so a message that waits for a retry holds back the ones after it. Senders lease what they
-claim (`locked_until`); an expired lease (a crashed sender) makes the item claimable again.
+Per lane of a chat (a ticket's thread in a staff chat, a thread, the chat itself: see
+`OutgoingMessage.lane`) the queue is strictly ordered: only the oldest pending item of a lane
+(its head) may be sent, so a message that waits for a retry holds back the ones after it in its
+lane, and nothing else. Senders lease what they claim (`locked_until`, `leased_by`); an expired
+lease (a crashed sender) makes the item claimable again, and a restarted sender frees its own
+leases at once.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def _row(message: OutgoingMessage, now: datetime) -> dict:
         "channel": conversation.channel,
         "chat_id": conversation.chat_id,
         "thread_id": conversation.thread_id,
+        "lane": message.lane,
         "text": message.text,
         "ticket_id": message.ticket_id,
         "payload": outgoing_payload(message),
@@ -51,6 +55,7 @@ def _row(message: OutgoingMessage, now: datetime) -> dict:
         "parts_sent": 0,
         "next_attempt_at": now,
         "locked_until": None,
+        "leased_by": None,
         "last_error": None,
         "created_at": now,
         "sent_at": None,
@@ -63,6 +68,7 @@ def _build_claim_heads():
         older.c.status == PENDING,
         older.c.channel == outbox.c.channel,
         older.c.chat_id == outbox.c.chat_id,
+        older.c.lane == outbox.c.lane,
         older.c.id < outbox.c.id,
     )
     claimable = (
@@ -77,7 +83,7 @@ def _build_claim_heads():
         .limit(bindparam("claim_limit"))
         # PostgreSQL: a second sender skips rows being claimed right now instead of waiting;
         # its own NOT EXISTS still sees them pending, so it never takes the next item of that
-        # chat. SQLite ignores this: its write transactions are serialized.
+        # lane. SQLite ignores this: its write transactions are serialized.
         .with_for_update(skip_locked=True)
         # Evaluated once. As `id IN (subquery)` PostgreSQL may re-run the subquery while
         # updating; rows this statement already updated are then skipped by FOR UPDATE and the
@@ -88,34 +94,40 @@ def _build_claim_heads():
     return (
         update(outbox)
         .where(outbox.c.id == heads.c.id)
-        .values(locked_until=bindparam("lease_until"))
+        .values(locked_until=bindparam("lease_until"), leased_by=bindparam("owner"))
         .returning(*outbox.c)
     )
 
 
 _CLAIM_HEADS = _build_claim_heads()
 
-# The pending items that follow the claimed heads in their chats, oldest first per chat.
+# The pending items that follow the claimed heads in their lanes, oldest first per lane.
+_LANE = tuple_(outbox.c.channel, outbox.c.chat_id, outbox.c.lane)
 _FOLLOWERS = (
     select(outbox)
     .where(
         outbox.c.status == PENDING,
         outbox.c.id.not_in(bindparam("head_ids", expanding=True)),
-        tuple_(outbox.c.channel, outbox.c.chat_id).in_(bindparam("chats", expanding=True)),
+        _LANE.in_(bindparam("lanes", expanding=True)),
     )
-    .order_by(outbox.c.channel, outbox.c.chat_id, outbox.c.id)
+    .order_by(outbox.c.channel, outbox.c.chat_id, outbox.c.lane, outbox.c.id)
 )
 _LEASE = (
     update(outbox)
     .where(outbox.c.id.in_(bindparam("item_ids", expanding=True)))
-    .values(locked_until=bindparam("lease_until"))
+    .values(locked_until=bindparam("lease_until"), leased_by=bindparam("owner"))
+)
+_RELEASE_HELD_BY = (
+    update(outbox)
+    .where(outbox.c.leased_by == bindparam("owner"), outbox.c.status == PENDING)
+    .values(locked_until=None, leased_by=None)
 )
 
 
 _RELEASE = (
     update(outbox)
     .where(outbox.c.id.in_(bindparam("item_ids", expanding=True)), outbox.c.status == PENDING)
-    .values(locked_until=None)
+    .values(locked_until=None, leased_by=None)
 )
 
 
@@ -156,39 +168,47 @@ class OutboxRepository(Repository):
             self.conn.execute(insert(outbox), [_row(m, now) for m in messages])
 
     def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int, per_chat: int = 1
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        per_lane: int = 1,
+        owner: str = "",
     ) -> list[OutboxItem]:
-        """The claimable head of each chat (one indexed statement) and, with `per_chat` > 1, the
-        items right behind each head while they are due and free, up to `per_chat` per chat."""
+        """The claimable head of each lane (one indexed statement) and, with `per_lane` > 1,
+        the items right behind each head while they are due and free, up to `per_lane`."""
         if limit <= 0:
             return []
-        params = {"now": now, "lease_until": lease_until, "claim_limit": limit}
-        heads = [outbox_item_from_row(row) for row in self.conn.execute(_CLAIM_HEADS, params)]
-        if per_chat <= 1 or not heads:
+        params = {"now": now, "lease_until": lease_until, "claim_limit": limit, "owner": owner}
+        head_rows = self.conn.execute(_CLAIM_HEADS, params).all()
+        heads = [outbox_item_from_row(row) for row in head_rows]
+        if per_lane <= 1 or not heads:
             return sorted(heads, key=lambda item: item.id)  # RETURNING has no order
-        chats = {(h.message.conversation.channel, h.message.conversation.chat_id) for h in heads}
-        rows = self.conn.execute(
-            _FOLLOWERS, {"head_ids": [h.id for h in heads], "chats": sorted(chats)}
-        )
-        taken: dict[tuple[str, str], int] = {}
-        stopped: set[tuple[str, str]] = set()
+        lanes = sorted({(row.channel, row.chat_id, row.lane) for row in head_rows})
+        rows = self.conn.execute(_FOLLOWERS, {"head_ids": [h.id for h in heads], "lanes": lanes})
+        taken: dict[tuple[str, str, str], int] = {}
+        stopped: set[tuple[str, str, str]] = set()
         followers = []
         for row in rows:
-            chat = (row.channel, row.chat_id)
-            if chat in stopped or taken.get(chat, 1) >= per_chat:
+            lane = (row.channel, row.chat_id, row.lane)
+            if lane in stopped or taken.get(lane, 1) >= per_lane:
                 continue
             if row.next_attempt_at > now or (
                 row.locked_until is not None and row.locked_until > now
             ):
-                stopped.add(chat)  # the queue of this chat halts here
+                stopped.add(lane)  # the queue of this lane halts here
                 continue
-            taken[chat] = taken.get(chat, 1) + 1
+            taken[lane] = taken.get(lane, 1) + 1
             followers.append(outbox_item_from_row(row))
         if followers:
-            self.conn.execute(
-                _LEASE, {"item_ids": [f.id for f in followers], "lease_until": lease_until}
-            )
+            ids = [f.id for f in followers]
+            self.conn.execute(_LEASE, {"item_ids": ids, "lease_until": lease_until, "owner": owner})
         return sorted(heads + followers, key=lambda item: item.id)
+
+    def release_held_by(self, owner: str) -> int:
+        """Free the leases `owner` held: a sender restarted after a crash takes its claimed
+        items back at once instead of waiting for the leases to expire."""
+        return self.conn.execute(_RELEASE_HELD_BY, {"owner": owner}).rowcount
 
     def release(self, item_ids: Sequence[int]) -> None:
         """Give claimed items back untouched (the sender did not get to them this round)."""
