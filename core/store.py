@@ -265,22 +265,41 @@ class Outbox(Protocol):
     async def release_held_by(self, owner: str) -> int:
         """Free every lease `owner` holds (a restarted sender's leftovers); returns how many."""
 
-    async def release(self, item_ids: Sequence[int]) -> None:
+    async def extend(self, item_ids: Sequence[int], owner: str, lease_until: datetime) -> int:
+        """Lengthen `owner`'s leases of these items (a send that takes long keeps its items);
+        returns how many it still held."""
+
+    # The records below take the sender's name as `owner` (None: unconditionally): they change
+    # an item only while that sender still holds its lease, so a sender that lost it (paused
+    # past the lease) cannot overwrite what the new holder does.
+
+    async def release(self, item_ids: Sequence[int], owner: str | None = None) -> None:
         """Give claimed, still pending items back without counting an attempt."""
 
-    async def mark_progress(self, item_id: int, parts_sent: int) -> None: ...
+    async def mark_progress(
+        self, item_id: int, parts_sent: int, owner: str | None = None
+    ) -> None: ...
 
     async def mark_sent(self, item_id: int, parts_sent: int, now: datetime) -> None: ...
 
-    async def mark_sent_many(self, items: Sequence[tuple[int, int]], now: datetime) -> None:
+    async def mark_sent_many(
+        self, items: Sequence[tuple[int, int]], now: datetime, owner: str | None = None
+    ) -> None:
         """`mark_sent` for many (item id, parts sent) at once."""
 
     async def schedule_retry(
-        self, item_id: int, attempts: int, next_attempt_at: datetime, error: str
+        self,
+        item_id: int,
+        attempts: int,
+        next_attempt_at: datetime,
+        error: str,
+        owner: str | None = None,
     ) -> None:
         """Keep the item pending, release its lease, try again at `next_attempt_at`."""
 
-    async def mark_failed(self, item_id: int, attempts: int, error: str) -> None: ...
+    async def mark_failed(
+        self, item_id: int, attempts: int, error: str, owner: str | None = None
+    ) -> None: ...
 
     async def get(self, item_id: int) -> OutboxItem | None: ...
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 from channels.memory import RecordingAdapter
@@ -9,6 +11,7 @@ from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import NewTicket, OutboxStatus, Priority
 from core.messages import Button, ConversationRef, OutgoingMessage
 from core.ports import PermanentSendError, RateLimits, RetryAfter, TransientSendError
+from core.work import utc_now
 from tests.harness import CHANNEL, Harness
 
 
@@ -343,3 +346,28 @@ async def test_lanes_of_one_chat_take_turns(store):
     texts = _about(bot)
     assert texts.index("t2 #0") < texts.index("t1 #2")  # not behind ticket 1's whole backlog
     assert [t for t in texts if t.startswith("t1")] == ["t1 #0", "t1 #1", "t1 #2"]
+
+
+async def test_a_send_longer_than_the_lease_keeps_its_items(store):
+    """A slow upload or the platform's pacing must not let another sender take the same item
+    and send it twice: the round lengthens its leases while it runs."""
+    slow = RecordingAdapter(CHANNEL)
+    original = slow.send
+
+    async def send_slowly(message, idempotency_key):
+        await asyncio.sleep(2.0)
+        return await original(message, idempotency_key)
+
+    slow.send = send_slowly  # type: ignore[method-assign]
+    quick = OutboxConfig(lease_seconds=1.0)
+    first = OutboxSender(store, {CHANNEL: slow}, replace(quick, owner="first"), utc_now)
+    second = OutboxSender(store, {CHANNEL: slow}, replace(quick, owner="second"), utc_now)
+    async with store.transaction() as tx:
+        await tx.outbox.enqueue(
+            OutgoingMessage(ConversationRef(CHANNEL, "c1"), "big file"), utc_now()
+        )
+    round_one = asyncio.create_task(first.deliver_due())
+    await asyncio.sleep(1.4)  # past the first lease: only the extension keeps the item
+    assert await second.deliver_due() == 0
+    assert await round_one == 1
+    assert slow.texts_to("c1") == ["big file"]

@@ -572,6 +572,40 @@ async def test_a_second_sender_never_claims_what_the_first_holds(database_url: s
         await second.close()
 
 
+async def test_a_sender_that_lost_its_lease_changes_nothing(store: SqlStore) -> None:
+    """Fencing: sender A paused past its lease, B took the item over; what A records later is
+    ignored, and only the holder may extend the lease."""
+    async with store.transaction() as tx:
+        item_id = await tx.outbox.enqueue(message(), NOW)
+        [mine] = await tx.outbox.claim_due(NOW, at(60), 10, owner="a")
+    async with store.transaction() as tx:
+        [taken] = await tx.outbox.claim_due(at(61), at(121), 10, owner="b")
+        assert mine.id == taken.id == item_id
+        await tx.outbox.schedule_retry(item_id, 1, at(200), "late news from a", owner="a")
+        await tx.outbox.mark_failed(item_id, 1, "late news from a", owner="a")
+        await tx.outbox.mark_sent_many([(item_id, 1)], at(62), owner="a")
+        await tx.outbox.release([item_id], owner="a")
+        assert await tx.outbox.extend([item_id], "a", at(300)) == 0
+        assert await tx.outbox.extend([item_id], "b", at(300)) == 1
+        row = await tx.outbox.get(item_id)
+        assert row.status == OutboxStatus.PENDING and row.attempts == 0 and row.last_error is None
+        # B still holds it, now until at(300): nobody else may claim it before then.
+        assert await tx.outbox.claim_due(at(299), at(400), 10, owner="c") == []
+        await tx.outbox.mark_sent_many([(item_id, 1)], at(63), owner="b")
+        assert (await tx.outbox.get(item_id)).status == OutboxStatus.SENT
+
+
+async def test_a_restarted_sender_frees_only_its_own_leases(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        mine = await tx.outbox.enqueue(message("1"), NOW)
+        theirs = await tx.outbox.enqueue(message("2"), NOW)
+        await tx.outbox.claim_due(NOW, at(60), 1, owner="me")
+        await tx.outbox.claim_due(NOW, at(60), 1, owner="them")
+        assert await tx.outbox.release_held_by("me") == 1
+        claimed = await tx.outbox.claim_due(at(1), at(61), 10, owner="me")
+    assert [item.id for item in claimed] == [mine] and theirs != mine
+
+
 async def test_prune_outbox_keeps_pending_items(store: SqlStore) -> None:
     async with store.transaction() as tx:
         sent = await tx.outbox.enqueue(message("A"), NOW)

@@ -14,7 +14,8 @@ import dataclasses
 import logging
 import random
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -135,19 +136,45 @@ class OutboxSender:
         for item in items:  # claimed oldest first: each lane's queue is in order
             conversation = item.message.conversation
             chats[(conversation.channel, conversation.chat_id)].append(item)
-        results = await asyncio.gather(*(self._deliver_chat(q, anchors) for q in chats.values()))
+        async with self._leases_kept([item.id for item in items]):
+            results = await asyncio.gather(
+                *(self._deliver_chat(q, anchors) for q in chats.values())
+            )
         outcomes = [outcome for attempted, _ in results for outcome in attempted]
+        owner = self.config.owner
         async with self.store.transaction() as tx:
             now = self.clock()
             # Every message id of the round in one statement: how agents' replies find tickets.
             await tx.links.add_many([link for outcome in outcomes for link in outcome.links])
             for outcome in outcomes:
                 await self._record(tx, outcome, now)
-            await tx.outbox.mark_sent_many(
-                [(o.item.id, o.parts_sent) for o in outcomes if o.done], now
-            )
-            await tx.outbox.release([item.id for _, left in results for item in left])
+            sent = [(o.item.id, o.parts_sent) for o in outcomes if o.done]
+            await tx.outbox.mark_sent_many(sent, now, owner)
+            await tx.outbox.release([item.id for _, left in results for item in left], owner)
         return len(outcomes)
+
+    @asynccontextmanager
+    async def _leases_kept(self, item_ids: list[int]) -> AsyncIterator[None]:
+        """While a round runs longer than a third of the lease (slow uploads, the platform's
+        pacing), its leases are lengthened, so no other sender takes its items meanwhile."""
+
+        async def keep() -> None:
+            lease = self.config.lease_seconds
+            while True:
+                await asyncio.sleep(lease / 3)
+                until = self.clock() + timedelta(seconds=lease)
+                try:
+                    async with self.store.transaction() as tx:
+                        await tx.outbox.extend(item_ids, self.config.owner, until)
+                except Exception:  # noqa: BLE001 - the database is away: try at the next beat
+                    log.warning("outbox leases could not be extended", exc_info=True)
+
+        keeper = asyncio.create_task(keep())
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
 
     async def _deliver_chat(
         self, items: list[OutboxItem], anchors: dict[tuple, MessageLink | None]
@@ -288,7 +315,7 @@ class OutboxSender:
         if outcome.done:
             return  # marked together with the round's other deliveries
         if outcome.parts_sent != item.parts_sent:
-            await tx.outbox.mark_progress(item.id, outcome.parts_sent)
+            await tx.outbox.mark_progress(item.id, outcome.parts_sent, self.config.owner)
         if outcome.failed:
             log.warning(
                 "outbox item failed for good",
@@ -298,7 +325,8 @@ class OutboxSender:
                     "channel": item.message.conversation.channel,
                 },
             )
-            await tx.outbox.mark_failed(item.id, outcome.attempts, outcome.error or "failed")
+            error = outcome.error or "failed"
+            await tx.outbox.mark_failed(item.id, outcome.attempts, error, self.config.owner)
         else:
             log.info(
                 "outbox item will be retried",
@@ -309,7 +337,11 @@ class OutboxSender:
                 },
             )
             await tx.outbox.schedule_retry(
-                item.id, outcome.attempts, outcome.retry_at, outcome.error or "retry"
+                item.id,
+                outcome.attempts,
+                outcome.retry_at,
+                outcome.error or "retry",
+                self.config.owner,
             )
 
 

@@ -129,15 +129,36 @@ _RELEASE = (
     .where(outbox.c.id.in_(bindparam("item_ids", expanding=True)), outbox.c.status == PENDING)
     .values(locked_until=None, leased_by=None)
 )
+_EXTEND = (
+    update(outbox)
+    .where(
+        outbox.c.id.in_(bindparam("item_ids", expanding=True)),
+        outbox.c.status == PENDING,
+        outbox.c.leased_by == bindparam("holder"),
+    )
+    .values(locked_until=bindparam("lease_until"))
+)
+# Fencing: a sender records what it did only while it still holds the item's lease.
+_HELD = outbox.c.leased_by == bindparam("holder")
+_RELEASE_HELD = _RELEASE.where(_HELD)
 
 
 # SET columns come from the parameters given at execution.
 _UPDATE_ITEM = update(outbox).where(outbox.c.id == bindparam("item_id"))
+_UPDATE_HELD_ITEM = _UPDATE_ITEM.where(_HELD)
 
 
-def _update_item(conn: Connection, item_id: int, **values: object) -> None:
-    if conn.execute(_UPDATE_ITEM, {"item_id": item_id, **values}).rowcount == 0:
-        logger.warning("outbox item %s does not exist", item_id)
+def _update_item(conn: Connection, item_id: int, owner: str | None, **values: object) -> None:
+    """`owner` None: unconditionally; else only while `owner` holds the lease."""
+    if owner is None:
+        statement, params = _UPDATE_ITEM, {"item_id": item_id, **values}
+    else:
+        statement, params = _UPDATE_HELD_ITEM, {"item_id": item_id, "holder": owner, **values}
+    if conn.execute(statement, params).rowcount == 0:
+        logger.warning(
+            "outbox item not updated: gone, or its lease lost",
+            extra={"outbox_id": item_id, "owner": owner},
+        )
 
 
 _MARK_SENT = (
@@ -148,8 +169,10 @@ _MARK_SENT = (
         parts_sent=bindparam("parts"),
         sent_at=bindparam("now"),
         locked_until=None,
+        leased_by=None,
     )
 )
+_MARK_SENT_HELD = _MARK_SENT.where(_HELD)
 
 
 _ITEM_BY_ID = select(outbox).where(outbox.c.id == bindparam("item_id"))
@@ -210,51 +233,70 @@ class OutboxRepository(Repository):
         items back at once instead of waiting for the leases to expire."""
         return self.conn.execute(_RELEASE_HELD_BY, {"owner": owner}).rowcount
 
-    def release(self, item_ids: Sequence[int]) -> None:
+    def release(self, item_ids: Sequence[int], owner: str | None = None) -> None:
         """Give claimed items back untouched (the sender did not get to them this round)."""
-        if item_ids:
+        if not item_ids:
+            return
+        if owner is None:
             self.conn.execute(_RELEASE, {"item_ids": list(item_ids)})
+        else:
+            self.conn.execute(_RELEASE_HELD, {"item_ids": list(item_ids), "holder": owner})
 
-    def mark_progress(self, item_id: int, parts_sent: int) -> None:
-        _update_item(self.conn, item_id, parts_sent=parts_sent)
+    def extend(self, item_ids: Sequence[int], owner: str, lease_until: datetime) -> int:
+        if not item_ids:
+            return 0
+        params = {"item_ids": list(item_ids), "holder": owner, "lease_until": lease_until}
+        return self.conn.execute(_EXTEND, params).rowcount
 
-    def mark_sent_many(self, items: Sequence[tuple[int, int]], now: datetime) -> None:
+    def mark_progress(self, item_id: int, parts_sent: int, owner: str | None = None) -> None:
+        _update_item(self.conn, item_id, owner, parts_sent=parts_sent)
+
+    def mark_sent_many(
+        self, items: Sequence[tuple[int, int]], now: datetime, owner: str | None = None
+    ) -> None:
         """(item id, parts sent) pairs, in one statement (executemany)."""
-        if items:
-            self.conn.execute(
-                _MARK_SENT, [{"item_id": i, "parts": p, "now": now} for i, p in items]
-            )
+        if not items:
+            return
+        rows = [{"item_id": i, "parts": p, "now": now} for i, p in items]
+        if owner is None:
+            self.conn.execute(_MARK_SENT, rows)
+        else:
+            self.conn.execute(_MARK_SENT_HELD, [row | {"holder": owner} for row in rows])
 
     def mark_sent(self, item_id: int, parts_sent: int, now: datetime) -> None:
-        _update_item(
-            self.conn,
-            item_id,
-            status=OutboxStatus.SENT.value,
-            parts_sent=parts_sent,
-            sent_at=now,
-            locked_until=None,
-        )
+        self.mark_sent_many([(item_id, parts_sent)], now)
 
     def schedule_retry(
-        self, item_id: int, attempts: int, next_attempt_at: datetime, error: str
+        self,
+        item_id: int,
+        attempts: int,
+        next_attempt_at: datetime,
+        error: str,
+        owner: str | None = None,
     ) -> None:
         _update_item(
             self.conn,
             item_id,
+            owner,
             attempts=attempts,
             next_attempt_at=next_attempt_at,
             last_error=error,
             locked_until=None,
+            leased_by=None,
         )
 
-    def mark_failed(self, item_id: int, attempts: int, error: str) -> None:
+    def mark_failed(
+        self, item_id: int, attempts: int, error: str, owner: str | None = None
+    ) -> None:
         _update_item(
             self.conn,
             item_id,
+            owner,
             status=OutboxStatus.FAILED.value,
             attempts=attempts,
             last_error=error,
             locked_until=None,
+            leased_by=None,
         )
 
     def get(self, item_id: int) -> OutboxItem | None:
