@@ -4,7 +4,8 @@
 platform only after that). Messages are spread over worker lanes by user: one user's messages
 are handled strictly in order, one at a time (a burst never opens two tickets), while different
 users proceed in parallel. Each lane hands everything that queued up meanwhile to the engine as
-one batch: one transaction for many messages (group commit).
+one batch: one transaction for many messages (group commit), the users taking turns in it, so
+one user's flood does not hold the others up.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from core.conversation.engine import ConversationEngine
@@ -26,13 +28,61 @@ class _Pending:
     done: asyncio.Future
 
 
+class _FairQueue:
+    """A lane's waiting messages, per user. A batch takes the users in turn, each user's
+    messages in order: one user's flood (thousands queued) never delays another user's
+    message by more than one turn."""
+
+    def __init__(self) -> None:
+        self._by_user: OrderedDict[tuple[str, str], deque[_Pending]] = OrderedDict()
+        self._ready = asyncio.Event()
+        self._unfinished = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def put(self, pending: _Pending) -> None:
+        self._by_user.setdefault(pending.message.user_key, deque()).append(pending)
+        self._unfinished += 1
+        self._idle.clear()
+        self._ready.set()
+
+    async def take(self, limit: int) -> list[_Pending]:
+        """At least one message, at most `limit`, the users taking turns."""
+        while not self._by_user:
+            self._ready.clear()
+            await self._ready.wait()
+        batch: list[_Pending] = []
+        while self._by_user and len(batch) < limit:
+            for user in list(self._by_user):
+                waiting = self._by_user[user]
+                batch.append(waiting.popleft())
+                if not waiting:
+                    del self._by_user[user]
+                if len(batch) == limit:
+                    break
+        # Each user's turn moves to the back: the next batch starts with someone else.
+        for pending in batch:
+            user = pending.message.user_key
+            if user in self._by_user:
+                self._by_user.move_to_end(user)
+        return batch
+
+    def task_done(self) -> None:
+        self._unfinished -= 1
+        if self._unfinished == 0:
+            self._idle.set()
+
+    async def join(self) -> None:
+        await self._idle.wait()
+
+
 class Ingest:
     def __init__(self, engine: ConversationEngine, lanes: int = 1, batch_size: int = 64) -> None:
         if lanes < 1 or batch_size < 1:
             raise ValueError("lanes and batch_size must be positive")
         self.engine = engine
         self.batch_size = batch_size
-        self._queues: list[asyncio.Queue[_Pending]] = [asyncio.Queue() for _ in range(lanes)]
+        self._queues = [_FairQueue() for _ in range(lanes)]
         self._workers: list[asyncio.Task] = []
 
     async def __aenter__(self) -> Ingest:
@@ -58,18 +108,16 @@ class Ingest:
     async def submit(self, message: IncomingMessage) -> None:
         """Handle one message; raises if it could not be handled (do not acknowledge it then)."""
         done = asyncio.get_running_loop().create_future()
-        self._lane(message).put_nowait(_Pending(message, done))
+        self._lane(message).put(_Pending(message, done))
         await done
 
-    def _lane(self, message: IncomingMessage) -> asyncio.Queue[_Pending]:
+    def _lane(self, message: IncomingMessage) -> _FairQueue:
         key = "\x1f".join(message.user_key).encode()
         return self._queues[zlib.crc32(key) % len(self._queues)]
 
-    async def _work(self, queue: asyncio.Queue[_Pending]) -> None:
+    async def _work(self, queue: _FairQueue) -> None:
         while True:
-            batch = [await queue.get()]
-            while len(batch) < self.batch_size and not queue.empty():
-                batch.append(queue.get_nowait())
+            batch = await queue.take(self.batch_size)
             try:
                 errors = await self.engine.handle_batch([p.message for p in batch])
             except Exception as error:  # noqa: BLE001 - keep the lane alive, fail the batch
