@@ -371,3 +371,32 @@ async def test_a_send_longer_than_the_lease_keeps_its_items(store):
     assert await second.deliver_due() == 0
     assert await round_one == 1
     assert slow.texts_to("c1") == ["big file"]
+
+
+async def test_relays_queued_behind_the_pacing_travel_as_one_message(store):
+    """Regression: Telegram takes about 20 messages a minute into a group, so 200 relays to 10
+    tickets took 10 minutes to reach the agents. Queued staff messages for one ticket's thread
+    now go as one message, each in its place."""
+    bot = await _with_two_tickets(store)
+    paced = RecordingAdapter(CHANNEL)
+    paced.rate_limits = RateLimits(per_chat=20, per_chat_window=60.0, overall=30)
+    sender = OutboxSender(store, {CHANNEL: paced}, OutboxConfig(), bot.clock)
+    for n in range(5):
+        await _enqueue(bot, "staff", f"💬 #1 A:\nmessage {n}", ticket_id=1, to_staff=True)
+    await _enqueue(bot, "staff", "💬 #2 B:\nother ticket", ticket_id=2, to_staff=True)
+    await sender.deliver_due()
+    merged, other = paced.to_chat("staff")  # two sends instead of six
+    assert merged.message.text == "\n\n".join(f"💬 #1 A:\nmessage {n}" for n in range(5))
+    assert merged.message.conversation.thread_id == bot.thread_of(1)
+    assert other.message.text == "💬 #2 B:\nother ticket"
+    async with store.transaction() as tx:
+        assert await tx.outbox.count_pending() == 0  # the five are all marked sent
+    assert await _linked(bot, "staff", [merged.message_id]) == [1]
+
+
+async def test_unpaced_chats_get_every_message_on_its_own(store):
+    bot = await _with_two_tickets(store)
+    for n in range(3):
+        await _enqueue(bot, "staff", f"message {n}", ticket_id=1, to_staff=True)
+    await bot.flush()
+    assert _about(bot) == ["message 0", "message 1", "message 2"]

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import random
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,19 +39,24 @@ class OutboxConfig:
     concurrency: int = 100  # sends in flight at once (per-chat platform limits still apply)
     # Items of one lane (a ticket's thread, a chat) claimed in one round, in order (fewer rounds
     # when replies queue up).
-    per_lane_batch: int = 10
+    per_lane_batch: int = 50
     # Who holds the leases this sender takes: a restarted sender frees its own at once. Give
     # each process on one database its own name (bot.app uses [engine] instance).
     owner: str = "outbox"
     # After a partial round, wait this long for more replies to gather: under load, fewer and
     # bigger rounds leave the database to the engine (SQLite has one writer).
     linger: float = 0.02
+    # Into a chat the platform paces at least this slowly (seconds per message: Telegram groups
+    # 3 s, Slack and VK 1 s), the staff messages queued for one ticket's thread travel as one
+    # merged message (each keeps its place; within one part of the platform's length).
+    merge_when_paced: float = 0.5
 
 
 @dataclass
 class _Outcome:
     item: OutboxItem
     parts_sent: int
+    merged: list[OutboxItem] = field(default_factory=list)  # sent along in item's message
     links: list[MessageLink] = field(default_factory=list)
     done: bool = False
     failed: bool = False
@@ -149,6 +154,7 @@ class OutboxSender:
             for outcome in outcomes:
                 await self._record(tx, outcome, now)
             sent = [(o.item.id, o.parts_sent) for o in outcomes if o.done]
+            sent += [(m.id, 1) for o in outcomes if o.done for m in o.merged]
             await tx.outbox.mark_sent_many(sent, now, owner)
             await tx.outbox.release([item.id for _, left in results for item in left], owner)
         return len(outcomes)
@@ -194,20 +200,45 @@ class OutboxSender:
                 if outcomes and self._must_wait(queue[0]):
                     left += [item for rest in lanes.values() for item in rest]
                     return outcomes, left
-                outcome = await self._send_next(queue.popleft(), anchors)
+                outcome = await self._send_next(self._merged_head(queue), anchors)
                 outcomes.append(outcome)
                 if not outcome.done:
-                    left += queue
+                    left += outcome.merged + list(queue)
                     queue.clear()
                 if not queue:
                     del lanes[lane]
         return outcomes, left
 
+    def _merged_head(self, queue: deque[OutboxItem]) -> tuple[OutboxItem, list[OutboxItem]]:
+        """The lane's next item and, into a slowly paced chat, the plain staff messages right
+        behind it that fit into the same one-part message."""
+        head = queue.popleft()
+        adapter = self.adapters.get(head.message.conversation.channel)
+        chat = head.message.conversation.chat_id
+        if (
+            adapter is None
+            or not _mergeable(head)
+            or self._limiters[adapter.name].spacing(chat) < self.config.merge_when_paced
+        ):
+            return head, []
+        merged: list[OutboxItem] = []
+        text = head.message.text
+        while queue and _mergeable(queue[0]):
+            longer = text + MERGE_SEPARATOR + queue[0].message.text
+            if len(adapter.parts(dataclasses.replace(head.message, text=longer))) > 1:
+                break
+            text = longer
+            merged.append(queue.popleft())
+        return head, merged
+
     async def _send_next(
-        self, item: OutboxItem, anchors: dict[tuple, MessageLink | None]
+        self,
+        next_items: tuple[OutboxItem, list[OutboxItem]],
+        anchors: dict[tuple, MessageLink | None],
     ) -> _Outcome:
+        item, merged = next_items
         key = _anchor_key(item)
-        outcome = await self._bounded(item, anchors.get(key) if key else None)
+        outcome = await self._bounded(item, anchors.get(key) if key else None, merged)
         for link in outcome.links:  # a new thread: the ticket's next items go into it
             if link.is_anchor:
                 anchors[(link.ticket_id, link.channel, link.chat_id)] = link
@@ -217,13 +248,23 @@ class OutboxSender:
         limiter = self._limiters.get(item.message.conversation.channel)
         return limiter is not None and limiter.wait_time(item.message.conversation.chat_id) > 0
 
-    async def _bounded(self, item: OutboxItem, anchor: MessageLink | None) -> _Outcome:
+    async def _bounded(
+        self, item: OutboxItem, anchor: MessageLink | None, merged: list[OutboxItem]
+    ) -> _Outcome:
         async with self._in_flight:
-            return await self._attempt(item, anchor)
+            return await self._attempt(item, anchor, merged)
 
-    async def _attempt(self, item: OutboxItem, anchor: MessageLink | None) -> _Outcome:
-        outcome = _Outcome(item, item.parts_sent, attempts=item.attempts)
+    async def _attempt(
+        self, item: OutboxItem, anchor: MessageLink | None, merged: Sequence[OutboxItem] = ()
+    ) -> _Outcome:
+        outcome = _Outcome(item, item.parts_sent, merged=list(merged), attempts=item.attempts)
         message = _placed(item.message, anchor)
+        # A merged message is a message of its own: a platform that de-duplicates by key (VK)
+        # must not take it for an earlier send of its first item alone.
+        key = f"{item.id}-{merged[-1].id}" if merged else str(item.id)
+        if merged:
+            texts = [item.message.text, *(other.message.text for other in merged)]
+            message = dataclasses.replace(message, text=MERGE_SEPARATOR.join(texts))
         adapter = self.adapters.get(message.conversation.channel)
         if adapter is None:
             outcome.failed, outcome.error = True, f"no adapter for {message.conversation.channel!r}"
@@ -239,7 +280,7 @@ class OutboxSender:
             parts = adapter.parts(message)
             for index in range(item.parts_sent, len(parts)):
                 await limiter.acquire(message.conversation.chat_id)
-                sent = await adapter.send(parts[index], idempotency_key=f"{item.id}.{index}")
+                sent = await adapter.send(parts[index], idempotency_key=f"{key}.{index}")
                 outcome.parts_sent = index + 1
                 outcome.links += _links(message, sent, is_first=anchor is None and index == 0)
                 if sent.thread_id and message.conversation.thread_id is None:
@@ -381,3 +422,19 @@ def _links(message: OutgoingMessage, sent, *, is_first: bool) -> list[MessageLin
             MessageLink(channel, chat_id, sent.thread_id, message.ticket_id, sent.thread_id)
         )
     return links
+
+
+MERGE_SEPARATOR = "\n\n"
+
+
+def _mergeable(item: OutboxItem) -> bool:
+    """A plain staff message about a ticket, not begun: it may travel with its neighbours."""
+    message = item.message
+    return (
+        message.to_staff
+        and message.ticket_id is not None
+        and item.parts_sent == 0
+        and not message.buttons
+        and not message.attachments
+        and message.reply_to_message_id is None
+    )

@@ -65,6 +65,10 @@ class RateLimiter:
             0.0,
         )
 
+    def spacing(self, chat_id: str) -> float:
+        """The average seconds between two messages the limits allow into `chat_id`."""
+        return max(window / count for count, window in self._chat_windows(chat_id))
+
     def _chat_windows(self, chat_id: str) -> list[tuple[int, float]]:
         windows = [(self.limits.per_chat, self.limits.per_chat_window)]
         if self.limits.extra_chat_limit is not None:
