@@ -123,6 +123,7 @@ def engine_config(
         timezone=settings.bot.tzinfo,
         digest_at=settings.reports.digest_at,
         sla_check_seconds=settings.sla.check_interval_seconds,
+        user_messages_per_minute=settings.engine.user_messages_per_minute,
     )
 
 

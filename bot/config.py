@@ -506,6 +506,7 @@ class EngineSettings(Section):
     batch_size: int = Field(64, ge=1)
     workers: int = Field(1, ge=1)
     instance: str = Field("", max_length=100)  # "": the host's name
+    user_messages_per_minute: int = Field(30, ge=0)
 
     @property
     def instance_name(self) -> str:

@@ -57,6 +57,7 @@ class EngineConfig:
     sla_check_seconds: float = 30.0  # how often SLA warnings and breaches are looked for
     # How long a batch waits for the database to come back before it is left unacknowledged.
     store_wait_seconds: float = STORE_WAIT_SECONDS
+    user_messages_per_minute: int = 30  # past it a user is asked once to slow down; 0: off
 
     def support_lines(self) -> SupportLines:
         return SupportLines((SupportLine(self.first_line, self.staff_chat), *self.more_lines))
@@ -97,6 +98,7 @@ def build_engine(
         small_talk,
         config.min_question_chars,
         config.bot_name,
+        config.user_messages_per_minute,
     )
     staff = StaffFlow(desk, roles, router)
     admin = AdminCommands(knowledge, thresholds)

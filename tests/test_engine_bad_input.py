@@ -133,3 +133,17 @@ async def test_a_category_longer_than_a_ticket_may_keep_is_refused(store):
     assert "category" in bot.to_user(ADMIN)[-1]
     async with store.transaction() as tx:
         assert await tx.faq.list() == []
+
+
+async def test_a_flooding_user_is_asked_once_to_slow_down_and_nothing_is_lost(store):
+    bot = Harness(store)
+    for n in range(40):
+        await bot.user_says(f"/new part {n}" if n == 0 else f"part {n}")
+    warnings = [t for t in bot.to_user() if "faster than we can read" in t]
+    assert len(warnings) == 1
+    async with store.transaction() as tx:
+        assert len(await tx.messages.list(1)) == 40  # every message kept on the ticket
+    bot.clock.advance(minutes=2)
+    for n in range(5):
+        await bot.user_says(f"calm again {n}")
+    assert sum("faster than we can read" in t for t in bot.to_user()) == 1

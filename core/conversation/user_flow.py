@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.commands import Command, command_text, parse_command
+from core.conversation.flood import FloodWatch
 from core.conversation.my_tickets import MyTickets
 from core.conversation.satisfaction import RATING_COMMENT, Satisfaction
 from core.domain import FaqEntry, Match, NewQuestion, QuestionOutcome, Ticket, TicketStatus
@@ -43,10 +44,12 @@ class UserFlow:
     small_talk: Callable[[str], str | None]
     min_question_chars: int
     bot_name: str = "Helpdesk"
+    messages_per_minute: int = 30  # past it the user is asked once to slow down; 0: no limit
 
     def __post_init__(self) -> None:
         self.satisfaction = Satisfaction(self.desk)
         self.my_tickets = MyTickets(self.desk)
+        self.flood = FloodWatch(self.messages_per_minute)
 
     def register(self, router: Router) -> None:
         """The user's commands, in the order /help lists them; the ones without a help line
@@ -72,6 +75,8 @@ class UserFlow:
 
     async def handle(self, turn: Turn, first_contact: bool) -> None:
         message = turn.message
+        if self.flood.should_warn(turn.user.id, turn.now):
+            await turn.reply(turn.t("user.slow_down"))
         command = parse_command(message.button_payload or message.text)
         if first_contact and not (command and command.name in ("start", "lang")):
             turn.preface = turn.t("user.greeting", name=self.bot_name)  # opens the first reply
