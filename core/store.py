@@ -1,10 +1,7 @@
-"""The storage ports: what the core asks of a database, one small protocol per aggregate.
-
-A unit of work (`Transaction`) carries one of each: `tx.tickets.create(...)`,
-`tx.outbox.enqueue(...)`. `storage/` implements every protocol once (a repository class per
-aggregate, see `storage.repository`); `tests/test_storage_contract*.py` holds each to its
-contract on every backend. A new storage operation is: the method here, its implementation,
-its contract test.
+"""The storage ports: what the core asks of a database, one small protocol per aggregate,
+reached from a unit of work (`Transaction`) as `tx.tickets.create(...)`. `storage/` implements
+each once (a repository class, `storage.repository`); the contract tests hold it to the port on
+every backend. A new storage operation: the method here, its implementation, its test.
 """
 
 from __future__ import annotations
@@ -41,7 +38,7 @@ from core.messages import Attachment, ConversationRef, OutgoingMessage
 
 
 class Deliveries(Protocol):
-    """Platform deliveries already handled: a repeated delivery has no second effect."""
+    """Deliveries already handled: a repeated one has no second effect."""
 
     async def claim(self, channel: str, update_id: str, now: datetime) -> bool:
         """Record a delivery; False when it was already recorded (a repeat)."""
@@ -65,10 +62,9 @@ class Users(Protocol):
         chat: ConversationRef | None,
         now: datetime,
     ) -> tuple[User, bool]:
-        """Find or create the user and lock its row until the transaction ends, so that two
-        processes never handle the same user at once. Returns (user, created). Keeps the stored
-        language (a stored None is filled from the hint); refreshes the display name (an empty
-        one keeps the stored name) and, when given, the private chat."""
+        """Find or create the user, locked until the transaction ends (two processes never
+        handle one user at once); (user, created). The stored language stays (None takes the
+        hint); the display name (unless empty) and the private chat (if given) are refreshed."""
 
     async def get(self, user_id: int) -> User | None: ...
 
@@ -96,11 +92,8 @@ class Tickets(Protocol):
         """Newest first."""
 
     async def update(self, ticket_id: int, **changes: Any) -> Ticket:
-        """Change any of: status, priority, category, subject, assignee_id, updated_at,
-        first_response_at, resolved_at, closed_at, line, the SLA columns (the TicketSla fields,
-        with `sla_paused_since` / `sla_paused_seconds` for the pause), waiting_since and
-        waiting_reminded_at. Returns the updated ticket. Only `core.tickets.desk` changes tickets
-        (through `TicketDesk.apply`), so that what follows from a change happens everywhere."""
+        """Change any of the ticket's fields (the SLA ones as `sla_paused_since` etc.). Only
+        `TicketDesk.apply` calls it, so that what follows from a change happens everywhere."""
 
     async def count_by_status(self) -> dict[TicketStatus, int]:
         """Every status is present, with 0 when no ticket has it."""
@@ -110,16 +103,13 @@ class Tickets(Protocol):
     # serializes writers anyway), so two processes never act on one ticket twice.
 
     async def claim_sla_events(self, now: datetime) -> list[tuple[SlaEvent, Ticket]]:
-        """Claim every SLA warning point / deadline that has passed by `now` and was not yet
-        announced (its marker is set to `now`), for tickets whose timers run (new or open; a
-        response event only before the first response). Breaches first; a breach also fills
-        the warning marker, so no late warning follows it."""
+        """Every SLA warning point / deadline passed by `now` and not yet announced, its marker
+        set to `now` (timers run while new or open). Breaches first; a breach also fills the
+        warning marker, so no late warning follows it."""
 
-    async def claim_waiting_reminders(
-        self, waiting_since_before: datetime, now: datetime
-    ) -> list[Ticket]:
-        """Claim (mark reminded at `now`) every ticket waiting for the user since
-        `waiting_since_before` or earlier that was not reminded yet."""
+    async def claim_waiting_reminders(self, since_before: datetime, now: datetime) -> list[Ticket]:
+        """Tickets waiting for the user since `since_before` or earlier and not yet reminded,
+        marked reminded at `now`."""
 
     async def lock_waiting_since(self, waiting_since_before: datetime) -> list[Ticket]:
         """Tickets waiting for the user since `waiting_since_before` or earlier, by id."""
@@ -209,9 +199,9 @@ class DutyRoster(Protocol):
         """User ids on duty for `line`, longest on duty first."""
 
     async def pick(self, line: str, least_loaded: bool, now: datetime) -> int | None:
-        """The on-duty agent of `line` who gets the next ticket (round-robin: the one served
-        longest ago; least-loaded: fewest active assigned tickets first), marked as served at
-        `now`; None when nobody is on duty. Two processes picking at once pick in turn."""
+        """The on-duty agent of `line` for the next ticket (round-robin: served longest ago;
+        least-loaded: fewest active tickets first), marked served at `now`; None: nobody.
+        Two processes picking at once pick in turn."""
 
 
 class MessageLinks(Protocol):
@@ -220,8 +210,7 @@ class MessageLinks(Protocol):
     async def add(self, link: MessageLink) -> None:
         """Idempotent: the same (channel, chat_id, message_id) stored twice is kept once."""
 
-    async def add_many(self, links: Sequence[MessageLink]) -> None:
-        """`add` for several links in one round trip."""
+    async def add_many(self, links: Sequence[MessageLink]) -> None: ...
 
     async def find_ticket(self, channel: str, chat_id: str, message_id: str) -> int | None: ...
 
@@ -229,13 +218,11 @@ class MessageLinks(Protocol):
         """The newest anchor link of the ticket in that chat."""
 
     async def drop_anchor(self, ticket_id: int, channel: str, chat_id: str) -> int:
-        """Forget the ticket's anchor in that chat (its thread/topic was deleted): the next
-        staff message opens a new one. Links stay, so replies to old messages still map.
-        Returns how many anchors were dropped."""
+        """Forget the ticket's anchors in that chat (its thread was deleted; the next staff
+        message opens a new one; replies to old messages still map); returns how many."""
 
     async def move_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
-        """A chat changed its id: re-point message links, pending outbox items and the chat
-        alias (see `chat_aliases`)."""
+        """A chat changed its id: re-point links, pending outbox items and the chat alias."""
 
     async def chat_aliases(self, channel: str) -> dict[str, str]:
         """Old chat id -> current chat id, for chats that moved."""
@@ -269,9 +256,8 @@ class Outbox(Protocol):
         """Lengthen `owner`'s leases of these items (a send that takes long keeps its items);
         returns how many it still held."""
 
-    # The records below take the sender's name as `owner` (None: unconditionally): they change
-    # an item only while that sender still holds its lease, so a sender that lost it (paused
-    # past the lease) cannot overwrite what the new holder does.
+    # What follows records a send. With the sender's name as `owner` it changes an item only
+    # while that sender holds its lease: one that lost it cannot overwrite the new holder.
 
     async def release(self, item_ids: Sequence[int], owner: str | None = None) -> None:
         """Give claimed, still pending items back without counting an attempt."""
@@ -280,12 +266,10 @@ class Outbox(Protocol):
         self, item_id: int, parts_sent: int, owner: str | None = None
     ) -> None: ...
 
-    async def mark_sent(self, item_id: int, parts_sent: int, now: datetime) -> None: ...
-
     async def mark_sent_many(
         self, items: Sequence[tuple[int, int]], now: datetime, owner: str | None = None
     ) -> None:
-        """`mark_sent` for many (item id, parts sent) at once."""
+        """Mark these (item id, parts sent) sent, in one round trip."""
 
     async def schedule_retry(
         self,

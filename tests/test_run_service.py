@@ -146,7 +146,7 @@ async def test_housekeeping_forgets_old_deliveries_and_sent_messages(store):
         item = await tx.outbox.enqueue(
             OutgoingMessage(ConversationRef("telegram", "1"), "hi"), long_ago
         )
-        await tx.outbox.mark_sent(item, 1, long_ago)
+        await tx.outbox.mark_sent_many([(item, 1)], long_ago)
         await tx.outbox.enqueue(
             OutgoingMessage(ConversationRef("telegram", "1"), "pending"), long_ago
         )

@@ -471,7 +471,7 @@ async def test_claim_takes_only_the_head_of_each_chat_in_order(store: SqlStore) 
     async with store.transaction() as tx:
         # Leased heads block their chats: nothing more to claim until they finish.
         assert await tx.outbox.claim_due(at(1), at(1) + LEASE, limit=10) == []
-        await tx.outbox.mark_sent(a1, 1, at(1))
+        await tx.outbox.mark_sent_many([(a1, 1)], at(1))
         assert [item.id for item in await tx.outbox.claim_due(at(1), at(1) + LEASE, 10)] == [a2]
         assert await tx.outbox.count_pending() == 3
 
@@ -504,7 +504,7 @@ async def test_not_due_items_wait_and_block_their_chat(store: SqlStore) -> None:
         # a1 is not due: it still holds a2 back (order within a chat), and b1 is not due.
         assert await tx.outbox.claim_due(at(10), at(10) + LEASE, 10) == []
         assert [i.id for i in await tx.outbox.claim_due(at(20), at(20) + LEASE, 10)] == [a1]
-        await tx.outbox.mark_sent(a1, 1, at(21))
+        await tx.outbox.mark_sent_many([(a1, 1)], at(21))
         claimed = await tx.outbox.claim_due(at(30), at(30) + LEASE, 10)
         assert [i.id for i in claimed] == [a2, later]
 
@@ -535,7 +535,7 @@ async def test_failed_items_release_their_chat(store: SqlStore) -> None:
         )
         assert failed.parts_sent == 2
         assert [i.id for i in await tx.outbox.claim_due(at(1), at(1) + LEASE, 10)] == [a2]
-        await tx.outbox.mark_sent(a2, 3, at(2))
+        await tx.outbox.mark_sent_many([(a2, 3)], at(2))
         sent = await tx.outbox.get(a2)
         assert (sent.status, sent.parts_sent) == (OutboxStatus.SENT, 3)
         assert await tx.outbox.count_pending() == 0
@@ -611,7 +611,7 @@ async def test_prune_outbox_keeps_pending_items(store: SqlStore) -> None:
         sent = await tx.outbox.enqueue(message("A"), NOW)
         failed = await tx.outbox.enqueue(message("B"), NOW)
         pending = await tx.outbox.enqueue(message("C"), NOW)
-        await tx.outbox.mark_sent(sent, 1, NOW)
+        await tx.outbox.mark_sent_many([(sent, 1)], NOW)
         await tx.outbox.mark_failed(failed, 1, "no")
         assert await tx.outbox.prune(NOW) == 0
         assert await tx.outbox.prune(at(1)) == 2

@@ -19,9 +19,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core.delivery import threads
 from core.delivery.ratelimit import RateLimiter
 from core.domain import MessageLink, OutboxItem
-from core.messages import Attachment, ConversationRef, OutgoingMessage
+from core.messages import Attachment
 from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, ThreadGone
 from core.store import Store
 
@@ -132,7 +133,7 @@ class OutboxSender:
                 self.config.owner,
             )
             anchors: dict[tuple, MessageLink | None] = {}
-            for key in filter(None, map(_anchor_key, items)):
+            for key in filter(None, map(threads.anchor_key, items)):
                 if key not in anchors:
                     anchors[key] = await tx.links.find_anchor(*key)
         if not items:
@@ -217,14 +218,14 @@ class OutboxSender:
         chat = head.message.conversation.chat_id
         if (
             adapter is None
-            or not _mergeable(head)
+            or not threads.mergeable(head)
             or self._limiters[adapter.name].spacing(chat) < self.config.merge_when_paced
         ):
             return head, []
         merged: list[OutboxItem] = []
         text = head.message.text
-        while queue and _mergeable(queue[0]):
-            longer = text + MERGE_SEPARATOR + queue[0].message.text
+        while queue and threads.mergeable(queue[0]):
+            longer = text + threads.MERGE_SEPARATOR + queue[0].message.text
             if len(adapter.parts(dataclasses.replace(head.message, text=longer))) > 1:
                 break
             text = longer
@@ -237,7 +238,7 @@ class OutboxSender:
         anchors: dict[tuple, MessageLink | None],
     ) -> _Outcome:
         item, merged = next_items
-        key = _anchor_key(item)
+        key = threads.anchor_key(item)
         outcome = await self._bounded(item, anchors.get(key) if key else None, merged)
         for link in outcome.links:  # a new thread: the ticket's next items go into it
             if link.is_anchor:
@@ -258,13 +259,13 @@ class OutboxSender:
         self, item: OutboxItem, anchor: MessageLink | None, merged: Sequence[OutboxItem] = ()
     ) -> _Outcome:
         outcome = _Outcome(item, item.parts_sent, merged=list(merged), attempts=item.attempts)
-        message = _placed(item.message, anchor)
+        message = threads.placed(item.message, anchor)
         # A merged message is a message of its own: a platform that de-duplicates by key (VK)
         # must not take it for an earlier send of its first item alone.
         key = f"{item.id}-{merged[-1].id}" if merged else str(item.id)
         if merged:
             texts = [item.message.text, *(other.message.text for other in merged)]
-            message = dataclasses.replace(message, text=MERGE_SEPARATOR.join(texts))
+            message = dataclasses.replace(message, text=threads.MERGE_SEPARATOR.join(texts))
         adapter = self.adapters.get(message.conversation.channel)
         if adapter is None:
             outcome.failed, outcome.error = True, f"no adapter for {message.conversation.channel!r}"
@@ -282,7 +283,9 @@ class OutboxSender:
                 await limiter.acquire(message.conversation.chat_id)
                 sent = await adapter.send(parts[index], idempotency_key=f"{key}.{index}")
                 outcome.parts_sent = index + 1
-                outcome.links += _links(message, sent, is_first=anchor is None and index == 0)
+                outcome.links += threads.links(
+                    message, sent, is_first=anchor is None and index == 0
+                )
                 if sent.thread_id and message.conversation.thread_id is None:
                     # The part opened a thread (a ticket's announcement): the rest goes into it.
                     thread = dataclasses.replace(message.conversation, thread_id=sent.thread_id)
@@ -384,57 +387,3 @@ class OutboxSender:
                 outcome.error or "retry",
                 self.config.owner,
             )
-
-
-def _anchor_key(item: OutboxItem) -> tuple[int, str, str] | None:
-    """Staff messages about a ticket go to the ticket's thread in that chat."""
-    message = item.message
-    if not message.to_staff or message.ticket_id is None:
-        return None
-    return (message.ticket_id, message.conversation.channel, message.conversation.chat_id)
-
-
-def _placed(message: OutgoingMessage, anchor: MessageLink | None) -> OutgoingMessage:
-    """Put a staff message about a ticket into the ticket's thread, or reply to its announcement."""
-    if anchor is None:
-        return message
-    conversation = ConversationRef(anchor.channel, anchor.chat_id, anchor.thread_id)
-    reply_to = message.reply_to_message_id or (None if anchor.thread_id else anchor.message_id)
-    return dataclasses.replace(message, conversation=conversation, reply_to_message_id=reply_to)
-
-
-def _links(message: OutgoingMessage, sent, *, is_first: bool) -> list[MessageLink]:
-    """Links for a delivered part: every message of a ticket maps back to it; the first staff
-    message of a ticket in a chat is its anchor, and a new thread/topic maps back too."""
-    if message.ticket_id is None:
-        return []
-    channel, chat_id = message.conversation.channel, message.conversation.chat_id
-    thread_id = sent.thread_id or message.conversation.thread_id
-    is_anchor = message.to_staff and is_first
-    links = [
-        MessageLink(channel, chat_id, sent.message_id, message.ticket_id, thread_id, is_anchor)
-    ] + [
-        MessageLink(channel, chat_id, other, message.ticket_id, thread_id)
-        for other in sent.other_ids
-    ]
-    if is_anchor and sent.thread_id and sent.thread_id != sent.message_id:
-        links.append(
-            MessageLink(channel, chat_id, sent.thread_id, message.ticket_id, sent.thread_id)
-        )
-    return links
-
-
-MERGE_SEPARATOR = "\n\n"
-
-
-def _mergeable(item: OutboxItem) -> bool:
-    """A plain staff message about a ticket, not begun: it may travel with its neighbours."""
-    message = item.message
-    return (
-        message.to_staff
-        and message.ticket_id is not None
-        and item.parts_sent == 0
-        and not message.buttons
-        and not message.attachments
-        and message.reply_to_message_id is None
-    )

@@ -263,9 +263,6 @@ class OutboxRepository(Repository):
         else:
             self.conn.execute(_MARK_SENT_HELD, [row | {"holder": owner} for row in rows])
 
-    def mark_sent(self, item_id: int, parts_sent: int, now: datetime) -> None:
-        self.mark_sent_many([(item_id, parts_sent)], now)
-
     def schedule_retry(
         self,
         item_id: int,

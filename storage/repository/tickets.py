@@ -245,13 +245,13 @@ class TicketRepository(Repository):
         return claimed
 
     def claim_waiting_reminders(
-        self, waiting_since_before: datetime, now: datetime
+        self, since_before: datetime, now: datetime
     ) -> list[Ticket]:
-        """Mark every ticket waiting for the user since `waiting_since_before` or earlier and
+        """Mark every ticket waiting for the user since `since_before` or earlier and
         not yet reminded as reminded at `now`, and return them."""
         condition = (
             tickets.c.status == TicketStatus.WAITING.value,
-            tickets.c.waiting_since <= waiting_since_before,
+            tickets.c.waiting_since <= since_before,
             tickets.c.waiting_reminded_at.is_(None),
         )
         return _claim(self.conn, condition, waiting_reminded_at=now)
