@@ -244,9 +244,7 @@ class TicketRepository(Repository):
             claimed += [(event, ticket_from_row(row)) for row in sorted(rows, key=lambda r: r.id)]
         return claimed
 
-    def claim_waiting_reminders(
-        self, since_before: datetime, now: datetime
-    ) -> list[Ticket]:
+    def claim_waiting_reminders(self, since_before: datetime, now: datetime) -> list[Ticket]:
         """Mark every ticket waiting for the user since `since_before` or earlier and
         not yet reminded as reminded at `now`, and return them."""
         condition = (
