@@ -151,13 +151,7 @@ class TicketDesk:
     async def add_user_message(
         self, turn: Turn, ticket: Ticket, text: str, attachments: Sequence[Attachment]
     ) -> None:
-        await turn.tx.messages.add(
-            ticket.id, turn.user.id, Direction.FROM_USER, text, attachments, turn.now
-        )
-        changes: dict = {"updated_at": turn.now}
-        if ticket.status == TicketStatus.WAITING:
-            changes["status"] = TicketStatus.OPEN
-        await self.apply(turn, ticket, **changes)
+        await self._said(turn, ticket, Direction.FROM_USER, text, attachments)
         relayed = self.staff_text(
             "staff.user_message", number=ticket.number, name=turn.user.name, text=text or "—"
         )
@@ -167,18 +161,31 @@ class TicketDesk:
     async def relay_agent_reply(
         self, turn: Turn, ticket: Ticket, text: str, attachments: Sequence[Attachment]
     ) -> Ticket:
-        await turn.tx.messages.add(
-            ticket.id, turn.user.id, Direction.TO_USER, text, attachments, turn.now
-        )
-        changes: dict = {"updated_at": turn.now}
-        if ticket.first_response_at is None:
-            changes["first_response_at"] = turn.now
-        if ticket.status == TicketStatus.NEW:
-            changes["status"] = TicketStatus.OPEN
-        updated = await self.apply(turn, ticket, **changes)
+        updated = await self._said(turn, ticket, Direction.TO_USER, text, attachments)
         carried = await self._carriable(turn, attachments, ticket.conversation.channel)
         await self.tell.user(turn, ticket, "user.agent_reply", text=text, attachments=carried)
         return updated
+
+    async def _said(
+        self,
+        turn: Turn,
+        ticket: Ticket,
+        direction: Direction,
+        text: str,
+        attachments: Sequence[Attachment],
+    ) -> Ticket:
+        """Keep what was said on the ticket, with what follows: the user's answer opens a
+        ticket that waited for them; the first answer to the user stops the response clock."""
+        await turn.tx.messages.add(ticket.id, turn.user.id, direction, text, attachments, turn.now)
+        changes: dict = {"updated_at": turn.now}
+        if direction == Direction.FROM_USER and ticket.status == TicketStatus.WAITING:
+            changes["status"] = TicketStatus.OPEN
+        if direction == Direction.TO_USER:
+            if ticket.first_response_at is None:
+                changes["first_response_at"] = turn.now
+            if ticket.status == TicketStatus.NEW:
+                changes["status"] = TicketStatus.OPEN
+        return await self.apply(turn, ticket, **changes)
 
     async def add_note(self, turn: Turn, ticket: Ticket, text: str) -> None:
         await turn.tx.messages.add(ticket.id, turn.user.id, Direction.NOTE, text, (), turn.now)
