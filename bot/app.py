@@ -3,10 +3,12 @@ the settings. The only place that knows every package."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from bot.config import Settings
 from bot.engine import EngineConfig, Jobs, build_engine, build_jobs
@@ -20,7 +22,7 @@ from core.jobs.auto_close import AutoClosePolicy
 from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef
 from core.ports import ChannelAdapter
-from core.store import Store
+from core.store import Store, StoreUnavailable
 from core.tickets.business_hours import BusinessCalendar, WorkingHours
 from core.tickets.lines import SupportLine
 from core.tickets.policy import AutoAssign, KeywordRule, TicketPolicy, UserGroupRule
@@ -29,8 +31,12 @@ from core.work import Clock, utc_now
 from knowledge.matcher import FuzzyMatcher
 from knowledge.semantic import create_matcher
 from storage.database import open_store
+from storage.errors import is_transient
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+START_WAIT_SECONDS = 300.0  # how long start-up waits for the database
 
 
 @dataclass
@@ -55,8 +61,8 @@ async def build_app(
     clock: Clock = utc_now,
     store: Store | None = None,
 ) -> App:
-    store = store or await open_store(
-        settings.database.url, options=settings.database.store_options()
+    store = store or await _when_the_store_answers(
+        lambda: open_store(settings.database.url, options=settings.database.store_options())
     )
     outbox = settings.outbox
     sender = OutboxSender(
@@ -81,12 +87,33 @@ async def build_app(
     )
     engine = build_engine(config, store, KnowledgeBase(matcher), clock, sender.wake)
     if settings.knowledge.load_sample_when_empty:
-        await seed_sample_if_empty(store, clock())
-    count = await engine.load_state()
+        await _when_the_store_answers(lambda: seed_sample_if_empty(store, clock()))
+    count = await _when_the_store_answers(engine.load_state)
     log.info("knowledge base loaded", extra={"entries": count})
     ingest = Ingest(engine, lanes=settings.engine.workers, batch_size=settings.engine.batch_size)
     jobs = build_jobs(engine, config)
     return App(settings, store, engine, jobs, ingest, sender, StoredPositions(store, clock))
+
+
+async def _when_the_store_answers(step: Callable[[], Awaitable[T]]) -> T:
+    """A start-up step that waits for a database that is away (locked by another process,
+    restarting) instead of ending the process: up to `START_WAIT_SECONDS`."""
+    delay, waited = 0.1, 0.0
+    while True:
+        try:
+            return await step()
+        except Exception as error:
+            if not isinstance(error, StoreUnavailable) and not is_transient(error):
+                raise
+            if waited >= START_WAIT_SECONDS:
+                raise
+            log.warning(
+                "database unavailable at start, waiting",
+                extra={"error": str(error), "retry_in": delay},
+            )
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
 
 
 def engine_config(

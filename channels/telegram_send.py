@@ -33,7 +33,7 @@ from aiogram.types import (
 
 from channels.telegram_errors import send_errors
 from core.messages import Attachment, Button, OutgoingMessage, SentMessage
-from core.ports import PermanentSendError, ThreadGone
+from core.ports import PermanentSendError, SendError, ThreadGone
 from core.text import utf16_len
 
 log = logging.getLogger(__name__)
@@ -160,6 +160,9 @@ class TelegramSender:
             except ThreadGone:
                 self._forget_topic(target.chat_id, topic)
                 continue
+            except SendError as error:
+                error.opened_thread_id = str(topic)
+                raise
             return _sent(message_ids, thread_id=str(topic))
         raise ThreadGone("the new forum topic was gone at once")
 

@@ -52,6 +52,11 @@ class Matcher(Protocol):
 class SendError(Exception):
     """Base of what an adapter raises when a send did not happen."""
 
+    # A thread the failed send opened before it failed (a Telegram forum topic is created
+    # first, then the announcement is sent into it): the ticket keeps it, so agents who write
+    # there are heard and the retry goes into it instead of opening another.
+    opened_thread_id: str | None = None
+
 
 class RetryAfter(SendError):
     """The platform asked us to wait (rate limit)."""

@@ -469,6 +469,33 @@ async def test_album_becomes_one_ticket_message_with_all_files(store, fake_teleg
         assert "Three views" in media[0]["caption"]
 
 
+async def test_an_agent_writing_in_a_topic_before_its_announcement_arrives_is_heard(
+    store, fake_telegram, mode
+):
+    """Regression (found by bench/chaos.py): the forum topic is created first and the
+    announcement sent into it after; when that send failed, the topic had no link to its
+    ticket, so an agent writing there was ignored and the retry opened a second topic."""
+    fake = fake_telegram
+    populate(fake)
+    async with helpdesk_on_telegram(store, fake, mode) as (world, desk):
+        fake.server_error_next(times=8, method="sendMessage")  # the announcement keeps failing
+        await world.deliver(fake.make_text_update(USER, "/new the printer is on fire"))
+        await fake.wait_until(lambda: bool(fake.topics))
+        [topic] = [t.thread_id for t in fake.topics.values()]
+
+        async def announcement_failed() -> bool:
+            return any(i.message.to_staff and i.last_error for i in await outbox_items(desk))
+
+        while not await announcement_failed():  # noqa: ASYNC110 - the store has no event
+            await asyncio.sleep(0.01)
+        answer = fake.make_topic_message_update(STAFF_FORUM, topic, AGENT, "Unplug it now")
+        await world.deliver(answer)
+        await desk.settle(within=30)
+        assert any("Unplug it now" in text for text in texts_to(fake, USER))
+        assert len(fake.topics) == 1  # the retry went into the same topic
+        assert any("the printer is on fire" in m.get("text", "") for m in in_topic(fake, topic))
+
+
 async def test_a_reply_to_any_photo_of_an_album_finds_the_ticket(store, fake_telegram, mode):
     """Every message a delivery took is linked to its ticket, not only the first: in a plain
     group an agent may answer the third photo of an album, or the text sent apart from it."""

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.delivery import threads
+from core.delivery.files import carry
 from core.delivery.ratelimit import RateLimiter
 from core.domain import MessageLink, OutboxItem
-from core.messages import Attachment
-from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, ThreadGone
+from core.messages import OutgoingMessage
+from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, SendError, ThreadGone
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -270,27 +271,12 @@ class OutboxSender:
         if adapter is None:
             outcome.failed, outcome.error = True, f"no adapter for {message.conversation.channel!r}"
             return outcome
-        limiter = self._limiters[adapter.name]
         try:
             if item.parts_sent == 0 and message.attachments:
                 message = dataclasses.replace(
-                    message, attachments=await self._carry(message.attachments, adapter)
+                    message, attachments=await carry(message.attachments, adapter, self.adapters)
                 )
-            # The adapter splits at its own limit and format; the same text always gives the
-            # same parts, so a retry resumes with the part after the last one sent.
-            parts = adapter.parts(message)
-            for index in range(item.parts_sent, len(parts)):
-                await limiter.acquire(message.conversation.chat_id)
-                sent = await adapter.send(parts[index], idempotency_key=f"{key}.{index}")
-                outcome.parts_sent = index + 1
-                outcome.links += threads.links(
-                    message, sent, is_first=anchor is None and index == 0
-                )
-                if sent.thread_id and message.conversation.thread_id is None:
-                    # The part opened a thread (a ticket's announcement): the rest goes into it.
-                    thread = dataclasses.replace(message.conversation, thread_id=sent.thread_id)
-                    message = dataclasses.replace(message, conversation=thread)
-                    parts = adapter.parts(message)
+            await self._send_parts(adapter, message, item, outcome, anchor, key)
             outcome.done = True
         except ThreadGone as error:
             # Counted as an attempt, so a platform that keeps refusing cannot loop forever.
@@ -314,36 +300,34 @@ class OutboxSender:
                 outcome.retry_at = self.clock() + timedelta(seconds=self._backoff(outcome.attempts))
         return outcome
 
-    async def _carry(
-        self, attachments: tuple[Attachment, ...], target: ChannelAdapter
-    ) -> tuple[Attachment, ...]:
-        """Files from another platform are downloaded there and handed over as bytes. A file
-        that cannot be fetched for good is left out so that the text still arrives (the ticket
-        keeps the file's record); a passing failure retries the whole message."""
-        carried = []
-        for attachment in attachments:
-            inline = attachment.inline_content()
-            if inline is not None:  # made by the bot: no platform to fetch it from
-                attachment = dataclasses.replace(attachment, content=inline, url=None)
-            if attachment.channel in (None, target.name) or attachment.content is not None:
-                carried.append(attachment)
-                continue
-            source = self.adapters.get(attachment.channel)
+    async def _send_parts(
+        self,
+        adapter: ChannelAdapter,
+        message: OutgoingMessage,
+        item: OutboxItem,
+        outcome: _Outcome,
+        anchor: MessageLink | None,
+        key: str,
+    ) -> None:
+        """The parts not sent yet, in order; each delivered part is recorded on `outcome`."""
+        limiter = self._limiters[adapter.name]
+        # The adapter splits at its own limit and format; the same text always gives the
+        # same parts, so a retry resumes with the part after the last one sent.
+        parts = adapter.parts(message)
+        for index in range(item.parts_sent, len(parts)):
+            await limiter.acquire(message.conversation.chat_id)
             try:
-                if source is None:
-                    raise PermanentSendError(f"no adapter for {attachment.channel!r}")
-                content = await source.download(attachment)
-            except PermanentSendError as error:
-                log.warning(
-                    "attachment left out",
-                    extra={"file": attachment.file_name or attachment.file_id, "error": str(error)},
-                )
-                continue
-            if len(content) > target.max_file_size:
-                log.warning("attachment too large for the target", extra={"size": len(content)})
-                continue
-            carried.append(dataclasses.replace(attachment, content=content, size=len(content)))
-        return tuple(carried)
+                sent = await adapter.send(parts[index], idempotency_key=f"{key}.{index}")
+            except SendError as error:
+                outcome.links += threads.opened_before_failing(message, error, anchor)
+                raise
+            outcome.parts_sent = index + 1
+            outcome.links += threads.links(message, sent, is_first=anchor is None and index == 0)
+            if sent.thread_id and message.conversation.thread_id is None:
+                # The part opened a thread (a ticket's announcement): the rest goes into it.
+                thread = dataclasses.replace(message.conversation, thread_id=sent.thread_id)
+                message = dataclasses.replace(message, conversation=thread)
+                parts = adapter.parts(message)
 
     def _backoff(self, attempts: int) -> float:
         delay = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempts - 1))
