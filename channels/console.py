@@ -72,6 +72,9 @@ class ConsoleAdapter:
     async def download(self, attachment: Attachment) -> bytes:
         raise PermanentSendError("files typed in the console have no content")
 
+    async def open_thread(self, message: OutgoingMessage) -> str | None:
+        return None  # the console opens a thread with its first message
+
     def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
         return message_parts(message, self.max_text_length)
 

@@ -33,6 +33,9 @@ class RecordingAdapter:
         self.blocked_chats: dict[str, Exception] = {}  # every send to these chats raises
         self._next_id: dict[str, int] = defaultdict(int)
 
+    async def open_thread(self, message: OutgoingMessage) -> str | None:
+        return None  # like Slack: the first message is the thread
+
     def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
         return message_parts(message, self.max_text_length)
 

@@ -281,6 +281,9 @@ class SlackChannel:
 
     # ------------------------------------------------------------------ outbound
 
+    async def open_thread(self, message: OutgoingMessage) -> str | None:
+        return None  # a Slack thread is its first message
+
     def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
         """Parts whose text fits 40,000 characters once escaped (& < > grow up to five times)."""
         return message_parts(message, MAX_MESSAGE_TEXT, split_escaped)

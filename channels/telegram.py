@@ -157,6 +157,9 @@ class TelegramChannel:
         """At most 4096 UTF-16 units of text each (Telegram counts in UTF-16 units)."""
         return message_parts(message, self.max_text_length)
 
+    async def open_thread(self, message: OutgoingMessage) -> str | None:
+        return await self.sender.open_thread(message)
+
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         return await self.sender.send(message, idempotency_key)
 

@@ -33,7 +33,7 @@ from aiogram.types import (
 
 from channels.telegram_errors import send_errors
 from core.messages import Attachment, Button, OutgoingMessage, SentMessage
-from core.ports import PermanentSendError, SendError, ThreadGone
+from core.ports import PermanentSendError, ThreadGone
 from core.text import utf16_len
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,15 @@ class TelegramSender:
             raise
         return _sent(message_ids)
 
+    async def open_thread(self, message: OutgoingMessage) -> str | None:
+        """The forum topic of a ticket's announcement, opened before the announcement is sent
+        (see `core.ports.ChannelAdapter.open_thread`); None without topics."""
+        target = _target_of(message)
+        if not await self._opens_topic(message, target):
+            return None
+        topic = await self._topic_for(message, target.chat_id)
+        return str(topic) if topic is not None else None
+
     async def is_forum(self, chat_id: int | str) -> bool:
         """Whether the chat is a forum supergroup (getChat, remembered for a while)."""
         cached = self._forums.get(chat_id)
@@ -160,9 +169,6 @@ class TelegramSender:
             except ThreadGone:
                 self._forget_topic(target.chat_id, topic)
                 continue
-            except SendError as error:
-                error.opened_thread_id = str(topic)
-                raise
             return _sent(message_ids, thread_id=str(topic))
         raise ThreadGone("the new forum topic was gone at once")
 

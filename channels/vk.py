@@ -146,6 +146,9 @@ class VkChannel:
 
     # -- sending
 
+    async def open_thread(self, message: OutgoingMessage) -> str | None:
+        return None  # VK has reply chains, no threads
+
     def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
         return message_parts(message, self.max_text_length)
 

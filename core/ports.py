@@ -52,11 +52,6 @@ class Matcher(Protocol):
 class SendError(Exception):
     """Base of what an adapter raises when a send did not happen."""
 
-    # A thread the failed send opened before it failed (a Telegram forum topic is created
-    # first, then the announcement is sent into it): the ticket keeps it, so agents who write
-    # there are heard and the retry goes into it instead of opening another.
-    opened_thread_id: str | None = None
-
 
 class RetryAfter(SendError):
     """The platform asked us to wait (rate limit)."""
@@ -101,6 +96,11 @@ class ChannelAdapter(Protocol):
         format, attachments on the first part, buttons on the last (at least one part). The
         same message must always give the same parts: the outbox resumes a half-sent message
         with the part after the last one sent."""
+
+    async def open_thread(self, message: OutgoingMessage) -> str | None:
+        """For a ticket's announcement in a staff chat on a platform where threads exist before
+        their first message (Telegram forum topics): open it now and return its id, so the
+        outbox links it to the ticket before anything is sent into it. None elsewhere."""
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         """Deliver one of `parts(message)`. Attachments from this platform carry `file_id`;

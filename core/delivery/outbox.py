@@ -24,7 +24,7 @@ from core.delivery.files import carry
 from core.delivery.ratelimit import RateLimiter
 from core.domain import MessageLink, OutboxItem
 from core.messages import OutgoingMessage
-from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, SendError, ThreadGone
+from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, ThreadGone
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -272,6 +272,9 @@ class OutboxSender:
             outcome.failed, outcome.error = True, f"no adapter for {message.conversation.channel!r}"
             return outcome
         try:
+            if anchor is None and (anchor := await self._open_thread(adapter, item.message)):
+                outcome.links.append(anchor)
+                message = threads.placed(message, anchor)
             if item.parts_sent == 0 and message.attachments:
                 message = dataclasses.replace(
                     message, attachments=await carry(message.attachments, adapter, self.adapters)
@@ -300,6 +303,23 @@ class OutboxSender:
                 outcome.retry_at = self.clock() + timedelta(seconds=self._backoff(outcome.attempts))
         return outcome
 
+    async def _open_thread(
+        self, adapter: ChannelAdapter, message: OutgoingMessage
+    ) -> MessageLink | None:
+        """A ticket's thread the platform opens before its first message (Telegram forum
+        topics), linked to the ticket at once: an agent may write there before the announcement
+        is in it, and a retry after a crash goes into it instead of opening another."""
+        if not message.to_staff or message.ticket_id is None:
+            return None
+        thread = await adapter.open_thread(message)
+        if thread is None:
+            return None
+        chat = message.conversation
+        anchor = MessageLink(chat.channel, chat.chat_id, thread, message.ticket_id, thread, True)
+        async with self.store.transaction() as tx:
+            await tx.links.add(anchor)
+        return anchor
+
     async def _send_parts(
         self,
         adapter: ChannelAdapter,
@@ -316,11 +336,7 @@ class OutboxSender:
         parts = adapter.parts(message)
         for index in range(item.parts_sent, len(parts)):
             await limiter.acquire(message.conversation.chat_id)
-            try:
-                sent = await adapter.send(parts[index], idempotency_key=f"{key}.{index}")
-            except SendError as error:
-                outcome.links += threads.opened_before_failing(message, error, anchor)
-                raise
+            sent = await adapter.send(parts[index], idempotency_key=f"{key}.{index}")
             outcome.parts_sent = index + 1
             outcome.links += threads.links(message, sent, is_first=anchor is None and index == 0)
             if sent.thread_id and message.conversation.thread_id is None:

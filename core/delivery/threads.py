@@ -9,7 +9,6 @@ import dataclasses
 
 from core.domain import MessageLink, OutboxItem
 from core.messages import ConversationRef, OutgoingMessage, SentMessage
-from core.ports import SendError
 
 
 def anchor_key(item: OutboxItem) -> tuple[int, str, str] | None:
@@ -64,15 +63,3 @@ def mergeable(item: OutboxItem) -> bool:
         and not message.attachments
         and message.reply_to_message_id is None
     )
-
-
-def opened_before_failing(
-    message: OutgoingMessage, error: SendError, anchor: MessageLink | None
-) -> list[MessageLink]:
-    """A thread a failed announcement opened still belongs to its ticket (see
-    `SendError.opened_thread_id`): its anchor until the announcement gets through."""
-    thread_id = error.opened_thread_id
-    if thread_id is None or anchor is not None or not message.to_staff or not message.ticket_id:
-        return []
-    channel, chat_id = message.conversation.channel, message.conversation.chat_id
-    return [MessageLink(channel, chat_id, thread_id, message.ticket_id, thread_id, is_anchor=True)]
