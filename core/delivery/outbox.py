@@ -14,13 +14,13 @@ import dataclasses
 import logging
 import random
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.delivery import threads
 from core.delivery.files import carry
+from core.delivery.leases import Leases
 from core.delivery.ratelimit import RateLimiter
 from core.domain import MessageLink, OutboxItem
 from core.messages import OutgoingMessage
@@ -42,6 +42,9 @@ class OutboxConfig:
     # Items of one lane (a ticket's thread, a chat) claimed in one round, in order (fewer rounds
     # when replies queue up).
     per_lane_batch: int = 50
+    # Sends into one chat in one round: a busy staff chat (its many lanes are sent one after
+    # the other) must not keep the round, and the users' replies of the next one, waiting.
+    per_chat_round: int = 10
     # Who holds the leases this sender takes: a restarted sender frees its own at once. Give
     # each process on one database its own name (bot.app uses [engine] instance).
     owner: str = "outbox"
@@ -83,21 +86,11 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._limiters = {name: RateLimiter(a.rate_limits) for name, a in self.adapters.items()}
         self._in_flight = asyncio.Semaphore(config.concurrency)
-        self._leases_freed = False
+        self.leases = Leases(store, config.owner, config.lease_seconds, clock)
 
     def wake(self) -> None:
         """Something was queued: do not wait for the next poll."""
         self._wake.set()
-
-    async def free_leftover_leases(self) -> int:
-        """What this sender had claimed before a crash (kill -9) is free again at once, instead
-        of holding its threads up until the leases expire."""
-        async with self.store.transaction() as tx:
-            freed = await tx.outbox.release_held_by(self.config.owner)
-        if freed:
-            log.warning("outbox leases of a previous run freed", extra={"items": freed})
-        self._leases_freed = True
-        return freed
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -121,8 +114,7 @@ class OutboxSender:
 
     async def deliver_due(self) -> int:
         """One round; returns how many items were attempted."""
-        if not self._leases_freed:
-            await self.free_leftover_leases()
+        await self.leases.free_leftovers()
         now = self.clock()
         lease_until = now + timedelta(seconds=self.config.lease_seconds)
         async with self.store.transaction() as tx:
@@ -143,7 +135,8 @@ class OutboxSender:
         for item in items:  # claimed oldest first: each lane's queue is in order
             conversation = item.message.conversation
             chats[(conversation.channel, conversation.chat_id)].append(item)
-        async with self._leases_kept([item.id for item in items]):
+        await self._open_threads(items, anchors)
+        async with self.leases.kept([item.id for item in items]):
             results = await asyncio.gather(
                 *(self._deliver_chat(q, anchors) for q in chats.values())
             )
@@ -161,28 +154,31 @@ class OutboxSender:
             await tx.outbox.release([item.id for _, left in results for item in left], owner)
         return len(outcomes)
 
-    @asynccontextmanager
-    async def _leases_kept(self, item_ids: list[int]) -> AsyncIterator[None]:
-        """While a round runs longer than a third of the lease (slow uploads, the platform's
-        pacing), its leases are lengthened, so no other sender takes its items meanwhile."""
+    async def _open_threads(
+        self, items: list[OutboxItem], anchors: dict[tuple, MessageLink | None]
+    ) -> None:
+        """The threads this round's announcements go into, where the platform opens them ahead
+        (`_open_thread`), all linked to their tickets in one transaction before any is used."""
+        heads: dict[tuple, OutboxItem] = {}
+        for item in items:
+            key = threads.anchor_key(item)
+            if key is not None and anchors.get(key) is None:
+                heads.setdefault(key, item)
+        if not heads:
+            return
+        opened = await asyncio.gather(
+            *(self._thread_of(item) for item in heads.values()), return_exceptions=True
+        )
+        links = [link for link in opened if isinstance(link, MessageLink)]
+        if links:
+            async with self.store.transaction() as tx:
+                await tx.links.add_many(links)
+            for link in links:
+                anchors[(link.ticket_id, link.channel, link.chat_id)] = link
 
-        async def keep() -> None:
-            lease = self.config.lease_seconds
-            while True:
-                await asyncio.sleep(lease / 3)
-                until = self.clock() + timedelta(seconds=lease)
-                try:
-                    async with self.store.transaction() as tx:
-                        await tx.outbox.extend(item_ids, self.config.owner, until)
-                except Exception:  # noqa: BLE001 - the database is away: try at the next beat
-                    log.warning("outbox leases could not be extended", exc_info=True)
-
-        keeper = asyncio.create_task(keep())
-        try:
-            yield
-        finally:
-            keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
+    async def _thread_of(self, item: OutboxItem) -> MessageLink | None:
+        adapter = self.adapters.get(item.message.conversation.channel)
+        return await self._open_thread(adapter, item.message, record=False) if adapter else None
 
     async def _deliver_chat(
         self, items: list[OutboxItem], anchors: dict[tuple, MessageLink | None]
@@ -199,7 +195,9 @@ class OutboxSender:
         left: list[OutboxItem] = []
         while lanes:
             for lane, queue in list(lanes.items()):
-                if outcomes and self._must_wait(queue[0]):
+                if len(outcomes) >= self.config.per_chat_round or (
+                    outcomes and self._must_wait(queue[0])
+                ):
                     left += [item for rest in lanes.values() for item in rest]
                     return outcomes, left
                 outcome = await self._send_next(self._merged_head(queue), anchors)
@@ -304,7 +302,7 @@ class OutboxSender:
         return outcome
 
     async def _open_thread(
-        self, adapter: ChannelAdapter, message: OutgoingMessage
+        self, adapter: ChannelAdapter, message: OutgoingMessage, record: bool = True
     ) -> MessageLink | None:
         """A ticket's thread the platform opens before its first message (Telegram forum
         topics), linked to the ticket at once: an agent may write there before the announcement
@@ -316,8 +314,9 @@ class OutboxSender:
             return None
         chat = message.conversation
         anchor = MessageLink(chat.channel, chat.chat_id, thread, message.ticket_id, thread, True)
-        async with self.store.transaction() as tx:
-            await tx.links.add(anchor)
+        if record:
+            async with self.store.transaction() as tx:
+                await tx.links.add(anchor)
         return anchor
 
     async def _send_parts(
