@@ -337,15 +337,29 @@ async def test_a_restarted_sender_frees_its_own_leases_at_once(store):
     assert bot.adapter.texts_to("c1") == ["claimed, then the process was killed"]
 
 
-async def test_lanes_of_one_chat_take_turns(store):
+async def test_lanes_of_a_paced_chat_take_turns(store):
+    bot = await _with_two_tickets(store)
+    paced = RecordingAdapter(CHANNEL)  # one message a second, but nothing to wait for yet
+    paced.rate_limits = RateLimits(per_chat=1000, per_chat_window=1000.0, overall=1000)
+    sender = OutboxSender(store, {CHANNEL: paced}, OutboxConfig(), bot.clock)
+    for n in range(3):
+        await _enqueue(bot, "staff", f"t1 #{n}", ticket_id=1, to_staff=True, buttons=((),))
+    await _enqueue(bot, "staff", "t2 #0", ticket_id=2, to_staff=True)
+    await sender.deliver_due()
+    texts = [d.message.text for d in paced.to_chat("staff")]
+    assert texts.index("t2 #0") < texts.index("t1 #2")  # not behind ticket 1's whole backlog
+    assert [t for t in texts if t.startswith("t1")] == ["t1 #0", "t1 #1", "t1 #2"]
+
+
+async def test_lanes_of_an_unpaced_chat_go_side_by_side_each_in_order(store):
     bot = await _with_two_tickets(store)
     for n in range(3):
         await _enqueue(bot, "staff", f"t1 #{n}", ticket_id=1, to_staff=True)
-    await _enqueue(bot, "staff", "t2 #0", ticket_id=2, to_staff=True)
+        await _enqueue(bot, "staff", f"t2 #{n}", ticket_id=2, to_staff=True)
     await bot.flush()
     texts = _about(bot)
-    assert texts.index("t2 #0") < texts.index("t1 #2")  # not behind ticket 1's whole backlog
-    assert [t for t in texts if t.startswith("t1")] == ["t1 #0", "t1 #1", "t1 #2"]
+    for ticket in ("t1", "t2"):
+        assert [t for t in texts if t.startswith(ticket)] == [f"{ticket} #{n}" for n in range(3)]
 
 
 async def test_a_send_longer_than_the_lease_keeps_its_items(store):

@@ -1,11 +1,9 @@
-"""The outbox sender: delivers what the engine queued, through the channel adapters.
-
-Each round claims the due head of every chat's queue (so per-chat order holds), sends them in
-parallel, and records the results in one transaction: the platform message ids become message
-links (how an agent's reply finds its ticket), failures are retried with backoff or after the
-platform's "retry after", and a message that can never be delivered is marked failed without
-holding up the others. A crash loses nothing: unsent rows are sent after a restart.
-"""
+"""The outbox sender: delivers what the engine queued, through the channel adapters. Each round
+claims the due head of every lane (a ticket's thread, a chat: order holds per lane), sends them,
+and records the results in one transaction: the platform message ids become message links (how
+an agent's reply finds its ticket), failures are retried with backoff or after the platform's
+"retry after", and one that can never be delivered is marked failed without holding up others.
+A crash loses nothing: unsent rows are sent after a restart."""
 
 from __future__ import annotations
 
@@ -42,18 +40,14 @@ class OutboxConfig:
     # Items of one lane (a ticket's thread, a chat) claimed in one round, in order (fewer rounds
     # when replies queue up).
     per_lane_batch: int = 50
-    # Sends into one chat in one round: a busy staff chat (its many lanes are sent one after
-    # the other) must not keep the round, and the users' replies of the next one, waiting.
-    per_chat_round: int = 10
     # Who holds the leases this sender takes: a restarted sender frees its own at once. Give
     # each process on one database its own name (bot.app uses [engine] instance).
     owner: str = "outbox"
     # After a partial round, wait this long for more replies to gather: under load, fewer and
     # bigger rounds leave the database to the engine (SQLite has one writer).
     linger: float = 0.02
-    # Into a chat the platform paces at least this slowly (seconds per message: Telegram groups
-    # 3 s, Slack and VK 1 s), the staff messages queued for one ticket's thread travel as one
-    # merged message (each keeps its place; within one part of the platform's length).
+    # Into a chat paced this slowly (seconds per message: Telegram groups 3, Slack and VK 1) a
+    # ticket thread's queued staff messages travel merged, within one part of the platform.
     merge_when_paced: float = 0.5
 
 
@@ -183,21 +177,26 @@ class OutboxSender:
     async def _deliver_chat(
         self, items: list[OutboxItem], anchors: dict[tuple, MessageLink | None]
     ) -> tuple[list[_Outcome], list[OutboxItem]]:
-        """Send one chat's claimed items, its lanes (a ticket's thread, ...) in turn and each
-        lane in order: one busy thread never starves the others. A lane stops at its first item
-        that did not go out; the chat stops before an item the platform's pacing would make wait
-        (the next round takes it, so a slow chat never holds up the others). Returns (outcomes,
-        items left untouched)."""
+        """Send one chat's claimed items, each lane (a ticket's thread, ...) in order; a lane
+        stops at its first item that did not go out. Into a chat the platform paces, the lanes
+        take turns and the chat stops before an item the pacing would make wait (the next round
+        takes it, so a slow chat never holds up the others); into an unpaced one they go side
+        by side. Returns (outcomes, items left untouched)."""
         lanes: dict[str, deque[OutboxItem]] = defaultdict(deque)
         for item in items:
             lanes[item.message.lane].append(item)
+        if not self._paced(items[0]):
+            results = await asyncio.gather(
+                *(self._deliver_lane(q, anchors) for q in lanes.values())
+            )
+            return [o for done, _ in results for o in done], [
+                i for _, rest in results for i in rest
+            ]
         outcomes: list[_Outcome] = []
         left: list[OutboxItem] = []
         while lanes:
             for lane, queue in list(lanes.items()):
-                if len(outcomes) >= self.config.per_chat_round or (
-                    outcomes and self._must_wait(queue[0])
-                ):
+                if outcomes and self._must_wait(queue[0]):
                     left += [item for rest in lanes.values() for item in rest]
                     return outcomes, left
                 outcome = await self._send_next(self._merged_head(queue), anchors)
@@ -209,17 +208,29 @@ class OutboxSender:
                     del lanes[lane]
         return outcomes, left
 
+    async def _deliver_lane(
+        self, queue: deque[OutboxItem], anchors: dict[tuple, MessageLink | None]
+    ) -> tuple[list[_Outcome], list[OutboxItem]]:
+        outcomes: list[_Outcome] = []
+        while queue:
+            outcome = await self._send_next((queue.popleft(), []), anchors)
+            outcomes.append(outcome)
+            if not outcome.done:
+                return outcomes, list(queue)
+        return outcomes, []
+
+    def _paced(self, item: OutboxItem) -> bool:
+        """Whether the platform paces this chat slowly (see `merge_when_paced`)."""
+        limiter = self._limiters.get(item.message.conversation.channel)
+        chat = item.message.conversation.chat_id
+        return limiter is not None and limiter.spacing(chat) >= self.config.merge_when_paced
+
     def _merged_head(self, queue: deque[OutboxItem]) -> tuple[OutboxItem, list[OutboxItem]]:
         """The lane's next item and, into a slowly paced chat, the plain staff messages right
         behind it that fit into the same one-part message."""
         head = queue.popleft()
         adapter = self.adapters.get(head.message.conversation.channel)
-        chat = head.message.conversation.chat_id
-        if (
-            adapter is None
-            or not threads.mergeable(head)
-            or self._limiters[adapter.name].spacing(chat) < self.config.merge_when_paced
-        ):
+        if adapter is None or not threads.mergeable(head):
             return head, []
         merged: list[OutboxItem] = []
         text = head.message.text
