@@ -18,24 +18,19 @@ def upgrade() -> None:
         batch.add_column(sa.Column("lane", sa.String(160), nullable=False, server_default=""))
         batch.add_column(sa.Column("leased_by", sa.String(128), nullable=True))
     op.drop_index("ix_outbox_pending_chat", "outbox")
-    op.create_index(
-        "ix_outbox_pending_lane",
-        "outbox",
-        ["channel", "chat_id", "lane", "id"],
-        sqlite_where=PENDING_ONLY,
-        postgresql_where=PENDING_ONLY,
-    )
+    _pending_index("ix_outbox_pending_lane", ["channel", "chat_id", "lane", "id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_outbox_pending_lane", "outbox")
-    op.create_index(
-        "ix_outbox_pending_chat",
-        "outbox",
-        ["channel", "chat_id", "id"],
-        sqlite_where=PENDING_ONLY,
-        postgresql_where=PENDING_ONLY,
-    )
+    _pending_index("ix_outbox_pending_chat", ["channel", "chat_id", "id"])
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("leased_by")
         batch.drop_column("lane")
+
+
+def _pending_index(name: str, columns: list[str]) -> None:
+    """An index over the pending rows only."""
+    op.create_index(
+        name, "outbox", columns, sqlite_where=PENDING_ONLY, postgresql_where=PENDING_ONLY
+    )
