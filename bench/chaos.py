@@ -4,10 +4,12 @@ another process for a while, and the platform answers 429 and 5xx.
 
 This first version drives the Telegram path (long polling; users in private chats, agents in
 the staff forum's topics) against the fake Telegram server; the VK and Slack paths are to come.
+On SQLite another process holds the write lock for 15 s; with --postgres (the local `test`
+database, emptied) the bot's connections are terminated instead.
 It reports, per direction, what was sent, delivered, lost, duplicated and out of order, and
 how long after the last fault the last message arrived.
 
-    python bench/chaos.py [--users 6] [--messages 8] [--kills 5] [--seed 1]
+    python bench/chaos.py [--users 6] [--messages 8] [--kills 5] [--seed 1] [--postgres [URL]]
 
 Targets: 0 lost, 0 out of order, every message delivered within 3 minutes of the last fault.
 Telegram offers no idempotency key, so a send cut off by a kill may arrive twice: counted.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import signal
 import sqlite3
@@ -27,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from throughput import POSTGRES_DEFAULT, reset_postgres  # noqa: E402
 
 from tests.fakes.telegram import FakeTelegram  # noqa: E402
 
@@ -72,12 +77,12 @@ class Bot:
             await self.process.wait()
 
 
-def write_config(directory: Path, fake: FakeTelegram) -> Path:
+def write_config(directory: Path, fake: FakeTelegram, database_url: str) -> Path:
     config = directory / "config.toml"
     config.write_text(
         f"""
 [database]
-url = "sqlite+aiosqlite:///{directory}/helpdesk.sqlite3"
+url = "{database_url}"
 
 [staff]
 channel = "telegram"
@@ -156,7 +161,36 @@ async def hold_database(database: Path, seconds: float) -> None:
         connection.close()
 
 
-async def run(users: int, messages: int, kills: int, seed: int) -> None:
+async def terminate_connections(database_url: str) -> None:
+    """PostgreSQL: every connection of the bot is cut (what a server restart does to them)."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url).set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+
+
+async def database_fault(directory: Path, database_url: str | None) -> float:
+    """The database fault of the run; returns when it ends (monotonic)."""
+    if database_url is None:
+        asyncio.get_running_loop().create_task(hold_database(directory / "helpdesk.sqlite3", 15))
+        return time.monotonic() + 15
+    await terminate_connections(database_url)
+    return time.monotonic()
+
+
+async def run(
+    users: int, messages: int, kills: int, seed: int, postgres: str | None = None
+) -> None:
+    """`postgres`: run on that database (emptied first) and terminate the bot's connections
+    instead of locking SQLite."""
     rng = random.Random(seed)
     to_staff, to_users = Stream("user -> staff"), Stream("agent -> user")
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,7 +201,10 @@ async def run(users: int, messages: int, kills: int, seed: int) -> None:
             ids = [FIRST_USER + n for n in range(users)]
             for user in ids:
                 fake.add_user(user, f"U{user}")
-            bot = Bot(write_config(directory, fake))
+            if postgres is not None:
+                await reset_postgres(postgres)
+            url = postgres or f"sqlite+aiosqlite:///{directory}/helpdesk.sqlite3"
+            bot = Bot(write_config(directory, fake, url))
             await bot.start()
             last_fault = time.monotonic()
             started = time.monotonic()
@@ -194,10 +231,7 @@ async def run(users: int, messages: int, kills: int, seed: int) -> None:
                     last_fault = time.monotonic()
                 if not locked and elapsed >= lock_at:
                     locked = True
-                    asyncio.get_running_loop().create_task(
-                        hold_database(directory / "helpdesk.sqlite3", 15)
-                    )
-                    last_fault = time.monotonic() + 15
+                    last_fault = await database_fault(directory, postgres)
                 if rng.random() < 0.1:
                     fake.rate_limit_next(retry_after=1, method="sendMessage")
                     last_fault = max(last_fault, time.monotonic())
@@ -240,7 +274,10 @@ async def run(users: int, messages: int, kills: int, seed: int) -> None:
             staff_lines = {0: [line for t in staff_texts(fake) for line in t.split("\n")]}
             staff_view = {user: staff_lines[0] for user in to_staff.sent}
             user_view = {user: user_texts(fake, user) for user in to_users.sent}
-    print(f"faults: {kills} SIGKILLs, one 15 s database lock, 429s and 5xx on sendMessage")
+            if postgres is not None:
+                await reset_postgres(postgres)
+    fault = "the bot's connections terminated" if postgres else "a 15 s database lock"
+    print(f"faults: {kills} SIGKILLs, {fault}, 429s and 5xx on sendMessage")
     for path, received in ((to_staff, staff_view), (to_users, user_view)):
         figures = tally(path, received)
         print(f"{path.name:>14}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
@@ -254,8 +291,14 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=8)
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=os.environ.get("HELPDESK_BENCH_DATABASE_URL", POSTGRES_DEFAULT),
+        help="run on PostgreSQL (default: the local test database, emptied first)",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.users, args.messages, args.kills, args.seed))
+    asyncio.run(run(args.users, args.messages, args.kills, args.seed, args.postgres))
 
 
 if __name__ == "__main__":
