@@ -2,8 +2,8 @@
 and its line in /help. The router finds the command, checks the role (refusing and auditing
 when it is missing), finds the ticket a ticket command acts on, and calls the handler.
 
-    router.add("take", self.take, role=Role.AGENT, place=Place.STAFF, ticket=True,
-               help="help.take")
+    router.add("take", self._take, role=Role.AGENT, place=Place.STAFF, ticket=True,
+               help="help.staff.take")
 
 A handler is `async def handler(turn, command)`. A route with `ticket=True` acts on a ticket:
 its handler is `async def handler(turn, command, ticket)` with the ticket whose thread the
