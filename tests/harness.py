@@ -117,10 +117,11 @@ class Harness:
         agent: str = AGENT,
         reply_to: str | None = None,
         thread: str | None = None,
+        chat: str = STAFF_CHAT,
     ) -> IncomingMessage:
         return IncomingMessage(
             update_id=f"s{next(self._updates)}",
-            conversation=ConversationRef(CHANNEL, STAFF_CHAT, thread),
+            conversation=ConversationRef(CHANNEL, chat, thread),
             sender=Sender(agent, agent.capitalize(), "en"),
             text=text,
             message_id=str(next(self._messages)),
@@ -150,6 +151,18 @@ class Harness:
     async def agent_replies(self, text: str, ticket: int, *, agent: str = AGENT) -> None:
         """Reply in the ticket's thread in the staff chat (as the thread's anchor recorded)."""
         await self.deliver(self.staff_message(text, agent=agent, thread=self.thread_of(ticket)))
+
+    async def staff_chat_moves_to(self, chat: str) -> None:
+        """The staff chat got a new id, as when Telegram upgrades a group (migrate_to_chat_id)."""
+        await self.deliver(
+            IncomingMessage(
+                update_id=f"s{next(self._updates)}",
+                conversation=ConversationRef(CHANNEL, STAFF_CHAT),
+                sender=Sender("system"),
+                is_private=False,
+                migrated_to_chat_id=chat,
+            )
+        )
 
     async def flush(self) -> None:
         while await self.sender.deliver_due():

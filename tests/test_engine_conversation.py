@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from core.domain import Direction, TicketStatus
-from core.messages import ConversationRef, IncomingMessage, Sender
+from core.messages import ConversationRef
 from tests.harness import ADMIN, CHANNEL, Harness
 
 
@@ -251,26 +251,11 @@ async def test_staff_chat_that_changed_its_id_is_followed(store):
     bot = Harness(store)
     await bot.user_says("/new the scanner is offline")
     thread = bot.thread_of(1)
-    await bot.deliver(
-        IncomingMessage(
-            update_id="migration-1",
-            conversation=ConversationRef(CHANNEL, "staff"),
-            sender=Sender("system"),
-            is_private=False,
-            migrated_to_chat_id="staff-new",
-        )
-    )
+    await bot.staff_chat_moves_to("staff-new")
     await bot.user_says("any news?")
     assert "any news?" in bot.adapter.texts_to("staff-new")[-1]
 
-    moved = IncomingMessage(
-        update_id="s-new-1",
-        conversation=ConversationRef(CHANNEL, "staff-new", thread),
-        sender=Sender("agent1", "Agent1"),
-        text="Rebooting it now",
-        is_private=False,
-    )
-    await bot.deliver(moved)
+    await bot.deliver(bot.staff_message("Rebooting it now", chat="staff-new", thread=thread))
     assert "Rebooting it now" in bot.to_user()[-1]
 
     restarted = Harness(store)  # a restart keeps following the new id
@@ -284,22 +269,8 @@ async def test_another_process_follows_a_staff_chat_that_moved(store):
     first, second = Harness(store), Harness(store)
     await first.user_says("/new the scanner is offline")
     thread = first.thread_of(1)
-    await first.deliver(
-        IncomingMessage(
-            update_id="migration-1",
-            conversation=ConversationRef(CHANNEL, "staff"),
-            sender=Sender("system"),
-            is_private=False,
-            migrated_to_chat_id="staff-new",
-        )
-    )
-    answer = IncomingMessage(
-        update_id="s-new-1",
-        conversation=ConversationRef(CHANNEL, "staff-new", thread),
-        sender=Sender("agent1", "Agent1"),
-        text="Rebooting it now",
-        is_private=False,
-    )
+    await first.staff_chat_moves_to("staff-new")
+    answer = second.staff_message("Rebooting it now", chat="staff-new", thread=thread)
     await second.deliver(answer)  # a miss: the second process looks the move up
     assert "Rebooting it now" in second.to_user()[-1]
     assert second.engine.staff_chat == ConversationRef(CHANNEL, "staff-new")

@@ -170,23 +170,12 @@ async def test_a_paced_chat_sends_its_head_and_leaves_the_rest_for_the_next_roun
 
 async def test_announcement_and_follow_up_in_one_round_share_the_new_thread(store):
     bot = Harness(store)
-    async with store.transaction() as tx:
-        user, _ = await tx.users.upsert(CHANNEL, "u9", "U9", "en", None, bot.clock())
-        ticket = await tx.tickets.create(
-            NewTicket(
-                user.id,
-                ConversationRef(CHANNEL, "chat-u9"),
-                "s",
-                None,
-                Priority.NORMAL,
-                bot.clock(),
-            )
-        )
+    ticket_id = await _ticket(bot)
     staff = ConversationRef(CHANNEL, "staff")
     for text in ("announcement", "follow-up"):
         async with store.transaction() as tx:
             await tx.outbox.enqueue(
-                OutgoingMessage(staff, text, ticket_id=ticket.id, to_staff=True), bot.clock()
+                OutgoingMessage(staff, text, ticket_id=ticket_id, to_staff=True), bot.clock()
             )
     await bot.sender.deliver_due()
     announcement, follow_up = bot.adapter.to_chat("staff")
