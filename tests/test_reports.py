@@ -113,7 +113,7 @@ async def test_the_report_matches_the_hand_computed_figures(store):
         (3, 1, 0, Share(0, 1)),
     ]
 
-    text = render_report(report, bot.engine.desk.staff_text)
+    text = render_report(report, bot.engine.desk.tell.staff_text)
     assert text.splitlines()[:5] == [
         "📊 Report 2026-03-02 – 2026-03-03 · all lines",
         "Tickets: 4 opened, 2 resolved, 2 closed",

@@ -244,7 +244,7 @@ class ConversationEngine:
                 await work.send_to(message.conversation, text)
                 await work.send_to(
                     self.desk.staff_chat,
-                    self.desk.staff_text(
+                    self.desk.tell.staff_text(
                         "staff.unhandled_message",
                         name=message.sender.display_name or message.sender.external_id,
                         who=work.actor,

@@ -74,7 +74,7 @@ class Satisfaction:
             await self.desk.tell.staff(
                 turn,
                 ticket,
-                self.desk.staff_text(
+                self.desk.tell.staff_text(
                     "staff.low_rating", number=ticket.number, score=score, comment=comment or "—"
                 ),
             )
@@ -115,7 +115,7 @@ class Satisfaction:
                 await self.desk.tell.staff(
                     turn,
                     ticket,
-                    self.desk.staff_text("staff.rating_comment", number=number, comment=text),
+                    self.desk.tell.staff_text("staff.rating_comment", number=number, comment=text),
                 )
         return True
 

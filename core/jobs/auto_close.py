@@ -93,7 +93,7 @@ class AutoClose:
     async def _close(self, work: Work, ticket: Ticket) -> Ticket:
         days = notices.days(self.policy.close_resolved_after)  # type: ignore[arg-type]
         closed = await self._change(work, ticket, status=TicketStatus.CLOSED, closed_at=work.now)
-        note = self.desk.staff_text("staff.auto_closed", number=ticket.number, days=days)
+        note = self.desk.tell.staff_text("staff.auto_closed", number=ticket.number, days=days)
         await work.tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), work.now)
         await self.desk.tell.closed(work, closed, "ticket.auto_closed", days=days)
         await self.desk.tell.staff(work, closed, note)
@@ -103,7 +103,7 @@ class AutoClose:
         left = notices.hours(self.policy.resolve_after - self.policy.remind_after)  # type: ignore[operator]
         await work.audit("ticket.waiting_reminder", "ticket", ticket.id)
         await self.desk.tell.user(work, ticket, "ticket.waiting_reminder", hours=left)
-        note = self.desk.staff_text("staff.waiting_reminded", number=ticket.number)
+        note = self.desk.tell.staff_text("staff.waiting_reminded", number=ticket.number)
         await self.desk.tell.staff(work, ticket, note)
         return ticket
 
@@ -112,7 +112,7 @@ class AutoClose:
         resolved = await self._change(
             work, ticket, status=TicketStatus.RESOLVED, resolved_at=work.now
         )
-        note = self.desk.staff_text("staff.auto_resolved", number=ticket.number, hours=waited)
+        note = self.desk.tell.staff_text("staff.auto_resolved", number=ticket.number, hours=waited)
         await work.tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), work.now)
         language = await self.desk.tell.owner_language(work, ticket)
         text = self.desk.texts.get(

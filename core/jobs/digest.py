@@ -51,11 +51,11 @@ class DailyDigest:
                 for line in lines
             ]
         messages: list[OutgoingMessage] = []
-        title = self.desk.staff_text("report.digest_title")
+        title = self.desk.tell.staff_text("report.digest_title")
         for line, report in zip(lines, reports, strict=True):
-            body = render_report(report, self.desk.staff_text)
+            body = render_report(report, self.desk.tell.staff_text)
             messages.append(OutgoingMessage(conversation=line.chat, text=f"{title}\n{body}"))
-            messages.append(await chart_message(report, self.desk.staff_text, line.chat))
+            messages.append(await chart_message(report, self.desk.tell.staff_text, line.chat))
         async with self.unit_of_work(now) as work:
             claimed = await work.tx.updates.claim(CLAIM_CHANNEL, today.isoformat(), now)
             if claimed:

@@ -66,15 +66,15 @@ class SlaMonitor:
         local_due = due.astimezone(self.policy.calendar.zone).strftime("%Y-%m-%d %H:%M")
         params = {
             "number": ticket.number,
-            "priority": self.desk.staff_text(f"priority.{ticket.priority.value}"),
+            "priority": self.desk.tell.staff_text(f"priority.{ticket.priority.value}"),
             "due": local_due,
         }
         await self.desk.tell.staff(
-            work, ticket, self.desk.staff_text(_THREAD_TEXT[event], **params)
+            work, ticket, self.desk.tell.staff_text(_THREAD_TEXT[event], **params)
         )
         # The ticket's thread may be muted or buried: the event also shows in the main chat.
-        alert = self.desk.staff_text(_THREAD_TEXT[event] + "_alert", **params)
-        await work.send_to(self.desk.staff_chat_of(ticket), alert)
+        alert = self.desk.tell.staff_text(_THREAD_TEXT[event] + "_alert", **params)
+        await work.send_to(self.desk.lines.of_ticket(ticket).chat, alert)
         if event in _BREACHES:
             for message in await self._to_supervisors(work, event, ticket, params):
                 await work.send(message)
@@ -118,6 +118,6 @@ class SlaMonitor:
             work,
             current,
             target,
-            by=self.desk.staff_text("staff.by_sla"),
-            reason=self.desk.staff_text("staff.reason_sla_breach"),
+            by=self.desk.tell.staff_text("staff.by_sla"),
+            reason=self.desk.tell.staff_text("staff.reason_sla_breach"),
         )

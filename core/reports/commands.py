@@ -30,7 +30,7 @@ class ReportCommands:
         router.add("stats", self.stats, role=Role.AGENT, place=Place.STAFF, help="help.staff.stats")
 
     async def stats(self, turn: Turn, command: Command) -> None:
-        text = self.desk.staff_text
+        text = self.desk.tell.staff_text
         held = await self.roles.held(turn, in_staff_chat=True)
         period = parse_period(command.args, turn.now, self.zone)
         if period is None:

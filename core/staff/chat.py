@@ -36,12 +36,12 @@ class StaffFlow:
         if command is not None:
             if not await self.router.dispatch(turn, command, Place.STAFF, ticket):
                 # A typo such as /clsoe must not reach the user as an answer.
-                unknown = self.desk.staff_text("staff.unknown_command", command=command.name)
+                unknown = self.desk.tell.staff_text("staff.unknown_command", command=command.name)
                 await turn.reply(unknown)
             return
         if ticket is None:
             return  # staff talking among themselves
-        action = self.desk.staff_text("staff.action_reply")
+        action = self.desk.tell.staff_text("staff.action_reply")
         if not await self.roles.require(turn, Role.AGENT, "reply", True, action):
             return
         if not await self.may_act_on(turn, ticket):
@@ -65,7 +65,7 @@ class StaffFlow:
             extra={"ticket": ticket.id, "line": owner.name, "chat_line": here.name},
         )
         key = "staff.ticket_in_other_line"
-        await turn.reply(self.desk.staff_text(key, number=ticket.number, line=owner.name))
+        await turn.reply(self.desk.tell.staff_text(key, number=ticket.number, line=owner.name))
         return False
 
     async def _help(self, turn: Turn, command: Command) -> None:

@@ -27,7 +27,7 @@ class DutyCommands:
         router.add("duty", self.duty, role=Role.AGENT, place=Place.STAFF, help="help.staff.duty")
 
     async def duty(self, turn: Turn, command: Command) -> None:
-        text = self.desk.staff_text
+        text = self.desk.tell.staff_text
         line = self.desk.lines.of_chat(turn.message.conversation)
         if line is None:  # not reachable from the staff flow, kept for safety
             return

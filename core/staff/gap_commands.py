@@ -49,7 +49,7 @@ class GapCommands:
         )
 
     async def _gaps(self, turn: Turn, command: Command) -> None:
-        text = self.desk.staff_text
+        text = self.desk.tell.staff_text
         days = command.int_arg() if command.args else DEFAULT_DAYS
         if days is None or not 1 <= days <= MAX_DAYS or len(command.words) > 1:
             await turn.reply(text("staff.usage.gaps", limit=MAX_DAYS))
@@ -78,7 +78,7 @@ class GapCommands:
         await turn.reply("\n".join(lines))
 
     async def _faq_learn(self, turn: Turn, command: Command, ticket: Ticket) -> None:
-        text = self.desk.staff_text
+        text = self.desk.tell.staff_text
         words = command.words
         entry_word = words[0].lstrip("#") if words else None
         if len(words) > 1 or (entry_word and not entry_word.isdigit()):

@@ -58,7 +58,7 @@ class TicketCommands:
             )  # fmt: skip
 
     def text(self, key: str, **params: object) -> str:
-        return self.desk.staff_text(key, **params)
+        return self.desk.tell.staff_text(key, **params)
 
     # -- assignment
 

@@ -53,17 +53,10 @@ class TicketDesk:
         self.auto_assign = auto_assign  # None: new tickets wait for /take or /assign
         self.tell = Notifier(lines, texts, staff_language)
 
-    def staff_text(self, key: str, **params: object) -> str:
-        return self.tell.staff_text(key, **params)
-
     @property
     def staff_chat(self) -> ConversationRef:
         """The first line's staff chat."""
         return self.lines.first.chat
-
-    def staff_chat_of(self, ticket: Ticket) -> ConversationRef:
-        """The staff chat of the ticket's support line."""
-        return self.lines.of_ticket(ticket).chat
 
     # -- the one place a ticket changes
 
@@ -115,7 +108,9 @@ class TicketDesk:
         a follow-up of a resolved ticket keeps that ticket's category when no rule gives one."""
         user = turn.user
         subject = (
-            shorten(text, SUBJECT_LENGTH) if text.strip() else self.staff_text("ticket.no_subject")
+            shorten(text, SUBJECT_LENGTH)
+            if text.strip()
+            else self.tell.staff_text("ticket.no_subject")
         )
         category = category or self.policy.category_for(text)
         if category is None and follows_up is not None:
@@ -143,8 +138,10 @@ class TicketDesk:
             await self.tell.user(
                 turn, ticket, "ticket.follow_up_opened", previous=follows_up.number
             )
-        announcement = notices.announcement(self.staff_text, ticket, user, text, follows_up)
-        carried = await self._carriable(turn, attachments, self.staff_chat_of(ticket).channel)
+        announcement = notices.announcement(self.tell.staff_text, ticket, user, text, follows_up)
+        carried = await self._carriable(
+            turn, attachments, self.lines.of_ticket(ticket).chat.channel
+        )
         await self.tell.staff(turn, ticket, announcement, attachments=carried)
         return await self.assign_on_duty(turn, ticket)
 
@@ -152,10 +149,12 @@ class TicketDesk:
         self, turn: Turn, ticket: Ticket, text: str, attachments: Sequence[Attachment]
     ) -> None:
         await self._said(turn, ticket, Direction.FROM_USER, text, attachments)
-        relayed = self.staff_text(
+        relayed = self.tell.staff_text(
             "staff.user_message", number=ticket.number, name=turn.user.name, text=text or "—"
         )
-        carried = await self._carriable(turn, attachments, self.staff_chat_of(ticket).channel)
+        carried = await self._carriable(
+            turn, attachments, self.lines.of_ticket(ticket).chat.channel
+        )
         await self.tell.staff(turn, ticket, relayed, attachments=carried)
 
     async def relay_agent_reply(
@@ -206,11 +205,11 @@ class TicketDesk:
         await self._system_note(turn, ticket, note or "closed")
         if by_user:
             await self.tell.closed(turn, closed, "ticket.closed_by_user")
-            event = self.staff_text("staff.closed_by_user", number=closed.number)
+            event = self.tell.staff_text("staff.closed_by_user", number=closed.number)
         else:
             key = "ticket.closed_by_agent_with_note" if note else "ticket.closed_by_agent"
             await self.tell.closed(turn, closed, key, note=note)
-            event = self.staff_text(
+            event = self.tell.staff_text(
                 "staff.closed_by_agent", number=closed.number, name=turn.user.name
             )
         await self.tell.staff(turn, closed, event)
@@ -227,7 +226,7 @@ class TicketDesk:
         )
         await self._system_note(turn, ticket, "reopened")
         await self.tell.user(turn, reopened, "ticket.reopened")
-        event = self.staff_text("staff.reopened", number=reopened.number, name=turn.user.name)
+        event = self.tell.staff_text("staff.reopened", number=reopened.number, name=turn.user.name)
         await self.tell.staff(turn, reopened, event)
         return reopened
 
@@ -237,7 +236,7 @@ class TicketDesk:
         if text:
             ticket = await self.relay_agent_reply(turn, ticket, text, ())
         waiting = await self.apply(turn, ticket, status=TicketStatus.WAITING, updated_at=turn.now)
-        event = self.staff_text("staff.waiting", by=turn.user.name)
+        event = self.tell.staff_text("staff.waiting", by=turn.user.name)
         await self.tell.change(turn, waiting, event)
         return waiting
 
@@ -258,7 +257,9 @@ class TicketDesk:
         key = "ticket.resolved_with_note" if note else "ticket.resolved"
         text = self.texts.get(language, key, number=resolved.number, note=note, hours=hours)
         await turn.send(notices.with_solved_buttons(self.texts, language, resolved, text))
-        await self.tell.change(turn, resolved, self.staff_text("staff.resolved", by=turn.user.name))
+        await self.tell.change(
+            turn, resolved, self.tell.staff_text("staff.resolved", by=turn.user.name)
+        )
         return resolved
 
     async def _system_note(self, work: Work, ticket: Ticket, text: str) -> None:
@@ -273,7 +274,7 @@ class TicketDesk:
         assigned = await self._give(turn, ticket, agent)
         await self.tell.user(turn, assigned, "ticket.taken", name=agent.name)
         key = "staff.taken" if agent.id == turn.user.id else "staff.assigned"
-        event = self.staff_text(key, name=agent.name, by=turn.user.name)
+        event = self.tell.staff_text(key, name=agent.name, by=turn.user.name)
         await self.tell.change(turn, assigned, event)
         return assigned
 
@@ -293,7 +294,7 @@ class TicketDesk:
             "ticket assigned to the agent on duty",
             extra={"ticket": ticket.id, "line": line.name, "agent": agent.id},
         )
-        event = self.staff_text("staff.auto_assigned", name=agent.name, line=line.name)
+        event = self.tell.staff_text("staff.auto_assigned", name=agent.name, line=line.name)
         await self.tell.change(work, assigned, event)
         await self.tell.user(work, assigned, "ticket.taken", name=agent.name)
         return assigned
@@ -308,20 +309,22 @@ class TicketDesk:
 
     async def unassign(self, turn: Turn, ticket: Ticket) -> Ticket:
         unassigned = await self.apply(turn, ticket, assignee_id=None, updated_at=turn.now)
-        event = self.staff_text("staff.unassigned", by=turn.user.name)
+        event = self.tell.staff_text("staff.unassigned", by=turn.user.name)
         await self.tell.change(turn, unassigned, event)
         return unassigned
 
     async def set_priority(self, turn: Turn, ticket: Ticket, priority: Priority) -> Ticket:
         changed = await self.apply(turn, ticket, priority=priority, updated_at=turn.now)
-        label = self.staff_text(f"priority.{priority.value}")
-        event = self.staff_text("staff.priority_set", priority=label, by=turn.user.name)
+        label = self.tell.staff_text(f"priority.{priority.value}")
+        event = self.tell.staff_text("staff.priority_set", priority=label, by=turn.user.name)
         await self.tell.change(turn, changed, event)
         return changed
 
     async def set_category(self, turn: Turn, ticket: Ticket, category: str | None) -> Ticket:
         changed = await self.apply(turn, ticket, category=category, updated_at=turn.now)
-        event = self.staff_text("staff.category_set", category=category or "—", by=turn.user.name)
+        event = self.tell.staff_text(
+            "staff.category_set", category=category or "—", by=turn.user.name
+        )
         await self.tell.change(turn, changed, event)
         return changed
 
@@ -341,10 +344,12 @@ class TicketDesk:
         params = {"number": ticket.number, "by": by, "reason": reason or "—"}
         left_key = "staff.line_left" if upward else "staff.line_left_down"
         # `ticket` is still in the old line: this goes to the old thread.
-        await self.tell.staff(work, ticket, self.staff_text(left_key, line=target.name, **params))
+        await self.tell.staff(
+            work, ticket, self.tell.staff_text(left_key, line=target.name, **params)
+        )
         owner = await self.tell.owner(work, ticket)
-        history = notices.history(self.staff_text, await work.tx.messages.list(ticket.id))
-        arrived = self.staff_text(
+        history = notices.history(self.tell.staff_text, await work.tx.messages.list(ticket.id))
+        arrived = self.tell.staff_text(
             "staff.line_arrived" if upward else "staff.line_arrived_down",
             line=source.name,
             name=owner.name if owner else "?",
