@@ -104,6 +104,10 @@ class VkLongPoll:
                 stored = await self.positions.load(self.channel, self._position_name)
                 if stored is not None:
                     self._server.ts = self._saved_ts = stored  # resume where the last run was
+                else:
+                    # The first run starts here: kept at once, so a crash before the first
+                    # batch is handled does not restart from a later position.
+                    await self._save(self._server.ts)
         server = self._server
         params = {"act": "a_check", "key": server.key, "ts": server.ts, "wait": str(self.wait)}
         timeout = aiohttp.ClientTimeout(total=self.wait + 15)

@@ -490,6 +490,25 @@ async def test_a_restart_resumes_where_the_last_run_stopped(store, fake_vk: Fake
     assert second.texts() == ["while the bot was down", "and this too"]
 
 
+async def test_the_first_run_keeps_its_starting_position_before_anything_arrives(
+    store, fake_vk: FakeVK
+):
+    """Regression: a first run kept no position until its first batch was handled, so a bot
+    killed before then restarted from VK's newest position and skipped what users wrote."""
+    positions = StoredPositions(store, utc_now)
+    async with vk_world_for(fake_vk, "longpoll") as world:
+        await world.channel.start(Recorder(), positions)
+        await fake_vk.wait_for_long_poll()
+        await world.channel.stop()
+    fake_vk.inject(fake_vk.make_message_new(USER, "while the bot was down"))
+    second = Recorder()
+    async with vk_world_for(fake_vk, "longpoll") as world:
+        await world.channel.start(second, positions)
+        await second.wait_for(lambda: "while the bot was down" in second.texts())
+        await world.channel.stop()
+    assert second.texts() == ["while the bot was down"]
+
+
 async def test_a_position_vk_no_longer_has_is_counted_and_left_behind(store, fake_vk: FakeVK):
     positions = StoredPositions(store, utc_now)
     await positions.save("vk", f"longpoll:{fake_vk.group_id}", "999")  # beyond VK's history
