@@ -85,7 +85,7 @@ async def build_app(
         {name: a.max_file_size for name, a in adapters.items()},
         matcher.default_thresholds,
     )
-    engine = build_engine(config, store, KnowledgeBase(matcher), clock, sender.wake)
+    engine = build_engine(config, store, KnowledgeBase(matcher, store), clock, sender.wake)
     if settings.knowledge.load_sample_when_empty:
         await _when_the_store_answers(lambda: seed_sample_if_empty(store, clock()))
     count = await _when_the_store_answers(engine.load_state)

@@ -256,15 +256,17 @@ async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
     from knowledge.semantic import create_matcher
     from storage.database import open_store
 
-    store = await open_store(settings.database.url, options=settings.database.store_options())
+    matcher = create_matcher(semantic=settings.knowledge.semantic)
+    knowledge = KnowledgeBase(
+        matcher,
+        store := await open_store(settings.database.url, options=settings.database.store_options()),
+    )
     try:
         async with store.transaction() as tx:
             entries = await tx.faq.list(include_disabled=False)
+        await knowledge.load(entries)  # with the sentence vectors the bot keeps
     finally:
         await store.close()
-    matcher = create_matcher(semantic=settings.knowledge.semantic)
-    knowledge = KnowledgeBase(matcher)
-    knowledge.load(entries)
     matches = knowledge.search(args.question, args.lang, limit=args.limit)
     thresholds = Thresholds(*settings.knowledge.thresholds(matcher.default_thresholds))
     print(

@@ -259,7 +259,7 @@ class KnowledgeSettings(Section):
     suggest_threshold: Threshold = None
     load_sample_when_empty: bool = True
     min_question_chars: int = Field(6, ge=0)
-    semantic: bool = False
+    semantic: bool = True
 
     @model_validator(mode="after")
     def _suggest_below_answer(self) -> KnowledgeSettings:

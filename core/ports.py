@@ -4,7 +4,7 @@ messenger."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,12 +23,29 @@ from core.messages import (
 # Knowledge base
 
 
+class SentenceVectorCache(Protocol):
+    """The sentence vectors a matcher reads, by text. Filled ahead of an index change (from the
+    database, or encoded in a worker thread), so the change never encodes in the event loop."""
+
+    model: str  # the encoder's name and version: vectors of another one are not used
+
+    def wanted(self, entries: Sequence[FaqEntry]) -> list[str]:
+        """The wordings and answers of these entries whose vectors are not here yet."""
+
+    def encode(self, texts: Sequence[str]) -> dict[str, bytes]:
+        """Slow (milliseconds per text), and safe to run in a worker thread."""
+
+    def add(self, vectors: Mapping[str, bytes]) -> None: ...
+
+
 class Matcher(Protocol):
     """Ranks knowledge-base entries for a question. Kept in memory; rebuilt or patched when the
     knowledge base changes."""
 
     # (answer, suggest): the confidence thresholds this matcher was tuned for (config defaults).
     default_thresholds: tuple[float, float]
+    # Where it reads sentence vectors (the semantic matcher); None: it reads none.
+    vectors: SentenceVectorCache | None
 
     def match(self, text: str, language: str | None = None, limit: int = 3) -> list[Match]:
         """Best candidates first, at most `limit`, one per entry."""

