@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.errors import what_to_fix
 from bot.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     except _UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except Exception as error:
+        problem = what_to_fix(error, settings.database.url_for_logs)
+        if problem is None:
+            raise
+        log.debug("the error in full", exc_info=error)
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
 
 
 class _UserError(Exception):
@@ -49,14 +57,13 @@ class _UserError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    # --config and --log-level are read before or after the command: `helpdesk run --config F`
+    # and `helpdesk --config F run` alike (a command's own copy only counts when given).
     parser = argparse.ArgumentParser(prog="helpdesk", description="Helpdesk bot for messengers")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        help="TOML settings file (default: $HELPDESK_CONFIG, else ./config.toml if present)",
-    )
-    parser.add_argument("--log-level", help="override [bot] log_level")
-    commands = parser.add_subparsers(metavar="COMMAND")
+    _add_common_options(parser, default=None)
+    options = argparse.ArgumentParser(add_help=False)
+    _add_common_options(options, default=argparse.SUPPRESS)
+    commands = _Commands(parser.add_subparsers(metavar="COMMAND"), options)
 
     demo = commands.add_parser("demo", help="talk to the bot in this terminal (temporary database)")
     demo.add_argument("--script", type=Path, help="read the conversation from a file ('-' = stdin)")
@@ -69,7 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the bot with the configured channels")
     run.set_defaults(action=_run, load=_settings)
 
-    db = commands.add_parser("db", help="database maintenance").add_subparsers(metavar="ACTION")
+    db = _Commands(
+        commands.add_parser("db", help="database maintenance").add_subparsers(metavar="ACTION"),
+        options,
+    )
     upgrade = db.add_parser("upgrade", help="apply schema migrations")
     upgrade.set_defaults(action=_db_upgrade, load=_settings)
 
@@ -82,7 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--lang", choices=("en", "ru"), help="default: [bot] default_language")
     report.set_defaults(action=_report, load=_settings)
 
-    kb = commands.add_parser("kb", help="knowledge base").add_subparsers(metavar="ACTION")
+    kb = _Commands(
+        commands.add_parser("kb", help="knowledge base").add_subparsers(metavar="ACTION"), options
+    )
     kb_import = kb.add_parser("import", help="add/replace entries from a YAML or CSV file")
     kb_import.add_argument("file", type=Path)
     kb_import.set_defaults(action=_kb_import, load=_settings)
@@ -92,9 +104,40 @@ def _parser() -> argparse.ArgumentParser:
     kb_ask = kb.add_parser("ask", help="show the ranked matches and scores for a question")
     kb_ask.add_argument("question")
     kb_ask.add_argument("--lang", choices=("en", "ru"))
-    kb_ask.add_argument("--limit", type=int, default=5)
+    kb_ask.add_argument("--limit", type=_positive, default=5, help="matches to show (default 5)")
     kb_ask.set_defaults(action=_kb_ask, load=_settings)
     return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default,
+        help="TOML settings file (default: $HELPDESK_CONFIG, else ./config.toml if present)",
+    )
+    parser.add_argument("--log-level", default=default, help="override [bot] log_level")
+
+
+class _Commands:
+    """Subcommands that all take the common options too."""
+
+    def __init__(self, subparsers, options: argparse.ArgumentParser) -> None:
+        self.subparsers = subparsers
+        self.options = options
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        return self.subparsers.add_parser(name, parents=[self.options], **kwargs)
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
+    return number
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
@@ -187,6 +230,8 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
     from core.work import utc_now
     from storage.database import open_store
 
+    for path in filter(None, (args.csv, args.png)):
+        _check_writable(path)
     zone = settings.bot.tzinfo
     period = parse_period(f"{args.first}..{args.last}", utc_now(), zone)
     if period is None:
@@ -240,8 +285,11 @@ async def _kb_import(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _kb_export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.knowledge_files import export_file
+    from knowledge.io import file_format
     from storage.database import open_store
 
+    file_format(args.file)  # an unknown format is refused before anything is read
+    _check_writable(args.file)
     store = await open_store(settings.database.url, options=settings.database.store_options())
     try:
         count = await export_file(store, args.file)
@@ -267,6 +315,14 @@ async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
         await knowledge.load(entries)  # with the sentence vectors the bot keeps
     finally:
         await store.close()
+    if not entries:
+        from knowledge import sample_faq_path
+
+        raise _UserError(
+            "the knowledge base is empty: load the bundled sample with "
+            f"`helpdesk kb import {sample_faq_path()}` or your own file the same way "
+            "(`helpdesk run` also loads the sample into an empty base)"
+        )
     matches = knowledge.search(args.question, args.lang, limit=args.limit)
     thresholds = Thresholds(*settings.knowledge.thresholds(matcher.default_thresholds))
     print(
@@ -286,3 +342,12 @@ async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
     if not matches:
         print("no candidates")
     return 0
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an output file whose directory is missing before any work is done."""
+    directory = path.parent
+    if not directory.is_dir():
+        raise _UserError(f"cannot write {path}: the directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise _UserError(f"cannot write {path}: the directory {directory} is not writable")

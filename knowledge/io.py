@@ -57,7 +57,7 @@ class KnowledgeFileError(ValueError):
         super().__init__(f"{location}: {problem}")
 
 
-def _format_of(path: Path) -> str:
+def file_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         return "yaml"
@@ -75,7 +75,7 @@ def _format_of(path: Path) -> str:
 def read_entries(path: str | os.PathLike[str]) -> list[tuple[int | None, FaqDraft]]:
     """Read and validate a knowledge-base file. Returns (id or None, draft) in file order."""
     file = Path(path)
-    kind = _format_of(file)
+    kind = file_format(file)
     try:
         text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -253,7 +253,7 @@ def _as_record(entry: FaqEntry) -> dict[str, Any]:
 def write_entries(path: str | os.PathLike[str], entries: Sequence[FaqEntry]) -> None:
     """Write the entries (with their ids) to a YAML or CSV file, replacing it atomically."""
     file = Path(path)
-    kind = _format_of(file)
+    kind = file_format(file)
     records = [_as_record(entry) for entry in entries]
     if kind == "yaml":
         content = yaml.safe_dump(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import sqlite3
 
 from sqlalchemy.exc import DBAPIError
@@ -15,6 +17,18 @@ _TRANSIENT_SQLSTATES = frozenset(
 )
 # SQLite: another process held the write lock beyond the busy timeout.
 _SQLITE_BUSY = ("database is locked", "database is busy")
+# A database server that cannot be reached now; a missing file or directory is not passing.
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+    }
+)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -30,7 +44,9 @@ def is_transient(error: BaseException) -> bool:
         if isinstance(cause, sqlite3.OperationalError) or "sqlite" in type(cause).__module__:
             return any(text in str(cause) for text in _SQLITE_BUSY)
         return _connection_lost(cause)
-    return isinstance(error, OSError)
+    if isinstance(error, socket.gaierror):
+        return True  # the database's host name does not resolve yet (a container starting)
+    return isinstance(error, OSError) and error.errno in _NETWORK_ERRNOS
 
 
 def _sqlstate(error: BaseException | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from sqlalchemy.engine import make_url
 
 from bot.cli import main
 
@@ -102,3 +103,72 @@ def test_bad_knowledge_file_changes_nothing(tmp_path, capsys):
     assert main(["--config", str(config), "kb", "import", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "bad.yaml" in err and "answer" in err and "Traceback" not in err
+
+
+def test_config_is_accepted_before_or_after_the_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = _config(tmp_path)
+    assert main(["db", "upgrade", "--config", str(config)]) == 0
+    assert main(["--config", str(config), "db", "upgrade"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(f"sqlite+aiosqlite:///{tmp_path}/helpdesk.sqlite3") == 2
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if not line[:4].isdigit()]  # log lines aside
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_mistakes_at_the_terminal_are_one_line_each(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = str(_config(tmp_path))
+    assert main(["--config", config, "kb", "export", "faq.txt"]) == 1
+    assert "unknown format '.txt'; use .yaml, .yml or .csv" in _one_error_line(capsys)
+    assert main(["--config", config, "kb", "export", "missing/faq.yaml"]) == 1
+    assert "the directory missing does not exist" in _one_error_line(capsys)
+    for option in ("--png", "--csv"):
+        report = ["report", "--from", "2026-01-01", "--to", "2026-01-31"]
+        assert main(["--config", config, *report, option, "missing/out"]) == 1
+        assert "cannot write missing/out" in _one_error_line(capsys)
+    assert main(["--config", config, "kb", "ask", "printer"]) == 1
+    line = _one_error_line(capsys)
+    assert "knowledge base is empty" in line and "helpdesk kb import" in line
+
+
+def test_kb_ask_refuses_a_limit_below_one(tmp_path, capsys):
+    for limit in ("0", "-3"):
+        try:
+            main(["--config", str(_config(tmp_path)), "kb", "ask", "x", "--limit", limit])
+        except SystemExit as exit:
+            assert exit.code == 2
+        assert "--limit: must be 1 or more" in capsys.readouterr().err
+
+
+def _database_config(tmp_path: Path, url: str) -> str:
+    path = tmp_path / "db.toml"
+    path.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    return str(path)
+
+
+def test_a_database_server_that_does_not_answer_is_one_line(tmp_path, capsys):
+    down = _database_config(tmp_path, "postgresql+asyncpg://postgres@127.0.0.1:9/test")
+    assert main(["--config", down, "db", "upgrade"]) == 1
+    line = _one_error_line(capsys)
+    assert "cannot reach the database postgresql+asyncpg://postgres@127.0.0.1:9/test" in line
+    assert "is it running?" in line
+
+
+def test_a_database_that_does_not_exist_is_one_line_naming_the_fix(
+    database_url, database_backend, tmp_path, capsys
+):
+    """SQLite in a directory that cannot be created; a PostgreSQL database not created."""
+    if database_backend == "sqlite":
+        url, fix = "sqlite+aiosqlite:////proc/no-such-dir/helpdesk.sqlite3", "/proc/no-such-dir"
+    else:
+        missing = make_url(database_url).set(database="helpdesk_no_such_database")
+        url, fix = missing.render_as_string(hide_password=False), "createdb"
+    assert main(["--config", _database_config(tmp_path, url), "db", "upgrade"]) == 1
+    assert fix in _one_error_line(capsys)
