@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.commands import Command, command_text, parse_command
+from core.conversation.browse import FaqBrowser
 from core.conversation.flood import FloodWatch
 from core.conversation.my_tickets import MyTickets
 from core.conversation.satisfaction import RATING_COMMENT, Satisfaction
@@ -50,6 +51,7 @@ class UserFlow:
         self.satisfaction = Satisfaction(self.desk)
         self.my_tickets = MyTickets(self.desk)
         self.flood = FloodWatch(self.messages_per_minute)
+        self.browser = FaqBrowser(self.knowledge, self._read_article)
 
     def register(self, router: Router) -> None:
         """The user's commands, in the order /help lists them; the ones without a help line
@@ -58,6 +60,7 @@ class UserFlow:
             ("help", self._help, False),
             ("start", self._start, False),
             ("new", self._new, True),
+            ("faq", self.browser.faq, True),
             ("status", self.my_tickets.status, True),
             ("ticket", self.my_tickets.ticket, True),
             ("close", self.my_tickets.close, True),
@@ -69,6 +72,8 @@ class UserFlow:
             ("helped", self._helped, False),
             ("nothelped", self._not_helped, False),
             ("article", self._article, False),
+            ("topic", self.browser.topic, False),
+            ("read", self.browser.read, False),
         ):
             help_key = f"help.user.{name}" if listed else None
             router.add(name, handler, place=Place.PRIVATE, help=help_key)
@@ -319,6 +324,10 @@ class UserFlow:
         else:
             await turn.tx.users.set_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))
+
+    async def _read_article(self, turn: Turn, entry: FaqEntry) -> None:
+        """An article the user chose while browsing (/faq): no question of theirs to learn."""
+        await self._send_article(turn, entry, None)
 
     async def _article(self, turn: Turn, command: Command) -> None:
         entry_id = command.int_arg()
