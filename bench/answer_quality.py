@@ -68,6 +68,7 @@ class Query:
     language: str
     intent: str | None  # None: out of scope, a ticket is the right outcome
     kind: str = "paraphrase"
+    number: int | None = None  # helpdesk: a message and its translation share intent and number
 
 
 @dataclass(frozen=True)
@@ -330,21 +331,31 @@ def fit_confidence(features: np.ndarray, correct: np.ndarray, l2: float = 1e-3) 
 
 
 def _stratified_halves(rows: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Alternate rows within each (intent, language, kind) group, starting the alternation on
-    a different side for consecutive groups, so single-row groups split evenly too."""
+    """Split by message pair: a message and its translation (same intent and number, the other
+    language) always fall in the same half, or a half-B message would meet its own
+    translation among the wordings learned from half A. Within each (intent, kind) group the
+    pairs alternate, starting on the half that has fewer messages of that kind so far, so
+    groups of one pair balance too."""
+    pairs: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:  # a translation may be of another kind (a transliterated message)
+        pairs[(row["intent"], row["n"]) if row["intent"] else (row["kind"], row["n"])].append(row)
+    groups: dict[tuple, list[list[dict]]] = defaultdict(list)
+    for members in pairs.values():
+        groups[(members[0]["intent"], members[0]["kind"])].append(members)
     halves: tuple[list[dict], list[dict]] = ([], [])
-    group_numbers: dict[tuple, int] = {}
-    seen: Counter[tuple] = Counter()
-    for row in rows:
-        group = (row["intent"], row["lang"], row["kind"])
-        number = group_numbers.setdefault(group, len(group_numbers))
-        halves[(seen[group] + number) % 2].append(row)
-        seen[group] += 1
+    of_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (_, kind), group in groups.items():
+        counts = of_kind[kind]
+        side = 0 if counts[0] <= counts[1] else 1
+        for members in group:
+            halves[side].extend(members)
+            counts[side] += len(members)
+            side = 1 - side
     return halves
 
 
 def _helpdesk_queries(part: list[dict]) -> list[Query]:
-    return [Query(r["text"], r["lang"], r["intent"], r["kind"]) for r in part]
+    return [Query(r["text"], r["lang"], r["intent"], r["kind"], r["n"]) for r in part]
 
 
 def load_helpdesk(root: Path) -> Dataset:
@@ -399,7 +410,7 @@ def helpdesk_learned(base: Dataset) -> Dataset:
     with only half A1 learned (a message must not be scored against itself)."""
     a1, a2 = _stratified_halves(
         [
-            {"text": q.text, "lang": q.language, "intent": q.intent, "kind": q.kind}
+            {"text": q.text, "lang": q.language, "intent": q.intent, "kind": q.kind, "n": q.number}
             for q in base.validation
         ]
     )

@@ -128,7 +128,7 @@ def test_thresholds_left_out_come_from_the_matcher_in_use(tmp_path: Path) -> Non
     fuzzy = engine_config(defaults, {}, FuzzyMatcher.default_thresholds)
     assert (fuzzy.answer_threshold, fuzzy.suggest_threshold) == FuzzyMatcher.default_thresholds
     semantic = engine_config(defaults, {}, SemanticMatcher.default_thresholds)
-    assert (semantic.answer_threshold, semantic.suggest_threshold) == (0.946, 0.43)
+    assert (semantic.answer_threshold, semantic.suggest_threshold) == (0.975, 0.43)
 
     own = load_text(tmp_path, "[knowledge]\nanswer_threshold = 0.3\n")
     assert own.knowledge.thresholds((0.9, 0.43)) == (0.3, 0.3)  # suggest never above answer
