@@ -272,6 +272,8 @@ class Match:
     confidence: float
     question: str
     details: dict = field(default_factory=dict)
+    # The next entry scores so close to this one that the user should choose between the two.
+    close_second: bool = False
 
 
 # -- what the storage ports take (core.store)

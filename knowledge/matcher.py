@@ -159,6 +159,11 @@ class FuzzyMatcher:
     # The answer / suggest thresholds that suit this matcher's confidence (the config's defaults).
     default_thresholds: tuple[float, float] = (DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD)
     vectors = None  # it reads no sentence vectors (core.ports.Matcher)
+    # The score margin under which the best entry's rival is a close call (`Match.close_second`:
+    # the user is asked which of the two they mean). None: never. For this matcher the margin
+    # chosen on helpdesk half A (0.1) lost on half B: the right article was among the two for
+    # 76% of those questions, among the three suggestions for 88% (bench/confusables.py).
+    close_call_margin: float | None = None
     # (slope of the score, slope of the margin, intercept) of the confidence's logistic function.
     calibration: tuple[float, float, float] = (
         CONFIDENCE_SLOPE_SCORE,
@@ -453,7 +458,8 @@ class FuzzyMatcher:
             "query_language": preferred,
             "words": {w.word: f"{w.how}:{','.join(t for t, _ in w.terms)}" for w in query.words},
         }
-        return Match(item.entry.id, confidence, item.entry.question, details)
+        close = self.close_call_margin is not None and rival > 0 and margin < self.close_call_margin
+        return Match(item.entry.id, confidence, item.entry.question, details, close)
 
 
 def _logistic(value: float) -> float:

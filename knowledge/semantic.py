@@ -58,6 +58,10 @@ SEMANTIC_CALIBRATION = (0.535, 1.190, -4.243)
 # probability as the fuzzy matcher's.
 SEMANTIC_ANSWER_THRESHOLD = 0.975
 SEMANTIC_SUGGEST_THRESHOLD = 0.43
+# In the suggestion band, the best entry's score margin under which the user is asked to choose
+# between the two best (`Match.close_second`): the largest at which, on helpdesk half A, the
+# right article was among the two as often as among today's three buttons (bench/confusables.py).
+SEMANTIC_CLOSE_CALL_MARGIN = 0.3
 
 
 class SentenceEncoder(Protocol):
@@ -246,6 +250,7 @@ class SemanticMatcher(FuzzyMatcher):
     calibration = SEMANTIC_CALIBRATION
     reads_sentences = True
     default_thresholds = (SEMANTIC_ANSWER_THRESHOLD, SEMANTIC_SUGGEST_THRESHOLD)
+    close_call_margin = SEMANTIC_CLOSE_CALL_MARGIN
 
     def __init__(
         self, entries: Sequence[FaqEntry] = (), encoder: SentenceEncoder | None = None

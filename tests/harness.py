@@ -14,6 +14,7 @@ from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import FaqDraft
 from core.knowledge_base import KnowledgeBase
 from core.messages import Attachment, ConversationRef, IncomingMessage, Sender
+from core.ports import Matcher
 from core.store import Store
 from knowledge.matcher import FuzzyMatcher
 
@@ -60,7 +61,13 @@ SAMPLE_FAQ = [
 
 
 class Harness:
-    def __init__(self, store: Store, clock: FakeClock | None = None, **engine_options) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: FakeClock | None = None,
+        matcher: Matcher | None = None,
+        **engine_options,
+    ) -> None:
         self.store = store
         self.clock = clock or FakeClock()
         self.adapter = RecordingAdapter(CHANNEL)
@@ -74,7 +81,7 @@ class Harness:
             bootstrap_roles={(CHANNEL, ADMIN): frozenset({"admin"})},
         )
         options.update(engine_options)
-        self.knowledge = KnowledgeBase(FuzzyMatcher())
+        self.knowledge = KnowledgeBase(matcher if matcher is not None else FuzzyMatcher())
         config = EngineConfig(**options)
         self.engine = build_engine(config, store, self.knowledge, self.clock)
         self.jobs = build_jobs(self.engine, config)

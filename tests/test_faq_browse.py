@@ -4,6 +4,7 @@ it counting as a question."""
 from __future__ import annotations
 
 from core.domain import FaqDraft
+from knowledge.matcher import FuzzyMatcher
 from tests.harness import Harness
 
 
@@ -84,3 +85,42 @@ async def test_faq_is_listed_in_help(store):
     bot = Harness(store)
     await bot.user_says("/help")
     assert "/faq — browse the help articles by topic" in bot.to_user()[-1]
+
+
+class CloseCallMatcher(FuzzyMatcher):
+    """Takes every runner-up within reach for a close call (the semantic matcher's margin is
+    chosen on validation data; here the rule itself is under test)."""
+
+    close_call_margin = 100.0
+
+
+TWO_CONNECTION_PROBLEMS = [
+    FaqDraft(question="VPN does not connect", answer="Reinstall the VPN client.", language="en"),
+    FaqDraft(question="Office Wi-Fi does not connect", answer="Forget the network.", language="en"),
+    FaqDraft(question="How do I order a new monitor?", answer="Use the shop.", language="en"),
+]
+
+
+async def test_two_articles_that_nearly_tie_get_one_question_naming_both(store):
+    bot = Harness(store, matcher=CloseCallMatcher(), answer_threshold=0.99)
+    await bot.seed(TWO_CONNECTION_PROBLEMS)
+    await bot.user_says("it does not connect")
+    question = bot.to_user()[-1]  # the better one first
+    assert question.endswith(
+        "Do you mean “VPN does not connect” or “Office Wi-Fi does not connect”?"
+    )
+    assert labels(bot) == [
+        "VPN does not connect",
+        "Office Wi-Fi does not connect",
+        "None of these — contact support",
+    ]
+
+    await bot.press("VPN does not connect")
+    assert bot.to_user()[-1] == "Reinstall the VPN client."
+
+
+async def test_without_a_close_call_the_closest_articles_are_listed(store):
+    bot = Harness(store, answer_threshold=0.99)
+    await bot.seed(TWO_CONNECTION_PROBLEMS)
+    await bot.user_says("it does not connect")
+    assert "Maybe one of these articles helps" in bot.to_user()[-1]

@@ -222,12 +222,19 @@ class UserFlow:
         await turn.tx.users.set_state(
             turn.user.id, {LAST_QUESTION: question, QUESTION_ID: question_id}
         )
+        if matches[0].close_second and len(matches) > 1:
+            # Two articles nearly tie: one short question naming both, not a list of three.
+            matches = matches[:2]
+            first, second = (shorten(m.question, BUTTON_LABEL_LENGTH) for m in matches)
+            prompt = turn.t("user.which_of_two", first=first, second=second)
+        else:
+            prompt = turn.t("user.suggestions")
         rows = [
             (Button(shorten(m.question, BUTTON_LABEL_LENGTH), command_text("article", m.entry_id)),)
             for m in matches
         ]
         rows.append((Button(turn.t("button.none_fits"), command_text("new")),))
-        await turn.reply(turn.t("user.suggestions"), tuple(rows))
+        await turn.reply(prompt, tuple(rows))
 
     async def _open_ticket(
         self,
