@@ -46,6 +46,9 @@ class Matcher(Protocol):
     default_thresholds: tuple[float, float]
     # Where it reads sentence vectors (the semantic matcher); None: it reads none.
     vectors: SentenceVectorCache | None
+    # The confidence from which a new ticket takes the nearest entry's category (below it the
+    # keyword rules decide, else none: a wrong category misroutes more than a missing one).
+    category_confidence: float
 
     def match(self, text: str, language: str | None = None, limit: int = 3) -> list[Match]:
         """Best candidates first, at most `limit`, one per entry."""

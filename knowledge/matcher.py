@@ -164,6 +164,9 @@ class FuzzyMatcher:
     # chosen on helpdesk half A (0.1) lost on half B: the right article was among the two for
     # 76% of those questions, among the three suggestions for 88% (bench/confusables.py).
     close_call_margin: float | None = None
+    # A new ticket takes the nearest entry's category from this confidence: the lowest at which
+    # 90% of the categories given on helpdesk half A were right (bench/categories.py).
+    category_confidence = 0.7
     # (slope of the score, slope of the margin, intercept) of the confidence's logistic function.
     calibration: tuple[float, float, float] = (
         CONFIDENCE_SLOPE_SCORE,

@@ -251,6 +251,7 @@ class SemanticMatcher(FuzzyMatcher):
     reads_sentences = True
     default_thresholds = (SEMANTIC_ANSWER_THRESHOLD, SEMANTIC_SUGGEST_THRESHOLD)
     close_call_margin = SEMANTIC_CLOSE_CALL_MARGIN
+    category_confidence = 0.5  # chosen like the fuzzy matcher's (bench/categories.py)
 
     def __init__(
         self, entries: Sequence[FaqEntry] = (), encoder: SentenceEncoder | None = None

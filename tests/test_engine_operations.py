@@ -373,6 +373,21 @@ async def test_keyword_rules_give_the_first_priority_and_category(store):
     assert fourth.category == "access" and fourth.priority == Priority.HIGH
 
 
+async def test_a_ticket_takes_the_nearest_articles_category_only_when_the_match_is_sure(store):
+    """Regression: a ticket took the nearest article's category however far it was ("как
+    переключать раскладку" filed under billing). Below the matcher's category confidence the
+    keyword rules decide, else none."""
+    bot = desk(store, category_rules=(KeywordRule(("keyboard",), "hardware"),))
+    await bot.seed()
+    # Nearest: "What are your support hours?" (general), far below the category confidence.
+    await bot.user_says("the new monitor flickers since the update to the support tool")
+    assert (await ticket(store)).category is None
+    await bot.user_says("/new how to switch the keyboard layout", user="kate")
+    assert (await ticket(store, 2)).category == "hardware"  # a keyword rule, not "access"
+    await bot.user_says("/new forgot my password", user="ivan")  # an article's own wording
+    assert (await ticket(store, 3)).category == "access"
+
+
 # -- roles
 
 

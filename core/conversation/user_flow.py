@@ -246,13 +246,13 @@ class UserFlow:
         follow_up: bool = True,
         after_question: bool = False,
     ) -> Ticket:
-        """The category comes from the nearest article, when there was one. Unless the user
-        asked for a separate ticket (`follow_up=False`: /new), a ticket opened while their last
-        one is resolved is linked to it. `after_question`: the ticket is what the user's last
-        question (the logged one) led to, after the answer or suggestions did not help."""
-        if matches and category is None:
-            nearest = self.knowledge.get(matches[0].entry_id)
-            category = nearest.category if nearest else None
+        """The category: the one given, else the nearest article's when the matcher is sure
+        enough (else the desk's keyword rules decide). Unless the user asked for a separate
+        ticket (`follow_up=False`: /new), a ticket opened while their last one is resolved is
+        linked to it. `after_question`: the ticket is what the user's last question (the logged
+        one) led to, after the answer or suggestions did not help."""
+        if category is None and text:
+            category = self._nearest_category(text, turn.language, matches)
         state = turn.user.state or {}
         if state:
             await turn.tx.users.set_state(turn.user.id, None)
@@ -264,6 +264,16 @@ class UserFlow:
         if after_question and state.get(QUESTION_ID) is not None:
             await turn.tx.questions.set_ticket(state[QUESTION_ID], ticket.id)
         return ticket
+
+    def _nearest_category(
+        self, text: str, language: str, matches: list[Match] | None
+    ) -> str | None:
+        if matches is None:
+            matches = self.knowledge.search(text, language, limit=1)
+        if not matches or matches[0].confidence < self.knowledge.matcher.category_confidence:
+            return None
+        nearest = self.knowledge.get(matches[0].entry_id)
+        return nearest.category if nearest else None
 
     # -- commands
 
