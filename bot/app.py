@@ -189,7 +189,7 @@ def sla_policy(settings: Settings) -> SlaPolicy | None:
         }
         for category, priorities in sla.category_targets.items()
     }
-    return SlaPolicy(targets, calendar, sla.warn_at, by_category)
+    return SlaPolicy(targets, calendar, sla.warn_at, by_category, sla.goal)
 
 
 def ticket_policy(settings: Settings) -> TicketPolicy:

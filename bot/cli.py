@@ -236,7 +236,8 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
     period = parse_period(f"{args.first}..{args.last}", utc_now(), zone)
     if period is None:
         raise _UserError("--from and --to must be days YYYY-MM-DD, --from first, at most 366 days")
-    lines = engine_config(settings, {}).support_lines()
+    config = engine_config(settings, {})
+    lines = config.support_lines()
     if args.line is not None and lines.named(args.line) is None:
         raise _UserError(
             f"no support line {args.line!r} (known: {', '.join(known.name for known in lines)})"
@@ -245,7 +246,8 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
     store = await open_store(settings.database.url, options=settings.database.store_options())
     try:
         async with store.transaction() as tx:
-            report = await build_report(tx, period, lines, utc_now(), line)
+            goal = config.sla.goal if config.sla else None
+            report = await build_report(tx, period, lines, utc_now(), line, goal)
     finally:
         await store.close()
     text = partial(

@@ -491,6 +491,7 @@ class SlaSettings(Section):
     ] = Field(default_factory=dict)
     business_hours: BusinessHoursSettings | None = None  # None: 24/7
     escalate_on_breach: bool = False
+    goal: float = Field(0.9, gt=0, le=1, strict=False)
 
 
 class ReportsSettings(Section):

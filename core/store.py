@@ -185,6 +185,10 @@ class ReportQueries(Protocol):
     async def backlog(self) -> list[tuple[TicketStatus, str | None, int]]:
         """Active tickets now, counted by (status, line); line None is the first line."""
 
+    async def open_during(self, since: datetime, until: datetime) -> list[Ticket]:
+        """Tickets open at some moment of [since, until): created before `until`, and active
+        now or resolved and closed no earlier than `since`; oldest first."""
+
     async def ratings_between(self, since: datetime, until: datetime) -> list[TicketRating]:
         """Ratings given in [since, until), oldest first."""
 

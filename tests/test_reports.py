@@ -13,7 +13,7 @@ import pytest
 from core.domain import Priority, TicketStatus
 from core.messages import ConversationRef
 from core.reports.build import Period, Share, build_report, durations, parse_period
-from core.reports.chart import CLOSED_COLOR, OPENED_COLOR, chart_series, render_chart
+from core.reports.chart import BACKLOG_COLOR, CLOSED_COLOR, chart_series, render_chart
 from core.reports.format import render_report, report_rows
 from core.tickets.lines import SupportLine
 from core.tickets.sla_policy import SlaPolicy, SlaTarget
@@ -108,9 +108,10 @@ async def test_the_report_matches_the_hand_computed_figures(store):
     assert agents["Agent1"].first_response.median == timedelta(minutes=30)
     assert (agents["Agent2"].resolved, agents["Agent2"].csat_average) == (1, 2.0)
     assert agents["Agent2"].first_response.median == timedelta(minutes=56)
-    assert [(d.day.day, d.opened, d.closed, d.sla) for d in report.days] == [
-        (2, 3, 2, Share(3, 6)),
-        (3, 1, 0, Share(0, 1)),
+    # Open at each day's end: T2 on the first day; T2 and T4 on the second.
+    assert [(d.day.day, d.opened, d.resolved, d.closed, d.backlog, d.sla) for d in report.days] == [
+        (2, 3, 2, 2, 1, Share(3, 6)),
+        (3, 1, 0, 0, 2, Share(0, 1)),
     ]
 
     text = render_report(report, bot.engine.desk.tell.staff_text)
@@ -193,45 +194,84 @@ async def test_stats_needs_the_agent_role_when_required(store):
     assert refused.object_id == "stats"
 
 
-def test_the_chart_is_a_png_whose_bars_follow_the_data():
+def _report_with(opened: list[int], closed: list[int], goal: float | None = 0.9, sla=True):
+    from core.reports.build import DayFigures, Report
+
+    days = [
+        DayFigures(
+            date(2026, 3, 2) + timedelta(days=n),
+            o,
+            0,
+            c,
+            10 + n,
+            Share(n % 2, 1) if sla else Share(),
+        )
+        for n, (o, c) in enumerate(zip(opened, closed, strict=True))
+    ]
+    return Report(
+        period=Period(days[0].day, days[-1].day, UTC), line="L1", opened=sum(opened),
+        resolved=0, closed=sum(closed), questions=0, deflected=0,
+        first_response=durations([]), resolution=durations([]),
+        sla_response={p: Share() for p in Priority},
+        sla_resolution={p: Share() for p in Priority},
+        csat={}, backlog_by_status={}, backlog_by_line={}, agents=[], days=days, sla_goal=goal,
+    )  # fmt: skip
+
+
+def _pixels(png: bytes, color: str) -> int:
     from matplotlib.image import imread
 
-    def report_with(opened: list[int], closed: list[int]):
-        from core.reports.build import DayFigures, Report
+    image = imread(io.BytesIO(png))
+    rgb = tuple(int(color[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    diff = abs(image[:, :, :3] - rgb).sum(axis=2)
+    return int((diff < 0.02).sum())
 
-        days = [
-            DayFigures(date(2026, 3, 2) + timedelta(days=n), o, c, Share(n % 2, 1))
-            for n, (o, c) in enumerate(zip(opened, closed, strict=True))
-        ]
-        return Report(
-            period=Period(days[0].day, days[-1].day, UTC), line=None, opened=sum(opened),
-            resolved=0, closed=sum(closed), questions=0, deflected=0,
-            first_response=durations([]), resolution=durations([]),
-            sla_response={p: Share() for p in Priority},
-            sla_resolution={p: Share() for p in Priority},
-            csat={}, backlog_by_status={}, backlog_by_line={}, agents=[], days=days,
-        )  # fmt: skip
 
-    def pixels(png: bytes, color: str) -> int:
-        image = imread(io.BytesIO(png))
-        rgb = tuple(int(color[i : i + 2], 16) / 255 for i in (1, 3, 5))
-        diff = abs(image[:, :, :3] - rgb).sum(axis=2)
-        return int((diff < 0.02).sum())
+class _Labels:
+    """The catalog lookup of the chart, noting which texts it drew."""
 
-    def label(key: str, **params) -> str:
+    def __init__(self) -> None:
+        self.used: dict[str, dict] = {}
+
+    def __call__(self, key: str, **params) -> str:
+        self.used[key] = params
         return key
 
-    few = render_chart(report_with([1, 1, 1], [0, 0, 0]), label)
-    many = render_chart(report_with([1, 5, 1], [2, 2, 2]), label)
+
+def test_the_chart_is_a_png_whose_bars_and_backlog_follow_the_data():
+    from matplotlib.image import imread
+
+    few = render_chart(_report_with([1, 1, 1], [0, 0, 0]), _Labels())
+    many = render_chart(_report_with([1, 5, 1], [2, 2, 2]), _Labels())
     assert few.startswith(b"\x89PNG") and many.startswith(b"\x89PNG")
-    assert imread(io.BytesIO(few)).shape[:2] == (600, 800)
-    legend_only = pixels(few, CLOSED_COLOR)  # no closed bars: only the legend's swatch
+    assert imread(io.BytesIO(few)).shape[:2] == (650, 900)
+    legend_only = _pixels(few, CLOSED_COLOR)  # no closed bars: only the legend's swatch
     assert 0 < legend_only < 1000
-    assert pixels(many, CLOSED_COLOR) > legend_only + 5000
-    # The scale follows the tallest bar: three equal bars fill the plot, 1-5-1 does not.
-    assert pixels(many, OPENED_COLOR) < pixels(few, OPENED_COLOR)
-    series = chart_series(report_with([1, 5, 1], [2, 2, 2]))
+    assert _pixels(many, CLOSED_COLOR) > legend_only + 5000
+    assert _pixels(few, BACKLOG_COLOR) > 300  # the backlog line is drawn
+    series = chart_series(_report_with([1, 5, 1], [2, 2, 2]))
     assert series.opened == [1, 5, 1] and series.sla_percent == [0.0, 100.0, 0.0]
+    assert series.backlog == [10, 11, 12]
+
+
+def test_the_chart_names_its_line_and_draws_the_sla_goal_or_says_why_not():
+    labels = _Labels()
+    render_chart(_report_with([1, 2], [1, 1], goal=0.95), labels)
+    assert labels.used["chart.goal"] == {"percent": "95"}
+    assert labels.used["chart.line"] == {"name": "L1"}
+    assert labels.used["chart.title"]["where"] == "chart.line"
+    assert "chart.sla_off" not in labels.used and "chart.sla_none" not in labels.used
+
+    off = _Labels()
+    render_chart(_report_with([1, 2], [1, 1], goal=None, sla=False), off)
+    assert "chart.sla_off" in off.used and "chart.goal" not in off.used
+    off_now = _Labels()  # figures from when the timers were on
+    render_chart(_report_with([1, 2], [1, 1], goal=None), off_now)
+    assert "chart.sla_off_now" in off_now.used and "chart.sla_off" not in off_now.used
+
+    no_data = _Labels()
+    render_chart(_report_with([1, 2], [1, 1], sla=False), no_data)
+    assert "chart.sla_none" in no_data.used and "chart.goal" in no_data.used
 
 
 @pytest.mark.parametrize(

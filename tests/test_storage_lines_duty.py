@@ -151,3 +151,27 @@ async def test_report_reads_respect_the_period_bounds(store):
         assert backlog == sorted(
             [(TicketStatus.NEW, None, 2), (TicketStatus.OPEN, "L2", 1)], key=str
         )
+
+
+async def test_open_during_finds_every_ticket_open_at_some_moment_of_the_period(store):
+    owner, _ = await make_users(store, 2)
+
+    async def ticket(created: int, **changes):
+        async with store.transaction() as tx:
+            made = await tx.tickets.create(
+                NewTicket(owner, CHAT, "t", None, Priority.NORMAL, at(created))
+            )
+            if changes:
+                await tx.tickets.update(made.id, **changes)
+            return made.id
+
+    quiet_all_period = await ticket(-30)  # opened before, no event inside: still open
+    closed_before = await ticket(-30, status=TicketStatus.CLOSED, closed_at=at(-1))
+    resolved_inside = await ticket(-30, status=TicketStatus.RESOLVED, resolved_at=at(3))
+    reopened = await ticket(-30, status=TicketStatus.OPEN, resolved_at=at(-5))  # active now
+    opened_inside = await ticket(4)
+    opened_after = await ticket(10)
+    async with store.transaction() as tx:
+        found = [t.id for t in await tx.reports.open_during(at(0), at(10))]
+    assert found == [quiet_all_period, resolved_inside, reopened, opened_inside]
+    assert closed_before not in found and opened_after not in found

@@ -43,10 +43,11 @@ class DailyDigest:
         yesterday = today - timedelta(days=1)
         period = Period(yesterday, yesterday, self.zone)
         lines = self.desk.lines
+        goal = self.desk.sla.goal if self.desk.sla else None
         async with self.unit_of_work(now) as work:
             reports = [
                 await build_report(
-                    work.tx, period, lines, now, line.name if len(lines) > 1 else None
+                    work.tx, period, lines, now, line.name if len(lines) > 1 else None, goal
                 )
                 for line in lines
             ]

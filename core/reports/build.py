@@ -71,6 +71,9 @@ class Period:
     def day_of(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
 
+    def end_of(self, day: date) -> datetime:
+        return datetime.combine(day + timedelta(days=1), time(), self.zone)
+
     def contains(self, moment: datetime | None) -> bool:
         return moment is not None and self.start <= moment < self.end
 
@@ -140,7 +143,9 @@ class AgentFigures:
 class DayFigures:
     day: date
     opened: int
+    resolved: int
     closed: int
+    backlog: int  # tickets open at the end of the day
     sla: Share  # first-response and resolution targets of the tickets opened that day
 
 
@@ -162,6 +167,7 @@ class Report:
     backlog_by_line: dict[str, int]
     agents: list[AgentFigures]
     days: list[DayFigures]
+    sla_goal: float | None = None  # the share of targets to meet; None: SLA timers are off
 
     @property
     def deflection_rate(self) -> float | None:
@@ -183,8 +189,10 @@ async def build_report(
     lines: SupportLines,
     now: datetime,
     line: str | None = None,
+    sla_goal: float | None = None,
 ) -> Report:
-    """The figures of `period` as of `now`; `line`: only that support line's tickets."""
+    """The figures of `period` as of `now`; `line`: only that support line's tickets;
+    `sla_goal`: the SLA policy's goal (None: SLA timers are off)."""
 
     def in_line(ticket: Ticket) -> bool:
         return line is None or lines.of_ticket(ticket).name == line
@@ -195,6 +203,9 @@ async def build_report(
     ratings = await _ratings(tx, period, {t.id: t for t in touched}, in_line)
     response, resolution, day_sla = _sla_shares(created, period, now)
     by_status, by_line = await _backlog(tx, lines, line)
+    open_at_times = [
+        t for t in await tx.reports.open_during(period.start, period.end) if in_line(t)
+    ]
     return Report(
         period=period,
         line=line,
@@ -213,7 +224,8 @@ async def build_report(
         backlog_by_status=by_status,
         backlog_by_line=by_line,
         agents=await _agents(tx, period, touched, created, ratings),
-        days=_days(period, created, touched, day_sla),
+        days=_days(period, created, touched, open_at_times, day_sla),
+        sla_goal=sla_goal,
     )
 
 
@@ -256,13 +268,45 @@ async def _backlog(
 
 
 def _days(
-    period: Period, created: list[Ticket], touched: list[Ticket], day_sla: dict[date, Share]
+    period: Period,
+    created: list[Ticket],
+    touched: list[Ticket],
+    open_at_times: list[Ticket],
+    day_sla: dict[date, Share],
 ) -> list[DayFigures]:
-    opened = Counter(period.day_of(t.created_at) for t in created)
-    closed = Counter(period.day_of(t.closed_at) for t in touched if period.contains(t.closed_at))
+    def per_day(moments) -> Counter[date]:
+        return Counter(period.day_of(m) for m in moments if period.contains(m))
+
+    opened = per_day(t.created_at for t in created)
+    resolved = per_day(t.resolved_at for t in touched)
+    closed = per_day(t.closed_at for t in touched)
     return [
-        DayFigures(day, opened[day], closed[day], day_sla.get(day, Share())) for day in period.days
+        DayFigures(
+            day,
+            opened[day],
+            resolved[day],
+            closed[day],
+            _open_at(open_at_times, period.end_of(day)),
+            day_sla.get(day, Share()),
+        )
+        for day in period.days
     ]
+
+
+def _open_at(candidates: list[Ticket], moment: datetime) -> int:
+    """How many of `candidates` were open at `moment`: created before it and not yet resolved
+    or closed (a ticket active now counts as open since it was created)."""
+
+    def done_at(ticket: Ticket) -> datetime | None:
+        if ticket.status in ACTIVE_STATUSES:
+            return None
+        return min((m for m in (ticket.resolved_at, ticket.closed_at) if m), default=None)
+
+    return sum(
+        1
+        for t in candidates
+        if t.created_at < moment and ((done := done_at(t)) is None or done >= moment)
+    )
 
 
 _ACTIVE_ORDER = [s for s in TicketStatus if s in ACTIVE_STATUSES]

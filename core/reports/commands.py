@@ -38,7 +38,8 @@ class ReportCommands:
             return
         here = self.desk.lines.of_chat(turn.message.conversation)
         line = None if Role.SUPERVISOR in held or here is None else here.name
-        report = await build_report(turn.tx, period, self.desk.lines, turn.now, line)
+        goal = self.desk.sla.goal if self.desk.sla else None
+        report = await build_report(turn.tx, period, self.desk.lines, turn.now, line, goal)
         await turn.reply(render_report(report, text))
         in_group = not turn.message.is_private
         await turn.send(

@@ -29,10 +29,13 @@ class SlaPolicy:
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     warn_at: float = 0.8  # share of the target after which the warning goes out
     category_targets: Mapping[str, Mapping[Priority, SlaTarget]] = field(default_factory=dict)
+    goal: float = 0.9  # the share of targets the team means to meet (the reports' target line)
 
     def __post_init__(self) -> None:
         if not 0 < self.warn_at < 1:
             raise ValueError("warn_at must be between 0 and 1")
+        if not 0 < self.goal <= 1:
+            raise ValueError("goal must be above 0 and at most 1")
         folded = {name.casefold(): targets for name, targets in self.category_targets.items()}
         object.__setattr__(self, "category_targets", folded)
 

@@ -36,6 +36,23 @@ class ReportRepository(Repository):
         )
         return [ticket_from_row(row) for row in self.conn.execute(statement)]
 
+    def open_during(self, since: datetime, until: datetime) -> list[Ticket]:
+        def not_before(column):
+            return or_(column.is_(None), column >= since)
+
+        statement = (
+            select(tickets)
+            .where(
+                tickets.c.created_at < until,
+                or_(
+                    tickets.c.status.in_(_ACTIVE),
+                    and_(not_before(tickets.c.resolved_at), not_before(tickets.c.closed_at)),
+                ),
+            )
+            .order_by(tickets.c.id)
+        )
+        return [ticket_from_row(row) for row in self.conn.execute(statement)]
+
     def backlog(self) -> list[tuple[TicketStatus, str | None, int]]:
         """Active tickets now, counted by (status, line)."""
         statement = (
