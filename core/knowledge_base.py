@@ -63,7 +63,10 @@ class KnowledgeBase:
 
     async def load(self, entries: Sequence[FaqEntry]) -> None:
         enabled = [e for e in entries if e.enabled]
-        await self._prepare(enabled)
+        if not await self._prepare(enabled) and self.matcher.vectors is not None:
+            # The encoder's first call is slow (about a second): after a start that encoded
+            # nothing it is made here, in a worker thread, not on the first question.
+            await asyncio.to_thread(self.matcher.vectors.encode, ["warm-up"])
         self.entries = {e.id: e for e in enabled}
         self.matcher.rebuild(enabled)
 

@@ -248,12 +248,13 @@ async def test_a_restart_encodes_nothing_and_an_edit_only_its_own_wordings(store
     again = ThreadNotingEncoder()
     restarted = KnowledgeBase(SemanticMatcher(encoder=again), store)
     await restarted.load(ENTRIES)
-    assert again.encoded == []
+    assert again.encoded == ["warm-up"]  # nothing of the base; the encoder's first, slow call
+    assert again.threads["warm-up"] != threading.get_ident()
     assert restarted.search("forgot my password", "en")[0].entry_id == 2
 
     edited = FaqEntry(3, "The printer is not printing", "Restart it.", "en", ("Paper jam",))
     await restarted.upsert(edited)
-    assert again.encoded == ["forgot my password", "Paper jam"]  # the question, the wording
+    assert again.encoded[1:] == ["forgot my password", "Paper jam"]  # the question, the wording
     assert again.threads["Paper jam"] != threading.get_ident()
     assert restarted.search("paper jam", "en")[0].entry_id == 3
 
