@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
@@ -30,9 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    # The demo's transcript is the point: only warnings and errors interleave with it.
-    quiet = "WARNING" if args.action is _demo else settings.bot.log_level
-    configure_logging(args.log_level or quiet)
+    # The demo's transcript is the point: its log goes to a file, not between the lines.
+    configure_logging(args.log_level or settings.bot.log_level, getattr(args, "log_file", None))
     try:
         return asyncio.run(args.action(settings, args)) or 0
     except ConfigError as error:  # a setting that only the built parts can check
@@ -153,12 +153,28 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _demo_settings(args: argparse.Namespace) -> Settings:
-    """The demo ignores messenger settings: console only, its own database."""
-    database = args.database
-    if database is None:
-        directory = tempfile.mkdtemp(prefix="helpdesk-demo-")
-        database = f"sqlite+aiosqlite:///{directory}/demo.sqlite3"
-    return load_settings(None, env={"HELPDESK_DATABASE_URL": database})
+    """The configured settings (knowledge base, languages, tickets, SLA, ...), but talking only
+    to this terminal: messengers off, one staff chat, the demo's own database and log file."""
+    directory = Path(tempfile.mkdtemp(prefix="helpdesk-demo-"))
+    args.log_file = directory / "demo.log"
+    database = args.database or f"sqlite+aiosqlite:///{directory}/demo.sqlite3"
+    args.config_used = _config_path(args)
+    return load_settings(args.config_used, env={}, adjust=partial(_console_only, database))
+
+
+def _console_only(database: str, raw: dict) -> None:
+    from channels.registry import CHANNEL_KINDS
+
+    for kind in CHANNEL_KINDS:
+        raw[kind.name] = {}  # the defaults: off, and none of the section's tokens is needed
+    raw["console"] = {"enabled": True}
+    staff = raw.setdefault("staff", {})
+    staff.update(channel="console", chat_id="staff")
+    staff.pop("lines", None)  # the terminal is one staff chat
+    roles = raw.setdefault("roles", {})
+    for role, member in (("admins", "console:admin"), ("agents", "console:agent")):
+        roles[role] = [*roles.get(role, ()), member]  # the demo's "admin>" and "agent>"
+    raw["database"] = {**raw.get("database", {}), "url": database}
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -167,7 +183,7 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> int:
     if args.script is None:
         lines = lines_from_terminal(sys.stdout)
         echo = False
-        print(_demo_banner())
+        print(_demo_banner(args))
     elif str(args.script) == "-":
         lines, echo = lines_from(sys.stdin), True
     else:
@@ -186,7 +202,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     from bot.console_session import lines_from_terminal
 
-    print(_demo_banner())
+    print(_demo_banner(args))
     return await _console(settings, lines_from_terminal(sys.stdout), echo=False)
 
 
@@ -204,10 +220,21 @@ async def _console(settings: Settings, lines, *, echo: bool, language_hint: str 
     return 0
 
 
-def _demo_banner() -> str:
+def _demo_banner(args: argparse.Namespace) -> str:
     from channels import console
 
-    return "Helpdesk console. " + (console.__doc__ or "").split("\n", 2)[2].rstrip() + "\n"
+    usage = (console.__doc__ or "").split("\n", 2)[2].rstrip()
+    notes = []
+    if getattr(args, "log_file", None) is not None:
+        config = getattr(args, "config_used", None)
+        notes.append(
+            f"Settings: {config} (messengers, support lines and the database are the demo's own)."
+            if config
+            else "Settings: the defaults (--config FILE to try yours)."
+        )
+        notes.append(f"Log: {args.log_file}")
+    notes.append("Ctrl-D or Ctrl-C quits.")
+    return f"Helpdesk console. {usage}\n\n" + "\n".join(notes) + "\n"
 
 
 async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
@@ -220,7 +247,6 @@ async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _report(settings: Settings, args: argparse.Namespace) -> int:
     import csv
-    from functools import partial
 
     from bot.app import engine_config
     from core.i18n import Texts

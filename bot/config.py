@@ -15,7 +15,7 @@ import os
 import re
 import socket
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -677,13 +677,20 @@ else:
 # Loading
 
 
-def load_settings(path: str | Path | None, env: Mapping[str, str] = os.environ) -> Settings:
-    """Read, override from `env` and validate. `path=None`: no file, defaults only.
+def load_settings(
+    path: str | Path | None,
+    env: Mapping[str, str] = os.environ,
+    adjust: Callable[[dict[str, Any]], None] | None = None,
+) -> Settings:
+    """Read, override from `env`, `adjust` the raw tables, and validate. `path=None`: no file,
+    defaults only.
 
     Raises ConfigError with a one-line message naming the file and the key.
     """
     label = _NO_FILE_LABEL if path is None else str(path)
     raw = {} if path is None else _read_toml(Path(path), label)
+    if adjust is not None:
+        adjust(raw)
     base_dir = Path.cwd() if path is None else Path(path).absolute().parent
     for section in Settings.model_fields:
         # Validate absent sections from {} too, so they see the context (the config's directory).

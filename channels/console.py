@@ -1,6 +1,6 @@
 """The local terminal as a messenger: users and the staff chat in one transcript.
 
-Input lines (one message each; write \\n for a line break inside a message):
+Input lines (one message each; write \\n for a line break, or paste several lines at once):
 
     How do I reset my password?       the user "you" writes to the bot
     alice> hello                      another user, "alice"
