@@ -22,6 +22,11 @@ id); the outbox sends the later parts into it. Files are uploaded with files_upl
 file from Slack itself is re-uploaded from its bytes rather than linked, because a permalink
 shows nothing to someone who cannot see the channel it was shared in (a user cannot see the
 staff channel, and agents cannot see a user's DM).
+
+Slack has no idempotency key, so every post carries the outbox's key in its message metadata
+(slack_metadata); when a sender lost an item without recording its send (a crash, a lapsed
+lease), `find_sent` reads the place's newest messages back and the outbox does not post what is
+there already. Uploaded files carry no metadata: see `find_sent` for what that leaves.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -63,6 +69,7 @@ from channels.slack_inbound import (
     message_from_action,
     message_from_event,
 )
+from channels.slack_metadata import outbox_metadata, outbox_payload
 from core.messages import Attachment, Button, IncomingMessage, OutgoingMessage, SentMessage
 from core.ports import (
     InboundHandler,
@@ -82,6 +89,10 @@ MAX_FILE_SIZE = 100 * 1024 * 1024  # Slack takes 1 GB; more than this is not a s
 # 429s of these calls are not retried inside the SDK (see ShortRateLimitRetry).
 LEAVE_RATE_LIMITS_TO_CALLER = frozenset({"chat.postMessage", "users.info"})
 REMEMBERED_SENDS = 4096  # idempotency keys whose finished steps are remembered
+# find_sent reads one page of this many messages. Slack gives apps distributed outside its
+# Marketplace 15 at most (and one such call a minute; a 429 comes back as RetryAfter).
+LOOKBACK_MESSAGES = 100
+LOOKBACK_CLOCK_SKEW = 60.0  # seconds: find_sent looks this much before `since` (our clock)
 
 
 class _WithoutTokenNotice(logging.Filter):
@@ -301,9 +312,7 @@ class SlackChannel:
     async def _send(self, message: OutgoingMessage, key: str) -> SentMessage:
         conversation = message.conversation
         channel = conversation.chat_id
-        opens_thread = (
-            message.to_staff and message.ticket_id is not None and conversation.thread_id is None
-        )
+        opens_thread = _opens_thread(message)
         # In Slack, answering a message means answering in its thread.
         thread_ts = conversation.thread_id or message.reply_to_message_id
         has_text = bool(message.text.strip())
@@ -313,8 +322,9 @@ class SlackChannel:
             raise ValueError("text longer than Slack takes: send each of parts(message)")
         text_ts: str | None = None
         if has_text:
+            metadata = outbox_metadata(key, files_follow=bool(message.attachments))
             text_ts = await self._post(
-                f"{key}/0", message, channel, message.text, message.buttons, thread_ts
+                f"{key}/0", message, channel, message.text, message.buttons, thread_ts, metadata
             )
             if opens_thread:
                 thread_ts = text_ts  # the files go into the new thread
@@ -332,10 +342,16 @@ class SlackChannel:
         text: str,
         buttons: Sequence[Sequence[Button]],
         thread_ts: str | None,
+        metadata: dict[str, Any],
     ) -> str:
         if key in self._posted:
             return self._posted[key]
-        fields: dict[str, Any] = {"channel": channel, "text": escape(text), "mrkdwn": False}
+        fields: dict[str, Any] = {
+            "channel": channel,
+            "text": escape(text),
+            "mrkdwn": False,
+            "metadata": metadata,
+        }
         if buttons:
             fields["blocks"] = message_blocks(text, buttons)
         try:
@@ -343,7 +359,7 @@ class SlackChannel:
         except SlackApiError as error:
             if thread_ts is None or error_code(error) not in THREAD_GONE_ERRORS:
                 raise
-            if message.to_staff and message.ticket_id is not None:
+            if _about_a_ticket(message):
                 raise ThreadGone(error_code(error)) from error  # the outbox opens a new thread
             # Any other answer in a vanished thread goes to the channel itself.
             log.info("slack thread gone, posting to the channel", extra={"channel": channel})
@@ -398,6 +414,71 @@ class SlackChannel:
             return None
         return content
 
+    async def find_sent(
+        self, message: OutgoingMessage, since: datetime | None
+    ) -> dict[str, SentMessage]:
+        """The bot's posts into `message`'s place (its thread, else its channel) since `since`,
+        by the outbox key in their metadata: one page of the newest LOOKBACK_MESSAGES (thread
+        replies come oldest first, hence the window from `since`). Reading needs the history
+        scopes the message events already need (channels:history, groups:history, im:history).
+
+        Files: files_upload_v2 cannot carry metadata. A part with files is posted text first,
+        then the files; its text, when found, is not reported (whether the files followed is
+        unknown) but remembered, so the outbox's resend uploads the files again without posting
+        the text again: a file may then show twice, nothing is lost. A part of files alone is
+        never found, so it may be uploaded twice."""
+        try:
+            return await self._find_sent(message, since)
+        except SendError:
+            raise
+        except Exception as error:  # noqa: BLE001 - mapped to the outbox's error kinds
+            raise to_send_error(error) from error
+
+    async def _find_sent(
+        self, message: OutgoingMessage, since: datetime | None
+    ) -> dict[str, SentMessage]:
+        if self._identity is None:
+            await self._learn_identity()
+        channel = message.conversation.chat_id
+        thread_ts = message.conversation.thread_id or message.reply_to_message_id
+        window = {"oldest": f"{since.timestamp() - LOOKBACK_CLOCK_SKEW:.6f}"} if since else {}
+        try:
+            posts = await self._newest(channel, thread_ts, window)
+        except SlackApiError as error:
+            if thread_ts is None or error_code(error) not in THREAD_GONE_ERRORS:
+                raise
+            if _about_a_ticket(message):
+                raise ThreadGone(error_code(error)) from error  # as send would
+            posts = await self._newest(channel, None, window)  # where _post fell back to
+        opens_thread = _opens_thread(message)
+        found: dict[str, SentMessage] = {}
+        bot = self._identity or BotIdentity(None, None)
+        for post in posts:
+            payload = outbox_payload(post, bot)
+            if payload is None:
+                continue
+            ts = str(post["ts"])
+            if payload.get("files"):
+                self._remember(f"{payload['key']}/0", ts)  # the resend uploads the files only
+                continue
+            found[payload["key"]] = SentMessage(ts, thread_id=ts if opens_thread else None)
+        return found
+
+    async def _newest(
+        self, channel: str, thread_ts: str | None, window: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        fields: dict[str, Any] = {
+            "channel": channel,
+            "include_all_metadata": True,
+            "limit": LOOKBACK_MESSAGES,
+            **window,
+        }
+        if thread_ts is None:
+            response = await self._client.conversations_history(**fields)
+        else:
+            response = await self._client.conversations_replies(ts=thread_ts, **fields)
+        return list(response.get("messages") or ())
+
     def _remember(self, key: str, value: str) -> None:
         self._posted[key] = value
         while len(self._posted) > REMEMBERED_SENDS:
@@ -425,6 +506,16 @@ class SlackChannel:
             return
         async with aiohttp.ClientSession() as session:
             yield session
+
+
+def _about_a_ticket(message: OutgoingMessage) -> bool:
+    """A staff message about a ticket: it belongs in the ticket's thread."""
+    return message.to_staff and message.ticket_id is not None
+
+
+def _opens_thread(message: OutgoingMessage) -> bool:
+    """A ticket's announcement: in Slack its first message is the ticket's thread."""
+    return _about_a_ticket(message) and message.conversation.thread_id is None
 
 
 class _SocketModeHandler(AsyncSocketModeHandler):

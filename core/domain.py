@@ -249,6 +249,10 @@ class OutboxItem:
     parts_sent: int
     next_attempt_at: datetime
     last_error: str | None = None
+    # An earlier claim ended without a recorded outcome (its lease lapsed, or its sender was
+    # restarted): the parts from `parts_sent` on may be on the platform already.
+    maybe_sent: bool = False
+    created_at: datetime | None = None  # queued: nothing of it was sent before
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from core.domain import (
     FaqEntry,
@@ -130,6 +131,24 @@ class ChannelAdapter(Protocol):
 
     async def download(self, attachment: Attachment) -> bytes:
         """The bytes of a file received on this platform (to carry it to another one)."""
+
+
+@runtime_checkable
+class SentMessageFinder(Protocol):
+    """Adapters that can find a message they sent by its key (`send`'s idempotency_key): Slack,
+    whose messages carry it in their metadata. An optional capability of a ChannelAdapter: for
+    an item an earlier sender may have delivered without recording it (`OutboxItem.maybe_sent`:
+    its lease lapsed, or it crashed), the outbox looks here before sending each part again."""
+
+    async def find_sent(
+        self, message: OutgoingMessage, since: datetime | None
+    ) -> Mapping[str, SentMessage]:
+        """The messages this adapter sent into `message`'s place (its thread, else its chat)
+        from `since` on (None: whenever), by the idempotency key each was sent with, each as
+        `send` would have reported it for `message`. A bounded look (one request, at the newest
+        messages): what is not found is sent again. A message whose send did not finish for
+        sure (Slack: a text whose files were still to follow) is left out. Raises a SendError
+        subclass as `send` does."""
 
 
 InboundHandler = Callable[[IncomingMessage], Awaitable[None]]

@@ -251,10 +251,12 @@ class Outbox(Protocol):
         """Pending items that may be sent now, from at most `limit` lanes: for each lane of a
         chat (channel, chat_id, `OutgoingMessage.lane`) its oldest pending items in order, at
         most `per_lane`, up to the first one that is not due or is leased by another sender.
-        The returned items are leased to `owner` until `lease_until`."""
+        The returned items are leased to `owner` until `lease_until`. An item whose earlier
+        lease lapsed (its sender recorded no outcome) is marked `maybe_sent`."""
 
     async def release_held_by(self, owner: str) -> int:
-        """Free every lease `owner` holds (a restarted sender's leftovers); returns how many."""
+        """Free every lease `owner` holds (a restarted sender's leftovers), marking the items
+        `maybe_sent` (the crash may have come after a send); returns how many."""
 
     async def extend(self, item_ids: Sequence[int], owner: str, lease_until: datetime) -> int:
         """Lengthen `owner`'s leases of these items (a send that takes long keeps its items);
@@ -264,7 +266,8 @@ class Outbox(Protocol):
     # while that sender holds its lease: one that lost it cannot overwrite the new holder.
 
     async def release(self, item_ids: Sequence[int], owner: str | None = None) -> None:
-        """Give claimed, still pending items back without counting an attempt."""
+        """Give claimed, still pending items back without counting an attempt (untouched:
+        `maybe_sent` stays as it was)."""
 
     async def mark_progress(
         self, item_id: int, parts_sent: int, owner: str | None = None
@@ -273,7 +276,9 @@ class Outbox(Protocol):
     async def mark_sent_many(
         self, items: Sequence[tuple[int, int]], now: datetime, owner: str | None = None
     ) -> None:
-        """Mark these (item id, parts sent) sent, in one round trip."""
+        """Mark these (item id, parts sent) sent, in one round trip (no longer `maybe_sent`).
+        `mark_failed` clears `maybe_sent` too; `mark_progress` and `schedule_retry` keep it: the
+        parts not sent yet may still be on the platform."""
 
     async def schedule_retry(
         self,

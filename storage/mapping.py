@@ -188,6 +188,8 @@ def outbox_item_from_row(row: Row[Any]) -> OutboxItem:
         parts_sent=row.parts_sent,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
+        maybe_sent=bool(row.maybe_sent),
+        created_at=row.created_at,
     )
 
 

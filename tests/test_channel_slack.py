@@ -27,7 +27,8 @@ from channels.slack_format import (
     unescape,
 )
 from channels.slack_inbound import UserDirectory
-from core.domain import OutboxStatus, TicketStatus
+from core.delivery.outbox import OutboxConfig, OutboxSender
+from core.domain import NewTicket, OutboxStatus, Priority, TicketStatus
 from core.messages import (
     Attachment,
     Button,
@@ -37,8 +38,10 @@ from core.messages import (
     Sender,
 )
 from core.ports import PermanentSendError, RateLimits, RetryAfter, ThreadGone, TransientSendError
+from core.work import utc_now
 from tests.e2e import RunningHelpdesk, running_helpdesk
 from tests.fakes.slack import FakeSlack, SlackError
+from tests.harness import FakeClock
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
@@ -708,3 +711,102 @@ async def test_retry_after_a_failed_upload_does_not_post_the_text_twice(fake_sla
     posts = fake_slack.ok_calls("chat.postMessage")
     assert len(posts) == 1 and sent.message_id == fake_slack.sent[0]["ts"]
     assert fake_slack.file_content(fake_slack.sent[1]["files"][0]["id"]) == b"png"
+
+
+# ------------------------------------------------------------------ a send whose record was lost
+
+
+class Killed(BaseException):
+    """The process dies: nothing after it runs, nothing is recorded."""
+
+
+def _dies_after_sending(channel: SlackChannel) -> None:
+    send = channel.send
+
+    async def send_then_die(message: OutgoingMessage, idempotency_key: str):
+        await send(message, idempotency_key)
+        raise Killed
+
+    channel.send = send_then_die  # type: ignore[method-assign]
+
+
+async def _ticket_in(store, clock: FakeClock) -> int:
+    async with store.transaction() as tx:
+        user, _ = await tx.users.upsert("slack", USER, "Ann", "en", None, clock())
+        dm = ConversationRef("slack", "D1ANN")
+        new = NewTicket(user.id, dm, "s", None, Priority.NORMAL, clock())
+        return (await tx.tickets.create(new)).id
+
+
+async def _lost_and_found(store, fake: FakeSlack, message: OutgoingMessage) -> int:
+    """Process A posts `message` through the outbox and dies before recording it; its lease
+    lapses and process B (a new adapter: nothing remembered in memory) delivers the queue."""
+    clock = FakeClock(utc_now())
+    async with store.transaction() as tx:
+        item = await tx.outbox.enqueue(message, clock())
+    first = make_channel(fake, "http")
+    _dies_after_sending(first)
+    with pytest.raises(Killed):
+        await OutboxSender(store, {"slack": first}, OutboxConfig(owner="a"), clock).deliver_due()
+    clock.advance(seconds=61)
+    second = make_channel(fake, "http")
+    await OutboxSender(store, {"slack": second}, OutboxConfig(owner="b"), clock).deliver_due()
+    return item
+
+
+@pytest.mark.parametrize("place", ["dm", "thread"])
+async def test_a_post_whose_record_was_lost_is_found_by_its_metadata(
+    store, fake_slack: FakeSlack, place: str
+):
+    ticket = await _ticket_in(store, FakeClock(utc_now()))
+    if place == "thread":  # an agent's message starts a thread the bot answers in
+        parent = fake_slack.make_channel_message_event(STAFF, AGENT, "question")["event"]["ts"]
+        to = ConversationRef("slack", STAFF, parent)
+        lookup = "conversations.replies"
+    else:
+        to = ConversationRef("slack", fake_slack.dm_channel(USER))
+        lookup = "conversations.history"
+
+    item = await _lost_and_found(store, fake_slack, OutgoingMessage(to, "once", ticket_id=ticket))
+
+    [post] = fake_slack.ok_calls("chat.postMessage")
+    [posted] = fake_slack.sent
+    assert post.params["metadata"] == {
+        "event_type": "helpdesk_outbox",
+        "event_payload": {"key": f"{item}.0"},
+    }
+    [looked] = fake_slack.ok_calls(lookup)
+    assert looked.params["include_all_metadata"] in ("1", "true")
+    async with store.transaction() as tx:
+        row = await tx.outbox.get(item)
+        linked = await tx.links.find_ticket("slack", to.chat_id, posted["ts"])
+    assert (row.status, row.maybe_sent) == (OutboxStatus.SENT, False)
+    assert linked == ticket
+
+
+async def test_an_announcement_found_sent_keeps_its_thread(store, fake_slack: FakeSlack):
+    ticket = await _ticket_in(store, FakeClock(utc_now()))
+    staff = ConversationRef("slack", STAFF)
+    announcement = OutgoingMessage(staff, "Ticket #1", ticket_id=ticket, to_staff=True)
+    await _lost_and_found(store, fake_slack, announcement)
+    [posted] = fake_slack.sent
+    async with store.transaction() as tx:
+        anchor = await tx.links.find_anchor(ticket, "slack", STAFF)
+    assert anchor.message_id == anchor.thread_id == posted["ts"]
+
+
+async def test_a_text_found_sent_is_not_posted_again_but_its_files_are(
+    store, fake_slack: FakeSlack
+):
+    """Files carry no metadata: whether they followed the text is unknown, so they are
+    uploaded again (a file may show twice; nothing is lost), the text is not posted again."""
+    chart = Attachment.generated("photo", "chart.png", "image/png", b"png")
+    dm = ConversationRef("slack", fake_slack.dm_channel(USER))
+    message = OutgoingMessage(dm, "see", attachments=(chart,))
+    item = await _lost_and_found(store, fake_slack, message)
+    [post] = fake_slack.ok_calls("chat.postMessage")
+    assert post.params["metadata"]["event_payload"] == {"key": f"{item}.0", "files": True}
+    uploads = [m for m in fake_slack.sent if m.get("upload")]
+    assert [m["files"][0]["name"] for m in uploads] == ["chart.png", "chart.png"]
+    async with store.transaction() as tx:
+        assert (await tx.outbox.get(item)).status == OutboxStatus.SENT

@@ -23,6 +23,32 @@ USER = "U1ANN"
 STAFF = "C0STAFF"
 
 
+async def test_history_and_replies_show_metadata_only_when_asked(
+    fake_slack: FakeSlack, slack_client: AsyncWebClient
+):
+    metadata = {"event_type": "helpdesk_outbox", "event_payload": {"key": "7.0"}}
+    root = await slack_client.chat_postMessage(channel=STAFF, text="root", metadata=metadata)
+    first = await slack_client.chat_postMessage(channel=STAFF, text="1", thread_ts=root["ts"])
+    await slack_client.chat_postMessage(channel=STAFF, text="2", thread_ts=root["ts"])
+    await slack_client.chat_postMessage(channel=STAFF, text="later", metadata=metadata)
+    await slack_client.chat_postMessage(channel="C0OTHER", text="elsewhere")
+
+    history = await slack_client.conversations_history(channel=STAFF, include_all_metadata=True)
+    plain = await slack_client.conversations_history(channel=STAFF, limit=1)
+    replies = await slack_client.conversations_replies(
+        channel=STAFF, ts=root["ts"], oldest=first["ts"], include_all_metadata=True
+    )
+    with pytest.raises(SlackApiError) as missing:
+        await slack_client.conversations_replies(channel=STAFF, ts="1.000000")
+
+    assert [m["text"] for m in history["messages"]] == ["later", "root"]  # newest first
+    assert history["messages"][1]["metadata"] == metadata
+    assert [m["text"] for m in plain["messages"]] == ["later"] and plain["has_more"]
+    assert "metadata" not in plain["messages"][0]
+    assert [m["text"] for m in replies["messages"]] == ["2"]  # oldest first, after `oldest`
+    assert missing.value.response["error"] == "thread_not_found"
+
+
 async def test_post_thread_update_and_lookups(fake_slack: FakeSlack, slack_client: AsyncWebClient):
     auth = await slack_client.auth_test()
     root = await slack_client.chat_postMessage(channel=STAFF, text="Ticket #1")

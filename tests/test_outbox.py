@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+import pytest
 
 from channels.memory import RecordingAdapter
 from core.delivery.outbox import OutboxConfig, OutboxSender
+from core.delivery.recovery import carried
 from core.domain import NewTicket, OutboxStatus, Priority
-from core.messages import Button, ConversationRef, OutgoingMessage
+from core.messages import Button, ConversationRef, OutgoingMessage, SentMessage
 from core.ports import PermanentSendError, RateLimits, RetryAfter, TransientSendError
 from core.work import utc_now
 from tests.harness import CHANNEL, Harness
@@ -403,3 +406,168 @@ async def test_unpaced_chats_get_every_message_on_its_own(store):
         await _enqueue(bot, "staff", f"message {n}", ticket_id=1, to_staff=True)
     await bot.flush()
     assert _about(bot) == ["message 0", "message 1", "message 2"]
+
+
+# -- items a sender may have delivered without recording it (maybe_sent)
+
+
+class Killed(BaseException):
+    """The process dies: nothing after it runs, nothing is recorded."""
+
+
+class FindingAdapter(RecordingAdapter):
+    """A platform where the adapter can find what it sent by its key (like Slack's metadata),
+    and whose process can be killed right after the platform accepted a message."""
+
+    def __init__(self, name: str = CHANNEL) -> None:
+        super().__init__(name)
+        self.lookups: list[tuple[OutgoingMessage, datetime | None]] = []
+        self.lookup_failures: list[Exception] = []
+        self.die_after_send = False
+
+    async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
+        sent = await super().send(message, idempotency_key)
+        if self.die_after_send:
+            self.die_after_send = False
+            raise Killed
+        return sent
+
+    async def find_sent(
+        self, message: OutgoingMessage, since: datetime | None
+    ) -> dict[str, SentMessage]:
+        self.lookups.append((message, since))
+        if self.lookup_failures:
+            raise self.lookup_failures.pop(0)
+        place = _place(message)
+        return {
+            d.idempotency_key: SentMessage(d.message_id, thread_id=d.message_id)
+            if message.to_staff and message.conversation.thread_id is None
+            else SentMessage(d.message_id)
+            for d in self.deliveries
+            if _place(d.message) == place
+        }
+
+
+def _place(message: OutgoingMessage) -> tuple[str, str | None]:
+    conversation = message.conversation
+    return conversation.chat_id, conversation.thread_id or message.reply_to_message_id
+
+
+def _sender(bot: Harness, adapter: RecordingAdapter, owner: str, **config) -> OutboxSender:
+    return OutboxSender(
+        bot.store, {CHANNEL: adapter}, OutboxConfig(owner=owner, **config), bot.clock
+    )
+
+
+async def _dies_after_sending(sender: OutboxSender, adapter: FindingAdapter) -> None:
+    adapter.die_after_send = True
+    with pytest.raises(Killed):
+        await sender.deliver_due()
+
+
+async def test_a_send_whose_record_was_lost_is_found_and_not_repeated(store):
+    """Sender A delivered the item and died before recording it; once A's lease lapsed, B
+    asks the adapter first, finds the message, links it and marks the item sent."""
+    bot = Harness(store)
+    adapter = FindingAdapter()
+    ticket = await _ticket(bot)
+    item = await _enqueue(bot, "chat-u9", "delivered, never recorded", ticket_id=ticket)
+    await _dies_after_sending(_sender(bot, adapter, "a"), adapter)
+    [delivered] = adapter.deliveries
+    plain = await _enqueue(bot, "c2", "queued after the crash")
+
+    bot.clock.advance(seconds=61)  # A's lease lapses
+    assert await _sender(bot, adapter, "b").deliver_due() == 2
+
+    assert adapter.texts_to("chat-u9") == ["delivered, never recorded"]  # once
+    assert adapter.texts_to("c2") == ["queued after the crash"]
+    [(looked_up, since)] = adapter.lookups  # for the item A lost only
+    assert (
+        looked_up.conversation.chat_id == "chat-u9"
+        and since == (await _status(bot, item)).created_at
+    )
+    row = await _status(bot, item)
+    assert (row.status, row.parts_sent, row.maybe_sent) == (OutboxStatus.SENT, 1, False)
+    assert (await _status(bot, plain)).status == OutboxStatus.SENT
+    assert await _linked(bot, "chat-u9", [delivered.message_id]) == [ticket]
+
+
+async def test_a_restarted_sender_finds_what_it_sent_before_the_crash(store):
+    bot = Harness(store)
+    adapter = FindingAdapter()
+    item = await _enqueue(bot, "c1", "sent just before the crash")
+    await _dies_after_sending(_sender(bot, adapter, "outbox"), adapter)
+    restarted = _sender(bot, adapter, "outbox")  # frees its leftovers at once
+    await restarted.deliver_due()
+    assert adapter.texts_to("c1") == ["sent just before the crash"]
+    assert len(adapter.lookups) == 1
+    assert (await _status(bot, item)).status == OutboxStatus.SENT
+
+
+async def test_a_part_not_found_is_sent_and_the_parts_after_it_without_asking(store):
+    """A died after the first of three parts: B finds that one, sends the other two."""
+    bot = Harness(store)
+    adapter = FindingAdapter()
+    words = " ".join(f"word{i}" for i in range(1200))  # 3 parts
+    item = await _enqueue(bot, "c1", words)
+    await _dies_after_sending(_sender(bot, adapter, "a"), adapter)
+    bot.clock.advance(seconds=61)
+    await _sender(bot, adapter, "b").deliver_due()
+    assert [d.idempotency_key for d in adapter.to_chat("c1")] == [f"{item}.{i}" for i in range(3)]
+    assert len(adapter.lookups) == 2  # parts 0 (found) and 1 (not found); not part 2
+    assert (await _status(bot, item)).parts_sent == 3
+
+
+async def test_a_failed_lookup_is_retried_and_nothing_is_sent_meanwhile(store):
+    bot = Harness(store)
+    adapter = FindingAdapter()
+    item = await _enqueue(bot, "c1", "hello")
+    await _dies_after_sending(_sender(bot, adapter, "a"), adapter)
+    bot.clock.advance(seconds=61)
+    adapter.lookup_failures = [TransientSendError("history unavailable")]
+    sender = _sender(bot, adapter, "b", backoff_base=1, backoff_max=1)
+    await sender.deliver_due()
+    row = await _status(bot, item)
+    assert (row.status, row.attempts, row.maybe_sent) == (OutboxStatus.PENDING, 1, True)
+    bot.clock.advance(seconds=2)
+    await sender.deliver_due()
+    assert adapter.texts_to("c1") == ["hello"]
+    assert (await _status(bot, item)).status == OutboxStatus.SENT
+
+
+async def test_relays_that_travelled_merged_are_all_found_in_the_one_message(store):
+    """A merged three relays into one message and died; B finds that message for each of the
+    three (they travel alone now) and sends only what was queued after the crash."""
+    bot = await _with_two_tickets(store)
+    adapter = FindingAdapter()
+    adapter.rate_limits = RateLimits(per_chat=20, per_chat_window=60.0, overall=30)  # paced
+    relays = [
+        await _enqueue(bot, "staff", f"💬 #1 A:\nmessage {n}", ticket_id=1, to_staff=True)
+        for n in range(3)
+    ]
+    await _dies_after_sending(_sender(bot, adapter, "a"), adapter)
+    [merged] = adapter.to_chat("staff")
+    assert merged.idempotency_key == f"{relays[0]}-{relays[-1]}.0"
+    later = await _enqueue(bot, "staff", "💬 #1 A:\nafter the crash", ticket_id=1, to_staff=True)
+
+    bot.clock.advance(seconds=61)
+    sender = _sender(bot, adapter, "b")
+    for _ in range(5):
+        await sender.deliver_due()
+        bot.clock.advance(seconds=3)
+
+    assert [d.message.text for d in adapter.to_chat("staff")] == [
+        merged.message.text,
+        "💬 #1 A:\nafter the crash",
+    ]
+    for item in [*relays, later]:
+        assert (await _status(bot, item)).status == OutboxStatus.SENT
+    assert await _linked(bot, "staff", [merged.message_id]) == [1]
+
+
+def test_which_send_carried_which_part():
+    assert carried("12.1", 12, 1) and not carried("12.1", 12, 0) and not carried("12.1", 13, 1)
+    assert carried("10-14.0", 12, 0, merged=True) and carried("10-14.0", 14, 0, merged=True)
+    assert not carried("10-14.0", 12, 0) and not carried("10-14.0", 15, 0, merged=True)
+    assert not carried("10-14.1", 12, 1, merged=True)
+    assert not any(carried(key, 12, 0, merged=True) for key in ("", "12", "x.0", "a-b.0"))

@@ -606,6 +606,75 @@ async def test_a_restarted_sender_frees_only_its_own_leases(store: SqlStore) -> 
     assert [item.id for item in claimed] == [mine] and theirs != mine
 
 
+async def test_a_lapsed_lease_marks_the_item_maybe_sent_until_it_is_done(store: SqlStore) -> None:
+    """An item claimed again after its lease lapsed may have been delivered by the holder that
+    never recorded it; the mark stays through retries and progress, and goes when it is done."""
+    async with store.transaction() as tx:
+        item_id = await tx.outbox.enqueue(message(), NOW)
+        assert (await tx.outbox.get(item_id)).maybe_sent is False
+        [first] = await tx.outbox.claim_due(NOW, at(60), 10, owner="a")
+        assert first.maybe_sent is False and first.created_at == NOW
+    async with store.transaction() as tx:
+        [again] = await tx.outbox.claim_due(at(60), at(120), 10, owner="b")
+        assert again.maybe_sent is True and (await tx.outbox.get(item_id)).maybe_sent is True
+        await tx.outbox.mark_progress(item_id, 1, owner="b")
+        await tx.outbox.schedule_retry(item_id, 1, at(130), "timeout", owner="b")
+        assert (await tx.outbox.get(item_id)).maybe_sent is True
+        [retried] = await tx.outbox.claim_due(at(130), at(190), 10, owner="b")
+        assert retried.maybe_sent is True  # still unknown whether the rest is there
+        await tx.outbox.mark_sent_many([(item_id, 2)], at(131), owner="b")
+        assert (await tx.outbox.get(item_id)).maybe_sent is False
+
+
+async def test_a_failed_item_is_no_longer_maybe_sent(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        item_id = await tx.outbox.enqueue(message(), NOW)
+        await tx.outbox.claim_due(NOW, at(60), 10, owner="a")
+        [again] = await tx.outbox.claim_due(at(61), at(121), 10, owner="b")
+        assert again.maybe_sent
+        await tx.outbox.mark_failed(item_id, 1, "blocked", owner="b")
+        assert (await tx.outbox.get(item_id)).maybe_sent is False
+
+
+async def test_items_given_back_untouched_are_not_maybe_sent(store: SqlStore) -> None:
+    """`release`: the sender did not get to them; a later claim is a first one."""
+    async with store.transaction() as tx:
+        item_id = await tx.outbox.enqueue(message(), NOW)
+        await tx.outbox.claim_due(NOW, at(60), 10, owner="a")
+        await tx.outbox.release([item_id], owner="a")
+        assert (await tx.outbox.get(item_id)).maybe_sent is False
+        [claimed] = await tx.outbox.claim_due(at(1), at(61), 10, owner="b")
+        assert claimed.maybe_sent is False
+
+
+async def test_leftovers_of_a_restarted_sender_are_maybe_sent(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        left = await tx.outbox.enqueue(message("1"), NOW)
+        theirs = await tx.outbox.enqueue(message("2"), NOW)
+        await tx.outbox.claim_due(NOW, at(60), 1, owner="me")
+        await tx.outbox.claim_due(NOW, at(60), 1, owner="them")
+        assert await tx.outbox.release_held_by("me") == 1
+        assert (await tx.outbox.get(left)).maybe_sent is True
+        assert (await tx.outbox.get(theirs)).maybe_sent is False
+        [claimed] = await tx.outbox.claim_due(at(1), at(61), 10, owner="me")
+        assert claimed.id == left and claimed.maybe_sent is True
+
+
+async def test_followers_whose_lease_lapsed_are_maybe_sent_too(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        a1 = await tx.outbox.enqueue(message("A", "a1"), NOW)
+        a2 = await tx.outbox.enqueue(message("A", "a2"), NOW)
+        b1 = await tx.outbox.enqueue(message("B", "b1"), NOW)
+        await tx.outbox.claim_due(NOW, at(60), 10, per_lane=5, owner="a")  # a1, a2, b1
+        c1 = await tx.outbox.enqueue(message("C", "c1"), at(1))
+        a3 = await tx.outbox.enqueue(message("A", "a3"), at(1))
+    async with store.transaction() as tx:
+        claimed = await tx.outbox.claim_due(at(61), at(121), 10, per_lane=5, owner="b")
+        marks = {item.id: item.maybe_sent for item in claimed}
+        assert marks == {a1: True, a2: True, b1: True, c1: False, a3: False}
+        assert [(await tx.outbox.get(i)).maybe_sent for i in (a2, a3)] == [True, False]
+
+
 async def test_prune_outbox_keeps_pending_items(store: SqlStore) -> None:
     async with store.transaction() as tx:
         sent = await tx.outbox.enqueue(message("A"), NOW)

@@ -3,7 +3,8 @@ claims the due head of every lane (a ticket's thread, a chat: order holds per la
 and records the results in one transaction: the platform message ids become message links (how
 an agent's reply finds its ticket), failures are retried with backoff or after the platform's
 "retry after", and one that can never be delivered is marked failed without holding up others.
-A crash loses nothing: unsent rows are sent after a restart."""
+A crash loses nothing: unsent rows are sent after a restart. What a crashed sender may have
+delivered without recording it is looked up first where the platform allows (`recovery`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from core.delivery import threads
 from core.delivery.files import carry
 from core.delivery.leases import Leases
 from core.delivery.ratelimit import RateLimiter
+from core.delivery.recovery import Lookback
 from core.domain import MessageLink, OutboxItem
 from core.messages import OutgoingMessage
 from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, ThreadGone
@@ -339,14 +341,19 @@ class OutboxSender:
         anchor: MessageLink | None,
         key: str,
     ) -> None:
-        """The parts not sent yet, in order; each delivered part is recorded on `outcome`."""
+        """The parts not sent yet, in order; each delivered part is recorded on `outcome`. Of
+        an item that may have been sent already, a part the platform is found to have is
+        taken as sent (`recovery`)."""
         limiter = self._limiters[adapter.name]
+        lookback = Lookback(adapter, item)
         # The adapter splits at its own limit and format; the same text always gives the
         # same parts, so a retry resumes with the part after the last one sent.
         parts = adapter.parts(message)
         for index in range(item.parts_sent, len(parts)):
-            await limiter.acquire(message.conversation.chat_id)
-            sent = await adapter.send(parts[index], idempotency_key=f"{key}.{index}")
+            sent = await lookback.sent(parts[index], index)
+            if sent is None:
+                await limiter.acquire(message.conversation.chat_id)
+                sent = await adapter.send(parts[index], idempotency_key=f"{key}.{index}")
             outcome.parts_sent = index + 1
             outcome.links += threads.links(message, sent, is_first=anchor is None and index == 0)
             if sent.thread_id and message.conversation.thread_id is None:

@@ -53,7 +53,15 @@ MERGE_SEPARATOR = "\n\n"
 
 
 def mergeable(item: OutboxItem) -> bool:
-    """A plain staff message about a ticket, not begun: it may travel with its neighbours."""
+    """A plain staff message about a ticket, not begun: it may travel with its neighbours.
+    Not one that may have been sent already: it travels alone, so that finding the earlier
+    send (`recovery`) tells exactly which items it carried."""
+    return not item.maybe_sent and plain_staff_message(item)
+
+
+def plain_staff_message(item: OutboxItem) -> bool:
+    """A staff message about a ticket, not begun, without buttons, files or reply: the kind
+    of message that travels merged."""
     message = item.message
     return (
         message.to_staff

@@ -5,11 +5,13 @@ Per lane of a chat (a ticket's thread in a staff chat, a thread, the chat itself
 (its head) may be sent, so a message that waits for a retry holds back the ones after it in its
 lane, and nothing else. Senders lease what they claim (`locked_until`, `leased_by`); an expired
 lease (a crashed sender) makes the item claimable again, and a restarted sender frees its own
-leases at once.
+leases at once. Either way the item is marked `maybe_sent`: the sender that lost it may have
+delivered it without recording that, so the next one looks on the platform first where it can.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -56,10 +58,16 @@ def _row(message: OutgoingMessage, now: datetime) -> dict:
         "next_attempt_at": now,
         "locked_until": None,
         "leased_by": None,
+        "maybe_sent": False,
         "last_error": None,
         "created_at": now,
         "sent_at": None,
     }
+
+
+# Claiming an item whose lease is still set (it lapsed: the holder never recorded an outcome)
+# marks it: the holder may have delivered it. In an UPDATE, columns read their old values.
+_LAPSED = or_(outbox.c.maybe_sent, outbox.c.locked_until.is_not(None))
 
 
 def _build_claim_heads():
@@ -94,7 +102,9 @@ def _build_claim_heads():
     return (
         update(outbox)
         .where(outbox.c.id == heads.c.id)
-        .values(locked_until=bindparam("lease_until"), leased_by=bindparam("owner"))
+        .values(
+            locked_until=bindparam("lease_until"), leased_by=bindparam("owner"), maybe_sent=_LAPSED
+        )
         .returning(*outbox.c)
     )
 
@@ -115,12 +125,13 @@ _FOLLOWERS = (
 _LEASE = (
     update(outbox)
     .where(outbox.c.id.in_(bindparam("item_ids", expanding=True)))
-    .values(locked_until=bindparam("lease_until"), leased_by=bindparam("owner"))
+    .values(locked_until=bindparam("lease_until"), leased_by=bindparam("owner"), maybe_sent=_LAPSED)
 )
+# The sender crashed while holding these: what it did with them was never recorded.
 _RELEASE_HELD_BY = (
     update(outbox)
     .where(outbox.c.leased_by == bindparam("owner"), outbox.c.status == PENDING)
-    .values(locked_until=None, leased_by=None)
+    .values(locked_until=None, leased_by=None, maybe_sent=True)
 )
 
 
@@ -170,6 +181,7 @@ _MARK_SENT = (
         sent_at=bindparam("now"),
         locked_until=None,
         leased_by=None,
+        maybe_sent=False,
     )
 )
 _MARK_SENT_HELD = _MARK_SENT.where(_HELD)
@@ -222,7 +234,10 @@ class OutboxRepository(Repository):
                 stopped.add(lane)  # the queue of this lane halts here
                 continue
             taken[lane] = taken.get(lane, 1) + 1
-            followers.append(outbox_item_from_row(row))
+            follower = outbox_item_from_row(row)
+            if row.locked_until is not None:  # as _LEASE marks it
+                follower = dataclasses.replace(follower, maybe_sent=True)
+            followers.append(follower)
         if followers:
             ids = [f.id for f in followers]
             self.conn.execute(_LEASE, {"item_ids": ids, "lease_until": lease_until, "owner": owner})
@@ -230,11 +245,13 @@ class OutboxRepository(Repository):
 
     def release_held_by(self, owner: str) -> int:
         """Free the leases `owner` held: a sender restarted after a crash takes its claimed
-        items back at once instead of waiting for the leases to expire."""
+        items back at once instead of waiting for the leases to expire. They are marked
+        `maybe_sent`: the crash may have come after a send and before its record."""
         return self.conn.execute(_RELEASE_HELD_BY, {"owner": owner}).rowcount
 
     def release(self, item_ids: Sequence[int], owner: str | None = None) -> None:
-        """Give claimed items back untouched (the sender did not get to them this round)."""
+        """Give claimed items back untouched (the sender did not get to them this round):
+        `maybe_sent` stays as it was."""
         if not item_ids:
             return
         if owner is None:
@@ -294,6 +311,7 @@ class OutboxRepository(Repository):
             last_error=error,
             locked_until=None,
             leased_by=None,
+            maybe_sent=False,
         )
 
     def get(self, item_id: int) -> OutboxItem | None:

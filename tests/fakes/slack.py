@@ -9,7 +9,10 @@ Imitated behaviour: `{base}/api/{method}` with JSON, form or query parameters an
 `Authorization: Bearer` (or a `token` parameter); errors are HTTP 200 `{"ok": false, "error"}`
 (invalid_auth, not_authed, not_allowed_token_type, channel_not_found, message_not_found,
 no_text...), rate limits HTTP 429 + `Retry-After` + `{"ok": false, "error": "ratelimited"}`.
-Message ids are `ts` strings, unique and increasing; a thread is (channel, thread_ts). Uploads go
+Message ids are `ts` strings, unique and increasing; a thread is (channel, thread_ts). A post's
+`metadata` is kept and shown by conversations.history (a channel's top-level messages, newest
+first) and conversations.replies (a thread, parent first, oldest first) only when asked with
+`include_all_metadata`; both take `oldest`/`latest` (exclusive) and `limit`. Uploads go
 getUploadURLExternal -> POST bytes -> completeUploadExternal. `url_private` needs the bot token;
 without it Slack answers 200 with an HTML login page (not an error status), and so does this fake.
 Socket Mode: apps.connections.open (app token only) returns a ws:// URL here; the server says
@@ -25,6 +28,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
@@ -520,6 +524,8 @@ class FakeSlack(FakeServer):
             "chat.postMessage": self._post_message,
             "chat.update": self._update_message,
             "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
@@ -556,6 +562,11 @@ class FakeSlack(FakeServer):
             message["blocks"] = blocks
         if params.get("thread_ts"):
             message["thread_ts"] = str(params["thread_ts"])
+        metadata = request.json_param("metadata")
+        if metadata:
+            if not isinstance(metadata, dict) or not metadata.get("event_type"):
+                raise SlackError("invalid_metadata_format")
+            message["metadata"] = metadata
         self._store_sent(channel, message)
         return {"channel": channel, "ts": message["ts"], "message": _without_channel(message)}
 
@@ -588,6 +599,28 @@ class FakeSlack(FakeServer):
         if len(users) != 1:
             raise SlackError("users_list_not_supplied" if not users else "not_implemented")
         return {"channel": {"id": self.dm_channel(users[0])}}
+
+    async def _conversations_history(self, request: RecordedRequest) -> dict[str, Any]:
+        channel = self._channel(request.params)
+        top_level = [
+            m
+            for (c, _), m in self.messages.items()
+            if c == channel and m.get("thread_ts") in (None, m["ts"])
+        ]
+        return _page(top_level, request.params, newest_first=True)
+
+    async def _conversations_replies(self, request: RecordedRequest) -> dict[str, Any]:
+        channel = self._channel(request.params)
+        parent = self.messages.get((channel, str(request.params.get("ts") or "")))
+        if parent is None:
+            raise SlackError("thread_not_found")
+        thread_ts = parent.get("thread_ts") or parent["ts"]
+        thread = [
+            m
+            for (c, _), m in self.messages.items()
+            if c == channel and (m["ts"] == thread_ts or m.get("thread_ts") == thread_ts)
+        ]
+        return _page(thread, request.params, newest_first=False)
 
     async def _users_info(self, request: RecordedRequest) -> dict[str, Any]:
         user_id = str(request.params.get("user") or "")
@@ -636,3 +669,29 @@ class FakeSlack(FakeServer):
 
 def _without_channel(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if k != "channel"}
+
+
+def _page(
+    messages: list[dict[str, Any]], params: dict[str, Any], *, newest_first: bool
+) -> dict[str, Any]:
+    """One page of conversations.history / .replies: `oldest` < ts < `latest`, at most `limit`
+    (Slack's default 100 here), metadata only with `include_all_metadata`."""
+    oldest = Decimal(str(params.get("oldest") or 0))
+    latest = Decimal(str(params["latest"])) if params.get("latest") else None
+    chosen = sorted(
+        (
+            m
+            for m in messages
+            if Decimal(m["ts"]) > oldest and (latest is None or Decimal(m["ts"]) < latest)
+        ),
+        key=lambda m: Decimal(m["ts"]),
+        reverse=newest_first,
+    )
+    limit = int(params.get("limit") or 100)
+    with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+    hidden = {"channel"} if with_metadata else {"channel", "metadata"}
+    return {
+        "messages": [{k: v for k, v in m.items() if k not in hidden} for m in chosen[:limit]],
+        "has_more": len(chosen) > limit,
+        "response_metadata": {"next_cursor": ""},
+    }
