@@ -55,7 +55,7 @@ async def test_reminder_once_then_resolution(store):
     assert not any(REMINDER in text for text in bot.to_user())
     assert await check_at(bot, START + timedelta(hours=48)) == AutoCloseResult(reminded=(1,))
     assert bot.to_user()[-1] == (
-        "Reminder: your ticket #1 is waiting for your answer. If we hear nothing within 48 h, "
+        "Reminder: your ticket #1 is waiting for your answer. If we hear nothing within 48 hours, "
         "it will be resolved automatically (you can reopen it later)."
     )
     note = bot.to_staff()[-1].message
@@ -70,12 +70,15 @@ async def test_reminder_once_then_resolution(store):
     assert resolved.resolved_at == START + timedelta(hours=96)
     assert resolved.waiting_since is None
     to_user = bot.last_to_user()
-    assert AUTO_RESOLVED in to_user.message.text and "96 h" in to_user.message.text
+    assert to_user.message.text == (
+        "Your ticket #1 has been resolved automatically: we waited 96 hours for your answer. "
+        "If the problem remains, just reply within 72 hours and the ticket reopens."
+    )
     assert to_user.message.buttons  # confirm / not solved, as after any resolution
     in_thread = bot.to_staff()[-1].message
     assert in_thread.conversation.thread_id == bot.thread_of(1)
     assert in_thread.text == (
-        "✔️ Ticket #1 resolved automatically: no answer from the user for 96 h."
+        "✔️ Ticket #1 resolved automatically: no answer from the user for 96 hours."
     )
     assert await check_at(bot, START + timedelta(hours=200)) == AutoCloseResult()
     async with store.transaction() as tx:

@@ -1,13 +1,11 @@
-"""Small pure pieces of the core: text splitting, command parsing, the FAQ format, catalogs."""
+"""Small pure pieces of the core: text splitting, command parsing, the FAQ format (the text
+catalogs: tests/test_i18n_catalogs.py)."""
 
 from __future__ import annotations
-
-import re
 
 import pytest
 
 from core.commands import parse_command
-from core.i18n import Texts, normalize_language
 from core.staff.faq_format import FaqFormatError, parse_faq_fields
 from core.text import split_text, utf16_len
 
@@ -84,30 +82,3 @@ class TestFaqFormat:
         with pytest.raises(FaqFormatError) as error:
             parse_faq_fields(text)
         assert error.value.field == field
-
-
-class TestCatalogs:
-    def test_every_key_in_both_languages_with_the_same_placeholders(self):
-        texts = Texts()
-        en, ru = texts.catalogs["en"], texts.catalogs["ru"]
-        assert en.keys() == ru.keys()
-        placeholder = re.compile(r"{(\w+)}")
-        for key in en:
-            assert set(placeholder.findall(en[key])) == set(placeholder.findall(ru[key])), key
-
-    def test_every_key_used_in_code_exists(self):
-        from pathlib import Path
-
-        used = set()
-        for path in (Path(__file__).parents[1] / "core").rglob("*.py"):
-            # Texts are looked up by t(...), staff_text(...), texts.get(lang, ...), notify_user()
-            lookup = r'(?:\bt|_text|get\(\w+,|notify_user\(\w+, \w+,)\(?\s*"(\w+\.[\w.]+)"'
-            used |= set(re.findall(lookup, path.read_text()))
-        known = Texts().catalogs["en"].keys()
-        assert used and used <= known, used - known
-
-    def test_language_hints(self):
-        assert normalize_language("ru-RU") == "ru"
-        assert normalize_language("EN_us") == "en"
-        assert normalize_language("de") is None
-        assert normalize_language(None) is None

@@ -40,7 +40,7 @@ async def test_the_digest_goes_out_once_a_day_from_its_hour(store):
     assert not await digest.check()  # once a day
     await bot.flush()
     text, chart = (d.message for d in bot.to_staff()[staff_before:])
-    assert text.text.startswith("🗓 Daily digest\n📊 Report 2026-03-02 – 2026-03-02 · all lines")
+    assert text.text.startswith("🗓 Daily digest\n📊 Report Mar 2, 2026 – Mar 2, 2026 · all lines")
     assert "Tickets: 1 opened, 1 resolved, 1 closed" in text.text
     assert "answered without a ticket: 1 (100%)" in text.text
     assert chart.attachments[0].content.startswith(b"\x89PNG")
@@ -91,7 +91,7 @@ def test_helpdesk_report_writes_text_csv_and_chart(tmp_path, capsys):
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
-    assert out.startswith("📊 Report 2026-03-01 – 2026-03-02 · all lines")
+    assert out.startswith("📊 Report Mar 1, 2026 – Mar 2, 2026 · all lines")
     assert "Tickets: 1 opened, 1 resolved, 1 closed" in out
     rows = dict(csv.reader(figures.open(encoding="utf-8")))
     assert rows["metric"] == "value"

@@ -17,7 +17,7 @@ async def test_empty_message_gets_a_hint(store):
 async def test_huge_message_is_refused_with_the_limit(store):
     bot = Harness(store)
     await bot.user_says("x" * 100_000)
-    assert "too long (100000 characters; the limit is 10000)" in bot.to_user()[-1]
+    assert "too long (100,000 characters; the limit is 10,000)" in bot.to_user()[-1]
     assert not bot.to_staff()
 
 

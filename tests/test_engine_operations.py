@@ -635,7 +635,7 @@ async def test_the_user_hears_about_take_resolve_and_close_in_russian(store):
     assert bot.to_user("ivan")[-1] == "Вашим обращением №1 занимается Agent1 из службы поддержки."
     await bot.agent_replies("/resolve", ticket=1)
     resolved = bot.last_to_user("ivan").message
-    assert "решено" in resolved.text and "72 ч" in resolved.text
+    assert "решено" in resolved.text and "в течение 72 часов" in resolved.text
     assert [b.label for row in resolved.buttons for b in row] == ["✅ Да, закрыть", "↩️ Не решено"]
     await bot.press("✅ Да, закрыть", user="ivan")
     assert "Оцените, пожалуйста, помощь по обращению №1" in bot.to_user("ivan")[-1]

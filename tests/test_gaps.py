@@ -76,8 +76,8 @@ async def test_gaps_command_lists_topics_that_ended_in_tickets(store):
     await bot.deliver(bot.staff_message("/gaps", agent=ADMIN))
     reply = bot.to_staff()[-1].message.text.splitlines()
     assert reply[0] == ("🕳 Questions that ended in a ticket in the last 30 days (3), by topic:")
-    assert reply[1] == "1. ×2 «The printer on floor 3 does not print» (en; tickets #1, #2)"
-    assert reply[2] == "2. ×1 «my laptop battery swelled» (en; tickets #3)"
+    assert reply[1] == "1. ×2 «The printer on floor 3 does not print» (en; 2 tickets: #1, #2)"
+    assert reply[2] == "2. ×1 «my laptop battery swelled» (en; 1 ticket: #3)"
 
     await bot.deliver(bot.staff_message("/gaps 0", agent=ADMIN))
     assert bot.to_staff()[-1].message.text.startswith("Usage: /gaps")

@@ -116,7 +116,7 @@ async def test_the_report_matches_the_hand_computed_figures(store):
 
     text = render_report(report, bot.engine.desk.tell.staff_text)
     assert text.splitlines()[:5] == [
-        "📊 Report 2026-03-02 – 2026-03-03 · all lines",
+        "📊 Report Mar 2, 2026 – Mar 3, 2026 · all lines",
         "Tickets: 4 opened, 2 resolved, 2 closed",
         "Questions to the bot: 2, answered without a ticket: 1 (50%)",
         "First response: median 43 min, 90% within 56 min (2 tickets)",
@@ -142,7 +142,7 @@ async def test_stats_in_the_staff_chat_sends_the_report_and_the_chart(store):
     await bot.deliver(bot.staff_message("/stats 2026-03-02..2026-03-03", agent="agent1"))
     text, chart = (d.message for d in bot.to_staff()[-2:])
     # An agent (no supervisor role) gets the line of the chat asked in: the only one here.
-    assert text.text.startswith("📊 Report 2026-03-02 – 2026-03-03 · L1")
+    assert text.text.startswith("📊 Report Mar 2, 2026 – Mar 3, 2026 · L1")
     (picture,) = chart.attachments
     png = picture.content  # the outbox handed the adapter the bytes
     assert picture.kind == "photo" and png is not None and png.startswith(b"\x89PNG\r\n\x1a\n")
@@ -171,7 +171,7 @@ async def test_an_agent_sees_their_line_and_a_supervisor_every_line(store):
 
     await bot.deliver(bot.staff_message("/stats today", agent="agent1"))
     own_line = bot.to_staff()[-2].message.text
-    assert own_line.startswith("📊 Report 2026-03-02 – 2026-03-02 · L1")
+    assert own_line.startswith("📊 Report Mar 2, 2026 – Mar 2, 2026 · L1")
     assert "Tickets: 1 opened" in own_line
 
     await bot.deliver(bot.staff_message("/stats today", agent="boss"))
@@ -257,7 +257,7 @@ def test_the_chart_is_a_png_whose_bars_and_backlog_follow_the_data():
 def test_the_chart_names_its_line_and_draws_the_sla_goal_or_says_why_not():
     labels = _Labels()
     render_chart(_report_with([1, 2], [1, 1], goal=0.95), labels)
-    assert labels.used["chart.goal"] == {"percent": "95"}
+    assert labels.used["chart.goal"] == {"goal": 0.95}  # the catalog writes it as a percentage
     assert labels.used["chart.line"] == {"name": "L1"}
     assert labels.used["chart.title"]["where"] == "chart.line"
     assert "chart.sla_off" not in labels.used and "chart.sla_none" not in labels.used

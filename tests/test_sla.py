@@ -72,7 +72,7 @@ async def test_warning_then_breach_inside_business_hours(store):
     warning, main_chat_warning = (d.message for d in bot.to_staff()[-2:])
     assert warning.conversation.thread_id == bot.thread_of(1)
     assert warning.text == (
-        "⏳ SLA: ticket #1 (normal) still has no first response; due by 2026-03-02 11:00."
+        "⏳ SLA: ticket #1 (normal) still has no first response; due by Mar 2, 2026, 11:00\u202fAM."
     )
     # The warning shows in the staff chat itself too (threads get muted or buried).
     assert main_chat_warning.conversation.thread_id is None

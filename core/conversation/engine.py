@@ -211,7 +211,7 @@ class ConversationEngine:
         )
         if len(message.text) > MAX_TEXT_LENGTH:
             await turn.reply(
-                turn.t("error.too_long", length=len(message.text), limit=MAX_TEXT_LENGTH)
+                turn.t("error.too_long", count=len(message.text), limit=MAX_TEXT_LENGTH)
             )
         elif is_staff:
             await self.staff.handle(turn)

@@ -93,16 +93,16 @@ class AutoClose:
     async def _close(self, work: Work, ticket: Ticket) -> Ticket:
         days = notices.days(self.policy.close_resolved_after)  # type: ignore[arg-type]
         closed = await self._change(work, ticket, status=TicketStatus.CLOSED, closed_at=work.now)
-        note = self.desk.tell.staff_text("staff.auto_closed", number=ticket.number, days=days)
+        note = self.desk.tell.staff_text("staff.auto_closed", number=ticket.number, count=days)
         await work.tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), work.now)
-        await self.desk.tell.closed(work, closed, "ticket.auto_closed", days=days)
+        await self.desk.tell.closed(work, closed, "ticket.auto_closed", count=days)
         await self.desk.tell.staff(work, closed, note)
         return closed
 
     async def _remind(self, work: Work, ticket: Ticket) -> Ticket:
         left = notices.hours(self.policy.resolve_after - self.policy.remind_after)  # type: ignore[operator]
         await work.audit("ticket.waiting_reminder", "ticket", ticket.id)
-        await self.desk.tell.user(work, ticket, "ticket.waiting_reminder", hours=left)
+        await self.desk.tell.user(work, ticket, "ticket.waiting_reminder", count=left)
         note = self.desk.tell.staff_text("staff.waiting_reminded", number=ticket.number)
         await self.desk.tell.staff(work, ticket, note)
         return ticket
@@ -112,17 +112,20 @@ class AutoClose:
         resolved = await self._change(
             work, ticket, status=TicketStatus.RESOLVED, resolved_at=work.now
         )
-        note = self.desk.tell.staff_text("staff.auto_resolved", number=ticket.number, hours=waited)
+        note = self.desk.tell.staff_text("staff.auto_resolved", number=ticket.number, count=waited)
         await work.tx.messages.add(ticket.id, None, Direction.SYSTEM, note, (), work.now)
         language = await self.desk.tell.owner_language(work, ticket)
-        text = self.desk.texts.get(
+        texts = self.desk.texts
+        # Two durations, two plural texts: the reopen window is a sentence of its own.
+        reopen = texts.get(
             language,
-            "ticket.auto_resolved",
-            number=ticket.number,
-            hours=waited,
-            reopen=notices.hours(self.desk.policy.reopen_window),
+            "ticket.auto_resolved_reopen",
+            count=notices.hours(self.desk.policy.reopen_window),
         )
-        await work.send(notices.with_solved_buttons(self.desk.texts, language, resolved, text))
+        text = texts.get(
+            language, "ticket.auto_resolved", number=ticket.number, count=waited, reopen=reopen
+        )
+        await work.send(notices.with_solved_buttons(texts, language, resolved, text))
         await self.desk.tell.staff(work, resolved, note)
         return resolved
 

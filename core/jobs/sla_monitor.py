@@ -63,11 +63,11 @@ class SlaMonitor:
 
     async def _announce(self, work: Work, event: SlaEvent, ticket: Ticket) -> None:
         due = getattr(ticket.sla, _DUE_FIELD[event])
-        local_due = due.astimezone(self.policy.calendar.zone).strftime("%Y-%m-%d %H:%M")
         params = {
             "number": ticket.number,
             "priority": self.desk.tell.staff_text(f"priority.{ticket.priority.value}"),
-            "due": local_due,
+            # Local time; each reader's language writes it (core.i18n).
+            "due": due.astimezone(self.policy.calendar.zone),
         }
         await self.desk.tell.staff(
             work, ticket, self.desk.tell.staff_text(_THREAD_TEXT[event], **params)

@@ -64,7 +64,7 @@ def render_chart(report: Report, text: Callable[..., str]) -> bytes:
     step = max(1, len(positions) // 15)  # at most ~15 day labels
     sla.set_xticks(positions[::step], series.days[::step], rotation=45)
     where = text("chart.line", name=report.line) if report.line else text("chart.all_lines")
-    first, last = report.period.first_day.isoformat(), report.period.last_day.isoformat()
+    first, last = report.period.first_day, report.period.last_day
     figure.suptitle(text("chart.title", first=first, last=last, where=where), fontweight="bold")
     figure.tight_layout()
     buffer = io.BytesIO()
@@ -120,7 +120,7 @@ def _draw_sla(
             color=GOAL_COLOR,
             linestyle="--",
             linewidth=1.5,
-            label=text("chart.goal", percent=f"{goal * 100:g}"),
+            label=text("chart.goal", goal=goal),
         )
     if measured:
         axes.plot(
@@ -152,9 +152,7 @@ async def chart_message(
     # has no shared state, see render_chart).
     png = await asyncio.to_thread(render_chart, report, text)
     caption = text(
-        "report.chart_caption",
-        first=report.period.first_day.isoformat(),
-        last=report.period.last_day.isoformat(),
+        "report.chart_caption", first=report.period.first_day, last=report.period.last_day
     )
     return OutgoingMessage(
         conversation=conversation,

@@ -1,4 +1,7 @@
-"""A `Report` as text for the staff chat (in the staff language) and as rows for a CSV file."""
+"""A `Report` as text for the staff chat (in the staff language) and as rows for a CSV file.
+
+The text passes figures as numbers and dates: the catalog lookup writes them the language's way
+(core.i18n). The CSV rows stay machine-readable (ISO dates, plain decimals)."""
 
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ def render_report(report: Report, text: Text) -> str:
     lines = [
         text(
             "report.title",
-            first=period.first_day.isoformat(),
-            last=period.last_day.isoformat(),
+            first=period.first_day,
+            last=period.last_day,
             line=report.line or text("report.all_lines"),
         ),
         text("report.volume", opened=report.opened, resolved=report.resolved, closed=report.closed),
@@ -25,7 +28,7 @@ def render_report(report: Report, text: Text) -> str:
             "report.deflection",
             questions=report.questions,
             deflected=report.deflected,
-            rate=_percent(report.deflection_rate, text),
+            rate=_ratio(report.deflection_rate),
         ),
         _durations(text, "report.first_response", report.first_response),
         _durations(text, "report.resolution", report.resolution),
@@ -54,10 +57,12 @@ def _sla_lines(report: Report, text: Text) -> list[str]:
 def _csat_line(report: Report, text: Text) -> str:
     if not report.ratings:
         return text("report.csat_none")
-    distribution = ", ".join(f"{score}★ {n}" for score, n in report.csat.items())
+    distribution = ", ".join(
+        text("report.csat_item", score=score, count=n) for score, n in report.csat.items()
+    )
     return text(
         "report.csat",
-        average=f"{report.csat_average:.1f}",
+        average=_average(report.csat_average),
         count=report.ratings,
         distribution=distribution,
     )
@@ -65,12 +70,14 @@ def _csat_line(report: Report, text: Text) -> str:
 
 def _backlog_lines(report: Report, text: Text) -> list[str]:
     backlog = ", ".join(
-        f"{text(f'staff.status.{status.value}')} {n}"
+        text("report.item", name=text(f"staff.status.{status.value}"), count=n)
         for status, n in report.backlog_by_status.items()
     )
     lines = [text("report.backlog", items=backlog or "0")]
     if len(report.backlog_by_line) > 1 or (report.line is None and report.backlog_by_line):
-        by_line = ", ".join(f"{name} {n}" for name, n in report.backlog_by_line.items())
+        by_line = ", ".join(
+            text("report.item", name=name, count=n) for name, n in report.backlog_by_line.items()
+        )
         lines.append(text("report.backlog_lines", items=by_line))
     return lines
 
@@ -84,8 +91,8 @@ def _agent_lines(report: Report, text: Text) -> list[str]:
             name=agent.name,
             resolved=agent.resolved,
             response=_duration(agent.first_response.median, text),
-            csat=f"{agent.csat_average:.1f}" if agent.csat_average else "—",
-            ratings=agent.ratings,
+            csat=_average(agent.csat_average),
+            count=agent.ratings,
         )
         for agent in report.agents
     ]
@@ -156,14 +163,20 @@ def _seconds(value: timedelta | None) -> float | None:
     return value.total_seconds() if value is not None else None
 
 
-def _percent(rate: float | None, text: Text) -> str:
-    return f"{rate * 100:.0f}%" if rate is not None else "—"
+def _ratio(rate: float | None) -> float | str:
+    """For a {rate:%} placeholder: the ratio, or a dash when there is none."""
+    return rate if rate is not None else "—"
+
+
+def _average(value: float | None) -> float | str:
+    """A rating average to one decimal ("4.5", "4,5"), or a dash when nobody rated."""
+    return round(value, 1) if value else "—"
 
 
 def _share(share: Share, text: Text) -> str:
     if not share.total:
         return "—"
-    return text("report.share", rate=_percent(share.rate, text), met=share.met, total=share.total)
+    return text("report.share", rate=_ratio(share.rate), met=share.met, total=share.total)
 
 
 def _durations(text: Text, key: str, figures: Durations) -> str:

@@ -152,9 +152,12 @@ class AdminCommands:
                 question=entry.question,
                 variants="\n".join(f"• {v}" for v in (*entry.variants, *entry.learned)) or "—",
                 answer=entry.answer,
-                hits=entry.hits,
-                helpful=entry.helpful,
-                unhelpful=entry.unhelpful,
+                counters=turn.t(
+                    "admin.faq_counters",
+                    count=entry.hits,
+                    helpful=entry.helpful,
+                    unhelpful=entry.unhelpful,
+                ),
             )
         )
 
@@ -166,7 +169,7 @@ class AdminCommands:
         matches = self.knowledge.search(question, turn.language, limit=5)
         decision = self.thresholds.decide(matches)
         lines = [
-            turn.t("admin.faq_test_line", id=m.entry_id, score=f"{m.confidence:.2f}",
+            turn.t("admin.faq_test_line", id=m.entry_id, score=round(m.confidence, 2),
                    question=shorten(m.question, 80))
             for m in matches
         ]  # fmt: skip
@@ -174,8 +177,8 @@ class AdminCommands:
             turn.t(
                 "admin.faq_test",
                 decision=turn.t(f"admin.decision.{decision.value}"),
-                answer=f"{self.thresholds.answer:.2f}",
-                suggest=f"{self.thresholds.suggest:.2f}",
+                answer=round(self.thresholds.answer, 2),
+                suggest=round(self.thresholds.suggest, 2),
                 matches="\n".join(lines) or "—",
             )
         )
@@ -312,5 +315,5 @@ def _list_line(turn: Turn, entry: FaqEntry) -> str:
         category=entry.category or "—",
         question=shorten(entry.question, 70),
         off="" if entry.enabled else turn.t("admin.disabled_mark"),
-        hits=entry.hits,
+        count=entry.hits,
     )

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -59,19 +60,18 @@ class GapCommands:
         )
         gaps = group_gaps(questions, self.admin.knowledge.terms, GAPS_SHOWN)
         if not gaps:
-            await turn.reply(text("staff.gaps_none", days=days))
+            await turn.reply(text("staff.gaps_none", count=days))
             return
-        lines = [text("staff.gaps_header", days=days, questions=len(questions))]
+        lines = [text("staff.gaps_header", count=days, questions=len(questions))]
         for rank, gap in enumerate(gaps, 1):
-            tickets = ", ".join(f"#{n}" for n in gap.ticket_ids[:TICKETS_SHOWN])
             lines.append(
                 text(
                     "staff.gaps_line",
                     rank=rank,
-                    count=gap.count,
+                    questions=gap.count,
                     example=shorten(gap.example, EXAMPLE_LENGTH),
                     languages="/".join(gap.languages),
-                    tickets=tickets or "—",
+                    tickets=_tickets(text, gap.ticket_ids),
                 )
             )
         lines.append(text("staff.gaps_hint"))
@@ -118,3 +118,12 @@ class GapCommands:
         )
         entry = await self.admin.create_entry(turn, draft)
         await turn.reply(text("staff.faq_learn_created", id=entry.id, number=ticket.number))
+
+
+def _tickets(text: Callable[..., str], ticket_ids: tuple[int, ...]) -> str:
+    """How many tickets, and the first few of them."""
+    if not ticket_ids:
+        return "—"
+    shown = ticket_ids[:TICKETS_SHOWN]
+    numbers = ", ".join(text("staff.gaps_ticket_number", number=n) for n in shown)
+    return text("staff.gaps_tickets", count=len(ticket_ids), numbers=numbers)

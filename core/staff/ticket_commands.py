@@ -174,7 +174,7 @@ class TicketCommands:
     async def _category(self, turn: Turn, command: Command, ticket: Ticket) -> None:
         args = command.args
         if not args or len(args) > CATEGORY_LENGTH or "\n" in args:
-            await turn.reply(self.text("staff.usage.category", limit=CATEGORY_LENGTH))
+            await turn.reply(self.text("staff.usage.category", count=CATEGORY_LENGTH))
             return
         category = None if args == NO_CATEGORY else args
         if category == ticket.category:

@@ -255,7 +255,7 @@ class TicketDesk:
         language = await self.tell.owner_language(turn, resolved)
         hours = notices.hours(self.policy.reopen_window)
         key = "ticket.resolved_with_note" if note else "ticket.resolved"
-        text = self.texts.get(language, key, number=resolved.number, note=note, hours=hours)
+        text = self.texts.get(language, key, number=resolved.number, note=note, count=hours)
         await turn.send(notices.with_solved_buttons(self.texts, language, resolved, text))
         await self.tell.change(
             turn, resolved, self.tell.staff_text("staff.resolved", by=turn.user.name)

@@ -119,8 +119,8 @@ def file_too_large(text: Text, attachment: Attachment, limit: int) -> str:
     return text(
         "file.too_large",
         name=attachment.file_name or attachment.kind,
-        size=_megabytes(attachment.size or 0),
-        limit=_megabytes(limit),
+        size=_megabytes(text, attachment.size or 0),
+        limit=_megabytes(text, limit),
     )
 
 
@@ -132,13 +132,18 @@ def snapshot(ticket: Ticket) -> dict:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
 
 
-def hours(duration: timedelta) -> str:
-    return f"{duration.total_seconds() / 3600:g}"
+def hours(duration: timedelta) -> int | float:
+    """A duration as the count of a plural text ("72 hours"): whole when it is whole."""
+    return _whole(duration / timedelta(hours=1))
 
 
-def days(duration: timedelta) -> str:
-    return f"{duration.total_seconds() / 86400:g}"
+def days(duration: timedelta) -> int | float:
+    return _whole(duration / timedelta(days=1))
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1_048_576:.1f} MB"
+def _whole(value: float) -> int | float:
+    return int(value) if value.is_integer() else value
+
+
+def _megabytes(text: Text, size: int) -> str:
+    return text("file.megabytes", megabytes=round(size / 1_048_576, 1))
