@@ -21,7 +21,7 @@ from core.domain import Priority
 from core.jobs.auto_close import AutoClosePolicy
 from core.knowledge_base import KnowledgeBase
 from core.messages import ConversationRef
-from core.ports import ChannelAdapter
+from core.ports import ChannelAdapter, ThreadAddresses
 from core.store import Store, StoreUnavailable
 from core.tickets.business_hours import BusinessCalendar, WorkingHours
 from core.tickets.lines import SupportLine
@@ -84,6 +84,11 @@ async def build_app(
         settings,
         {name: a.max_file_size for name, a in adapters.items()},
         matcher.default_thresholds,
+        thread_urls={
+            name: adapter.thread_url
+            for name, adapter in adapters.items()
+            if isinstance(adapter, ThreadAddresses)
+        },
     )
     engine = build_engine(config, store, KnowledgeBase(matcher, store), clock, sender.wake)
     if settings.knowledge.load_sample_when_empty:
@@ -120,8 +125,10 @@ def engine_config(
     settings: Settings,
     max_file_sizes: Mapping[str, int],
     default_thresholds: tuple[float, float] = FuzzyMatcher.default_thresholds,
+    thread_urls: Mapping[str, Callable[[str, str], str | None]] | None = None,
 ) -> EngineConfig:
-    """`default_thresholds`: those of the matcher in use, for thresholds the config leaves out."""
+    """`default_thresholds`: those of the matcher in use, for thresholds the config leaves out;
+    `thread_urls`: per channel, the addresses of threads (the adapters that have them)."""
     answer, suggest = settings.knowledge.thresholds(default_thresholds)
     roles: dict[tuple[str, str], set[str]] = {}
     for role, channel, user_id in settings.roles.grants():
@@ -151,6 +158,7 @@ def engine_config(
         digest_at=settings.reports.digest_at,
         sla_check_seconds=settings.sla.check_interval_seconds,
         user_messages_per_minute=settings.engine.user_messages_per_minute,
+        thread_urls=dict(thread_urls or {}),
     )
 
 
@@ -172,12 +180,7 @@ def sla_policy(settings: Settings) -> SlaPolicy | None:
     sla = settings.sla
     if not sla.enabled:
         return None
-    hours = sla.business_hours
-    calendar = BusinessCalendar(
-        settings.bot.tzinfo,
-        WorkingHours(hours.weekdays, hours.start_time, hours.end_time) if hours else None,
-        frozenset(hours.holidays) if hours else frozenset(),
-    )
+    calendar = business_calendar(settings)
     targets = {
         Priority(name): SlaTarget(target.first_response, target.resolution)
         for name, target in sla.targets.items()
@@ -192,9 +195,21 @@ def sla_policy(settings: Settings) -> SlaPolicy | None:
     return SlaPolicy(targets, calendar, sla.warn_at, by_category, sla.goal)
 
 
+def business_calendar(settings: Settings) -> BusinessCalendar:
+    """[sla.business_hours] in the bot's time zone (24/7 when not set)."""
+    hours = settings.sla.business_hours
+    return BusinessCalendar(
+        settings.bot.tzinfo,
+        WorkingHours(hours.weekdays, hours.start_time, hours.end_time) if hours else None,
+        frozenset(hours.holidays) if hours else frozenset(),
+    )
+
+
 def ticket_policy(settings: Settings) -> TicketPolicy:
     tickets = settings.tickets
+    tell_hours = tickets.out_of_hours_notice and settings.sla.business_hours is not None
     return TicketPolicy(
+        open_hours=business_calendar(settings) if tell_hours else None,
         reopen_window=timedelta(hours=tickets.reopen_window_hours),
         require_agent_role=settings.staff.require_agent_role,
         priority_rules=tuple(KeywordRule(r.keywords, r.priority) for r in tickets.priority_rules),

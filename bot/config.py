@@ -386,6 +386,9 @@ class TicketsSettings(Section):
     priority_rules: Annotated[tuple[PriorityRuleSettings, ...], Field(strict=False)] = ()
     category_rules: Annotated[tuple[CategoryRuleSettings, ...], Field(strict=False)] = ()
     user_groups: Annotated[tuple[UserGroupSettings, ...], Field(strict=False)] = ()
+    # With [sla.business_hours] set, a ticket opened outside them tells the user when the team
+    # is back.
+    out_of_hours_notice: bool = True
 
     @model_validator(mode="after")
     def _reminder_before_resolution(self) -> TicketsSettings:

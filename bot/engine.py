@@ -22,9 +22,12 @@ from core.reports.commands import ReportCommands
 from core.roles import Roles
 from core.router import Router
 from core.staff.admin_commands import AdminCommands
+from core.staff.ban_commands import BanCommands
 from core.staff.chat import StaffFlow
 from core.staff.duty_commands import DutyCommands
 from core.staff.gap_commands import GapCommands
+from core.staff.macro_commands import MacroCommands
+from core.staff.queue_commands import QueueCommands
 from core.staff.ticket_commands import TicketCommands
 from core.store import Store
 from core.tickets.desk import TicketDesk
@@ -58,6 +61,8 @@ class EngineConfig:
     # How long a batch waits for the database to come back before it is left unacknowledged.
     store_wait_seconds: float = STORE_WAIT_SECONDS
     user_messages_per_minute: int = 30  # past it a user is asked once to slow down; 0: off
+    # Per channel: (chat_id, thread id) -> the address of a ticket's thread, for /queue.
+    thread_urls: Mapping[str, Callable[[str, str], str | None]] = field(default_factory=dict)
 
     def support_lines(self) -> SupportLines:
         return SupportLines((SupportLine(self.first_line, self.staff_chat), *self.more_lines))
@@ -108,6 +113,9 @@ def build_engine(
         staff,
         TicketCommands(desk, roles, knowledge),
         DutyCommands(desk),
+        QueueCommands(desk, config.thread_urls),
+        MacroCommands(desk),
+        BanCommands(desk, roles, config.timezone),
         ReportCommands(desk, roles, config.timezone),
         GapCommands(desk, admin),
         admin,

@@ -169,6 +169,7 @@ class SlackChannel:
         self._gate = DeliveryGate()
         self._on_message: InboundHandler | None = None
         self._identity: BotIdentity | None = None
+        self._workspace_url = ""  # learned from auth.test at start
         self._authorization: AuthorizeResult | None = None
         self._socket: _SocketModeHandler | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -233,6 +234,7 @@ class SlackChannel:
         event whose auth.test fails)."""
         response = await self._client.auth_test()
         self._identity = BotIdentity(response.get("user_id"), response.get("bot_id"))
+        self._workspace_url = str(response.get("url") or "")  # https://acme.slack.com/
         self._authorization = AuthorizeResult.from_auth_test_response(
             bot_token=self._bot_token, auth_test_response=response
         )
@@ -298,6 +300,13 @@ class SlackChannel:
     def parts(self, message: OutgoingMessage) -> list[OutgoingMessage]:
         """Parts whose text fits 40,000 characters once escaped (& < > grow up to five times)."""
         return message_parts(message, MAX_MESSAGE_TEXT, split_escaped)
+
+    def thread_url(self, chat_id: str, thread_id: str) -> str | None:
+        """The permalink of a thread's parent message (core.ports.ThreadAddresses), built as
+        Slack builds them: <workspace>/archives/<channel>/p<ts without the dot>."""
+        if not self._workspace_url or "." not in thread_id:
+            return None
+        return f"{self._workspace_url.rstrip('/')}/archives/{chat_id}/p{thread_id.replace('.', '')}"
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         try:

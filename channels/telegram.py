@@ -157,6 +157,14 @@ class TelegramChannel:
         """At most 4096 UTF-16 units of text each (Telegram counts in UTF-16 units)."""
         return message_parts(message, self.max_text_length)
 
+    @staticmethod
+    def thread_url(chat_id: str, thread_id: str) -> str | None:
+        """t.me/c/<id>/<topic>: a forum topic (or a message) of a supergroup, for its members;
+        other chats have no such address."""
+        if not chat_id.startswith("-100") or not thread_id.isdigit():
+            return None
+        return f"https://t.me/c/{chat_id[4:]}/{thread_id}"
+
     async def open_thread(self, message: OutgoingMessage) -> str | None:
         return await self.sender.open_thread(message)
 

@@ -64,11 +64,47 @@ class User:
     created_at: datetime
     # Conversation state between two messages (e.g. the question that awaits "didn't help").
     state: dict | None = None
+    ban: Ban | None = None  # the last ban given; see `banned_at`
 
     @property
     def name(self) -> str:
         """How people see this user: the display name, else the platform id."""
         return self.display_name or self.external_id
+
+    @property
+    def reference(self) -> str:
+        """How staff name this user in commands: "channel:external_id"."""
+        return f"{self.channel}:{self.external_id}"
+
+    def banned_at(self, now: datetime) -> Ban | None:
+        """The ban in force at `now`, if any."""
+        if self.ban is None or (self.ban.until is not None and self.ban.until <= now):
+            return None
+        return self.ban
+
+
+@dataclass(frozen=True)
+class Macro:
+    """A canned reply: a text per language, with placeholders ({name}, {ticket}, {agent})."""
+
+    name: str
+    texts: dict[str, str]  # language -> text; "" for every language
+    by: str  # who last saved it: "channel:external_id"
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Ban:
+    """A user barred from support. A plain ban gets one polite notice and nothing else; a
+    shadow ban notices nothing: the messages are kept on the user's ticket without a word to
+    the staff chat."""
+
+    shadow: bool
+    since: datetime
+    until: datetime | None  # None: until lifted
+    reason: str
+    by: str  # who banned: "channel:external_id"
+    notified: bool = False  # the plain ban's one notice was sent
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,15 @@ class SentMessageFinder(Protocol):
         subclass as `send` does."""
 
 
+@runtime_checkable
+class ThreadAddresses(Protocol):
+    """Adapters whose platform gives messages in a chat an address staff can open (Telegram
+    supergroup topics, Slack permalinks): /queue links each ticket's thread with it."""
+
+    def thread_url(self, chat_id: str, thread_id: str) -> str | None:
+        """The address of that thread (or message) in that chat; None if it has none."""
+
+
 InboundHandler = Callable[[IncomingMessage], Awaitable[None]]
 
 

@@ -9,7 +9,9 @@ A handler is `async def handler(turn, command)`. A route with `ticket=True` acts
 its handler is `async def handler(turn, command, ticket)` with the ticket whose thread the
 command was typed in (or whose message it replies to); elsewhere the number comes first
 ("/priority 12 high"), the router looks it up and passes the rest of the arguments, and
-without one it answers with the route's `usage`.
+without one it answers with the route's `usage`. A route with `user=True` acts on a person:
+its handler is `async def handler(turn, command, user, ticket)` with the user of the ticket
+found the same way, or the user named first as "channel:id" (then `ticket` is None).
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from dataclasses import dataclass
 from enum import Flag, auto
 
 from core.commands import Command
-from core.domain import Role, Ticket
-from core.roles import Roles
+from core.domain import Role, Ticket, User
+from core.roles import Roles, parse_identity
 from core.turn import Turn
 
 Handler = Callable[[Turn, Command], Awaitable[None]]
 TicketHandler = Callable[[Turn, Command, Ticket], Awaitable[None]]
+UserHandler = Callable[[Turn, Command, User, Ticket | None], Awaitable[None]]
 
 
 class Place(Flag):
@@ -36,12 +39,13 @@ class Place(Flag):
 @dataclass(frozen=True)
 class Route:
     name: str
-    handler: Handler | TicketHandler
+    handler: Handler | TicketHandler | UserHandler
     role: Role | None  # None: anyone
     place: Place
     help: str | None  # catalog key of its /help line; None: not listed (button commands)
     ticket: bool  # acts on a ticket: the thread's, else the number given first
     usage: str  # catalog key of the answer when a ticket command finds no ticket
+    user: bool = False  # acts on a person: the ticket's user, else "channel:id" given first
 
 
 class Router:
@@ -56,15 +60,16 @@ class Router:
     def add(
         self,
         name: str,
-        handler: Handler | TicketHandler,
+        handler: Handler | TicketHandler | UserHandler,
         *,
         role: Role | None = None,
         place: Place = Place.STAFF,
         help: str | None = None,
         ticket: bool = False,
         usage: str = "staff.usage.ticket_command",
+        user: bool = False,
     ) -> None:
-        route = Route(name, handler, role, place, help, ticket, usage)
+        route = Route(name, handler, role, place, help, ticket or user, usage, user)
         for where in (Place.PRIVATE, Place.STAFF):
             if where in place:
                 if (name, where) in self._routes:
@@ -90,6 +95,10 @@ class Router:
         if not route.ticket:
             await route.handler(turn, command)  # type: ignore[call-arg]
             return True
+        if route.user and ticket is None and (named := await self._named_user(turn, command)):
+            person, rest = named
+            await route.handler(turn, rest, person, None)  # type: ignore[call-arg]
+            return True
         if ticket is None:
             # Outside a ticket's thread the number comes first: "/close 12 text".
             number = command.int_arg()
@@ -102,8 +111,22 @@ class Router:
             command = Command(command.name, rest.strip())
         if self.ticket_access is not None and not await self.ticket_access(turn, ticket):
             return True
-        await route.handler(turn, command, ticket)  # type: ignore[call-arg]
+        if route.user:
+            person = await turn.tx.users.get(ticket.user_id)
+            await route.handler(turn, command, person, ticket)  # type: ignore[call-arg]
+        else:
+            await route.handler(turn, command, ticket)  # type: ignore[call-arg]
         return True
+
+    @staticmethod
+    async def _named_user(turn: Turn, command: Command) -> tuple[User, Command] | None:
+        """The user named first as "channel:id" (and the rest of the command), if known."""
+        identity = parse_identity(command.words[0]) if command.words else None
+        person = await turn.tx.users.find(*identity) if identity else None
+        if person is None:
+            return None
+        rest = command.args.split(None, 1)[1] if len(command.words) > 1 else ""
+        return person, Command(command.name, rest.strip())
 
     async def help_text(self, turn: Turn, place: Place) -> str:
         """/help: the commands this person may use here, in registration order."""

@@ -14,10 +14,12 @@ from typing import Any, Protocol
 from core.domain import (
     AuditEntry,
     AuditRecord,
+    Ban,
     Direction,
     FaqDraft,
     FaqEntry,
     LearnedVariant,
+    Macro,
     MessageLink,
     NewQuestion,
     NewTicket,
@@ -75,6 +77,12 @@ class Users(Protocol):
     async def set_state(self, user_id: int, state: dict | None) -> None:
         """Replace the user's conversation state (a small JSON object; None clears it)."""
 
+    async def set_ban(self, user_id: int, ban: Ban | None) -> None:
+        """Give, change (e.g. mark notified) or lift (None) the user's ban."""
+
+    async def banned(self, now: datetime) -> list[User]:
+        """Users with a ban in force at `now`, by id."""
+
 
 class Tickets(Protocol):
     async def create(self, new: NewTicket) -> Ticket: ...
@@ -90,6 +98,13 @@ class Tickets(Protocol):
 
     async def list_for_user(self, user_id: int, limit: int = 10) -> list[Ticket]:
         """Newest first."""
+
+    async def active(self) -> list[Ticket]:
+        """Every active ticket (new, open, waiting), by id."""
+
+    async def search(self, words: str, limit: int) -> list[Ticket]:
+        """Tickets whose subject or any message contains `words` (any case, any script), newest
+        first."""
 
     async def update(self, ticket_id: int, **changes: Any) -> Ticket:
         """Change any of the ticket's fields (the SLA ones as `sla_paused_since` etc.). Only
@@ -206,6 +221,20 @@ class DutyRoster(Protocol):
         """The on-duty agent of `line` for the next ticket (round-robin: served longest ago;
         least-loaded: fewest active tickets first), marked served at `now`; None: nobody.
         Two processes picking at once pick in turn."""
+
+
+class Macros(Protocol):
+    """Canned replies, by name."""
+
+    async def get(self, name: str) -> Macro | None: ...
+
+    async def put(self, name: str, texts: dict[str, str], by: str, now: datetime) -> bool:
+        """Save the macro; True when it is new, False when it replaced one."""
+
+    async def delete(self, name: str) -> bool: ...
+
+    async def list(self) -> list[Macro]:
+        """By name."""
 
 
 class MessageLinks(Protocol):
@@ -405,6 +434,7 @@ class Transaction(Protocol):
     questions: Questions
     reports: ReportQueries
     duty: DutyRoster
+    macros: Macros
     links: MessageLinks
     outbox: Outbox
     faq: Faq

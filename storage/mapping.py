@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Row
 
 from core.domain import (
     AuditRecord,
+    Ban,
     Direction,
     FaqEntry,
     MessageLink,
@@ -50,6 +52,34 @@ def user_from_row(row: Row[Any]) -> User:
         chat=chat,
         created_at=row.created_at,
         state=row.state,
+        ban=ban_from_json(row.ban),
+    )
+
+
+def ban_to_json(ban: Ban | None) -> dict[str, Any] | None:
+    if ban is None:
+        return None
+    return {
+        "shadow": ban.shadow,
+        "since": ban.since.isoformat(),
+        "until": ban.until.isoformat() if ban.until else None,
+        "reason": ban.reason,
+        "by": ban.by,
+        "notified": ban.notified,
+    }
+
+
+def ban_from_json(data: dict[str, Any] | None) -> Ban | None:
+    if not data:
+        return None
+    until = data.get("until")
+    return Ban(
+        shadow=bool(data["shadow"]),
+        since=datetime.fromisoformat(data["since"]),
+        until=datetime.fromisoformat(until) if until else None,
+        reason=data.get("reason", ""),
+        by=data.get("by", ""),
+        notified=bool(data.get("notified")),
     )
 
 

@@ -65,6 +65,8 @@ class UserRow(Base):
     # Conversation state between two messages (a small JSON object).
     state: Mapped[dict[str, Any] | None] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The last ban given (storage.mapping.ban_to_json); checked with every message, so kept here.
+    ban: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
 class TicketRow(Base):
@@ -331,6 +333,17 @@ class DutyRow(Base):
     last_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class MacroRow(Base):
+    """A canned reply (core.domain.Macro): its texts by language, as JSON."""
+
+    __tablename__ = "macros"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    texts: Mapped[dict[str, Any]] = mapped_column(Json)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class ChatAliasRow(Base):
     """A chat that changed its id (a Telegram group upgraded to a supergroup)."""
 
@@ -388,3 +401,4 @@ channel_positions = _table(ChannelPositionRow)
 sentence_vectors = _table(SentenceVectorRow)
 questions = _table(QuestionRow)
 agent_duty = _table(DutyRow)
+macros = _table(MacroRow)

@@ -90,6 +90,8 @@ def create_engine_for(url: URL, options: StoreOptions = StoreOptions()) -> Async
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
+        # SQLite's own lower() knows only ASCII; PostgreSQL's knows every script (/find).
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin_immediate(connection: Connection) -> None:
@@ -167,3 +169,7 @@ class SqlStore:
     async def close(self) -> None:
         self._closed = True
         await self.engine.dispose()
+
+
+def _lower(text: str | None) -> str | None:
+    return text.lower() if isinstance(text, str) else text

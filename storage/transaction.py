@@ -19,6 +19,7 @@ from storage.repository.duty import DutyRepository
 from storage.repository.faq import FaqRepository
 from storage.repository.learned import LearnedRepository
 from storage.repository.links import LinkRepository
+from storage.repository.macros import MacroRepository
 from storage.repository.outbox import OutboxRepository
 from storage.repository.positions import PositionRepository
 from storage.repository.questions import QuestionRepository
@@ -87,6 +88,7 @@ class SqlTransaction:
     questions = _Aggregate(QuestionRepository)
     reports = _Aggregate(ReportRepository)
     duty = _Aggregate(DutyRepository)
+    macros = _Aggregate(MacroRepository)
     links = _Aggregate(LinkRepository)
     outbox = _Aggregate(OutboxRepository)
     faq = _Aggregate(FaqRepository)

@@ -169,12 +169,14 @@ class SlackWorld:
 
 
 @asynccontextmanager
-async def slack_world(store, fake: FakeSlack, mode: str) -> AsyncIterator[SlackWorld]:
+async def slack_world(
+    store, fake: FakeSlack, mode: str, **engine_options
+) -> AsyncIterator[SlackWorld]:
     channel = make_channel(fake, mode)
     async with serving(channel) as url:
         world = SlackWorld(fake, channel, mode, url)
         async with running_helpdesk(
-            store, {"slack": channel}, staff_chat=ConversationRef("slack", STAFF)
+            store, {"slack": channel}, staff_chat=ConversationRef("slack", STAFF), **engine_options
         ) as helpdesk:
             world.helpdesk = helpdesk
             if mode == "socket":
@@ -810,3 +812,17 @@ async def test_a_text_found_sent_is_not_posted_again_but_its_files_are(
     assert [m["files"][0]["name"] for m in uploads] == ["chart.png", "chart.png"]
     async with store.transaction() as tx:
         assert (await tx.outbox.get(item)).status == OutboxStatus.SENT
+
+
+async def test_the_queue_links_each_ticket_to_its_thread_by_permalink(store, fake_slack: FakeSlack):
+    channel_urls = {}
+    async with slack_world(store, fake_slack, "socket", thread_urls=channel_urls) as world:
+        channel_urls["slack"] = world.channel.thread_url  # learned from auth.test at start
+        await world.user_says("/new the printer on floor 3 is jammed")
+        await world.settle()
+        root = world.announcement(1)
+        await world.agent_says("/queue", None)
+        await world.settle()
+        listing = plain(world.fake.sent_to(STAFF)[-1]["text"])
+    permalink = f"https://fake.slack.com/archives/{STAFF}/p{root['ts'].replace('.', '')}"
+    assert listing.splitlines()[1].endswith(permalink)

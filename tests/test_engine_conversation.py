@@ -304,3 +304,18 @@ async def test_the_greeting_opens_the_first_reply_and_never_reaches_the_staff(st
 
     await bot.user_says("/start", user="c")  # /start is answered by the greeting itself
     assert [t.count("Hello! I am") for t in bot.to_user("c")] == [1]
+
+
+async def test_less_noise_a_one_line_greeting_and_announcements_without_a_command_footer(store):
+    bot = Harness(store)
+    await bot.seed()
+    await bot.user_says("How do I reset my password?")
+    greeting = bot.to_user()[0].split("\n\n")[0]
+    assert greeting == "Hello! I am the Helpdesk support bot. /help shows what I can do."
+    await bot.user_says("/start")
+    assert "/status — your tickets" in bot.to_user()[-1]  # the full welcome when asked
+
+    await bot.user_says("/new the scanner is broken", user="b")
+    announcement = bot.to_staff()[0].message.text
+    assert announcement.endswith("the scanner is broken")  # /help in the staff chat lists them
+    assert "/take" not in announcement

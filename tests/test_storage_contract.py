@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, insert, select, text
 
 from core.domain import (
     AuditEntry,
+    Ban,
     Direction,
     FaqDraft,
     MessageLink,
@@ -139,6 +140,38 @@ async def test_user_language_and_state(store: SqlStore) -> None:
         assert user.language == "en" and user.state == state
         await tx.users.set_state(user_id, None)
         assert (await tx.users.get(user_id)).state is None
+
+
+async def test_a_ban_is_kept_lifted_and_ends_by_itself(store: SqlStore) -> None:
+    user_id = await make_user(store)
+    other_id = await make_user(store, "43")
+    ban = Ban(shadow=True, since=NOW, until=at(3600), reason="спам", by="telegram:7")
+    async with store.transaction() as tx:
+        await tx.users.set_ban(user_id, ban)
+        await tx.users.set_ban(other_id, Ban(False, NOW, None, "", "telegram:7"))
+    async with store.transaction() as tx:
+        user, _ = await tx.users.upsert("telegram", "42", "Ann", "ru", None, at(1))
+        assert user.ban == ban and user.banned_at(at(1)) == ban
+        assert user.banned_at(at(3600)) is None  # over at its end
+        assert [u.id for u in await tx.users.banned(at(1))] == [user_id, other_id]
+        assert [u.id for u in await tx.users.banned(at(3600))] == [other_id]
+        await tx.users.set_ban(other_id, None)
+        assert await tx.users.banned(at(1)) == [user]
+        with pytest.raises(KeyError):
+            await tx.users.set_ban(999, None)
+
+
+async def test_macros_are_saved_replaced_listed_and_deleted(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        assert await tx.macros.put("reset", {"en": "Hi {name}", "ru": "Привет"}, "tg:1", NOW)
+        assert not await tx.macros.put("reset", {"": "Hello"}, "tg:2", at(1))
+        assert await tx.macros.put("a-first", {"": "x"}, "tg:1", NOW)
+    async with store.transaction() as tx:
+        macro = await tx.macros.get("reset")
+        assert (macro.texts, macro.by, macro.updated_at) == ({"": "Hello"}, "tg:2", at(1))
+        assert [m.name for m in await tx.macros.list()] == ["a-first", "reset"]
+        assert await tx.macros.delete("reset") and not await tx.macros.delete("reset")
+        assert await tx.macros.get("reset") is None
 
 
 async def test_missing_users(store: SqlStore) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.commands import Command, command_text, parse_command
+from core.conversation.bans import stopped_by_a_ban
 from core.conversation.browse import FaqBrowser
 from core.conversation.flood import FloodWatch
 from core.conversation.my_tickets import MyTickets
@@ -80,13 +81,17 @@ class UserFlow:
 
     async def handle(self, turn: Turn, first_contact: bool) -> None:
         message = turn.message
+        if await stopped_by_a_ban(turn):
+            return
         if self.flood.should_warn(turn.user.id, turn.now):
             await turn.reply(turn.t("user.slow_down"))
         command = parse_command(message.button_payload or message.text)
         if first_contact and not (command and command.name in ("start", "lang")):
-            turn.preface = turn.t("user.greeting", name=self.bot_name)  # opens the first reply
             if command is None and self.small_talk(message.text) == "greeting":
-                return  # "hello" as the first message: the greeting was the answer
+                # "hello" as the first message: the welcome, with what to do, is the answer.
+                await turn.reply(turn.t("user.welcome", name=self.bot_name))
+                return
+            turn.preface = turn.t("user.greeting", name=self.bot_name)  # opens the first reply
         if command is None:
             await self._text(turn)
             return
@@ -278,7 +283,7 @@ class UserFlow:
     # -- commands
 
     async def _start(self, turn: Turn, command: Command) -> None:
-        await turn.reply(turn.t("user.greeting", name=self.bot_name))
+        await turn.reply(turn.t("user.welcome", name=self.bot_name))
 
     async def _help(self, turn: Turn, command: Command) -> None:
         await turn.reply(await self.router.help_text(turn, Place.PRIVATE))

@@ -64,6 +64,20 @@ class BusinessCalendar:
             day += timedelta(days=1)
         raise ValueError("the calendar has no working time within the search range")
 
+    def next_opening(self, now: datetime) -> datetime | None:
+        """When the team is next at work (UTC); None while it is at work now."""
+        _require_aware(now)
+        now = now.astimezone(UTC)
+        if self.is_always_open:
+            return None
+        day = now.astimezone(self.zone).date()
+        for _ in range(MAX_SEARCH_DAYS):
+            window = self._window(day)
+            if window is not None and now < window[1]:
+                return None if window[0] <= now else window[0]
+            day += timedelta(days=1)
+        raise ValueError("the calendar has no working time within the search range")
+
     def business_time_between(self, a: datetime, b: datetime) -> timedelta:
         """Business time in [a, b); zero when b is not after a."""
         _require_aware(a)

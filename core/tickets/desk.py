@@ -132,12 +132,11 @@ class TicketDesk:
         await turn.audit("ticket.create", "ticket", ticket.id, after=notices.snapshot(ticket))
         if self.sla is not None:
             ticket = await turn.tx.tickets.update(ticket.id, **self.sla.on_open(ticket))
-        if follows_up is None:
-            await self.tell.user(turn, ticket, "ticket.opened")
-        else:
-            await self.tell.user(
-                turn, ticket, "ticket.follow_up_opened", previous=follows_up.number
-            )
+        opened = "ticket.opened" if follows_up is None else "ticket.follow_up_opened"
+        previous = follows_up.number if follows_up else None
+        back = self.policy.back_at(turn.now)
+        keys = (opened,) if back is None else (opened, "ticket.out_of_hours")
+        await self.tell.user(turn, ticket, keys, previous=previous, back=back)
         announcement = notices.announcement(self.tell.staff_text, ticket, user, text, follows_up)
         carried = await self._carriable(
             turn, attachments, self.lines.of_ticket(ticket).chat.channel

@@ -40,14 +40,17 @@ class Notifier:
         self,
         work: Work,
         ticket: Ticket,
-        key: str,
+        key: str | tuple[str, ...],
         attachments: tuple[Attachment, ...] = (),
         **params: object,
     ) -> None:
         """A message to the ticket's owner in the owner's language (the speaker may be an agent
-        or nobody: a scheduled job)."""
+        or nobody: a scheduled job). Several keys: their texts as paragraphs of one message."""
         language = await self.owner_language(work, ticket)
-        text = self.texts.get(language, key, number=ticket.number, **params)
+        keys = (key,) if isinstance(key, str) else key
+        text = "\n\n".join(
+            self.texts.get(language, one, number=ticket.number, **params) for one in keys
+        )
         await work.send(
             OutgoingMessage(
                 conversation=ticket.conversation,

@@ -10,6 +10,7 @@ from enum import StrEnum
 from functools import cache
 
 from core.domain import Priority, Ticket, TicketStatus
+from core.tickets.business_hours import BusinessCalendar
 
 PRIORITY_ORDER = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
 
@@ -53,6 +54,15 @@ class TicketPolicy:
     category_rules: tuple[KeywordRule, ...] = ()
     default_priority: Priority = field(default=Priority.NORMAL)
     user_groups: tuple[UserGroupRule, ...] = ()
+    # A user whose ticket opens outside these hours is told when the team is back; None: not.
+    open_hours: BusinessCalendar | None = None
+
+    def back_at(self, now: datetime) -> datetime | None:
+        """When the team is back, in the calendar's zone, if it is away at `now`."""
+        if self.open_hours is None:
+            return None
+        opening = self.open_hours.next_opening(now)
+        return opening.astimezone(self.open_hours.zone) if opening else None
 
     def initial_priority(self, text: str, user: tuple[str, str] | None = None) -> Priority:
         """The highest priority among the keyword rules matching `text` and the groups of

@@ -184,6 +184,30 @@ class TicketRepository(Repository):
         )
         return [ticket_from_row(row) for row in self.conn.execute(statement)]
 
+    def active(self) -> list[Ticket]:
+        """Every active ticket (new, open, waiting), by id."""
+        statement = (
+            select(tickets).where(tickets.c.status.in_(_ACTIVE_STATUSES)).order_by(tickets.c.id)
+        )
+        return [ticket_from_row(row) for row in self.conn.execute(statement)]
+
+    def search(self, words: str, limit: int) -> list[Ticket]:
+        """Tickets whose subject or any message contains `words` (any case), newest first."""
+        needle = words.lower()
+        said = select(ticket_messages.c.ticket_id).where(
+            func.lower(ticket_messages.c.text).contains(needle, autoescape=True)
+        )
+        statement = (
+            select(tickets)
+            .where(
+                func.lower(tickets.c.subject).contains(needle, autoescape=True)
+                | tickets.c.id.in_(said)
+            )
+            .order_by(tickets.c.id.desc())
+            .limit(limit)
+        )
+        return [ticket_from_row(row) for row in self.conn.execute(statement)]
+
     def update(self, ticket_id: int, **changes: Any) -> Ticket:
         unknown = set(changes) - UPDATABLE_TICKET_FIELDS
         if unknown:
@@ -305,3 +329,6 @@ class TicketMessageRepository(Repository):
     def list(self, ticket_id: int) -> list[TicketMessage]:
         rows = self.conn.execute(_TICKET_MESSAGES, {"ticket_id": ticket_id})
         return [ticket_message_from_row(row) for row in rows]
+
+
+_ACTIVE_STATUSES = [status.value for status in ACTIVE_STATUSES]

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 
-from core.domain import User
+from core.domain import Ban, User
 from core.messages import ConversationRef
-from storage.mapping import user_from_row
+from storage.mapping import ban_to_json, user_from_row
 from storage.models import processed_updates, users
 from storage.repository._sql import Repository, insert_for, per_dialect
 
@@ -40,6 +40,7 @@ _USER_BY_KEY = select(users).where(
     users.c.channel == bindparam("channel"), users.c.external_id == bindparam("external_id")
 )
 _USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+_BANNED = select(users).where(users.c.ban.is_not(None)).order_by(users.c.id)
 _insert_user = per_dialect(
     lambda dialect: (
         insert_for(dialect, users)
@@ -151,3 +152,13 @@ class UserRepository(Repository):
         result = self.conn.execute(_UPDATE_USER, {"user_id": user_id, "state": state})
         if result.rowcount == 0:
             raise KeyError(f"no user {user_id}")
+
+    def set_ban(self, user_id: int, ban: Ban | None) -> None:
+        result = self.conn.execute(_UPDATE_USER, {"user_id": user_id, "ban": ban_to_json(ban)})
+        if result.rowcount == 0:
+            raise KeyError(f"no user {user_id}")
+
+    def banned(self, now: datetime) -> list[User]:
+        """Users with a ban in force at `now`, by id."""
+        found = (user_from_row(row) for row in self.conn.execute(_BANNED))
+        return [user for user in found if user.banned_at(now) is not None]
