@@ -316,8 +316,11 @@ class Outbox(Protocol):
         next_attempt_at: datetime,
         error: str,
         owner: str | None = None,
+        maybe_sent: bool = False,
     ) -> None:
-        """Keep the item pending, release its lease, try again at `next_attempt_at`."""
+        """Keep the item pending, release its lease, try again at `next_attempt_at`.
+        `maybe_sent`: the failure left it unknown whether the platform took the message (a
+        timeout, a dropped connection): the item is marked so (a mark never cleared here)."""
 
     async def mark_failed(
         self, item_id: int, attempts: int, error: str, owner: str | None = None

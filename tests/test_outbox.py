@@ -424,12 +424,15 @@ class FindingAdapter(RecordingAdapter):
         self.lookups: list[tuple[OutgoingMessage, datetime | None]] = []
         self.lookup_failures: list[Exception] = []
         self.die_after_send = False
+        self.fail_after_send: list[Exception] = []  # raised after the platform took it
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         sent = await super().send(message, idempotency_key)
         if self.die_after_send:
             self.die_after_send = False
             raise Killed
+        if self.fail_after_send:
+            raise self.fail_after_send.pop(0)
         return sent
 
     async def find_sent(
@@ -502,6 +505,24 @@ async def test_a_restarted_sender_finds_what_it_sent_before_the_crash(store):
     assert adapter.texts_to("c1") == ["sent just before the crash"]
     assert len(adapter.lookups) == 1
     assert (await _status(bot, item)).status == OutboxStatus.SENT
+
+
+async def test_a_send_that_timed_out_after_the_platform_took_it_is_not_repeated(store):
+    """A timeout may come after the platform accepted the message: the retry looks first."""
+    bot = Harness(store)
+    adapter = FindingAdapter()
+    item = await _enqueue(bot, "c1", "accepted, then the answer was lost")
+    sender = _sender(bot, adapter, "a")
+    adapter.fail_after_send = [TimeoutError("read timed out")]
+    await sender.deliver_due()
+    assert (await _status(bot, item)).maybe_sent is True
+
+    bot.clock.advance(seconds=5)  # the backoff
+    await sender.deliver_due()
+    assert adapter.texts_to("c1") == ["accepted, then the answer was lost"]  # once
+    assert len(adapter.lookups) == 1
+    row = await _status(bot, item)
+    assert (row.status, row.maybe_sent) == (OutboxStatus.SENT, False)
 
 
 async def test_a_part_not_found_is_sent_and_the_parts_after_it_without_asking(store):

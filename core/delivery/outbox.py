@@ -65,6 +65,7 @@ class _Outcome:
     attempts: int = 0
     retry_at: datetime | None = None
     error: str | None = None
+    maybe_sent: bool = False  # the failure leaves it open whether the platform took it
 
 
 class OutboxSender:
@@ -308,6 +309,8 @@ class OutboxSender:
         except Exception as error:  # noqa: BLE001 - transient by default: retry with backoff
             outcome.attempts += 1
             outcome.error = f"{type(error).__name__}: {error}"
+            # A timeout or a dropped connection may come after the platform took the message.
+            outcome.maybe_sent = True
             if outcome.attempts >= self.config.max_attempts:
                 outcome.failed = True
             else:
@@ -403,4 +406,5 @@ class OutboxSender:
                 outcome.retry_at,
                 outcome.error or "retry",
                 self.config.owner,
+                maybe_sent=outcome.maybe_sent,
             )

@@ -287,7 +287,9 @@ class OutboxRepository(Repository):
         next_attempt_at: datetime,
         error: str,
         owner: str | None = None,
+        maybe_sent: bool = False,
     ) -> None:
+        marked = {"maybe_sent": True} if maybe_sent else {}
         _update_item(
             self.conn,
             item_id,
@@ -297,6 +299,7 @@ class OutboxRepository(Repository):
             last_error=error,
             locked_until=None,
             leased_by=None,
+            **marked,
         )
 
     def mark_failed(
