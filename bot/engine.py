@@ -11,6 +11,7 @@ from datetime import UTC, time, tzinfo
 from typing import Protocol
 
 from core.conversation.engine import STORE_WAIT_SECONDS, ConversationEngine
+from core.conversation.ticket_choice import HeldMessagesJob
 from core.conversation.user_flow import UserFlow
 from core.i18n import Texts
 from core.jobs.auto_close import AutoClose, AutoClosePolicy
@@ -136,6 +137,7 @@ def build_engine(
 # Hours-long delays: a minute late does not matter.
 AUTO_CLOSE_CHECK_SECONDS = 60.0
 DIGEST_CHECK_SECONDS = 60.0  # the digest goes out within a minute of its time
+HELD_CHECK_SECONDS = 15.0  # a held message waits CHOICE_WAIT, then at most this much more
 
 
 class Check(Protocol):
@@ -150,6 +152,7 @@ class Jobs:
     sla: SlaMonitor | None = None
     auto_close: AutoClose | None = None
     digest: DailyDigest | None = None
+    held: HeldMessagesJob | None = None
     sla_check_seconds: float = 30.0
 
     def every(self) -> list[tuple[str, Check, float]]:
@@ -159,6 +162,7 @@ class Jobs:
             ("sla-check", self.sla, self.sla_check_seconds),
             ("auto-close-check", self.auto_close, AUTO_CLOSE_CHECK_SECONDS),
             ("daily-digest", self.digest, DIGEST_CHECK_SECONDS),
+            ("held-messages", self.held, HELD_CHECK_SECONDS),
         )
         return [(name, job, seconds) for name, job, seconds in jobs if job is not None]
 
@@ -186,5 +190,6 @@ def build_jobs(engine: ConversationEngine, config: EngineConfig) -> Jobs:
             if config.digest_at is not None
             else None
         ),
+        held=HeldMessagesJob(unit, engine.users.choice),
         sla_check_seconds=config.sla_check_seconds,
     )

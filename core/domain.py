@@ -84,6 +84,18 @@ class User:
 
 
 @dataclass(frozen=True)
+class HeldMessage:
+    """A user's message waiting for them to say which of their open tickets it is about."""
+
+    id: int
+    user_id: int
+    text: str
+    attachments: tuple[Attachment, ...]
+    message_id: str | None  # the platform's id of the user's message
+    held_at: datetime
+
+
+@dataclass(frozen=True)
 class Macro:
     """A canned reply: a text per language, with placeholders ({name}, {ticket}, {agent})."""
 

@@ -18,6 +18,7 @@ from core.domain import (
     Direction,
     FaqDraft,
     FaqEntry,
+    HeldMessage,
     LearnedVariant,
     Macro,
     MessageLink,
@@ -221,6 +222,27 @@ class DutyRoster(Protocol):
         """The on-duty agent of `line` for the next ticket (round-robin: served longest ago;
         least-loaded: fewest active tickets first), marked served at `now`; None: nobody.
         Two processes picking at once pick in turn."""
+
+
+class HeldMessages(Protocol):
+    """A user's messages waiting for them to say which of their open tickets they are about."""
+
+    async def add(
+        self,
+        user_id: int,
+        text: str,
+        attachments: Sequence[Attachment],
+        message_id: str | None,
+        now: datetime,
+    ) -> int:
+        """Hold one more; returns how many of the user's messages are held now."""
+
+    async def take(self, user_id: int) -> list[HeldMessage]:
+        """The user's held messages, oldest first, no longer held."""
+
+    async def take_due(self, held_before: datetime) -> list[HeldMessage]:
+        """Every held message of the users whose oldest was held before `held_before`, oldest
+        first, no longer held; two processes asking at once never both get one."""
 
 
 class Macros(Protocol):
@@ -438,6 +460,7 @@ class Transaction(Protocol):
     reports: ReportQueries
     duty: DutyRoster
     macros: Macros
+    held: HeldMessages
     links: MessageLinks
     outbox: Outbox
     faq: Faq

@@ -333,6 +333,23 @@ class DutyRow(Base):
     last_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class HeldMessageRow(Base):
+    """A user's message waiting for the choice of one of their open tickets (core.domain)."""
+
+    __tablename__ = "held_messages"
+    __table_args__ = (
+        Index("ix_held_messages_user", "user_id", "id"),
+        Index("ix_held_messages_held_at", "held_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    message_id: Mapped[str | None] = mapped_column(String(128))
+    held_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class MacroRow(Base):
     """A canned reply (core.domain.Macro): its texts by language, as JSON."""
 
@@ -402,3 +419,4 @@ sentence_vectors = _table(SentenceVectorRow)
 questions = _table(QuestionRow)
 agent_duty = _table(DutyRow)
 macros = _table(MacroRow)
+held_messages = _table(HeldMessageRow)

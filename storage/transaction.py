@@ -17,6 +17,7 @@ from storage.repository._sql import Repository
 from storage.repository.admin import AuditRepository, RoleRepository
 from storage.repository.duty import DutyRepository
 from storage.repository.faq import FaqRepository
+from storage.repository.held import HeldMessageRepository
 from storage.repository.learned import LearnedRepository
 from storage.repository.links import LinkRepository
 from storage.repository.macros import MacroRepository
@@ -89,6 +90,7 @@ class SqlTransaction:
     reports = _Aggregate(ReportRepository)
     duty = _Aggregate(DutyRepository)
     macros = _Aggregate(MacroRepository)
+    held = _Aggregate(HeldMessageRepository)
     links = _Aggregate(LinkRepository)
     outbox = _Aggregate(OutboxRepository)
     faq = _Aggregate(FaqRepository)

@@ -106,6 +106,7 @@ class Harness:
         language: str | None = "en",
         update_id: str | None = None,
         attachments: tuple[Attachment, ...] = (),
+        reply_to: str | None = None,
     ) -> IncomingMessage:
         return IncomingMessage(
             update_id=update_id or f"u{next(self._updates)}",
@@ -115,6 +116,7 @@ class Harness:
             message_id=str(next(self._messages)),
             button_payload=payload,
             attachments=attachments,
+            reply_to_message_id=reply_to,
         )
 
     def staff_message(

@@ -174,6 +174,22 @@ async def test_macros_are_saved_replaced_listed_and_deleted(store: SqlStore) -> 
         assert await tx.macros.get("reset") is None
 
 
+async def test_held_messages_are_taken_once_by_user_or_when_due(store: SqlStore) -> None:
+    ann, bob = await make_user(store, "1"), await make_user(store, "2")
+    photo = Attachment("photo", "f1", file_name="p.jpg")
+    async with store.transaction() as tx:
+        assert await tx.held.add(ann, "first", (photo,), "m1", NOW) == 1
+        assert await tx.held.add(ann, "second", (), None, at(100)) == 2
+        assert await tx.held.add(bob, "bob's", (), "m9", at(50)) == 1
+    async with store.transaction() as tx:
+        due = await tx.held.take_due(at(40))  # Ann's oldest is due: all of hers go
+        assert [(m.user_id, m.text) for m in due] == [(ann, "first"), (ann, "second")]
+        assert due[0].attachments == (photo,) and due[0].message_id == "m1"
+        assert await tx.held.take_due(at(40)) == []
+        assert [m.text for m in await tx.held.take(bob)] == ["bob's"]
+        assert await tx.held.take(bob) == []
+
+
 async def test_missing_users(store: SqlStore) -> None:
     async with store.transaction() as tx:
         assert await tx.users.get(999) is None

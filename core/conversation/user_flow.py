@@ -13,6 +13,7 @@ from core.conversation.browse import FaqBrowser
 from core.conversation.flood import FloodWatch
 from core.conversation.my_tickets import MyTickets
 from core.conversation.satisfaction import RATING_COMMENT, Satisfaction
+from core.conversation.ticket_choice import TicketChoice, open_tickets
 from core.domain import FaqEntry, Match, NewQuestion, QuestionOutcome, Ticket, TicketStatus
 from core.i18n import SUPPORTED_LANGUAGES
 from core.knowledge_base import Decision, KnowledgeBase, Thresholds
@@ -53,6 +54,7 @@ class UserFlow:
         self.my_tickets = MyTickets(self.desk)
         self.flood = FloodWatch(self.messages_per_minute)
         self.browser = FaqBrowser(self.knowledge, self._read_article)
+        self.choice = TicketChoice(self.desk)
 
     def register(self, router: Router) -> None:
         """The user's commands, in the order /help lists them; the ones without a help line
@@ -75,6 +77,7 @@ class UserFlow:
             ("article", self._article, False),
             ("topic", self.browser.topic, False),
             ("read", self.browser.read, False),
+            ("to", self.choice.choose, False),
         ):
             help_key = f"help.user.{name}" if listed else None
             router.add(name, handler, place=Place.PRIVATE, help=help_key)
@@ -111,19 +114,21 @@ class UserFlow:
         text = message.text.strip()
         if await self.satisfaction.take_comment(turn, text):
             return
-        ticket = await turn.tx.tickets.find_current(turn.user.id)
-        if ticket is not None and ticket.status.is_active:
-            await self.desk.add_user_message(turn, ticket, text, message.attachments)
-            return
         state = turn.user.state or {}
+        if state.get(AWAITING_TICKET) and (text or message.attachments):
+            await self._open_ticket(turn, text, follow_up=False)  # what /new asked for
+            return
+        if await self.choice.route(turn, text, message.attachments):
+            return  # about an open ticket (or held until the user says which)
+        ticket = await turn.tx.tickets.find_current(turn.user.id)
         if ticket is not None and await self._reopened(turn, ticket, text, state):
             return
         if not text and not message.attachments:
             await turn.reply(turn.t("user.empty"))
             return
-        if state.get(AWAITING_TICKET) or not text:
+        if not text:
             # A picture or file alone is a problem report: a person has to look at it.
-            await self._open_ticket(turn, text, follow_up=not state.get(AWAITING_TICKET))
+            await self._open_ticket(turn, text)
             return
         kind = self.small_talk(text)
         if kind == "human":
@@ -289,20 +294,18 @@ class UserFlow:
         await turn.reply(await self.router.help_text(turn, Place.PRIVATE))
 
     async def _new(self, turn: Turn, command: Command) -> None:
-        active = await turn.tx.tickets.find_active(turn.user.id)
-        if active is not None:
-            if command.args or turn.message.attachments:
-                # What the user wrote is never dropped: it joins the ticket they already have.
-                attachments = turn.message.attachments
-                await self.desk.add_user_message(turn, active, command.args, attachments)
-                await turn.reply(turn.t("user.added_to_open", number=active.number))
-            else:
-                await turn.reply(turn.t("user.already_open", number=active.number))
+        """A ticket for an agent, also while others are open (each problem its own ticket)."""
+        if command.args or turn.message.attachments:
+            await self._open_ticket(turn, command.args, follow_up=False)
             return
-        text = command.args or (turn.user.state or {}).get(LAST_QUESTION, "")
+        if await open_tickets(turn, turn.user.id):
+            await turn.tx.users.set_state(turn.user.id, {AWAITING_TICKET: True})
+            await turn.reply(turn.t("user.describe_new_problem"))
+            return
+        text = (turn.user.state or {}).get(LAST_QUESTION, "")
         if text:
             # "/new" alone right after an answer or suggestions: that question ends in a ticket.
-            await self._open_ticket(turn, text, follow_up=False, after_question=not command.args)
+            await self._open_ticket(turn, text, follow_up=False, after_question=True)
         else:
             await turn.tx.users.set_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))
