@@ -23,6 +23,7 @@ from core.reports.commands import ReportCommands
 from core.roles import Roles
 from core.router import Router
 from core.staff.admin_commands import AdminCommands
+from core.staff.announcements import AnnouncementCommands, AnnouncementsJob
 from core.staff.ban_commands import BanCommands
 from core.staff.chat import StaffFlow
 from core.staff.duty_commands import DutyCommands
@@ -30,6 +31,7 @@ from core.staff.gap_commands import GapCommands
 from core.staff.macro_commands import MacroCommands
 from core.staff.queue_commands import QueueCommands
 from core.staff.ticket_commands import TicketCommands
+from core.staff.write_commands import WriteCommands
 from core.store import Store
 from core.tickets.desk import TicketDesk
 from core.tickets.lines import SupportLine, SupportLines
@@ -116,6 +118,8 @@ def build_engine(
         DutyCommands(desk),
         QueueCommands(desk, config.thread_urls),
         MacroCommands(desk),
+        AnnouncementCommands(desk),
+        WriteCommands(desk),
         BanCommands(desk, roles, config.timezone),
         ReportCommands(desk, roles, config.timezone),
         GapCommands(desk, admin),
@@ -138,6 +142,7 @@ def build_engine(
 AUTO_CLOSE_CHECK_SECONDS = 60.0
 DIGEST_CHECK_SECONDS = 60.0  # the digest goes out within a minute of its time
 HELD_CHECK_SECONDS = 15.0  # a held message waits CHOICE_WAIT, then at most this much more
+ANNOUNCEMENTS_CHECK_SECONDS = 30.0  # the final count of an announcement comes this late at most
 
 
 class Check(Protocol):
@@ -153,6 +158,7 @@ class Jobs:
     auto_close: AutoClose | None = None
     digest: DailyDigest | None = None
     held: HeldMessagesJob | None = None
+    announcements: AnnouncementsJob | None = None
     sla_check_seconds: float = 30.0
 
     def every(self) -> list[tuple[str, Check, float]]:
@@ -163,6 +169,7 @@ class Jobs:
             ("auto-close-check", self.auto_close, AUTO_CLOSE_CHECK_SECONDS),
             ("daily-digest", self.digest, DIGEST_CHECK_SECONDS),
             ("held-messages", self.held, HELD_CHECK_SECONDS),
+            ("announcements", self.announcements, ANNOUNCEMENTS_CHECK_SECONDS),
         )
         return [(name, job, seconds) for name, job, seconds in jobs if job is not None]
 
@@ -191,5 +198,6 @@ def build_jobs(engine: ConversationEngine, config: EngineConfig) -> Jobs:
             else None
         ),
         held=HeldMessagesJob(unit, engine.users.choice),
+        announcements=AnnouncementsJob(unit, desk),
         sla_check_seconds=config.sla_check_seconds,
     )

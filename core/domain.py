@@ -53,6 +53,11 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
 
 
+# How the error of an outbox item the platform refused for good (the user blocked the bot, the
+# chat is gone) begins: counted apart from failures that ran out of attempts.
+REFUSED = "refused: "
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -65,6 +70,7 @@ class User:
     # Conversation state between two messages (e.g. the question that awaits "didn't help").
     state: dict | None = None
     ban: Ban | None = None  # the last ban given; see `banned_at`
+    announcements_off: bool = False  # the user asked not to get announcements
 
     @property
     def name(self) -> str:
@@ -81,6 +87,21 @@ class User:
         if self.ban is None or (self.ban.until is not None and self.ban.until <= now):
             return None
         return self.ban
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A message from the admins to many users (core/staff/announcements.py)."""
+
+    id: int
+    text: str
+    audience: str  # "all", "open" (users with open tickets), a channel, or "line:NAME"
+    by: str  # who wrote it: "channel:external_id"
+    chat: ConversationRef  # where it was written: the preview, progress and final count go there
+    created_at: datetime
+    started_at: datetime | None = None  # confirmed and queued
+    finished_at: datetime | None = None  # nothing of it is pending any more
+    total: int = 0
 
 
 @dataclass(frozen=True)

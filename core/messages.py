@@ -119,6 +119,7 @@ class OutgoingMessage:
     to_staff: bool = False
     # Short subject of the ticket, for adapters that title a thread/topic with it.
     thread_title: str | None = None
+    announcement_id: int | None = None  # a copy of an announcement (its progress is counted)
     extra: dict = field(default_factory=dict)
 
     @property

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from core.domain import (
+    Announcement,
     AuditEntry,
     AuditRecord,
     Ban,
@@ -83,6 +84,19 @@ class Users(Protocol):
 
     async def banned(self, now: datetime) -> list[User]:
         """Users with a ban in force at `now`, by id."""
+
+    async def set_announcements(self, user_id: int, on: bool) -> None:
+        """Whether the user gets announcements (/announcements on|off)."""
+
+    async def reachable(
+        self,
+        channel: str | None = None,
+        with_open_tickets: bool = False,
+        lines: Sequence[str | None] | None = None,
+    ) -> list[User]:
+        """Users the bot can write to in a private chat who did not opt out of announcements,
+        by id: of one channel, with an open ticket, with a ticket in one of `lines` (None in
+        it: tickets with no line recorded)."""
 
 
 class Tickets(Protocol):
@@ -222,6 +236,28 @@ class DutyRoster(Protocol):
         """The on-duty agent of `line` for the next ticket (round-robin: served longest ago;
         least-loaded: fewest active tickets first), marked served at `now`; None: nobody.
         Two processes picking at once pick in turn."""
+
+
+class Announcements(Protocol):
+    """Messages from the admins to many users; their copies are outbox items."""
+
+    async def create(
+        self, text: str, audience: str, by: str, chat: ConversationRef, now: datetime
+    ) -> Announcement: ...
+
+    async def get(self, announcement_id: int) -> Announcement | None: ...
+
+    async def start(self, announcement_id: int, total: int, now: datetime) -> bool:
+        """Mark it confirmed; False when it was already (a second press sends nothing)."""
+
+    async def running(self) -> list[Announcement]:
+        """Confirmed and not finished, by id."""
+
+    async def finish(self, announcement_id: int, now: datetime) -> bool:
+        """True for the one caller that finished it."""
+
+    async def progress(self, announcement_id: int) -> dict[str, int]:
+        """How many copies are "sent", "pending", "refused" (blocked, gone) and "failed"."""
 
 
 class HeldMessages(Protocol):
@@ -461,6 +497,7 @@ class Transaction(Protocol):
     duty: DutyRoster
     macros: Macros
     held: HeldMessages
+    announcements: Announcements
     links: MessageLinks
     outbox: Outbox
     faq: Faq

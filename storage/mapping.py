@@ -53,6 +53,7 @@ def user_from_row(row: Row[Any]) -> User:
         created_at=row.created_at,
         state=row.state,
         ban=ban_from_json(row.ban),
+        announcements_off=bool(row.announcements_off),
     )
 
 
@@ -170,7 +171,8 @@ def audit_from_row(row: Row[Any]) -> AuditRecord:
 
 
 def outgoing_payload(message: OutgoingMessage) -> dict[str, Any]:
-    """Everything of the message except conversation, text and ticket_id (own columns).
+    """Everything of the message except conversation, text, ticket_id and announcement_id
+    (own columns).
     Empty values are left out to keep rows small; `extra` must be JSON-serializable."""
     payload: dict[str, Any] = {}
     if message.buttons:
@@ -205,6 +207,7 @@ def outgoing_from_row(row: Row[Any]) -> OutgoingMessage:
         ticket_id=row.ticket_id,
         to_staff=bool(payload.get("to_staff", False)),
         thread_title=payload.get("thread_title"),
+        announcement_id=row.announcement_id,
         extra=dict(payload.get("extra", {})),
     )
 

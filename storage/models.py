@@ -67,6 +67,7 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # The last ban given (storage.mapping.ban_to_json); checked with every message, so kept here.
     ban: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    announcements_off: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class TicketRow(Base):
@@ -241,6 +242,8 @@ class OutboxRow(Base):
             sqlite_where=PENDING_ONLY,
             postgresql_where=PENDING_ONLY,
         ),
+        # An announcement's copies, counted for its progress.
+        Index("ix_outbox_announcement", "announcement_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -262,6 +265,7 @@ class OutboxRow(Base):
     leased_by: Mapped[str | None] = mapped_column(String(128))  # the sender holding the lease
     # A claim ended without a recorded outcome: the platform may have the message already.
     maybe_sent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    announcement_id: Mapped[int | None] = mapped_column(Integer)  # a copy of that announcement
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -331,6 +335,24 @@ class DutyRow(Base):
     since: Mapped[datetime] = mapped_column(UtcDateTime)
     # When this agent last got a ticket automatically (round-robin picks the longest ago).
     last_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AnnouncementRow(Base):
+    """A message from the admins to many users (core.domain.Announcement)."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(200))
+    chat_channel: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    chat_thread_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    total: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class HeldMessageRow(Base):
@@ -420,3 +442,4 @@ questions = _table(QuestionRow)
 agent_duty = _table(DutyRow)
 macros = _table(MacroRow)
 held_messages = _table(HeldMessageRow)
+announcements = _table(AnnouncementRow)

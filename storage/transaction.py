@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from storage.repository._sql import Repository
 from storage.repository.admin import AuditRepository, RoleRepository
+from storage.repository.announcements import AnnouncementRepository
 from storage.repository.duty import DutyRepository
 from storage.repository.faq import FaqRepository
 from storage.repository.held import HeldMessageRepository
@@ -91,6 +92,7 @@ class SqlTransaction:
     duty = _Aggregate(DutyRepository)
     macros = _Aggregate(MacroRepository)
     held = _Aggregate(HeldMessageRepository)
+    announcements = _Aggregate(AnnouncementRepository)
     links = _Aggregate(LinkRepository)
     outbox = _Aggregate(OutboxRepository)
     faq = _Aggregate(FaqRepository)

@@ -70,6 +70,7 @@ class UserFlow:
             ("reopen", self.my_tickets.reopen, True),
             ("rate", self.satisfaction.rate, True),
             ("lang", self._lang, True),
+            ("announcements", self._announcements, True),
             ("comment", self.satisfaction.ask_comment, False),
             ("nocomment", self.satisfaction.skip_comment, False),
             ("helped", self._helped, False),
@@ -309,6 +310,16 @@ class UserFlow:
         else:
             await turn.tx.users.set_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))
+
+    async def _announcements(self, turn: Turn, command: Command) -> None:
+        """/announcements on|off: whether the admins' announcements reach this user."""
+        word = command.args.strip().lower()
+        if word not in ("on", "off"):
+            state = "off" if turn.user.announcements_off else "on"
+            await turn.reply(turn.t(f"user.announcements_{state}_now"))
+            return
+        await turn.tx.users.set_announcements(turn.user.id, word == "on")
+        await turn.reply(turn.t(f"user.announcements_{word}"))
 
     async def _lang(self, turn: Turn, command: Command) -> None:
         language = command.args.strip().lower()

@@ -22,7 +22,7 @@ from core.delivery.files import carry
 from core.delivery.leases import Leases
 from core.delivery.ratelimit import RateLimiter
 from core.delivery.recovery import Lookback
-from core.domain import MessageLink, OutboxItem
+from core.domain import REFUSED, MessageLink, OutboxItem
 from core.messages import OutgoingMessage
 from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, ThreadGone
 from core.store import Store
@@ -304,7 +304,9 @@ class OutboxSender:
             outcome.retry_at = self.clock() + timedelta(seconds=error.seconds)
             outcome.error = str(error)
         except PermanentSendError as error:
-            outcome.failed, outcome.error = True, str(error) or type(error).__name__
+            # "refused": the addressee will never take it (blocked the bot, gone); counted apart
+            # from failures that ran out of attempts (an announcement's progress).
+            outcome.failed, outcome.error = True, f"{REFUSED}{error or type(error).__name__}"
             outcome.attempts += 1
         except Exception as error:  # noqa: BLE001 - transient by default: retry with backoff
             outcome.attempts += 1

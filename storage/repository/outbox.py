@@ -51,6 +51,7 @@ def _row(message: OutgoingMessage, now: datetime) -> dict:
         "lane": message.lane,
         "text": message.text,
         "ticket_id": message.ticket_id,
+        "announcement_id": message.announcement_id,
         "payload": outgoing_payload(message),
         "status": PENDING,
         "attempts": 0,

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 
-from core.domain import Ban, User
+from core.domain import ACTIVE_STATUSES, Ban, User
 from core.messages import ConversationRef
 from storage.mapping import ban_to_json, user_from_row
-from storage.models import processed_updates, users
+from storage.models import processed_updates, tickets, users
 from storage.repository._sql import Repository, insert_for, per_dialect
 
 _claim_update = per_dialect(
@@ -162,3 +162,35 @@ class UserRepository(Repository):
         """Users with a ban in force at `now`, by id."""
         found = (user_from_row(row) for row in self.conn.execute(_BANNED))
         return [user for user in found if user.banned_at(now) is not None]
+
+    def set_announcements(self, user_id: int, on: bool) -> None:
+        result = self.conn.execute(_UPDATE_USER, {"user_id": user_id, "announcements_off": not on})
+        if result.rowcount == 0:
+            raise KeyError(f"no user {user_id}")
+
+    def reachable(
+        self,
+        channel: str | None = None,
+        with_open_tickets: bool = False,
+        lines: Sequence[str | None] | None = None,
+    ) -> list[User]:
+        """Users the bot can write to in a private chat who did not opt out of announcements,
+        by id: of one channel, with an open ticket, with a ticket in one of `lines` (None in
+        it: tickets with no line recorded)."""
+        statement = select(users).where(
+            users.c.chat_id.is_not(None), users.c.announcements_off.is_(False)
+        )
+        if channel is not None:
+            statement = statement.where(users.c.channel == channel)
+        if with_open_tickets:
+            active = [status.value for status in ACTIVE_STATUSES]
+            statement = statement.where(
+                users.c.id.in_(select(tickets.c.user_id).where(tickets.c.status.in_(active)))
+            )
+        if lines is not None:
+            named = [line for line in lines if line is not None]
+            in_lines = tickets.c.line.in_(named)
+            if None in lines:
+                in_lines = in_lines | tickets.c.line.is_(None)
+            statement = statement.where(users.c.id.in_(select(tickets.c.user_id).where(in_lines)))
+        return [user_from_row(row) for row in self.conn.execute(statement.order_by(users.c.id))]
