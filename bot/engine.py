@@ -28,6 +28,7 @@ from core.staff.ban_commands import BanCommands
 from core.staff.chat import StaffFlow
 from core.staff.duty_commands import DutyCommands
 from core.staff.gap_commands import GapCommands
+from core.staff.incidents import IncidentCommands, IncidentWatch
 from core.staff.macro_commands import MacroCommands
 from core.staff.queue_commands import QueueCommands
 from core.staff.ticket_commands import TicketCommands
@@ -38,7 +39,13 @@ from core.tickets.lines import SupportLine, SupportLines
 from core.tickets.policy import AutoAssign, TicketPolicy
 from core.tickets.sla_policy import SlaPolicy
 from core.work import Clock, UnitOfWork, utc_now
+from knowledge.matcher import FuzzyMatcher
 from knowledge.smalltalk import classify_small_talk
+
+# A question is about an incident from this confidence of the fuzzy matcher over the incidents'
+# wordings (a few short lines): "cannot connect to vpn from home" reaches 0.87 for "VPN is down",
+# questions sharing no word with any wording are not matched at all.
+INCIDENT_CONFIDENCE = 0.85
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,7 @@ def build_engine(
         everyone_in_staff_is_agent=not config.tickets.require_agent_role,
     )
     thresholds = Thresholds(config.answer_threshold, config.suggest_threshold)
+    incidents = IncidentWatch(FuzzyMatcher, INCIDENT_CONFIDENCE)
     router = Router(roles)
     users = UserFlow(
         desk,
@@ -107,6 +115,7 @@ def build_engine(
         config.min_question_chars,
         config.bot_name,
         config.user_messages_per_minute,
+        incidents,
     )
     staff = StaffFlow(desk, roles, router)
     admin = AdminCommands(knowledge, thresholds)
@@ -120,6 +129,7 @@ def build_engine(
         MacroCommands(desk),
         AnnouncementCommands(desk),
         WriteCommands(desk),
+        IncidentCommands(desk, incidents),
         BanCommands(desk, roles, config.timezone),
         ReportCommands(desk, roles, config.timezone),
         GapCommands(desk, admin),

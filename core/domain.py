@@ -90,6 +90,24 @@ class User:
 
 
 @dataclass(frozen=True)
+class Incident:
+    """One problem behind many tickets (an outage): its tickets are told and resolved together,
+    and users asking about it hear its status at once (core/staff/incidents.py)."""
+
+    id: int
+    title: str
+    description: str  # what users' questions are matched against, with the title
+    by: str
+    created_at: datetime
+    last_update: str = ""
+    resolved_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+@dataclass(frozen=True)
 class Announcement:
     """A message from the admins to many users (core/staff/announcements.py)."""
 

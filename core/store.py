@@ -20,6 +20,7 @@ from core.domain import (
     FaqDraft,
     FaqEntry,
     HeldMessage,
+    Incident,
     LearnedVariant,
     Macro,
     MessageLink,
@@ -236,6 +237,31 @@ class DutyRoster(Protocol):
         """The on-duty agent of `line` for the next ticket (round-robin: served longest ago;
         least-loaded: fewest active tickets first), marked served at `now`; None: nobody.
         Two processes picking at once pick in turn."""
+
+
+class Incidents(Protocol):
+    """Problems behind many tickets, and the tickets linked to each."""
+
+    async def create(self, title: str, description: str, by: str, now: datetime) -> Incident: ...
+
+    async def get(self, incident_id: int) -> Incident | None: ...
+
+    async def open(self) -> list[Incident]:
+        """Not resolved, by id."""
+
+    async def link(self, incident_id: int, ticket_ids: Sequence[int], now: datetime) -> int:
+        """Link these tickets (again is harmless); returns how many were new."""
+
+    async def tickets(self, incident_id: int) -> list[int]:
+        """The linked tickets' ids, ascending."""
+
+    async def set_update(self, incident_id: int, text: str) -> None: ...
+
+    async def resolve(self, incident_id: int, text: str, now: datetime) -> bool:
+        """True for the one caller that resolved it."""
+
+    async def counts(self, since: datetime, until: datetime) -> tuple[int, int]:
+        """(incidents opened in [since, until), tickets linked to them)."""
 
 
 class Announcements(Protocol):
@@ -498,6 +524,7 @@ class Transaction(Protocol):
     macros: Macros
     held: HeldMessages
     announcements: Announcements
+    incidents: Incidents
     links: MessageLinks
     outbox: Outbox
     faq: Faq

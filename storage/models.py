@@ -337,6 +337,34 @@ class DutyRow(Base):
     last_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class IncidentRow(Base):
+    """One problem behind many tickets (core.domain.Incident)."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_update: Mapped[str] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class IncidentTicketRow(Base):
+    """A ticket linked to an incident."""
+
+    __tablename__ = "incident_tickets"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class AnnouncementRow(Base):
     """A message from the admins to many users (core.domain.Announcement)."""
 
@@ -443,3 +471,5 @@ agent_duty = _table(DutyRow)
 macros = _table(MacroRow)
 held_messages = _table(HeldMessageRow)
 announcements = _table(AnnouncementRow)
+incidents = _table(IncidentRow)
+incident_tickets = _table(IncidentTicketRow)

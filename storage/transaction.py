@@ -19,6 +19,7 @@ from storage.repository.announcements import AnnouncementRepository
 from storage.repository.duty import DutyRepository
 from storage.repository.faq import FaqRepository
 from storage.repository.held import HeldMessageRepository
+from storage.repository.incidents import IncidentRepository
 from storage.repository.learned import LearnedRepository
 from storage.repository.links import LinkRepository
 from storage.repository.macros import MacroRepository
@@ -93,6 +94,7 @@ class SqlTransaction:
     macros = _Aggregate(MacroRepository)
     held = _Aggregate(HeldMessageRepository)
     announcements = _Aggregate(AnnouncementRepository)
+    incidents = _Aggregate(IncidentRepository)
     links = _Aggregate(LinkRepository)
     outbox = _Aggregate(OutboxRepository)
     faq = _Aggregate(FaqRepository)

@@ -19,6 +19,7 @@ from core.i18n import SUPPORTED_LANGUAGES
 from core.knowledge_base import Decision, KnowledgeBase, Thresholds
 from core.messages import Button
 from core.router import Place, Router
+from core.staff.incidents import IncidentWatch
 from core.text import shorten
 from core.tickets.desk import TicketDesk
 from core.turn import Turn
@@ -48,6 +49,7 @@ class UserFlow:
     min_question_chars: int
     bot_name: str = "Helpdesk"
     messages_per_minute: int = 30  # past it the user is asked once to slow down; 0: no limit
+    incidents: IncidentWatch | None = None  # open incidents answer the questions about them
 
     def __post_init__(self) -> None:
         self.satisfaction = Satisfaction(self.desk)
@@ -156,7 +158,10 @@ class UserFlow:
 
     async def _ask(self, turn: Turn, question: str, state: dict) -> None:
         """A question for the knowledge base: the answer, suggestions, one clarifying question
-        when it is too short, or a ticket."""
+        when it is too short, or a ticket. A question about an open incident hears its status."""
+        if self.incidents is not None and await self.incidents.answer(turn, question):
+            await turn.tx.users.set_state(turn.user.id, {LAST_QUESTION: question})
+            return
         matches = self.knowledge.search(question, turn.language, limit=3)
         decision = self.thresholds.decide(matches)
         if decision == Decision.ANSWER:

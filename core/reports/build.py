@@ -168,6 +168,7 @@ class Report:
     agents: list[AgentFigures]
     days: list[DayFigures]
     sla_goal: float | None = None  # the share of targets to meet; None: SLA timers are off
+    incidents: tuple[int, int] = (0, 0)  # (incidents opened, tickets linked to them)
 
     @property
     def deflection_rate(self) -> float | None:
@@ -226,6 +227,7 @@ async def build_report(
         agents=await _agents(tx, period, touched, created, ratings),
         days=_days(period, created, touched, open_at_times, day_sla),
         sla_goal=sla_goal,
+        incidents=await tx.incidents.counts(period.start, period.end),
     )
 
 

@@ -34,10 +34,17 @@ def render_report(report: Report, text: Text) -> str:
         _durations(text, "report.resolution", report.resolution),
         *_sla_lines(report, text),
         _csat_line(report, text),
+        *_incident_lines(report, text),
         *_backlog_lines(report, text),
         *_agent_lines(report, text),
     ]
     return "\n".join(lines)
+
+
+def _incident_lines(report: Report, text: Text) -> list[str]:
+    """Incidents of the period (all lines: an incident spans them), when there were any."""
+    count, tickets = report.incidents
+    return [text("report.incidents", count=count, tickets=tickets)] if count else []
 
 
 def _sla_lines(report: Report, text: Text) -> list[str]:
