@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import re
 import shutil
@@ -180,6 +181,17 @@ async def _empty_postgres_database(session: _PostgresSession) -> None:
         await connection.execute(session.reset_sql)
     finally:
         await connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """`helpdesk` commands run in tests configure logging to the test's captured stderr; put the
+    root logger back, so that later tests do not log into a stream closed by then."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 # -- the fixtures tests use
