@@ -31,6 +31,7 @@ there already. Uploaded files carry no metadata: see `find_sent` for what that l
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections import OrderedDict
@@ -65,6 +66,7 @@ from channels.slack_inbound import (
     CHANNEL,
     BotIdentity,
     UserDirectory,
+    edited_message,
     is_person_message,
     message_from_action,
     message_from_event,
@@ -268,11 +270,15 @@ class SlackChannel:
         self._app.action(re.compile(".*"))(_acknowledge)
 
     async def _on_message_event(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if not is_person_message(event, self._identity or BotIdentity(None, None)):
-            return
+        identity = self._identity or BotIdentity(None, None)
         event_id = str(body.get("event_id") or f"event:{event.get('channel')}:{event.get('ts')}")
-        sender = await self._users.sender(str(event["user"]))
-        await self._deliver(message_from_event(event_id, event, sender))
+        edited = edited_message(event, identity)
+        if edited is None and not is_person_message(event, identity):
+            return
+        message_event = edited or event
+        sender = await self._users.sender(str(message_event["user"]))
+        message = message_from_event(event_id, message_event, sender)
+        await self._deliver(dataclasses.replace(message, edited=edited is not None))
 
     async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body.get("user") or {}

@@ -42,6 +42,20 @@ def is_person_message(event: Mapping[str, Any], bot: BotIdentity) -> bool:
     return bool(user) and user != bot.user_id
 
 
+def edited_message(event: Mapping[str, Any], bot: BotIdentity) -> dict[str, Any] | None:
+    """A person's edit (`message_changed`) as the message event it now is, or None: another
+    subtype, a bot's edit (our own chat.update included), or no change of text (Slack sends
+    message_changed for link previews too)."""
+    if event.get("type") != "message" or event.get("subtype") != "message_changed":
+        return None
+    now, before = event.get("message") or {}, event.get("previous_message") or {}
+    edited = {**now, "channel": event.get("channel"), "channel_type": event.get("channel_type")}
+    edited.pop("subtype", None)  # the message itself is a plain one
+    if not is_person_message(edited, bot) or now.get("text") == before.get("text"):
+        return None
+    return edited
+
+
 def message_from_event(event_id: str, event: Mapping[str, Any], sender: Sender) -> IncomingMessage:
     """A `message` event (DM or channel). In channels a reply in a thread carries the thread
     (its parent's ts); DMs are one conversation, threads or not."""

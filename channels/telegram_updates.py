@@ -19,7 +19,7 @@ from core.messages import Attachment, ConversationRef, IncomingMessage, Sender
 log = logging.getLogger(__name__)
 
 # Only these update kinds are requested from Telegram (getUpdates / setWebhook).
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 # What people write; everything else (members joining, pins, topic edits...) is a service
 # message the helpdesk has no use for. Contacts, locations, polls and the like are passed on
@@ -56,9 +56,15 @@ class Received:
 
 def convert_update(update: Update, channel: str) -> Received | None:
     """The normalized message of an update, or None when the helpdesk ignores it (other bots,
-    service messages, edits, update kinds it does not use)."""
+    service messages, update kinds it does not use)."""
     if update.message is not None:
         return _from_message(update.update_id, update.message, channel)
+    if update.edited_message is not None:
+        received = _from_message(update.update_id, update.edited_message, channel)
+        if received is None or received.message.migrated_to_chat_id:
+            return None
+        # An edit stands alone, even of an album's caption: it is not merged with anything.
+        return Received(replace(received.message, edited=True))
     if update.callback_query is not None:
         return _from_callback(update.update_id, update.callback_query, channel)
     return None

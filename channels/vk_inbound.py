@@ -14,7 +14,7 @@ import logging
 import mimetypes
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +70,12 @@ class VkEventParser:
             return None
         if kind == "message_new":
             return self._message_new(update_id, obj)
+        if kind == "message_edit":
+            # The object is the message itself, as it reads now.
+            edited = self._message_new(update_id, {"message": obj})
+            if edited is None or edited.message.button_payload:
+                return None
+            return ParsedEvent(replace(edited.message, edited=True))
         if kind == "message_event":
             return self._message_event(update_id, obj)
         return None

@@ -92,6 +92,8 @@ class IncomingMessage:
     received_at: datetime | None = None
     # A service message: this chat moved to a new id (a Telegram group upgraded to a supergroup).
     migrated_to_chat_id: str | None = None
+    # The sender edited their message `message_id`: `text` is what it says now.
+    edited: bool = False
 
     @property
     def user_key(self) -> tuple[str, str]:

@@ -826,3 +826,37 @@ async def test_the_queue_links_each_ticket_to_its_thread_by_permalink(store, fak
         listing = plain(world.fake.sent_to(STAFF)[-1]["text"])
     permalink = f"https://fake.slack.com/archives/{STAFF}/p{root['ts'].replace('.', '')}"
     assert listing.splitlines()[1].endswith(permalink)
+
+
+async def test_edits_reach_the_other_side(world: SlackWorld):
+    """A user's edit reaches the ticket's thread with the new text; an agent's edit of a reply
+    reaches the user as a correction; a bot's own update or an unchanged text is not an edit."""
+    first = await world.user_says("/new the printer on floor 3 is jammed")
+    await world.settle()
+    root = world.announcement(1)
+    dm = world.fake.dm_channel(USER)
+    edit = world.fake.make_edit_event(dm, first["event"]["ts"], "/new floor 4, sorry")
+    assert await world.deliver(edit) == 200
+    await world.settle()
+    assert (
+        world.thread(root["ts"])[-1]
+        == "✏️ #1 u1ann edited a message; it now reads:\n/new floor 4, sorry"
+    )
+
+    reply = world.fake.make_channel_message_event(
+        STAFF, AGENT, "On my way to flor 4", thread_ts=root["ts"]
+    )
+    assert await world.deliver(reply) == 200
+    await world.settle()
+    fixed = world.fake.make_edit_event(STAFF, reply["event"]["ts"], "On my way to floor 4")
+    assert await world.deliver(fixed) == 200
+    await world.settle()
+    assert (
+        world.dm()[-1] == "✏️ Support (ticket #1) corrected the last answer:\nOn my way to floor 4"
+    )
+
+    seen = len(world.dm())
+    preview = world.fake.make_edit_event(STAFF, reply["event"]["ts"], "On my way to floor 4")
+    assert await world.deliver(preview) == 200  # same text (a link preview): nothing
+    await world.settle()
+    assert len(world.dm()) == seen

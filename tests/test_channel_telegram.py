@@ -598,15 +598,59 @@ def update_of(data: dict[str, Any]) -> Update:
     return Update.model_validate(data)
 
 
-def test_bots_service_messages_and_edits_are_ignored():
+def test_bots_and_service_messages_are_ignored_edits_are_marked():
     fake = FakeTelegram()
     fake.add_chat(STAFF_GROUP)
     own = fake._message_update(USER, None, None, None, {"text": "x"})
     own["message"]["from"] = dict(fake.bot_user)
     joined = fake._message_update(USER, STAFF_GROUP, None, None, {"new_chat_members": []})
-    edited = {"update_id": 99, "edited_message": fake.make_text_update(USER, "x")["message"]}
-    for data in (own, joined, edited):
+    for data in (own, joined):
         assert convert_update(update_of(data), "telegram") is None
+    sent = fake.make_text_update(USER, "x")["message"]
+    edit = fake.make_edit_update(USER, sent["message_id"], "x, corrected")
+    received = convert_update(update_of(edit), "telegram")
+    assert received is not None and received.album is None
+    incoming = received.message
+    assert (incoming.edited, incoming.text) == (True, "x, corrected")
+    assert incoming.message_id == str(sent["message_id"])
+
+
+async def test_edits_reach_the_other_side(store, fake_telegram, mode):
+    """A user's edit reaches the ticket's topic as a notice with the new text; an agent's edit
+    of a reply reaches the user as a correction; an edited internal note stays inside."""
+    fake = fake_telegram
+    populate(fake)
+    async with helpdesk_on_telegram(store, fake, mode) as (world, desk):
+        first = fake.make_text_update(USER, "/new the printer on floor 3 is jammed")
+        await world.deliver(first)
+        await desk.settle()
+        topic = max(fake.topics)[1]
+        edit = fake.make_edit_update(USER, first["message"]["message_id"], "/new floor 4, sorry")
+        await world.deliver(edit)
+        await desk.settle()
+        assert in_topic(fake, topic)[-1]["text"] == (
+            "✏️ #1 Alice edited a message; it now reads:\n/new floor 4, sorry"
+        )
+
+        reply = fake.make_topic_message_update(STAFF_FORUM, topic, AGENT, "On my way to flor 4")
+        await world.deliver(reply)
+        await desk.settle()
+        fixed = fake.make_edit_update(
+            STAFF_FORUM, reply["message"]["message_id"], "On my way to floor 4"
+        )
+        await world.deliver(fixed)
+        await desk.settle()
+        assert texts_to(fake, USER)[-1] == (
+            "✏️ Support (ticket #1) corrected the last answer:\nOn my way to floor 4"
+        )
+        seen = len(fake.sent_messages(USER))
+        note = fake.make_topic_message_update(STAFF_FORUM, topic, AGENT, "// printer is old")
+        await world.deliver(note)
+        await world.deliver(
+            fake.make_edit_update(STAFF_FORUM, note["message"]["message_id"], "// very old")
+        )
+        await desk.settle()
+        assert len(fake.sent_messages(USER)) == seen
 
 
 def test_forum_messages_keep_only_real_replies():

@@ -756,3 +756,30 @@ def test_button_payloads_and_keyboard_limits():
     action = keyboard["buttons"][0][0]["action"]
     assert len(action["label"]) <= 40 and json.loads(action["payload"]) == {"command": "/article 0"}
     assert render_keyboard(()) is None
+
+
+async def test_edits_reach_the_other_side(store, vk_world: VkWorld):
+    """A user's edit (message_edit) reaches the ticket's reply chain with the new text; an
+    agent's edit of a reply reaches the user as a correction."""
+    fake, world = vk_world.fake, vk_world
+    async with helpdesk(store, world) as desk:
+        first = world.say(USER, "/new the printer on floor 3 is jammed")
+        await world.deliver(first)
+        await desk.settle()
+        cmid = first["object"]["message"]["conversation_message_id"]
+        await world.deliver(fake.make_message_edit(USER, cmid, "/new floor 4, sorry"))
+        await desk.settle()
+        assert world.texts_to(STAFF)[-1].endswith(
+            "edited a message; it now reads:\n/new floor 4, sorry"
+        )
+
+        anchor = fake.sent_to(STAFF)[0]["conversation_message_id"]
+        reply = world.say(AGENT, "On my way to flor 4", peer_id=STAFF, reply_to_cmid=anchor)
+        await world.deliver(reply)
+        await desk.settle()
+        reply_cmid = reply["object"]["message"]["conversation_message_id"]
+        await world.deliver(fake.make_message_edit(STAFF, reply_cmid, "On my way to floor 4"))
+        await desk.settle()
+        assert world.texts_to(USER)[-1] == (
+            "✏️ Support (ticket #1) corrected the last answer:\nOn my way to floor 4"
+        )

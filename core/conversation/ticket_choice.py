@@ -67,6 +67,20 @@ class TicketChoice:
             )
         return True
 
+    async def edited(self, turn: Turn) -> None:
+        """The user edited a message: the staff of their newest open ticket see the new wording
+        (an edit of a question the bot already answered needs nothing)."""
+        tickets = await open_tickets(turn, turn.user.id)
+        text = turn.message.text.strip()
+        if not tickets or not text:
+            return
+        ticket = tickets[0]
+        await turn.tx.messages.add(ticket.id, turn.user.id, Direction.FROM_USER, text, (), turn.now)
+        notice = self.desk.tell.staff_text(
+            "staff.user_edited", number=ticket.number, name=turn.user.name, text=text
+        )
+        await self.desk.tell.staff(turn, ticket, notice)
+
     async def choose(self, turn: Turn, command: Command) -> None:
         """/to N: what was held goes to ticket N."""
         number = command.int_arg()

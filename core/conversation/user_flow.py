@@ -14,7 +14,14 @@ from core.conversation.flood import FloodWatch
 from core.conversation.my_tickets import MyTickets
 from core.conversation.satisfaction import RATING_COMMENT, Satisfaction
 from core.conversation.ticket_choice import TicketChoice, open_tickets
-from core.domain import FaqEntry, Match, NewQuestion, QuestionOutcome, Ticket, TicketStatus
+from core.domain import (
+    FaqEntry,
+    Match,
+    NewQuestion,
+    QuestionOutcome,
+    Ticket,
+    TicketStatus,
+)
 from core.i18n import SUPPORTED_LANGUAGES
 from core.knowledge_base import Decision, KnowledgeBase, Thresholds
 from core.messages import Button
@@ -88,6 +95,9 @@ class UserFlow:
     async def handle(self, turn: Turn, first_contact: bool) -> None:
         message = turn.message
         if await stopped_by_a_ban(turn):
+            return
+        if message.edited:
+            await self.choice.edited(turn)
             return
         if self.flood.should_warn(turn.user.id, turn.now):
             await turn.reply(turn.t("user.slow_down"))

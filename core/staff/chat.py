@@ -33,6 +33,9 @@ class StaffFlow:
         message = turn.message
         command = parse_command(message.button_payload or message.text)
         ticket = await self._ticket_in_context(turn)
+        if message.edited:
+            await self._edited(turn, ticket, command is not None)
+            return
         if command is not None:
             if not await self.router.dispatch(turn, command, Place.STAFF, ticket):
                 # A typo such as /clsoe must not reach the user as an answer.
@@ -50,6 +53,18 @@ class StaffFlow:
             await self.desk.add_note(turn, ticket, message.text[len(NOTE_PREFIX) :].strip())
         elif message.text.strip() or message.attachments:
             await self.desk.relay_agent_reply(turn, ticket, message.text, message.attachments)
+
+    async def _edited(self, turn: Turn, ticket: Ticket | None, is_command: bool) -> None:
+        """An agent edited a message in a ticket's thread: the user gets the new wording as a
+        correction (a command or an internal note edited changes nothing)."""
+        text = turn.message.text
+        if ticket is None or is_command or text.startswith(NOTE_PREFIX) or not text.strip():
+            return
+        action = self.desk.tell.staff_text("staff.action_reply")
+        if not await self.roles.require(turn, Role.AGENT, "reply", True, action):
+            return
+        if await self.may_act_on(turn, ticket):
+            await self.desk.relay_agent_reply(turn, ticket, text, (), "user.agent_correction")
 
     async def may_act_on(self, turn: Turn, ticket: Ticket) -> bool:
         """Agents act on the tickets of the line whose chat they write in; supervisors and

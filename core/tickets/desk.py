@@ -157,11 +157,16 @@ class TicketDesk:
         await self.tell.staff(turn, ticket, relayed, attachments=carried)
 
     async def relay_agent_reply(
-        self, turn: Turn, ticket: Ticket, text: str, attachments: Sequence[Attachment]
+        self,
+        turn: Turn,
+        ticket: Ticket,
+        text: str,
+        attachments: Sequence[Attachment],
+        key: str = "user.agent_reply",  # "user.agent_correction": an agent edited a reply
     ) -> Ticket:
         updated = await self._said(turn, ticket, Direction.TO_USER, text, attachments)
         carried = await self._carriable(turn, attachments, ticket.conversation.channel)
-        await self.tell.user(turn, ticket, "user.agent_reply", text=text, attachments=carried)
+        await self.tell.user(turn, ticket, key, text=text, attachments=carried)
         return updated
 
     async def _said(

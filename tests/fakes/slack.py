@@ -300,6 +300,27 @@ class FakeSlack(FakeServer):
         event = self._user_message(channel, user, text, None, channel_type="im")
         return self.make_event_callback(event)
 
+    def make_edit_event(self, channel: str, ts: str, text: str) -> dict[str, Any]:
+        """A person edits their stored message (subtype message_changed), as Slack sends it."""
+        before = dict(self.messages[(channel, ts)])
+        now = {**before, "text": text, "edited": {"user": before["user"], "ts": self._next_ts()}}
+        self.messages[(channel, ts)] = now
+        event_ts = self._next_ts()
+        event = {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": channel,
+            "channel_type": before.get("channel_type"),
+            "hidden": True,
+            "ts": event_ts,
+            "event_ts": event_ts,
+            "message": {k: v for k, v in now.items() if k not in ("channel", "channel_type")},
+            "previous_message": {
+                k: v for k, v in before.items() if k not in ("channel", "channel_type")
+            },
+        }
+        return self.make_event_callback(event)
+
     def make_channel_message_event(
         self,
         channel: str,

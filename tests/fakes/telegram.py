@@ -578,6 +578,13 @@ class FakeTelegram(FakeServer):
         self.messages[(chat_id, message["message_id"])] = message
         return message
 
+    def make_edit_update(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
+        """The sender of a stored message edits its text (an `edited_message` update)."""
+        message = self.messages[(chat_id, message_id)]
+        message["text"] = text
+        message["edit_date"] = int(time.time())
+        return {"update_id": next(self._update_ids), "edited_message": copy.deepcopy(message)}
+
     def _message_update(
         self,
         user_id: int,

@@ -338,6 +338,13 @@ class FakeVK(FakeServer):
             "message_new", {"message": copy.deepcopy(message), "client_info": client_info}
         )
 
+    def make_message_edit(self, peer_id: int, cmid: int, text: str) -> dict[str, Any]:
+        """The author edits a stored message: a message_edit event, its object the message."""
+        message = self.messages[(peer_id, cmid)]
+        message["text"] = text
+        message["update_time"] = int(time.time())
+        return self._event("message_edit", copy.deepcopy(message))
+
     def make_message_event(
         self,
         user_id: int,
