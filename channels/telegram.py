@@ -184,22 +184,16 @@ class TelegramChannel:
     # -- receiving
 
     async def _deliver_batch(self, items: list[Received]) -> None:
-        """Hand over a batch: chats in parallel (the engine commits them together), each chat's
-        messages in order. Raises if any was not handled."""
-        by_chat: dict[str, list[Received]] = {}
-        for item in items:
-            by_chat.setdefault(item.message.conversation.chat_id, []).append(item)
+        """Hand over a whole batch at once, in update order. The engine's intake keeps each
+        sender's messages in the order they were handed over and commits what queues up
+        together (group commit): a staff chat's replies, one agent's included, no longer wait
+        for each other's commit. Raises if any was not handled."""
         outcomes = await asyncio.gather(
-            *(self._deliver_in_order(chat_items) for chat_items in by_chat.values()),
-            return_exceptions=True,
+            *(self._deliver(item) for item in items), return_exceptions=True
         )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-
-    async def _deliver_in_order(self, items: list[Received]) -> None:
-        for item in items:
-            await self._deliver(item)
 
     async def _deliver(self, item: Received) -> None:
         assert self._on_message is not None
