@@ -28,6 +28,7 @@ def message_parts(
             text=text,
             attachments=message.attachments if index == 0 else (),
             buttons=message.buttons if index == last else (),
+            edit_of=message.edit_of if index == 0 else None,  # the rest follows as new messages
         )
         for index, text in enumerate(texts)
     ]

@@ -52,7 +52,13 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.parts import message_parts
-from channels.slack_errors import THREAD_GONE_ERRORS, error_code, retry_handlers, to_send_error
+from channels.slack_errors import (
+    THREAD_GONE_ERRORS,
+    TRANSIENT_ERRORS,
+    error_code,
+    retry_handlers,
+    to_send_error,
+)
 from channels.slack_files import fetch_private_file, is_trusted_file_host, upload_name
 from channels.slack_format import (
     ACTION_ID_PREFIX,
@@ -327,6 +333,8 @@ class SlackChannel:
     async def _send(self, message: OutgoingMessage, key: str) -> SentMessage:
         conversation = message.conversation
         channel = conversation.chat_id
+        if message.edit_of is not None and await self._edited(message, channel):
+            return SentMessage(message.edit_of)
         opens_thread = _opens_thread(message)
         # In Slack, answering a message means answering in its thread.
         thread_ts = conversation.thread_id or message.reply_to_message_id
@@ -382,6 +390,20 @@ class SlackChannel:
         ts = str(response["ts"])
         self._remember(key, ts)
         return ts
+
+    async def _edited(self, message: OutgoingMessage, channel: str) -> bool:
+        """chat.update of a message the bot posted; False when Slack refuses (deleted, not
+        editable): the text then goes as a new message."""
+        try:
+            await self._client.chat_update(
+                channel=channel, ts=message.edit_of, text=escape(message.text)
+            )
+        except SlackApiError as error:
+            if error_code(error) in TRANSIENT_ERRORS:
+                raise
+            log.info("slack message not editable; posting anew", extra={"error": str(error)})
+            return False
+        return True
 
     async def _upload(
         self,

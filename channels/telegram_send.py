@@ -114,6 +114,8 @@ class TelegramSender:
 
     async def send(self, message: OutgoingMessage, idempotency_key: str) -> SentMessage:
         target = _target_of(message)
+        if message.edit_of is not None and await self._edited(message, target):
+            return SentMessage(message.edit_of)
         if await self._opens_topic(message, target):
             return await self._send_into_new_topic(message, target, idempotency_key)
         try:
@@ -281,6 +283,24 @@ class TelegramSender:
                 extra={"error": str(error), "kinds": [f.kind for f in unit]},
             )
             return []
+
+    async def _edited(self, message: OutgoingMessage, target: _Target) -> bool:
+        """editMessageText of a message the bot sent; False when Telegram no longer lets it be
+        edited (too old, deleted): the text then goes as a new message."""
+        try:
+            with send_errors():
+                await self.bot.edit_message_text(
+                    text=html.escape(message.text, quote=False),
+                    parse_mode=ParseMode.HTML,
+                    chat_id=target.chat_id,
+                    message_id=int(message.edit_of or 0),
+                )
+        except PermanentSendError as error:
+            if "not modified" in str(error):
+                return True  # it already says that
+            log.info("telegram message not editable; sending anew", extra={"error": str(error)})
+            return False
+        return True
 
     async def _send_text(
         self, text: str, markup: InlineKeyboardMarkup | None, target: _Target

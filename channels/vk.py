@@ -160,6 +160,8 @@ class VkChannel:
                 f"not a VK peer id: {message.conversation.chat_id!r}"
             ) from None
         in_chat = is_chat_peer(peer_id)
+        if message.edit_of is not None and await self._edited(message, peer_id, in_chat):
+            return SentMessage(message_id=message.edit_of)
         try:
             attachments = await self.files.attachment_strings(message.attachments, peer_id)
             params: dict[str, Any] = {
@@ -180,6 +182,23 @@ class VkChannel:
                 raise
             raise mapped from error
         return SentMessage(message_id=_sent_id(response, in_chat))
+
+    async def _edited(self, message: OutgoingMessage, peer_id: int, in_chat: bool) -> bool:
+        """messages.edit of a message the community sent; False when VK refuses (too old,
+        deleted): the text then goes as a new message."""
+        key = "conversation_message_id" if in_chat else "message_id"
+        params = {"peer_id": peer_id, key: message.edit_of, "message": message.text}
+        try:
+            await self.api.request("messages.edit", params)
+        except VKAPIError as error:
+            log.info("vk message not editable; sending anew", extra={"error": str(error)})
+            return False
+        except Exception as error:  # noqa: BLE001 - mapped onto the outbox's error types
+            mapped = as_send_error(error)
+            if mapped is error:
+                raise
+            raise mapped from error
+        return True
 
     async def _send_replying(
         self, message: OutgoingMessage, params: dict[str, Any], reply: dict[str, Any]

@@ -325,6 +325,7 @@ class MessageLink:
     ticket_id: int
     thread_id: str | None = None
     is_anchor: bool = False
+    source: str | None = None  # the agent's message this one relays (OutgoingMessage.source)
 
 
 @dataclass(frozen=True)

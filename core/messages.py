@@ -122,6 +122,12 @@ class OutgoingMessage:
     # Short subject of the ticket, for adapters that title a thread/topic with it.
     thread_title: str | None = None
     announcement_id: int | None = None  # a copy of an announcement (its progress is counted)
+    # The agent's message this relays ("channel:chat_id:message_id"), kept on the link of the
+    # copy so that an edit of the original can edit the copy.
+    source: str | None = None
+    # Replace the text of this message (one the bot sent in this conversation) instead of
+    # sending a new one; adapters that cannot edit it send the text as a new message.
+    edit_of: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property

@@ -331,6 +331,9 @@ class MessageLinks(Protocol):
 
     async def find_ticket(self, channel: str, chat_id: str, message_id: str) -> int | None: ...
 
+    async def copies_of(self, source: str) -> list[MessageLink]:
+        """The messages that relay the agent's message `source` ("channel:chat_id:id")."""
+
     async def find_anchor(self, ticket_id: int, channel: str, chat_id: str) -> MessageLink | None:
         """The newest anchor link of the ticket in that chat."""
 

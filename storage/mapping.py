@@ -188,6 +188,10 @@ def outgoing_payload(message: OutgoingMessage) -> dict[str, Any]:
         payload["to_staff"] = True
     if message.thread_title is not None:
         payload["thread_title"] = message.thread_title
+    if message.source is not None:
+        payload["source"] = message.source
+    if message.edit_of is not None:
+        payload["edit_of"] = message.edit_of
     if message.extra:
         payload["extra"] = message.extra
     return payload
@@ -208,6 +212,8 @@ def outgoing_from_row(row: Row[Any]) -> OutgoingMessage:
         to_staff=bool(payload.get("to_staff", False)),
         thread_title=payload.get("thread_title"),
         announcement_id=row.announcement_id,
+        source=payload.get("source"),
+        edit_of=payload.get("edit_of"),
         extra=dict(payload.get("extra", {})),
     )
 

@@ -161,6 +161,7 @@ class MessageLinkRow(Base):
     __table_args__ = (
         UniqueConstraint("channel", "chat_id", "message_id"),
         Index("ix_message_links_ticket", "ticket_id", "channel", "chat_id"),
+        Index("ix_message_links_source", "source"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -170,6 +171,8 @@ class MessageLinkRow(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     thread_id: Mapped[str | None] = mapped_column(String(128))
     is_anchor: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The agent's message this copy relays ("channel:chat_id:message_id"): its edits follow.
+    source: Mapped[str | None] = mapped_column(String(300))
 
 
 class FaqEntryRow(Base):

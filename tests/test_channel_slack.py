@@ -830,7 +830,8 @@ async def test_the_queue_links_each_ticket_to_its_thread_by_permalink(store, fak
 
 async def test_edits_reach_the_other_side(world: SlackWorld):
     """A user's edit reaches the ticket's thread with the new text; an agent's edit of a reply
-    reaches the user as a correction; a bot's own update or an unchanged text is not an edit."""
+    edits the user's copy (chat.update); a bot's own update or an unchanged text is not an
+    edit."""
     first = await world.user_says("/new the printer on floor 3 is jammed")
     await world.settle()
     root = world.announcement(1)
@@ -848,12 +849,14 @@ async def test_edits_reach_the_other_side(world: SlackWorld):
     )
     assert await world.deliver(reply) == 200
     await world.settle()
+    copy = world.fake.sent_to(dm)[-1]
+    sent = len(world.dm())
     fixed = world.fake.make_edit_event(STAFF, reply["event"]["ts"], "On my way to floor 4")
     assert await world.deliver(fixed) == 200
     await world.settle()
-    assert (
-        world.dm()[-1] == "✏️ Support (ticket #1) corrected the last answer:\nOn my way to floor 4"
-    )
+    [update] = world.fake.ok_calls("chat.update")  # the user's copy is edited in place
+    assert update.params["ts"] == copy["ts"] and len(world.dm()) == sent
+    assert world.dm()[-1] == "💬 Support (ticket #1):\nOn my way to floor 4"
 
     seen = len(world.dm())
     preview = world.fake.make_edit_event(STAFF, reply["event"]["ts"], "On my way to floor 4")

@@ -617,7 +617,7 @@ def test_bots_and_service_messages_are_ignored_edits_are_marked():
 
 async def test_edits_reach_the_other_side(store, fake_telegram, mode):
     """A user's edit reaches the ticket's topic as a notice with the new text; an agent's edit
-    of a reply reaches the user as a correction; an edited internal note stays inside."""
+    of a reply edits the user's copy (editMessageText); an edited internal note stays inside."""
     fake = fake_telegram
     populate(fake)
     async with helpdesk_on_telegram(store, fake, mode) as (world, desk):
@@ -635,14 +635,19 @@ async def test_edits_reach_the_other_side(store, fake_telegram, mode):
         reply = fake.make_topic_message_update(STAFF_FORUM, topic, AGENT, "On my way to flor 4")
         await world.deliver(reply)
         await desk.settle()
+        copy = fake.sent_messages(USER)[-1]
+        sent = len(fake.sent_messages(USER))
         fixed = fake.make_edit_update(
             STAFF_FORUM, reply["message"]["message_id"], "On my way to floor 4"
         )
         await world.deliver(fixed)
         await desk.settle()
-        assert texts_to(fake, USER)[-1] == (
-            "✏️ Support (ticket #1) corrected the last answer:\nOn my way to floor 4"
+        [edit] = fake.calls("editMessageText")  # the user's copy is edited in place
+        assert int(edit.params["message_id"]) == copy["message_id"]
+        assert fake.message(USER, copy["message_id"])["text"] == (
+            "💬 Support (ticket #1):\nOn my way to floor 4"
         )
+        assert len(fake.sent_messages(USER)) == sent
         seen = len(fake.sent_messages(USER))
         note = fake.make_topic_message_update(STAFF_FORUM, topic, AGENT, "// printer is old")
         await world.deliver(note)

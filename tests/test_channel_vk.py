@@ -760,7 +760,7 @@ def test_button_payloads_and_keyboard_limits():
 
 async def test_edits_reach_the_other_side(store, vk_world: VkWorld):
     """A user's edit (message_edit) reaches the ticket's reply chain with the new text; an
-    agent's edit of a reply reaches the user as a correction."""
+    agent's edit of a reply edits the user's copy (messages.edit)."""
     fake, world = vk_world.fake, vk_world
     async with helpdesk(store, world) as desk:
         first = world.say(USER, "/new the printer on floor 3 is jammed")
@@ -778,8 +778,9 @@ async def test_edits_reach_the_other_side(store, vk_world: VkWorld):
         await world.deliver(reply)
         await desk.settle()
         reply_cmid = reply["object"]["message"]["conversation_message_id"]
+        sent = len(fake.sent_to(USER))
         await world.deliver(fake.make_message_edit(STAFF, reply_cmid, "On my way to floor 4"))
         await desk.settle()
-        assert world.texts_to(USER)[-1] == (
-            "✏️ Support (ticket #1) corrected the last answer:\nOn my way to floor 4"
-        )
+        assert len(fake.calls("messages.edit")) == 1  # the user's copy is edited in place
+        assert len(fake.sent_to(USER)) == sent
+        assert fake.sent_to(USER)[-1]["text"] == "💬 Support (ticket #1):\nOn my way to floor 4"

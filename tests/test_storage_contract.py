@@ -430,6 +430,25 @@ async def test_message_links_are_idempotent_and_map_back(store: SqlStore) -> Non
     assert count == 1
 
 
+async def test_copies_of_an_agents_message_are_found_by_its_source(store: SqlStore) -> None:
+    ticket_id = await make_ticket(store, await make_user(store))
+    source = "telegram:-100:55"
+    async with store.transaction() as tx:
+        await tx.links.add_many(
+            [
+                MessageLink("telegram", "42", "7", ticket_id, source=source),
+                MessageLink("slack", "D1", "1.2", ticket_id, source=source),
+                MessageLink("telegram", "42", "8", ticket_id),
+            ]
+        )
+    async with store.transaction() as tx:
+        copies = await tx.links.copies_of(source)
+        assert sorted((c.channel, c.message_id) for c in copies) == [
+            ("slack", "1.2"), ("telegram", "7"),
+        ]  # fmt: skip
+        assert await tx.links.copies_of("telegram:-100:56") == []
+
+
 async def test_many_links_are_stored_at_once_and_repeats_are_kept_once(store: SqlStore) -> None:
     ticket_id = await make_ticket(store, await make_user(store))
     album = [MessageLink("telegram", "-100", str(n), ticket_id, thread_id="9") for n in (1, 2, 3)]

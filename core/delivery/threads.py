@@ -37,7 +37,15 @@ def links(message: OutgoingMessage, sent: SentMessage, *, is_first: bool) -> lis
     thread_id = sent.thread_id or message.conversation.thread_id
     is_anchor = message.to_staff and is_first
     links = [
-        MessageLink(channel, chat_id, sent.message_id, message.ticket_id, thread_id, is_anchor)
+        MessageLink(
+            channel,
+            chat_id,
+            sent.message_id,
+            message.ticket_id,
+            thread_id,
+            is_anchor,
+            message.source,
+        )
     ] + [
         MessageLink(channel, chat_id, other, message.ticket_id, thread_id)
         for other in sent.other_ids

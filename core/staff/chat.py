@@ -7,10 +7,11 @@ import logging
 from dataclasses import dataclass
 
 from core.commands import Command, parse_command
-from core.domain import Role, Ticket
+from core.domain import Direction, Role, Ticket
+from core.messages import ConversationRef, OutgoingMessage
 from core.roles import Roles
 from core.router import Place, Router
-from core.tickets.desk import TicketDesk
+from core.tickets.desk import TicketDesk, source_of
 from core.turn import Turn
 
 log = logging.getLogger(__name__)
@@ -55,16 +56,28 @@ class StaffFlow:
             await self.desk.relay_agent_reply(turn, ticket, message.text, message.attachments)
 
     async def _edited(self, turn: Turn, ticket: Ticket | None, is_command: bool) -> None:
-        """An agent edited a message in a ticket's thread: the user gets the new wording as a
-        correction (a command or an internal note edited changes nothing)."""
+        """An agent edited a message in a ticket's thread: the user's copy is edited where the
+        platform allows (else the adapter sends it anew), or, when there is no copy, the new
+        wording goes as a correction. A command or an internal note edited changes nothing."""
         text = turn.message.text
         if ticket is None or is_command or text.startswith(NOTE_PREFIX) or not text.strip():
             return
         action = self.desk.tell.staff_text("staff.action_reply")
         if not await self.roles.require(turn, Role.AGENT, "reply", True, action):
             return
-        if await self.may_act_on(turn, ticket):
+        if not await self.may_act_on(turn, ticket):
+            return
+        source = source_of(turn.message)
+        copies = await turn.tx.links.copies_of(source) if source else []
+        if not copies:  # not relayed (yet): the new wording goes as a correction
             await self.desk.relay_agent_reply(turn, ticket, text, (), "user.agent_correction")
+            return
+        language = await self.desk.tell.owner_language(turn, ticket)
+        shown = self.desk.texts.get(language, "user.agent_reply", number=ticket.number, text=text)
+        await turn.tx.messages.add(ticket.id, turn.user.id, Direction.TO_USER, text, (), turn.now)
+        for copy in copies:
+            where = ConversationRef(copy.channel, copy.chat_id, copy.thread_id)
+            await turn.send(OutgoingMessage(where, shown, edit_of=copy.message_id))
 
     async def may_act_on(self, turn: Turn, ticket: Ticket) -> bool:
         """Agents act on the tickets of the line whose chat they write in; supervisors and

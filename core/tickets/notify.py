@@ -42,6 +42,7 @@ class Notifier:
         ticket: Ticket,
         key: str | tuple[str, ...],
         attachments: tuple[Attachment, ...] = (),
+        source: str | None = None,
         **params: object,
     ) -> None:
         """A message to the ticket's owner in the owner's language (the speaker may be an agent
@@ -57,6 +58,7 @@ class Notifier:
                 text=text,
                 attachments=attachments,
                 ticket_id=ticket.id,
+                source=source,
             )
         )
 

@@ -44,6 +44,7 @@ def _link_row(link: MessageLink) -> dict:
         "ticket_id": link.ticket_id,
         "thread_id": link.thread_id,
         "is_anchor": link.is_anchor,
+        "source": link.source,
     }
 
 
@@ -56,6 +57,11 @@ class LinkRepository(Repository):
     def add_many(self, links: Sequence[MessageLink]) -> None:
         if links:
             self.conn.execute(_add_message_link(self.conn), [_link_row(link) for link in links])
+
+    def copies_of(self, source: str) -> list[MessageLink]:
+        """The messages that relay the agent's message `source` ("channel:chat_id:id")."""
+        rows = self.conn.execute(select(message_links).where(message_links.c.source == source))
+        return [message_link_from_row(row) for row in rows]
 
     def find_ticket(self, channel: str, chat_id: str, message_id: str) -> int | None:
         params = {"channel": channel, "chat_id": chat_id, "message_id": message_id}
