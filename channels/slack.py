@@ -72,6 +72,7 @@ from channels.slack_inbound import (
     CHANNEL,
     BotIdentity,
     UserDirectory,
+    deleted_message,
     edited_message,
     is_person_message,
     message_from_action,
@@ -279,12 +280,15 @@ class SlackChannel:
         identity = self._identity or BotIdentity(None, None)
         event_id = str(body.get("event_id") or f"event:{event.get('channel')}:{event.get('ts')}")
         edited = edited_message(event, identity)
-        if edited is None and not is_person_message(event, identity):
+        deleted = deleted_message(event, identity)
+        if edited is None and deleted is None and not is_person_message(event, identity):
             return
-        message_event = edited or event
+        message_event = edited or deleted or event
         sender = await self._users.sender(str(message_event["user"]))
         message = message_from_event(event_id, message_event, sender)
-        await self._deliver(dataclasses.replace(message, edited=edited is not None))
+        await self._deliver(
+            dataclasses.replace(message, edited=edited is not None, deleted=deleted is not None)
+        )
 
     async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body.get("user") or {}

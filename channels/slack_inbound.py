@@ -56,6 +56,16 @@ def edited_message(event: Mapping[str, Any], bot: BotIdentity) -> dict[str, Any]
     return edited
 
 
+def deleted_message(event: Mapping[str, Any], bot: BotIdentity) -> dict[str, Any] | None:
+    """A person's deletion (`message_deleted`) as the message event it was, or None."""
+    if event.get("type") != "message" or event.get("subtype") != "message_deleted":
+        return None
+    before = dict(event.get("previous_message") or {})
+    before |= {"channel": event.get("channel"), "channel_type": event.get("channel_type")}
+    before.pop("subtype", None)
+    return before if is_person_message(before, bot) else None
+
+
 def message_from_event(event_id: str, event: Mapping[str, Any], sender: Sender) -> IncomingMessage:
     """A `message` event (DM or channel). In channels a reply in a thread carries the thread
     (its parent's ts); DMs are one conversation, threads or not."""

@@ -94,6 +94,8 @@ class IncomingMessage:
     migrated_to_chat_id: str | None = None
     # The sender edited their message `message_id`: `text` is what it says now.
     edited: bool = False
+    # The sender deleted their message `message_id`: `text` is what it said.
+    deleted: bool = False
 
     @property
     def user_key(self) -> tuple[str, str]:

@@ -863,3 +863,24 @@ async def test_edits_reach_the_other_side(world: SlackWorld):
     assert await world.deliver(preview) == 200  # same text (a link preview): nothing
     await world.settle()
     assert len(world.dm()) == seen
+
+
+async def test_deletions_are_noted_never_passed_on_silently(world: SlackWorld):
+    await world.user_says("/new the printer on floor 3 is jammed")
+    second = await world.user_says("it also smells of smoke")
+    await world.settle()
+    root = world.announcement(1)
+    dm = world.fake.dm_channel(USER)
+    assert await world.deliver(world.fake.make_delete_event(dm, second["event"]["ts"])) == 200
+    await world.settle()
+    assert world.thread(root["ts"])[-1] == (
+        "🗑 #1 u1ann deleted a message; it read:\nit also smells of smoke"
+    )
+    reply = world.fake.make_channel_message_event(STAFF, AGENT, "Evacuate!", thread_ts=root["ts"])
+    assert await world.deliver(reply) == 200
+    await world.settle()
+    sent = len(world.dm())
+    assert await world.deliver(world.fake.make_delete_event(STAFF, reply["event"]["ts"])) == 200
+    await world.settle()
+    assert len(world.dm()) == sent  # the user's copy stays
+    assert world.thread(root["ts"])[-1].startswith("🗑 u2agent deleted a message here")

@@ -68,16 +68,21 @@ class TicketChoice:
         return True
 
     async def edited(self, turn: Turn) -> None:
-        """The user edited a message: the staff of their newest open ticket see the new wording
-        (an edit of a question the bot already answered needs nothing)."""
+        """The user edited or deleted a message: the staff of their newest open ticket see the
+        new wording, or that it was deleted (what it said stays on the ticket, never removed
+        silently). An edit of a question the bot already answered needs nothing."""
         tickets = await open_tickets(turn, turn.user.id)
         text = turn.message.text.strip()
         if not tickets or not text:
             return
-        ticket = tickets[0]
-        await turn.tx.messages.add(ticket.id, turn.user.id, Direction.FROM_USER, text, (), turn.now)
+        ticket, deleted = tickets[0], turn.message.deleted
+        if not deleted:
+            await turn.tx.messages.add(
+                ticket.id, turn.user.id, Direction.FROM_USER, text, (), turn.now
+            )
+        key = "staff.user_deleted" if deleted else "staff.user_edited"
         notice = self.desk.tell.staff_text(
-            "staff.user_edited", number=ticket.number, name=turn.user.name, text=text
+            key, number=ticket.number, name=turn.user.name, text=text
         )
         await self.desk.tell.staff(turn, ticket, notice)
 

@@ -96,7 +96,7 @@ class UserFlow:
         message = turn.message
         if await stopped_by_a_ban(turn):
             return
-        if message.edited:
+        if message.edited or message.deleted:
             await self.choice.edited(turn)
             return
         if self.flood.should_warn(turn.user.id, turn.now):

@@ -34,6 +34,11 @@ class StaffFlow:
         message = turn.message
         command = parse_command(message.button_payload or message.text)
         ticket = await self._ticket_in_context(turn)
+        if message.deleted:
+            if ticket is not None and command is None:  # the user's copy stays: say so
+                note = self.desk.tell.staff_text("staff.agent_deleted", name=turn.user.name)
+                await self.desk.tell.staff(turn, ticket, note)
+            return
         if message.edited:
             await self._edited(turn, ticket, command is not None)
             return

@@ -321,6 +321,25 @@ class FakeSlack(FakeServer):
         }
         return self.make_event_callback(event)
 
+    def make_delete_event(self, channel: str, ts: str) -> dict[str, Any]:
+        """A person deletes their stored message (subtype message_deleted)."""
+        before = self.messages.pop((channel, ts))
+        event_ts = self._next_ts()
+        event = {
+            "type": "message",
+            "subtype": "message_deleted",
+            "channel": channel,
+            "channel_type": before.get("channel_type"),
+            "hidden": True,
+            "deleted_ts": ts,
+            "ts": event_ts,
+            "event_ts": event_ts,
+            "previous_message": {
+                k: v for k, v in before.items() if k not in ("channel", "channel_type")
+            },
+        }
+        return self.make_event_callback(event)
+
     def make_channel_message_event(
         self,
         channel: str,
