@@ -6,8 +6,12 @@ get one copy each."""
 from __future__ import annotations
 
 from core.delivery.outbox import OutboxConfig, OutboxSender
+from core.delivery.ratelimit import RateLimiter
 from core.messages import ConversationRef
+from core.ports import RateLimits
 from tests.harness import ADMIN, CHANNEL, Harness
+
+TELEGRAM_LIKE = RateLimits(per_chat=1, per_chat_window=1.0, overall=30)
 
 
 async def admin_says(h: Harness, text: str) -> str:
@@ -85,22 +89,58 @@ async def test_audiences_cancel_and_refusals(store):
     assert h.to_user("bob")[-1] == "Sorry, /announce needs the admin role."
 
 
+class VirtualTime:
+    """The pacing's clock: a sleep moves it on at once (one sender at a time, concurrency 1)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def pacer(self, limits: RateLimits) -> RateLimiter:
+        return RateLimiter(limits, self.monotonic, self.sleep)
+
+
 async def test_a_thousand_users_with_the_sender_restarted_half_way_get_one_copy_each(store):
+    """At Telegram's pace (30 a second overall): never more than 30 copies in a second, so
+    1,000 take over half a minute; the sender is replaced half-way and nobody gets a second
+    copy."""
     h = Harness(store)
+    h.adapter.rate_limits = TELEGRAM_LIKE
+    time = VirtualTime()
+    sent_at: list[float] = []
+    send = h.adapter.send
+
+    async def timed(message, idempotency_key):
+        sent_at.append(time.now)
+        return await send(message, idempotency_key)
+
+    h.adapter.send = timed
     async with store.transaction() as tx:
         for n in range(1000):
             chat = ConversationRef(CHANNEL, f"chat-p{n}")
             await tx.users.upsert(CHANNEL, f"p{n}", f"P{n}", "en", chat, h.clock())
     await admin_says(h, "/announce Maintenance tonight at 22:00.")
     await h.engine.handle(h.staff_message("/announce_send 1", agent=ADMIN))  # queued only
+    sent_at.clear()  # the preview went out unpaced, by the harness's own sender
 
-    first = OutboxSender(store, {CHANNEL: h.adapter}, OutboxConfig(batch_size=100), h.clock)
+    config = OutboxConfig(batch_size=100, concurrency=1)
+    first = OutboxSender(store, {CHANNEL: h.adapter}, config, h.clock, time.pacer)
     for _ in range(5):
         await first.deliver_due()  # half-way; then the process is gone
     assert 400 <= len(copies_sent(h)) < 1000
-    restarted = OutboxSender(store, {CHANNEL: h.adapter}, OutboxConfig(batch_size=100), h.clock)
+    half = len(sent_at)
+    restarted = OutboxSender(store, {CHANNEL: h.adapter}, config, h.clock, time.pacer)
     while await restarted.deliver_due():
         pass
+    # Each sender keeps to 30 a second (a new process starts its count afresh).
+    for times in (sent_at[:half], sent_at[half:]):
+        assert max(sum(1 for t in times if start <= t < start + 0.999) for start in times) <= 30
+    assert time.now >= (1000 - 2 * 30) / 30
 
     copies = copies_sent(h)
     assert len(copies) == 1000 and len(set(copies)) == 1000

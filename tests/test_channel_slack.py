@@ -884,3 +884,25 @@ async def test_deletions_are_noted_never_passed_on_silently(world: SlackWorld):
     await world.settle()
     assert len(world.dm()) == sent  # the user's copy stays
     assert world.thread(root["ts"])[-1].startswith("🗑 u2agent deleted a message here")
+
+
+async def test_an_announcement_reaches_each_user_through_the_web_api(store, fake_slack: FakeSlack):
+    admins = (("slack", AGENT),)
+    async with slack_world(store, fake_slack, "socket", admins=admins) as world:
+        await world.user_says("/status")
+        await world.user_says("/status", user="U3BOB")
+        await world.settle()
+        await world.agent_says("/announce The VPN is down until 18:00.", None)
+        await world.settle()
+        preview = world.fake.sent_to(STAFF)[-1]
+        assert plain(preview["text"]).startswith("📣 Announcement #1, to all: 2 users will get")
+        [send, _cancel] = [
+            e for b in preview["blocks"] if b["type"] == "actions" for e in b["elements"]
+        ]
+        press = world.fake.make_block_actions(
+            AGENT, send["action_id"], send["value"], channel=STAFF, message_ts=preview["ts"]
+        )
+        assert await world.deliver(press) == 200
+        await world.settle()
+        for user in (USER, "U3BOB"):
+            assert world.dm(user)[-1].startswith("📣 The VPN is down until 18:00.")

@@ -120,7 +120,12 @@ async def telegram_world(
 
 @asynccontextmanager
 async def helpdesk_on_telegram(
-    store, fake: FakeTelegram, mode: str, staff_chat: int = STAFF_FORUM, **options: Any
+    store,
+    fake: FakeTelegram,
+    mode: str,
+    staff_chat: int = STAFF_FORUM,
+    admins: tuple[tuple[str, str], ...] = (),
+    **options: Any,
 ) -> AsyncIterator[tuple[TelegramWorld, RunningHelpdesk]]:
     async with (
         telegram_world(fake, mode, staff_chat, **options) as world,
@@ -128,6 +133,7 @@ async def helpdesk_on_telegram(
             store,
             {"telegram": world.channel},
             staff_chat=ConversationRef("telegram", str(staff_chat)),
+            admins=admins,
         ) as desk,
     ):
         yield world, desk
@@ -963,3 +969,35 @@ def test_published_limits():
     assert channel.web_routes() == []
     with pytest.raises(ValueError):
         TelegramChannel("123:abc", mode="webhook")
+
+
+async def test_an_announcement_reaches_each_user_through_the_bot_api(store, fake_telegram, mode):
+    fake = fake_telegram
+    populate(fake)
+    admins = (("telegram", str(AGENT)),)
+    async with helpdesk_on_telegram(store, fake, mode, admins=admins) as (world, desk):
+        for user in (USER, OTHER_USER):
+            await world.deliver(fake.make_text_update(user, "/status"))
+        await desk.settle()
+        post = fake.make_text_update(AGENT, "/announce The VPN is down until 18:00.",
+                                     chat_id=STAFF_FORUM)  # fmt: skip
+        await world.deliver(post)
+        await desk.settle()
+        preview = fake.sent_messages(STAFF_FORUM)[-1]
+        assert preview["text"].startswith("📣 Announcement #1, to all: 2 users will get")
+        send = preview["reply_markup"]["inline_keyboard"][0][0]
+        assert send["text"] == "📣 Send to 2 users"
+        press = fake.make_callback_update(
+            AGENT, send["callback_data"], preview["message_id"], chat_id=STAFF_FORUM
+        )
+        await world.deliver(press)
+        await desk.settle()
+        for user in (USER, OTHER_USER):
+            assert texts_to(fake, user)[-1].startswith("📣 The VPN is down until 18:00.")
+        again = fake.make_callback_update(
+            AGENT, send["callback_data"], preview["message_id"], chat_id=STAFF_FORUM
+        )
+        await world.deliver(again)  # pressed twice: nobody gets a second copy
+        await desk.settle()
+        assert sum("VPN is down" in t for t in texts_to(fake, USER)) == 1
+        assert "already sent" in fake.sent_messages(STAFF_FORUM)[-1]["text"]

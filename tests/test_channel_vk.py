@@ -130,9 +130,13 @@ async def vk_world(
 
 
 @asynccontextmanager
-async def helpdesk(store, world: VkWorld) -> AsyncIterator[RunningHelpdesk]:
+async def helpdesk(
+    store, world: VkWorld, admins: tuple[tuple[str, str], ...] = ()
+) -> AsyncIterator[RunningHelpdesk]:
     staff = ConversationRef("vk", str(STAFF))
-    async with running_helpdesk(store, {"vk": world.channel}, staff_chat=staff) as desk:
+    async with running_helpdesk(
+        store, {"vk": world.channel}, staff_chat=staff, admins=admins
+    ) as desk:
         if world.mode == "longpoll":
             await world.fake.wait_for_long_poll()
         yield desk
@@ -784,3 +788,26 @@ async def test_edits_reach_the_other_side(store, vk_world: VkWorld):
         assert len(fake.calls("messages.edit")) == 1  # the user's copy is edited in place
         assert len(fake.sent_to(USER)) == sent
         assert fake.sent_to(USER)[-1]["text"] == "💬 Support (ticket #1):\nOn my way to floor 4"
+
+
+async def test_an_announcement_reaches_each_user_through_the_vk_api(store, vk_world: VkWorld):
+    fake, world = vk_world.fake, vk_world
+    async with helpdesk(store, world, admins=(("vk", str(AGENT)),)) as desk:
+        for user in (USER, OTHER_USER):
+            await world.deliver(world.say(user, "/status"))
+        await world.deliver(
+            world.say(AGENT, "/announce The VPN is down until 18:00.", peer_id=STAFF)
+        )
+        await desk.settle()
+        preview = fake.sent_to(STAFF)[-1]
+        assert preview["text"].startswith("📣 Announcement #1, to all: 2 users will get")
+        send = keyboard_buttons(preview)[0]
+        assert send["label"] == "📣 Send to 2 users"
+        press = fake.make_message_event(
+            AGENT, json.loads(send["payload"]), peer_id=STAFF,
+            conversation_message_id=preview["conversation_message_id"],
+        )  # fmt: skip
+        await world.deliver(press)
+        await desk.settle()
+        for user in (USER, OTHER_USER):
+            assert world.texts_to(user)[-1].startswith("📣 The VPN is down until 18:00.")

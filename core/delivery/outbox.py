@@ -24,7 +24,7 @@ from core.delivery.ratelimit import RateLimiter
 from core.delivery.recovery import Lookback
 from core.domain import REFUSED, MessageLink, OutboxItem
 from core.messages import OutgoingMessage
-from core.ports import ChannelAdapter, PermanentSendError, RetryAfter, ThreadGone
+from core.ports import ChannelAdapter, PermanentSendError, RateLimits, RetryAfter, ThreadGone
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -75,13 +75,14 @@ class OutboxSender:
         adapters: Mapping[str, ChannelAdapter],
         config: OutboxConfig,
         clock: Callable[[], datetime],
+        pacer: Callable[[RateLimits], RateLimiter] = RateLimiter,  # tests: a virtual clock
     ) -> None:
         self.store = store
         self.adapters = dict(adapters)
         self.config = config
         self.clock = clock
         self._wake = asyncio.Event()
-        self._limiters = {name: RateLimiter(a.rate_limits) for name, a in self.adapters.items()}
+        self._limiters = {name: pacer(a.rate_limits) for name, a in self.adapters.items()}
         self._in_flight = asyncio.Semaphore(config.concurrency)
         self.leases = Leases(store, config.owner, config.lease_seconds, clock)
 
