@@ -77,3 +77,13 @@ async def test_reports_count_incidents_and_refusals_are_clear(store):
     day = h.clock().date()
     await staff_says(h, f"/stats {day}..{day}")
     assert any("Incidents: 1; tickets linked to them: 1" in d.message.text for d in h.to_staff())
+
+
+async def test_while_one_incident_is_open_its_number_may_be_left_out(store):
+    h = Harness(store)
+    await h.user_says("/new my VPN does not connect from home", user="ann")
+    assert await staff_says(h, "/incident link 1") == "No incident is open."
+    await staff_says(h, VPN_DOWN)
+    assert await staff_says(h, "/incident link 1") == "Linked 1 more ticket to incident #1."
+    await staff_says(h, "/incident open Mail is slow")
+    assert (await staff_says(h, "/incident update soon")).startswith("2 incidents are open")

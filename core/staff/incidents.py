@@ -2,7 +2,7 @@
 
     /incident open TITLE            (next lines: other ways users put it, one per line)
     /incident                       the open incidents
-    /incident N link 12 15          link tickets by number
+    /incident N link 12 15          link tickets by number (N may be left out while one is open)
     /incident N suggest             open tickets that look like it, with a button to link them
     /incident N update TEXT         every linked ticket's user gets the update
     /incident N resolve TEXT        every linked open ticket is resolved with the text
@@ -87,6 +87,14 @@ class IncidentCommands:
             await self._list(turn)
         elif words[0].lower() == "open":
             await self._open(turn, command.args.split(None, 1)[1] if len(words) > 1 else "")
+        elif words[0].lower() in ACTIONS:  # "/incident link 12": the one open incident
+            open_ones = await turn.tx.incidents.open()
+            if len(open_ones) != 1:
+                several = self.text("staff.incident_which", count=len(open_ones))
+                await turn.reply(several if open_ones else self.text("staff.incident_none"))
+                return
+            rest = command.args.split(None, 1)[1] if len(words) > 1 else ""
+            await getattr(self, f"_{words[0].lower()}")(turn, open_ones[0], rest.strip())
         elif len(words) >= 2 and words[1].lower() in ACTIONS and command.int_arg() is not None:
             incident = await turn.tx.incidents.get(command.int_arg())
             if incident is None or not incident.is_open:
