@@ -98,6 +98,13 @@ class IncomingMessage:
     deleted: bool = False
 
     @property
+    def source(self) -> str | None:
+        """How a copy of this message names it (OutgoingMessage.source): "channel:chat:id"."""
+        if self.message_id is None:
+            return None
+        return f"{self.conversation.channel}:{self.conversation.chat_id}:{self.message_id}"
+
+    @property
     def user_key(self) -> tuple[str, str]:
         """Messages with the same key are handled strictly one at a time, in order."""
         return (self.conversation.channel, self.sender.external_id)

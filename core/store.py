@@ -12,21 +12,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from core.domain import (
-    Announcement,
     AuditEntry,
     AuditRecord,
     Ban,
     Direction,
     FaqDraft,
     FaqEntry,
-    HeldMessage,
-    Incident,
     LearnedVariant,
-    Macro,
-    MessageLink,
     NewQuestion,
     NewTicket,
-    OutboxItem,
     QuestionOutcome,
     QuestionRecord,
     SlaEvent,
@@ -36,7 +30,9 @@ from core.domain import (
     TicketStatus,
     User,
 )
-from core.messages import Attachment, ConversationRef, OutgoingMessage
+from core.messages import Attachment, ConversationRef
+from core.store_delivery import MessageLinks, Outbox  # noqa: E402
+from core.store_toolkit import Announcements, HeldMessages, Incidents, Macros  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # One protocol per aggregate
@@ -237,188 +233,6 @@ class DutyRoster(Protocol):
         """The on-duty agent of `line` for the next ticket (round-robin: served longest ago;
         least-loaded: fewest active tickets first), marked served at `now`; None: nobody.
         Two processes picking at once pick in turn."""
-
-
-class Incidents(Protocol):
-    """Problems behind many tickets, and the tickets linked to each."""
-
-    async def create(self, title: str, description: str, by: str, now: datetime) -> Incident: ...
-
-    async def get(self, incident_id: int) -> Incident | None: ...
-
-    async def open(self) -> list[Incident]:
-        """Not resolved, by id."""
-
-    async def link(self, incident_id: int, ticket_ids: Sequence[int], now: datetime) -> int:
-        """Link these tickets (again is harmless); returns how many were new."""
-
-    async def tickets(self, incident_id: int) -> list[int]:
-        """The linked tickets' ids, ascending."""
-
-    async def set_update(self, incident_id: int, text: str) -> None: ...
-
-    async def resolve(self, incident_id: int, text: str, now: datetime) -> bool:
-        """True for the one caller that resolved it."""
-
-    async def counts(self, since: datetime, until: datetime) -> tuple[int, int]:
-        """(incidents opened in [since, until), tickets linked to them)."""
-
-
-class Announcements(Protocol):
-    """Messages from the admins to many users; their copies are outbox items."""
-
-    async def create(
-        self, text: str, audience: str, by: str, chat: ConversationRef, now: datetime
-    ) -> Announcement: ...
-
-    async def get(self, announcement_id: int) -> Announcement | None: ...
-
-    async def start(self, announcement_id: int, total: int, now: datetime) -> bool:
-        """Mark it confirmed; False when it was already (a second press sends nothing)."""
-
-    async def running(self) -> list[Announcement]:
-        """Confirmed and not finished, by id."""
-
-    async def finish(self, announcement_id: int, now: datetime) -> bool:
-        """True for the one caller that finished it."""
-
-    async def progress(self, announcement_id: int) -> dict[str, int]:
-        """How many copies are "sent", "pending", "refused" (blocked, gone) and "failed"."""
-
-
-class HeldMessages(Protocol):
-    """A user's messages waiting for them to say which of their open tickets they are about."""
-
-    async def add(
-        self,
-        user_id: int,
-        text: str,
-        attachments: Sequence[Attachment],
-        message_id: str | None,
-        now: datetime,
-    ) -> int:
-        """Hold one more; returns how many of the user's messages are held now."""
-
-    async def take(self, user_id: int) -> list[HeldMessage]:
-        """The user's held messages, oldest first, no longer held."""
-
-    async def take_due(self, held_before: datetime) -> list[HeldMessage]:
-        """Every held message of the users whose oldest was held before `held_before`, oldest
-        first, no longer held; two processes asking at once never both get one."""
-
-
-class Macros(Protocol):
-    """Canned replies, by name."""
-
-    async def get(self, name: str) -> Macro | None: ...
-
-    async def put(self, name: str, texts: dict[str, str], by: str, now: datetime) -> bool:
-        """Save the macro; True when it is new, False when it replaced one."""
-
-    async def delete(self, name: str) -> bool: ...
-
-    async def list(self) -> list[Macro]:
-        """By name."""
-
-
-class MessageLinks(Protocol):
-    """Platform messages that belong to a ticket: how an agent's reply finds its ticket."""
-
-    async def add(self, link: MessageLink) -> None:
-        """Idempotent: the same (channel, chat_id, message_id) stored twice is kept once."""
-
-    async def add_many(self, links: Sequence[MessageLink]) -> None: ...
-
-    async def find_ticket(self, channel: str, chat_id: str, message_id: str) -> int | None: ...
-
-    async def copies_of(self, source: str) -> list[MessageLink]:
-        """The messages that relay the agent's message `source` ("channel:chat_id:id")."""
-
-    async def find_anchor(self, ticket_id: int, channel: str, chat_id: str) -> MessageLink | None:
-        """The newest anchor link of the ticket in that chat."""
-
-    async def drop_anchor(self, ticket_id: int, channel: str, chat_id: str) -> int:
-        """Forget the ticket's anchors in that chat (its thread was deleted; the next staff
-        message opens a new one; replies to old messages still map); returns how many."""
-
-    async def move_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
-        """A chat changed its id: re-point links, pending outbox items and the chat alias."""
-
-    async def chat_aliases(self, channel: str) -> dict[str, str]:
-        """Old chat id -> current chat id, for chats that moved."""
-
-
-class Outbox(Protocol):
-    """Replies saved first and sent by the outbox sender (core.delivery.outbox)."""
-
-    async def enqueue(self, message: OutgoingMessage, now: datetime) -> int: ...
-
-    async def enqueue_many(self, messages: Sequence[OutgoingMessage], now: datetime) -> None:
-        """Queue several messages in order, in one round trip."""
-
-    async def claim_due(
-        self,
-        now: datetime,
-        lease_until: datetime,
-        limit: int,
-        per_lane: int = 1,
-        owner: str = "",
-    ) -> list[OutboxItem]:
-        """Pending items that may be sent now, from at most `limit` lanes: for each lane of a
-        chat (channel, chat_id, `OutgoingMessage.lane`) its oldest pending items in order, at
-        most `per_lane`, up to the first one that is not due or is leased by another sender.
-        The returned items are leased to `owner` until `lease_until`. An item whose earlier
-        lease lapsed (its sender recorded no outcome) is marked `maybe_sent`."""
-
-    async def release_held_by(self, owner: str) -> int:
-        """Free every lease `owner` holds (a restarted sender's leftovers), marking the items
-        `maybe_sent` (the crash may have come after a send); returns how many."""
-
-    async def extend(self, item_ids: Sequence[int], owner: str, lease_until: datetime) -> int:
-        """Lengthen `owner`'s leases of these items (a send that takes long keeps its items);
-        returns how many it still held."""
-
-    # What follows records a send. With the sender's name as `owner` it changes an item only
-    # while that sender holds its lease: one that lost it cannot overwrite the new holder.
-
-    async def release(self, item_ids: Sequence[int], owner: str | None = None) -> None:
-        """Give claimed, still pending items back without counting an attempt (untouched:
-        `maybe_sent` stays as it was)."""
-
-    async def mark_progress(
-        self, item_id: int, parts_sent: int, owner: str | None = None
-    ) -> None: ...
-
-    async def mark_sent_many(
-        self, items: Sequence[tuple[int, int]], now: datetime, owner: str | None = None
-    ) -> None:
-        """Mark these (item id, parts sent) sent, in one round trip (no longer `maybe_sent`).
-        `mark_failed` clears `maybe_sent` too; `mark_progress` and `schedule_retry` keep it: the
-        parts not sent yet may still be on the platform."""
-
-    async def schedule_retry(
-        self,
-        item_id: int,
-        attempts: int,
-        next_attempt_at: datetime,
-        error: str,
-        owner: str | None = None,
-        maybe_sent: bool = False,
-    ) -> None:
-        """Keep the item pending, release its lease, try again at `next_attempt_at`.
-        `maybe_sent`: the failure left it unknown whether the platform took the message (a
-        timeout, a dropped connection): the item is marked so (a mark never cleared here)."""
-
-    async def mark_failed(
-        self, item_id: int, attempts: int, error: str, owner: str | None = None
-    ) -> None: ...
-
-    async def get(self, item_id: int) -> OutboxItem | None: ...
-
-    async def count_pending(self) -> int: ...
-
-    async def prune(self, before: datetime) -> int:
-        """Delete sent and failed items created before `before` (housekeeping)."""
 
 
 class Faq(Protocol):

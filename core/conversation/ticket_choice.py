@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from core.commands import Command, command_text
-from core.domain import Direction, HeldMessage, Ticket, User
+from core.domain import Direction, Ticket, User
+from core.domain_toolkit import HeldMessage
 from core.messages import Attachment, Button, IncomingMessage, Sender
 from core.text import shorten
 from core.tickets.desk import TicketDesk

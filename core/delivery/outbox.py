@@ -14,12 +14,13 @@ import logging
 import random
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.delivery import threads
 from core.delivery.files import carry
 from core.delivery.leases import Leases
+from core.delivery.outcome import Outcome, record
 from core.delivery.ratelimit import RateLimiter
 from core.delivery.recovery import Lookback
 from core.domain import REFUSED, MessageLink, OutboxItem
@@ -51,21 +52,6 @@ class OutboxConfig:
     # Into a chat paced this slowly (seconds per message: Telegram groups 3, Slack and VK 1) a
     # ticket thread's queued staff messages travel merged, within one part of the platform.
     merge_when_paced: float = 0.5
-
-
-@dataclass
-class _Outcome:
-    item: OutboxItem
-    parts_sent: int
-    merged: list[OutboxItem] = field(default_factory=list)  # sent along in item's message
-    links: list[MessageLink] = field(default_factory=list)
-    done: bool = False
-    failed: bool = False
-    thread_gone: bool = False
-    attempts: int = 0
-    retry_at: datetime | None = None
-    error: str | None = None
-    maybe_sent: bool = False  # the failure leaves it open whether the platform took it
 
 
 class OutboxSender:
@@ -145,7 +131,7 @@ class OutboxSender:
             # Every message id of the round in one statement: how agents' replies find tickets.
             await tx.links.add_many([link for outcome in outcomes for link in outcome.links])
             for outcome in outcomes:
-                await self._record(tx, outcome, now)
+                await record(tx, outcome, self.config.owner)
             sent = [(o.item.id, o.parts_sent) for o in outcomes if o.done]
             sent += [(m.id, 1) for o in outcomes if o.done for m in o.merged]
             await tx.outbox.mark_sent_many(sent, now, owner)
@@ -180,7 +166,7 @@ class OutboxSender:
 
     async def _deliver_chat(
         self, items: list[OutboxItem], anchors: dict[tuple, MessageLink | None]
-    ) -> tuple[list[_Outcome], list[OutboxItem]]:
+    ) -> tuple[list[Outcome], list[OutboxItem]]:
         """Send one chat's claimed items, each lane (a ticket's thread, ...) in order; a lane
         stops at its first item that did not go out. Into a chat the platform paces, the lanes
         take turns and the chat stops before an item the pacing would make wait (the next round
@@ -196,7 +182,7 @@ class OutboxSender:
             return [o for done, _ in results for o in done], [
                 i for _, rest in results for i in rest
             ]
-        outcomes: list[_Outcome] = []
+        outcomes: list[Outcome] = []
         left: list[OutboxItem] = []
         while lanes:
             for lane, queue in list(lanes.items()):
@@ -214,8 +200,8 @@ class OutboxSender:
 
     async def _deliver_lane(
         self, queue: deque[OutboxItem], anchors: dict[tuple, MessageLink | None]
-    ) -> tuple[list[_Outcome], list[OutboxItem]]:
-        outcomes: list[_Outcome] = []
+    ) -> tuple[list[Outcome], list[OutboxItem]]:
+        outcomes: list[Outcome] = []
         while queue:
             outcome = await self._send_next((queue.popleft(), []), anchors)
             outcomes.append(outcome)
@@ -250,7 +236,7 @@ class OutboxSender:
         self,
         next_items: tuple[OutboxItem, list[OutboxItem]],
         anchors: dict[tuple, MessageLink | None],
-    ) -> _Outcome:
+    ) -> Outcome:
         item, merged = next_items
         key = threads.anchor_key(item)
         outcome = await self._bounded(item, anchors.get(key) if key else None, merged)
@@ -265,14 +251,14 @@ class OutboxSender:
 
     async def _bounded(
         self, item: OutboxItem, anchor: MessageLink | None, merged: list[OutboxItem]
-    ) -> _Outcome:
+    ) -> Outcome:
         async with self._in_flight:
             return await self._attempt(item, anchor, merged)
 
     async def _attempt(
         self, item: OutboxItem, anchor: MessageLink | None, merged: Sequence[OutboxItem] = ()
-    ) -> _Outcome:
-        outcome = _Outcome(item, item.parts_sent, merged=list(merged), attempts=item.attempts)
+    ) -> Outcome:
+        outcome = Outcome(item, item.parts_sent, merged=list(merged), attempts=item.attempts)
         message = threads.placed(item.message, anchor)
         # A merged message is a message of its own: a platform that de-duplicates by key (VK)
         # must not take it for an earlier send of its first item alone.
@@ -343,7 +329,7 @@ class OutboxSender:
         adapter: ChannelAdapter,
         message: OutgoingMessage,
         item: OutboxItem,
-        outcome: _Outcome,
+        outcome: Outcome,
         anchor: MessageLink | None,
         key: str,
     ) -> None:
@@ -371,43 +357,3 @@ class OutboxSender:
     def _backoff(self, attempts: int) -> float:
         delay = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempts - 1))
         return delay * random.uniform(1.0, 1.25)  # spread retries, never sooner than asked
-
-    async def _record(self, tx, outcome: _Outcome, now: datetime) -> None:
-        item = outcome.item
-        if outcome.thread_gone:
-            conversation = item.message.conversation
-            await tx.links.drop_anchor(
-                item.message.ticket_id, conversation.channel, conversation.chat_id
-            )
-        if outcome.done:
-            return  # marked together with the round's other deliveries
-        if outcome.parts_sent != item.parts_sent:
-            await tx.outbox.mark_progress(item.id, outcome.parts_sent, self.config.owner)
-        if outcome.failed:
-            log.warning(
-                "outbox item failed for good",
-                extra={
-                    "outbox_id": item.id,
-                    "error": outcome.error,
-                    "channel": item.message.conversation.channel,
-                },
-            )
-            error = outcome.error or "failed"
-            await tx.outbox.mark_failed(item.id, outcome.attempts, error, self.config.owner)
-        else:
-            log.info(
-                "outbox item will be retried",
-                extra={
-                    "outbox_id": item.id,
-                    "error": outcome.error,
-                    "retry_at": outcome.retry_at.isoformat(),
-                },
-            )
-            await tx.outbox.schedule_retry(
-                item.id,
-                outcome.attempts,
-                outcome.retry_at,
-                outcome.error or "retry",
-                self.config.owner,
-                maybe_sent=outcome.maybe_sent,
-            )

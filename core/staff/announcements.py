@@ -18,7 +18,8 @@ import logging
 from dataclasses import dataclass
 
 from core.commands import Command, command_text
-from core.domain import Announcement, Role, User
+from core.domain import Role, User
+from core.domain_toolkit import Announcement
 from core.messages import Button, OutgoingMessage
 from core.router import Place, Router
 from core.tickets.desk import TicketDesk

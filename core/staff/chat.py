@@ -11,7 +11,7 @@ from core.domain import Direction, Role, Ticket
 from core.messages import ConversationRef, OutgoingMessage
 from core.roles import Roles
 from core.router import Place, Router
-from core.tickets.desk import TicketDesk, source_of
+from core.tickets.desk import TicketDesk
 from core.turn import Turn
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class StaffFlow:
             return
         if not await self.may_act_on(turn, ticket):
             return
-        source = source_of(turn.message)
+        source = turn.message.source
         copies = await turn.tx.links.copies_of(source) if source else []
         if not copies:  # not relayed (yet): the new wording goes as a correction
             await self.desk.relay_agent_reply(turn, ticket, text, (), "user.agent_correction")

@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.commands import Command, command_text
-from core.domain import FaqEntry, Incident, Role, Ticket
+from core.domain import FaqEntry, Role, Ticket
+from core.domain_toolkit import Incident
 from core.messages import Button
 from core.ports import Matcher
 from core.router import Place, Router

@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 
 from core.commands import Command
-from core.domain import Macro, Role, Ticket
+from core.domain import Role, Ticket
+from core.domain_toolkit import Macro
 from core.i18n import SUPPORTED_LANGUAGES
 from core.router import Place, Router
 from core.text import shorten

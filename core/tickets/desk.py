@@ -10,7 +10,7 @@ from datetime import datetime
 
 from core.domain import AuditEntry, Direction, NewTicket, Priority, Ticket, TicketStatus, User
 from core.i18n import Texts
-from core.messages import Attachment, ConversationRef, IncomingMessage
+from core.messages import Attachment, ConversationRef
 from core.text import shorten
 from core.tickets import notices
 from core.tickets.lines import SupportLine, SupportLines
@@ -168,8 +168,7 @@ class TicketDesk:
         edit of it can edit the copy (core/staff/chat.py)."""
         updated = await self._said(turn, ticket, Direction.TO_USER, text, attachments)
         carried = await self._carriable(turn, attachments, ticket.conversation.channel)
-        source = source_of(turn.message)
-        await self.tell.user(turn, ticket, key, carried, source, text=text)
+        await self.tell.user(turn, ticket, key, carried, turn.message.source, text=text)
         return updated
 
     async def _said(
@@ -399,10 +398,3 @@ def waiting_marks(ticket: Ticket, status: TicketStatus, now: datetime) -> dict:
     if status != TicketStatus.WAITING and ticket.waiting_since is not None:
         return {"waiting_since": None, "waiting_reminded_at": None}
     return {}
-
-
-def source_of(message: IncomingMessage) -> str | None:
-    """How a copy names the message it relays: "channel:chat_id:message_id"."""
-    if message.message_id is None:
-        return None
-    return f"{message.conversation.channel}:{message.conversation.chat_id}:{message.message_id}"

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
 
-from core.domain import REFUSED, Announcement, OutboxStatus
+from core.domain import REFUSED, OutboxStatus
+from core.domain_toolkit import Announcement
 from core.messages import ConversationRef
 from storage.models import announcements, outbox
 from storage.repository._sql import Repository

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 
-from core.domain import HeldMessage
+from core.domain_toolkit import HeldMessage
 from core.messages import Attachment
 from storage.mapping import attachments_from_json, attachments_to_json
 from storage.models import held_messages

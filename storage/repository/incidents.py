@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
 
-from core.domain import Incident
+from core.domain_toolkit import Incident
 from storage.models import incident_tickets, incidents
 from storage.repository._sql import Repository, insert_for
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from core.domain import Macro
+from core.domain_toolkit import Macro
 from storage.models import macros
 from storage.repository._sql import Repository, insert_for
 
