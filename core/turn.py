@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.domain import Role, User
 from core.messages import Button, IncomingMessage, OutgoingMessage
@@ -22,6 +23,29 @@ class Turn(Work):
 
     def __post_init__(self) -> None:
         self.actor = f"{self.user.channel}:{self.user.external_id}"
+
+    @classmethod
+    def within(
+        cls,
+        work: Work,
+        message: IncomingMessage,
+        user: User,
+        language: str,
+        now: datetime | None = None,
+    ) -> Turn:
+        """The turn of one message inside `work` (its transaction, outbox and after-commit
+        actions); `now`: the message's own moment, when not the unit's."""
+        return cls(
+            tx=work.tx,
+            now=now or work.now,
+            texts=work.texts,
+            outbox=work.outbox,
+            faq_counts=work.faq_counts,
+            after_commit=work.after_commit,
+            message=message,
+            user=user,
+            language=language,
+        )
 
     def t(self, key: str, **params: object) -> str:
         return self.texts.get(self.language, key, **params)

@@ -198,17 +198,7 @@ class ConversationEngine:
             None if is_staff else conversation.without_thread(),
             now,
         )
-        turn = Turn(
-            tx=tx,
-            now=now,
-            texts=self.texts,
-            outbox=batch.outbox,
-            faq_counts=batch.faq_counts,
-            after_commit=batch.after_commit,
-            message=message,
-            user=user,
-            language=user.language or self.default_language,
-        )
+        turn = Turn.within(batch, message, user, user.language or self.default_language, now)
         if len(message.text) > MAX_TEXT_LENGTH:
             await turn.reply(
                 turn.t("error.too_long", count=len(message.text), limit=MAX_TEXT_LENGTH)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.commands import Command, command_text
-from core.conversation.ticket_choice import open_tickets
+from core.commands import Command
+from core.conversation.ticket_choice import open_tickets, ticket_buttons
 from core.domain import Ticket, TicketStatus
-from core.messages import Button
 from core.text import shorten
 from core.tickets.desk import TicketDesk
 from core.turn import Turn
@@ -47,15 +46,7 @@ class MyTickets:
         else:
             several = await open_tickets(turn, turn.user.id)
             if len(several) > 1:  # which one: never the wrong one closed
-                buttons = tuple(
-                    (
-                        Button(
-                            f"#{t.number} · {shorten(t.subject, 28)}",
-                            command_text("close", t.number),
-                        ),
-                    )
-                    for t in several[:5]
-                )
+                buttons = ticket_buttons(several, "close")
                 await turn.reply(turn.t("user.which_to_close"), buttons=buttons)
                 return
             ticket = await turn.tx.tickets.find_current(turn.user.id)

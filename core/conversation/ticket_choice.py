@@ -9,7 +9,6 @@ adds it to the newest ticket: nothing waits for long, nothing is dropped.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,7 +63,7 @@ class TicketChoice:
                     number=tickets[0].number,
                     count=int(CHOICE_WAIT.total_seconds() // 60),
                 ),
-                buttons=_choices(tickets),
+                buttons=ticket_buttons(tickets, "to"),
             )
         return True
 
@@ -154,12 +153,13 @@ class HeldMessagesJob:
         await turn.finish()
 
 
-def _choices(tickets: Sequence[Ticket]) -> tuple[tuple[Button, ...], ...]:
+def ticket_buttons(tickets: Sequence[Ticket], command: str) -> tuple[tuple[Button, ...], ...]:
+    """A button per ticket (the newest CHOICES_SHOWN), "#12 · subject", sending `/command 12`."""
     return tuple(
         (
             Button(
                 f"#{t.number} · {shorten(t.subject, SUBJECT_IN_LABEL)}",
-                command_text("to", t.number),
+                command_text(command, t.number),
             ),
         )
         for t in tickets[:CHOICES_SHOWN]
@@ -178,6 +178,4 @@ def _turn_of(work: Work, user: User, message: HeldMessage) -> Turn:
         message_id=message.message_id,
         attachments=message.attachments,
     )
-    fields = {f.name: getattr(work, f.name) for f in dataclasses.fields(Work) if f.init}
-    language = user.language or work.texts.default_language
-    return Turn(**fields, message=incoming, user=user, language=language)
+    return Turn.within(work, incoming, user, user.language or work.texts.default_language)

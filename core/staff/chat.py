@@ -77,8 +77,7 @@ class StaffFlow:
         if not copies:  # not relayed (yet): the new wording goes as a correction
             await self.desk.relay_agent_reply(turn, ticket, text, (), "user.agent_correction")
             return
-        language = await self.desk.tell.owner_language(turn, ticket)
-        shown = self.desk.texts.get(language, "user.agent_reply", number=ticket.number, text=text)
+        shown = await self.desk.tell.user_text(turn, ticket, "user.agent_reply", text=text)
         await turn.tx.messages.add(ticket.id, turn.user.id, Direction.TO_USER, text, (), turn.now)
         for copy in copies:
             where = ConversationRef(copy.channel, copy.chat_id, copy.thread_id)

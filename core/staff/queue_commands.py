@@ -29,7 +29,7 @@ BUTTONS_PER_ROW = 4
 FOUND_AT_MOST = 200  # /find looks at this many newest matches
 
 # The address of a ticket's thread in a staff chat, where the platform has one:
-# (chat_id, thread or message id) -> URL (channels' `ChannelKind.thread_url`).
+# (chat_id, thread or message id) -> URL (`core.ports.ThreadAddresses`, from bot/app.py).
 ThreadUrl = Callable[[str, str], str | None]
 
 

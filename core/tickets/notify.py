@@ -47,11 +47,7 @@ class Notifier:
     ) -> None:
         """A message to the ticket's owner in the owner's language (the speaker may be an agent
         or nobody: a scheduled job). Several keys: their texts as paragraphs of one message."""
-        language = await self.owner_language(work, ticket)
-        keys = (key,) if isinstance(key, str) else key
-        text = "\n\n".join(
-            self.texts.get(language, one, number=ticket.number, **params) for one in keys
-        )
+        text = await self.user_text(work, ticket, key, **params)
         await work.send(
             OutgoingMessage(
                 conversation=ticket.conversation,
@@ -60,6 +56,16 @@ class Notifier:
                 ticket_id=ticket.id,
                 source=source,
             )
+        )
+
+    async def user_text(
+        self, work: Work, ticket: Ticket, key: str | tuple[str, ...], **params: object
+    ) -> str:
+        """What `user` sends: the text(s) of `key` in the owner's language, with the number."""
+        language = await self.owner_language(work, ticket)
+        keys = (key,) if isinstance(key, str) else key
+        return "\n\n".join(
+            self.texts.get(language, one, number=ticket.number, **params) for one in keys
         )
 
     async def closed(self, work: Work, ticket: Ticket, key: str, **params: object) -> None:
