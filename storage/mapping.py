@@ -27,6 +27,7 @@ from core.domain import (
     TicketStatus,
     User,
 )
+from core.domain_toolkit import Announcement, HeldMessage, Incident, Macro
 from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
 
 T = TypeVar("T")
@@ -234,3 +235,20 @@ def outbox_item_from_row(row: Row[Any]) -> OutboxItem:
 
 def question_from_row(row: Row[Any]) -> QuestionRecord:
     return _record(QuestionRecord, row, outcome=QuestionOutcome(row.outcome))
+
+
+def incident_from_row(row: Row[Any]) -> Incident:
+    return _record(Incident, row, by=row.created_by)
+
+
+def announcement_from_row(row: Row[Any]) -> Announcement:
+    chat = ConversationRef(row.chat_channel, row.chat_id, row.chat_thread_id)
+    return _record(Announcement, row, by=row.created_by, chat=chat)
+
+
+def held_message_from_row(row: Row[Any]) -> HeldMessage:
+    return _record(HeldMessage, row, attachments=attachments_from_json(row.attachments))
+
+
+def macro_from_row(row: Row[Any]) -> Macro:
+    return _record(Macro, row, texts=dict(row.texts), by=row.updated_by)

@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select, update
 from core.domain import REFUSED, OutboxStatus
 from core.domain_toolkit import Announcement
 from core.messages import ConversationRef
+from storage.mapping import announcement_from_row
 from storage.models import announcements, outbox
 from storage.repository._sql import Repository
 
@@ -30,12 +31,12 @@ class AnnouncementRepository(Repository):
             "total": 0,
         }
         row = self.conn.execute(insert(announcements).values(values).returning(*announcements.c))
-        return _announcement(row.one())
+        return announcement_from_row(row.one())
 
     def get(self, announcement_id: int) -> Announcement | None:
         statement = select(announcements).where(announcements.c.id == announcement_id)
         row = self.conn.execute(statement).first()
-        return _announcement(row) if row is not None else None
+        return announcement_from_row(row) if row is not None else None
 
     def start(self, announcement_id: int, total: int, now: datetime) -> bool:
         """Mark it confirmed; False when it was already (a second press sends nothing)."""
@@ -52,7 +53,7 @@ class AnnouncementRepository(Repository):
             .where(announcements.c.started_at.is_not(None), announcements.c.finished_at.is_(None))
             .order_by(announcements.c.id)
         )
-        return [_announcement(row) for row in self.conn.execute(statement)]
+        return [announcement_from_row(row) for row in self.conn.execute(statement)]
 
     def finish(self, announcement_id: int, now: datetime) -> bool:
         """True for the one caller that finished it (two processes may check at once)."""
@@ -78,17 +79,3 @@ class AnnouncementRepository(Repository):
             else:
                 counts[status] += count
         return counts
-
-
-def _announcement(row) -> Announcement:
-    return Announcement(
-        id=row.id,
-        text=row.text,
-        audience=row.audience,
-        by=row.created_by,
-        chat=ConversationRef(row.chat_channel, row.chat_id, row.chat_thread_id),
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        total=row.total,
-    )

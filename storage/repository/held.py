@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, insert, select
 
 from core.domain_toolkit import HeldMessage
 from core.messages import Attachment
-from storage.mapping import attachments_from_json, attachments_to_json
+from storage.mapping import attachments_to_json, held_message_from_row
 from storage.models import held_messages
 from storage.repository._sql import Repository
 
@@ -65,15 +65,5 @@ class HeldMessageRepository(Repository):
 
 
 def _in_order(rows: Any) -> list[HeldMessage]:
-    held = [
-        HeldMessage(
-            row.id,
-            row.user_id,
-            row.text,
-            attachments_from_json(row.attachments),
-            row.message_id,
-            row.held_at,
-        )
-        for row in rows
-    ]
+    held = [held_message_from_row(row) for row in rows]
     return sorted(held, key=lambda message: message.id)  # RETURNING has no order

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 
 from core.domain_toolkit import Incident
+from storage.mapping import incident_from_row
 from storage.models import incident_tickets, incidents
 from storage.repository._sql import Repository, insert_for
 
@@ -24,17 +25,17 @@ class IncidentRepository(Repository):
             "last_update": "",
         }
         row = self.conn.execute(insert(incidents).values(values).returning(*incidents.c)).one()
-        return _incident(row)
+        return incident_from_row(row)
 
     def get(self, incident_id: int) -> Incident | None:
         row = self.conn.execute(select(incidents).where(incidents.c.id == incident_id)).first()
-        return _incident(row) if row is not None else None
+        return incident_from_row(row) if row is not None else None
 
     def open(self) -> list[Incident]:
         statement = (
             select(incidents).where(incidents.c.resolved_at.is_(None)).order_by(incidents.c.id)
         )
-        return [_incident(row) for row in self.conn.execute(statement)]
+        return [incident_from_row(row) for row in self.conn.execute(statement)]
 
     def link(self, incident_id: int, ticket_ids: Sequence[int], now: datetime) -> int:
         """Link these tickets (again is harmless); returns how many were new."""
@@ -78,15 +79,3 @@ class IncidentRepository(Repository):
             select(func.count()).where(incident_tickets.c.incident_id.in_(opened))
         ).scalar_one()
         return made, linked
-
-
-def _incident(row) -> Incident:
-    return Incident(
-        id=row.id,
-        title=row.title,
-        description=row.description,
-        by=row.created_by,
-        created_at=row.created_at,
-        last_update=row.last_update,
-        resolved_at=row.resolved_at,
-    )

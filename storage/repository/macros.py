@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from core.domain_toolkit import Macro
+from storage.mapping import macro_from_row
 from storage.models import macros
 from storage.repository._sql import Repository, insert_for
 
@@ -16,7 +17,7 @@ class MacroRepository(Repository):
 
     def get(self, name: str) -> Macro | None:
         row = self.conn.execute(select(macros).where(macros.c.name == name)).first()
-        return _macro(row) if row is not None else None
+        return macro_from_row(row) if row is not None else None
 
     def put(self, name: str, texts: dict[str, str], by: str, now: datetime) -> bool:
         """Save the macro; True when it is new, False when it replaced one."""
@@ -35,8 +36,6 @@ class MacroRepository(Repository):
         return self.conn.execute(delete(macros).where(macros.c.name == name)).rowcount > 0
 
     def list(self) -> list[Macro]:
-        return [_macro(row) for row in self.conn.execute(select(macros).order_by(macros.c.name))]
-
-
-def _macro(row) -> Macro:
-    return Macro(row.name, dict(row.texts), row.updated_by, row.updated_at)
+        return [
+            macro_from_row(row) for row in self.conn.execute(select(macros).order_by(macros.c.name))
+        ]

@@ -305,38 +305,28 @@ class FakeSlack(FakeServer):
         before = dict(self.messages[(channel, ts)])
         now = {**before, "text": text, "edited": {"user": before["user"], "ts": self._next_ts()}}
         self.messages[(channel, ts)] = now
-        event_ts = self._next_ts()
-        event = {
-            "type": "message",
-            "subtype": "message_changed",
-            "channel": channel,
-            "channel_type": before.get("channel_type"),
-            "hidden": True,
-            "ts": event_ts,
-            "event_ts": event_ts,
-            "message": {k: v for k, v in now.items() if k not in ("channel", "channel_type")},
-            "previous_message": {
-                k: v for k, v in before.items() if k not in ("channel", "channel_type")
-            },
-        }
-        return self.make_event_callback(event)
+        return self._message_change("message_changed", before, message=_in_event(now))
 
     def make_delete_event(self, channel: str, ts: str) -> dict[str, Any]:
         """A person deletes their stored message (subtype message_deleted)."""
         before = self.messages.pop((channel, ts))
+        return self._message_change("message_deleted", before, deleted_ts=ts)
+
+    def _message_change(
+        self, subtype: str, before: dict[str, Any], **fields: Any
+    ) -> dict[str, Any]:
+        """The event of a change to a stored message: hidden, with the message as it was."""
         event_ts = self._next_ts()
         event = {
             "type": "message",
-            "subtype": "message_deleted",
-            "channel": channel,
+            "subtype": subtype,
+            "channel": before["channel"],
             "channel_type": before.get("channel_type"),
             "hidden": True,
-            "deleted_ts": ts,
             "ts": event_ts,
             "event_ts": event_ts,
-            "previous_message": {
-                k: v for k, v in before.items() if k not in ("channel", "channel_type")
-            },
+            "previous_message": _in_event(before),
+            **fields,
         }
         return self.make_event_callback(event)
 
@@ -735,3 +725,8 @@ def _page(
         "has_more": len(chosen) > limit,
         "response_metadata": {"next_cursor": ""},
     }
+
+
+def _in_event(message: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as a change event nests it (without the channel fields)."""
+    return {k: v for k, v in message.items() if k not in ("channel", "channel_type")}
