@@ -13,9 +13,9 @@ from typing import TypeVar
 from bot.config import Settings
 from bot.engine import EngineConfig, Jobs, build_engine, build_jobs
 from bot.knowledge_files import seed_sample_if_empty
+from core.conversation.channel_memory import StoredChannelMemory
 from core.conversation.engine import ConversationEngine
 from core.conversation.ingest import Ingest
-from core.conversation.positions import StoredPositions
 from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import Priority
 from core.jobs.auto_close import AutoClosePolicy
@@ -47,7 +47,7 @@ class App:
     jobs: Jobs
     ingest: Ingest
     sender: OutboxSender
-    positions: StoredPositions  # where polling channels resume after a restart
+    memory: StoredChannelMemory  # positions and staged parts channels keep in the database
 
     async def close(self) -> None:
         await self.ingest.stop()
@@ -97,7 +97,7 @@ async def build_app(
     log.info("knowledge base loaded", extra={"entries": count})
     ingest = Ingest(engine, lanes=settings.engine.workers, batch_size=settings.engine.batch_size)
     jobs = build_jobs(engine, config)
-    return App(settings, store, engine, jobs, ingest, sender, StoredPositions(store, clock))
+    return App(settings, store, engine, jobs, ingest, sender, StoredChannelMemory(store, clock))
 
 
 async def _when_the_store_answers(step: Callable[[], Awaitable[T]]) -> T:

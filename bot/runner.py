@@ -58,7 +58,7 @@ async def run_service(
     try:
         async with app.ingest:
             for channel in channels.values():
-                await channel.start(app.ingest.submit, app.positions)
+                await channel.start(app.ingest.submit, app.memory)
                 started.append(channel)
             log.info("helpdesk running", extra={"channels": sorted(channels)})
             await stop.wait()
@@ -120,11 +120,19 @@ async def forget_old_records(store, now: datetime | None = None) -> tuple[int, i
     try:
         async with store.transaction() as tx:
             deliveries = await tx.updates.prune(before)
+            staged = await tx.staged.prune(before)  # with their deliveries: none turns pending
             sent = await tx.outbox.prune(before)
     except Exception:  # noqa: BLE001 - the next run tries again
         log.exception("housekeeping failed")
         return 0, 0
-    log.info("housekeeping", extra={"deliveries_forgotten": deliveries, "outbox_pruned": sent})
+    log.info(
+        "housekeeping",
+        extra={
+            "deliveries_forgotten": deliveries,
+            "parts_forgotten": staged,
+            "outbox_pruned": sent,
+        },
+    )
     return deliveries, sent
 
 

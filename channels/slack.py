@@ -81,9 +81,9 @@ from channels.slack_inbound import (
 from channels.slack_metadata import outbox_metadata, outbox_payload
 from core.messages import Attachment, Button, IncomingMessage, OutgoingMessage, SentMessage
 from core.ports import (
+    ChannelMemory,
     InboundHandler,
     PermanentSendError,
-    Positions,
     RateLimits,
     SendError,
     ThreadGone,
@@ -188,7 +188,7 @@ class SlackChannel:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, on_message: InboundHandler, positions: Positions | None = None) -> None:
+    async def start(self, on_message: InboundHandler, memory: ChannelMemory | None = None) -> None:
         # Slack redelivers what was not acknowledged: there is no position to keep.
         """Learn who the bot is (a wrong token fails here, with Slack's error code) and, in
         Socket Mode, connect; in HTTP mode deliveries arrive through `web_routes()`."""

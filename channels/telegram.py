@@ -34,7 +34,7 @@ from channels.telegram_polling import UpdatePoller
 from channels.telegram_send import TelegramSender
 from channels.telegram_updates import ALLOWED_UPDATES, Received, convert_update
 from core.messages import Attachment, OutgoingMessage, SentMessage
-from core.ports import InboundHandler, PermanentSendError, Positions, RateLimits
+from core.ports import ChannelMemory, InboundHandler, PermanentSendError, RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class TelegramChannel:
         self._polling_timeout = polling_timeout
         self._album_wait = album_wait
         self._retry_delay = retry_delay
-        self._webhook_albums = WebhookAlbums(album_wait)
+        self._webhook_albums = WebhookAlbums(album_wait, self.name, self._read_staged)
         self._on_message: InboundHandler | None = None
         self._poller: UpdatePoller | None = None
         self._poll_task: asyncio.Task | None = None
@@ -117,10 +117,12 @@ class TelegramChannel:
 
     # -- Channel protocol
 
-    async def start(self, on_message: InboundHandler, positions: Positions | None = None) -> None:
+    async def start(self, on_message: InboundHandler, memory: ChannelMemory | None = None) -> None:
         # Telegram keeps the position (the update offset) itself, confirmed after each commit.
         self._on_message = on_message
         self._receiving = True
+        if memory is not None:
+            self._webhook_albums.memory = memory
         if self.staff_chat_id and self.use_topics:
             self._spawn(self._chores, self._check_staff_chat(self.staff_chat_id))
         if self.mode == "webhook":
@@ -223,8 +225,8 @@ class TelegramChannel:
         if not self._receiving or self._on_message is None:
             return web.Response(status=503, text="not receiving")
         try:
-            payload = await request.json()
-            update = Update.model_validate(payload, context={"bot": self.bot})
+            body = await request.text()
+            update = Update.model_validate(json.loads(body), context={"bot": self.bot})
         except (json.JSONDecodeError, UnicodeDecodeError):
             return web.Response(status=400, text="not JSON")
         except ValidationError:
@@ -242,13 +244,18 @@ class TelegramChannel:
             return web.Response(text="ignored")
         try:
             if received.album is not None:
-                await self._webhook_albums.deliver(received, self._deliver)
+                await self._webhook_albums.deliver(received, body, self._deliver)
             else:
                 await self._deliver(received)
         except Exception:  # noqa: BLE001 - not committed: Telegram delivers it again
             log.exception("webhook update not handled", extra={"update_id": update.update_id})
             return web.Response(status=500, text="not handled")
         return web.Response(text="ok")
+
+    def _read_staged(self, body: str) -> Received | None:
+        """An album part staged by `_handle_update_request` (here or in another process)."""
+        update = Update.model_validate(json.loads(body), context={"bot": self.bot})
+        return convert_update(update, self.name)
 
     # -- background work
 

@@ -4,22 +4,26 @@ wants one message with all the files, so parts are collected for a short while f
 
 Polling (`PolledAlbums`): a batch is handed over up to the first album still young (first seen
 less than `wait` seconds ago); the poller fetches again from there after the wait, so no offset
-is confirmed for a part that was not handed over. Webhook (`WebhookAlbums`): the request of the
-first part waits until no part came for `wait` seconds, hands the merged message over, and every
-part's request answers with that outcome.
+is confirmed for a part that was not handed over. Webhook (`WebhookAlbums`): parts are staged in
+the database, since behind one webhook address they may reach different processes; a request
+answers once its part was handled as part of the album.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from channels.telegram_updates import Received, merge_album
+from core.conversation.channel_memory import ProcessMemory
+from core.ports import ChannelMemory
 
 ALBUM_LIMIT = 10  # parts in a Telegram album: a full one is complete
 _FORGET_AFTER = 300.0  # seconds: when an album's first sighting no longer matters
+_REMEMBER_HANDLED = 1000  # update ids of parts handed over here, for a memory that cannot tell
 
 AlbumKey = tuple[str, str]
 
@@ -94,60 +98,63 @@ def _hold_point(
 
 
 @dataclass
-class _OpenAlbum:
-    parts: list[Received]
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    outcome: asyncio.Future = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+class _Watch:
+    """One album's requests in this process: one of them watches the album at a time."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    requests: int = 0
 
 
 class WebhookAlbums:
-    def __init__(self, wait: float) -> None:
+    """Each part's request stages the part in the channel's memory (the database: parts that
+    reach different processes behind one webhook address meet there), then waits until no part
+    came for `wait` seconds and hands over the album's parts not handled yet as one message.
+    The engine records every part's update id with it, so a part handed over by any process is
+    no longer pending, and two processes handing over the same album have one effect. Within a
+    process one request per album watches at a time; the others find their part handled."""
+
+    def __init__(self, wait: float, channel: str, read: Callable[[str], Received | None]) -> None:
         self.wait = wait
-        self._open: dict[AlbumKey, _OpenAlbum] = {}
+        self.channel = channel
+        self.memory: ChannelMemory = ProcessMemory()
+        self._read = read  # a staged payload back into a part
+        self._watches: dict[AlbumKey, _Watch] = {}
+        self._handled: deque[str] = deque(maxlen=_REMEMBER_HANDLED)  # here, for ProcessMemory
 
-    async def deliver(self, part: Received, handle: Callable[[Received], Awaitable[None]]) -> None:
+    async def deliver(
+        self, part: Received, payload: str, handle: Callable[[Received], Awaitable[None]]
+    ) -> None:
         """Returns once the album this part belongs to was handled; raises if it was not."""
-        key = part.album
-        assert key is not None
-        album = self._open.get(key)
-        if album is not None:
-            album.parts.append(part)
-            album.arrived.set()
-            await _outcome_of(album)
-            return
-        album = _OpenAlbum([part])
-        self._open[key] = album
+        assert part.album is not None
+        group = ":".join(part.album)
+        await self.memory.stage(self.channel, group, part.message.update_id, payload)
+        watch = self._watches.setdefault(part.album, _Watch())
+        watch.requests += 1
         try:
-            try:
-                await self._until_quiet(album)
-            finally:
-                self._open.pop(key, None)
-            await handle(_merged(album.parts))
-        except Exception as error:
-            album.outcome.set_exception(error)
-            album.outcome.exception()  # marks it retrieved; the raise below reports it
-            raise
-        except BaseException:
-            album.outcome.cancel()
-            raise
-        album.outcome.set_result(None)
+            async with watch.lock:
+                await self._until_handled(part.message.update_id, group, handle)
+        finally:
+            watch.requests -= 1
+            if not watch.requests:
+                del self._watches[part.album]
 
-    async def _until_quiet(self, album: _OpenAlbum) -> None:
-        while len(album.parts) < ALBUM_LIMIT:
-            album.arrived.clear()
-            try:
-                await asyncio.wait_for(album.arrived.wait(), self.wait)
-            except TimeoutError:
+    async def _until_handled(
+        self, update_id: str, group: str, handle: Callable[[Received], Awaitable[None]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        seen: set[str] = set()
+        changed_at = loop.time()
+        while True:
+            staged = await self.memory.pending(self.channel, group)
+            pending = [(u, payload) for u, payload in staged if u not in self._handled]
+            ids = {u for u, _ in pending}
+            if update_id not in ids:
+                return  # handled, here or by another process
+            if ids != seen:
+                seen, changed_at = ids, loop.time()
+            if len(ids) >= ALBUM_LIMIT or loop.time() - changed_at >= self.wait:
+                parts = [p for p in map(self._read, (payload for _, payload in pending)) if p]
+                await handle(_merged(parts))
+                self._handled.extend(ids)
                 return
-
-
-async def _outcome_of(album: _OpenAlbum) -> None:
-    try:
-        await asyncio.shield(album.outcome)
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if album.outcome.cancelled() and task is not None and not task.cancelling():
-            raise RuntimeError("the album's delivery was interrupted") from None
-        raise
+            await asyncio.sleep(self.wait / 4)

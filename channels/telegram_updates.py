@@ -77,7 +77,12 @@ def merge_album(parts: Sequence[Received]) -> Received:
         return first
     captions = [p.message.text for p in parts if p.message.text.strip()]
     attachments = tuple(a for p in parts for a in p.message.attachments)
-    message = replace(first.message, text="\n".join(captions), attachments=attachments)
+    message = replace(
+        first.message,
+        text="\n".join(captions),
+        attachments=attachments,
+        merged_update_ids=tuple(p.message.update_id for p in parts[1:]),
+    )
     return replace(first, message=message)
 
 

@@ -33,7 +33,7 @@ from channels.vk_outbound import (
     reply_params,
 )
 from core.messages import Attachment, OutgoingMessage, SentMessage
-from core.ports import InboundHandler, PermanentSendError, Positions, RateLimits, ThreadGone
+from core.ports import ChannelMemory, InboundHandler, PermanentSendError, RateLimits, ThreadGone
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class VkChannel:
 
     # -- receiving
 
-    async def start(self, on_message: InboundHandler, positions: Positions | None = None) -> None:
+    async def start(self, on_message: InboundHandler, memory: ChannelMemory | None = None) -> None:
         inbound = VkInbound(self._parser, self.api, on_message)
         if self._callback is not None:
             self._callback.open(inbound.deliver)
@@ -112,7 +112,7 @@ class VkChannel:
             self.group_id,
             inbound.deliver,
             wait=self.long_poll_wait,
-            positions=positions,
+            memory=memory,
             channel=self.name,
         )
         self.long_poll = poll

@@ -3,7 +3,7 @@ directory and hands events to handlers as tasks, i.e. confirms them before they 
 
 The position `ts` moves past a batch only after every event of it was handled: a crash or a
 database outage means the batch is fetched again, and the core drops the repeats by event_id.
-The position is kept in `positions` after each handled batch, so a restart (even a clean one)
+The position is kept in `memory` after each handled batch, so a restart (even a clean one)
 resumes where the last run stopped: what users wrote while the bot was down arrives. VK keeps
 the history for a while; older than that it answers `failed: 1` and the gap is logged and
 counted (`history_lost`).
@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 from vkbottle import API
 
-from core.ports import Positions
+from core.ports import ChannelMemory
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class VkLongPoll:
         wait: int = 25,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
-        positions: Positions | None = None,
+        memory: ChannelMemory | None = None,
         channel: str = "vk",
     ) -> None:
         self.api = api
@@ -53,7 +53,7 @@ class VkLongPoll:
         self.wait = wait
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self.positions = positions
+        self.memory = memory
         self.channel = channel
         self.history_lost = 0  # times VK said events were gone before we could fetch them
         self._server: _Server | None = None
@@ -100,8 +100,8 @@ class VkLongPoll:
     async def _poll(self) -> dict[str, Any]:
         if self._server is None:
             self._server = await self._fetch_server()
-            if self.positions is not None:
-                stored = await self.positions.load(self.channel, self._position_name)
+            if self.memory is not None:
+                stored = await self.memory.load(self.channel, self._position_name)
                 if stored is not None:
                     self._server.ts = self._saved_ts = stored  # resume where the last run was
                 else:
@@ -148,8 +148,8 @@ class VkLongPoll:
 
     async def _save(self, ts: str) -> None:
         """Keep the position once what came before it is handled (committed)."""
-        if self.positions is not None and ts != self._saved_ts:
-            await self.positions.save(self.channel, self._position_name, ts)
+        if self.memory is not None and ts != self._saved_ts:
+            await self.memory.save(self.channel, self._position_name, ts)
             self._saved_ts = ts
 
     async def _fetch_server(self) -> _Server:

@@ -96,6 +96,9 @@ class IncomingMessage:
     edited: bool = False
     # The sender deleted their message `message_id`: `text` is what it said.
     deleted: bool = False
+    # Further deliveries this message merges (an album's later parts): handled with it, or
+    # not at all if any of them was handled already.
+    merged_update_ids: tuple[str, ...] = ()
 
     @property
     def source(self) -> str | None:
@@ -103,6 +106,12 @@ class IncomingMessage:
         if self.message_id is None:
             return None
         return f"{self.conversation.channel}:{self.conversation.chat_id}:{self.message_id}"
+
+    @property
+    def delivery_keys(self) -> list[tuple[str, str]]:
+        """(channel, update_id) of every delivery this message is made of."""
+        channel = self.conversation.channel
+        return [(channel, u) for u in (self.update_id, *self.merged_update_ids)]
 
     @property
     def user_key(self) -> tuple[str, str]:

@@ -163,22 +163,32 @@ class ThreadAddresses(Protocol):
 InboundHandler = Callable[[IncomingMessage], Awaitable[None]]
 
 
-class Positions(Protocol):
-    """Remembers where a channel's intake stands on its platform between runs (VK's long poll
-    position): saved after what came before it is committed, loaded when the channel starts."""
+class ChannelMemory(Protocol):
+    """What a channel keeps in the database between runs and across processes."""
 
-    async def load(self, channel: str, name: str) -> str | None: ...
+    async def load(self, channel: str, name: str) -> str | None:
+        """A position saved by `save` (VK's long poll `ts`); None if none was."""
 
-    async def save(self, channel: str, name: str, value: str) -> None: ...
+    async def save(self, channel: str, name: str, value: str) -> None:
+        """Keep where intake stands, once what came before it is committed."""
+
+    async def stage(self, channel: str, group: str, update_id: str, payload: str) -> None:
+        """Keep one delivery of a message the platform splits (an album's part) until the
+        whole is handled; `payload` is the delivery as received."""
+
+    async def pending(self, channel: str, group: str) -> list[tuple[str, str]]:
+        """(update_id, payload) of the group's staged parts not handled yet, in staging
+        order: a part handled by any process (its update id recorded) is no longer pending."""
 
 
 class Channel(ChannelAdapter, Protocol):
     """A messenger connection: receives updates (polling, socket or webhook) and sends."""
 
-    async def start(self, on_message: InboundHandler, positions: Positions | None = None) -> None:
+    async def start(self, on_message: InboundHandler, memory: ChannelMemory | None = None) -> None:
         """Begin receiving. `on_message` returns once the message is safely committed; a
         delivery should be acknowledged to the platform only after that. A channel that polls
-        from a position of its own keeps it in `positions` (None: in memory only)."""
+        from a position of its own, or stages parts of a message, keeps them in `memory`
+        (None: in this process's memory only)."""
 
     async def stop(self) -> None:
         """Stop receiving; work already handed to `on_message` is finished."""

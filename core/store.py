@@ -49,6 +49,10 @@ class Deliveries(Protocol):
     ) -> set[tuple[str, str]]:
         """`claim` for many (channel, update_id) at once; returns the new ones."""
 
+    async def release(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Forget these (channel, update_id) claims of the current transaction: what they
+        belong to was not handled after all (an album part another process handled first)."""
+
     async def prune(self, before: datetime) -> int:
         """Forget deliveries recorded before `before` (housekeeping); returns how many."""
 
@@ -305,6 +309,23 @@ class ChannelPositions(Protocol):
     async def set(self, channel: str, name: str, value: str, now: datetime) -> None: ...
 
 
+class StagedParts(Protocol):
+    """Deliveries that together make one message (a Telegram album's parts, each delivered on
+    its own, maybe to another process behind the same webhook address), kept until the whole
+    is handled. A part is pending until `Deliveries` records its update id."""
+
+    async def stage(
+        self, channel: str, group: str, update_id: str, payload: str, now: datetime
+    ) -> None:
+        """Keep one part (the platform's delivery as received); a part kept already stays."""
+
+    async def pending(self, channel: str, group: str) -> list[tuple[str, str]]:
+        """(update_id, payload) of the group's parts not handled yet, in staging order."""
+
+    async def prune(self, before: datetime) -> int:
+        """Forget parts staged before `before` (housekeeping); returns how many."""
+
+
 class SentenceVectors(Protocol):
     """The sentence vectors of the knowledge base's wordings, by the encoder that made them
     (`model`: its name and version) and the text: a restart re-encodes nothing that did not
@@ -349,6 +370,7 @@ class Transaction(Protocol):
     roles: RoleGrants
     audit: AuditLog
     positions: ChannelPositions
+    staged: StagedParts
     vectors: SentenceVectors
 
 

@@ -435,6 +435,20 @@ class ChannelPositionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class StagedPartRow(Base):
+    """One delivery of a message the platform splits into several (a Telegram album's part),
+    kept until the whole is handled: a part that reached another process joins it."""
+
+    __tablename__ = "staged_parts"
+    __table_args__ = (Index("ix_staged_parts_group", "channel", "group_key"),)
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(256))
+    payload: Mapped[str] = mapped_column(Text)  # the platform's own delivery, as received
+    staged_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class SentenceVectorRow(Base):
     """A wording's sentence vector, by the encoder that made it and the text's SHA-256: a
     restart re-encodes nothing that did not change."""
@@ -468,6 +482,7 @@ audit_log = _table(AuditRow)
 counters = _table(CounterRow)
 chat_aliases = _table(ChatAliasRow)
 channel_positions = _table(ChannelPositionRow)
+staged_parts = _table(StagedPartRow)
 sentence_vectors = _table(SentenceVectorRow)
 questions = _table(QuestionRow)
 agent_duty = _table(DutyRow)

@@ -28,6 +28,7 @@ from storage.repository.positions import PositionRepository
 from storage.repository.questions import QuestionRepository
 from storage.repository.ratings import RatingRepository
 from storage.repository.reports import ReportRepository
+from storage.repository.staged import StagedPartRepository
 from storage.repository.tickets import TicketMessageRepository, TicketRepository
 from storage.repository.users import DeliveryRepository, UserRepository
 from storage.repository.vectors import VectorRepository
@@ -102,6 +103,7 @@ class SqlTransaction:
     roles = _Aggregate(RoleRepository)
     audit = _Aggregate(AuditRepository)
     positions = _Aggregate(PositionRepository)
+    staged = _Aggregate(StagedPartRepository)
     vectors = _Aggregate(VectorRepository)
 
     def __init__(self, unit: UnitOfWork) -> None:

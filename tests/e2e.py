@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.engine import EngineConfig, build_engine
+from core.conversation.channel_memory import StoredChannelMemory
 from core.conversation.engine import ConversationEngine
 from core.conversation.ingest import Ingest
-from core.conversation.positions import StoredPositions
 from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import FaqDraft, Ticket
 from core.knowledge_base import KnowledgeBase
@@ -83,7 +83,7 @@ async def running_helpdesk(
     try:
         async with ingest:
             for channel in channels.values():
-                await channel.start(ingest.submit, StoredPositions(store, utc_now))
+                await channel.start(ingest.submit, StoredChannelMemory(store, utc_now))
             try:
                 yield RunningHelpdesk(store, engine, sender, ingest)
             finally:

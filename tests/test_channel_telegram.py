@@ -8,6 +8,7 @@ posting updates to them), on every database backend of the `store` fixture.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -756,28 +757,55 @@ def test_polled_album_waits_for_its_parts_without_confirming_them():
 
 
 async def test_webhook_album_parts_wait_for_one_outcome():
-    albums = WebhookAlbums(wait=0.05)
     fake = FakeTelegram()
-    parts = [
-        convert_update(update_of(u), "telegram")
-        for u in fake.make_album_updates(USER, [b"1", b"2"])
-    ]
+    updates = fake.make_album_updates(USER, [b"1", b"2"])
+
+    def read(payload: str) -> Received | None:
+        return convert_update(update_of(json.loads(payload)), "telegram")
+
+    albums = WebhookAlbums(0.05, "telegram", read)
+    parts = [(read(json.dumps(u)), json.dumps(u)) for u in updates]
     handled: list[Received] = []
 
     async def failing(received: Received) -> None:
         raise ConnectionError("database is down")
 
     outcomes = await asyncio.gather(
-        *(albums.deliver(p, failing) for p in parts), return_exceptions=True
+        *(albums.deliver(p, payload, failing) for p, payload in parts), return_exceptions=True
     )
     assert all(isinstance(o, ConnectionError) for o in outcomes)
 
     async def handle(received: Received) -> None:
         handled.append(received)
 
-    await asyncio.gather(*(albums.deliver(p, handle) for p in parts))
+    await asyncio.gather(*(albums.deliver(p, payload, handle) for p, payload in parts))
     [album] = handled
     assert len(album.message.attachments) == 2
+    assert album.message.merged_update_ids == (str(updates[1]["update_id"]),)
+
+
+async def test_an_album_split_between_two_processes_is_one_message(store, fake_telegram):
+    """Behind one webhook address the parts of an album may reach different processes: they
+    meet in the database and become one message, handed over once."""
+    fake = fake_telegram
+    populate(fake)
+    async with (
+        helpdesk_on_telegram(store, fake, "webhook") as (one, desk),
+        helpdesk_on_telegram(store, fake, "webhook") as (other, other_desk),
+    ):
+        await open_ticket(one, desk, USER, "Broken screen")
+        album = fake.make_album_updates(USER, [b"one", b"two", b"three"], caption="Three views")
+        statuses = await asyncio.gather(one.deliver(album[0], album[2]), other.deliver(album[1]))
+        assert statuses == [[200, 200], [200]]
+        await desk.settle()
+        await other_desk.settle()
+        async with store.transaction() as tx:
+            messages = await tx.messages.list(1)
+        from_user = [m for m in messages if m.direction == Direction.FROM_USER]
+        assert [m.text for m in from_user] == ["Broken screen", "Three views"]
+        files = from_user[1].attachments
+        assert [a.file_id for a in files] == [u["message"]["photo"][-1]["file_id"] for u in album]
+        assert len(fake.ok_calls("sendMediaGroup")) == 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from aiohttp import web
 from channels.vk import VkChannel
 from channels.vk_inbound import VkEventParser, button_command
 from channels.vk_outbound import random_id_for, render_keyboard
-from core.conversation.positions import StoredPositions
+from core.conversation.channel_memory import StoredChannelMemory
 from core.domain import OutboxStatus, TicketStatus
 from core.messages import Attachment, Button, ConversationRef, IncomingMessage, OutgoingMessage
 from core.ports import PermanentSendError, RateLimits, RetryAfter, TransientSendError
@@ -475,7 +475,7 @@ async def test_long_poll_survives_failures_and_redelivers_unhandled(fake_vk: Fak
 async def test_a_restart_resumes_where_the_last_run_stopped(store, fake_vk: FakeVK):
     """Regression: the long poll position lived in memory only, so every restart (even a clean
     one) skipped what users wrote while the bot was down."""
-    positions = StoredPositions(store, utc_now)
+    positions = StoredChannelMemory(store, utc_now)
     first = Recorder()
     async with vk_world_for(fake_vk, "longpoll") as world:
         await world.channel.start(first, positions)
@@ -499,7 +499,7 @@ async def test_the_first_run_keeps_its_starting_position_before_anything_arrives
 ):
     """Regression: a first run kept no position until its first batch was handled, so a bot
     killed before then restarted from VK's newest position and skipped what users wrote."""
-    positions = StoredPositions(store, utc_now)
+    positions = StoredChannelMemory(store, utc_now)
     async with vk_world_for(fake_vk, "longpoll") as world:
         await world.channel.start(Recorder(), positions)
         await fake_vk.wait_for_long_poll()
@@ -514,7 +514,7 @@ async def test_the_first_run_keeps_its_starting_position_before_anything_arrives
 
 
 async def test_a_position_vk_no_longer_has_is_counted_and_left_behind(store, fake_vk: FakeVK):
-    positions = StoredPositions(store, utc_now)
+    positions = StoredChannelMemory(store, utc_now)
     await positions.save("vk", f"longpoll:{fake_vk.group_id}", "999")  # beyond VK's history
     recorder = Recorder()
     async with vk_world_for(fake_vk, "longpoll") as world:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from core.domain import Direction, TicketStatus
 from core.messages import ConversationRef
@@ -90,6 +91,21 @@ async def test_same_update_twice_has_one_effect(store):
         tickets = await tx.tickets.list_for_user(user.id)
     assert len(tickets) == 1
     assert len(bot.to_staff()) == 1
+
+
+async def test_a_merged_message_is_handled_whole_or_not_at_all(store):
+    """Two processes may each merge an album's parts as they found them: the one whose parts
+    were partly handled already is a repeat, and its other parts come again on their own."""
+    bot = Harness(store)
+    await bot.user_says("/new my screen is broken")
+    photo = bot.user_message("photos", update_id="p1")
+    await bot.deliver(dataclasses.replace(photo, merged_update_ids=("p2",)))
+    await bot.deliver(dataclasses.replace(photo, merged_update_ids=("p2", "p3")))
+    late = bot.user_message("the third photo", update_id="p3")
+    await bot.deliver(late)
+    async with store.transaction() as tx:
+        messages = await tx.messages.list(1)
+    assert [m.text for m in messages] == ["my screen is broken", "photos", "the third photo"]
 
 
 async def test_burst_from_one_user_opens_one_ticket_in_order(store):

@@ -79,6 +79,35 @@ async def test_prune_processed_updates_forgets_old_deliveries(store: SqlStore) -
         assert await tx.updates.claim("telegram", "new", at(200)) is False
 
 
+async def test_released_claims_can_be_claimed_again(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        assert await tx.updates.claim_many([("telegram", "1"), ("telegram", "2")], NOW)
+        await tx.updates.release([("telegram", "2")])
+    async with store.transaction() as tx:
+        assert await tx.updates.claim_many([("telegram", "1"), ("telegram", "2")], NOW) == {
+            ("telegram", "2")
+        }
+
+
+async def test_staged_parts_are_pending_until_their_delivery_is_claimed(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        await tx.staged.stage("telegram", "42:album", "11", '{"part": 1}', NOW)
+        await tx.staged.stage("telegram", "42:album", "12", '{"part": 2}', at(1))
+        await tx.staged.stage("telegram", "42:album", "11", '{"again": 1}', at(2))  # kept as was
+        await tx.staged.stage("telegram", "42:other", "13", "{}", at(2))
+        await tx.staged.stage("vk", "42:album", "14", "{}", at(2))
+    async with store.transaction() as tx:
+        assert await tx.staged.pending("telegram", "42:album") == [
+            ("11", '{"part": 1}'),
+            ("12", '{"part": 2}'),
+        ]
+        await tx.updates.claim("telegram", "11", at(3))  # handled, by whichever process
+        assert await tx.staged.pending("telegram", "42:album") == [("12", '{"part": 2}')]
+        assert await tx.staged.prune(at(2)) == 2  # staged before at(2): "11" and "12"
+        assert await tx.staged.pending("telegram", "42:album") == []
+        assert await tx.staged.pending("telegram", "42:other") == [("13", "{}")]
+
+
 # -- users
 
 

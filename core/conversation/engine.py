@@ -165,14 +165,11 @@ class ConversationEngine:
 
     async def _handle_in_transaction(self, messages: Sequence[IncomingMessage]) -> None:
         async with self.unit_of_work() as batch:
-            keys = [(m.conversation.channel, m.update_id) for m in messages]
+            keys = [key for m in messages for key in m.delivery_keys]
             new = await batch.tx.updates.claim_many(keys, batch.now)
-            for key, message in zip(keys, messages, strict=True):
-                if key not in new:
-                    log.info("repeated delivery dropped", extra={"update_id": message.update_id})
-                    continue
-                new.discard(key)  # a second copy inside the same batch is a repeat too
-                await self._handle_one(batch, _sanitized(message))
+            for message in messages:
+                if await _claimed_whole(batch.tx, message, new):
+                    await self._handle_one(batch, _sanitized(message))
 
     async def _handle_one(self, batch: Work, message: IncomingMessage) -> None:
         """Handle one new (already claimed) message in the batch's unit of work."""
@@ -224,8 +221,8 @@ class ConversationEngine:
         try:
             async with self.unit_of_work() as work:
                 work.actor = f"{message.conversation.channel}:{message.sender.external_id}"
-                channel = message.conversation.channel
-                if not await work.tx.updates.claim(channel, message.update_id, work.now):
+                new = await work.tx.updates.claim_many(message.delivery_keys, work.now)
+                if not await _claimed_whole(work.tx, message, new):
                     return None
                 failed = {"message": _message_dict(message), "error": repr(error)}
                 await work.audit("message.failed", "update", message.update_id, after=failed)
@@ -248,6 +245,22 @@ class ConversationEngine:
             )
             return error
         return None
+
+
+async def _claimed_whole(tx: Transaction, message: IncomingMessage, new: set) -> bool:
+    """Whether every delivery `message` is made of is among the `new` claims (taken out of it:
+    a second copy in the same batch is a repeat). If only some are, the message is a repeat
+    and its new claims are given back: an album part that another process handled the rest
+    of comes again on its own."""
+    own = message.delivery_keys
+    claimed = [key for key in own if key in new]
+    new.difference_update(own)
+    if len(claimed) == len(own):
+        return True
+    if claimed:
+        await tx.updates.release(claimed)
+    log.info("repeated delivery dropped", extra={"update_id": message.update_id})
+    return False
 
 
 def _sanitized(message: IncomingMessage) -> IncomingMessage:

@@ -72,6 +72,13 @@ class DeliveryRepository(Repository):
         )
         return result.rowcount == 1
 
+    def release(self, keys: Sequence[tuple[str, str]]) -> None:
+        for channel, update_id in keys:
+            statement = delete(processed_updates).where(
+                processed_updates.c.channel == channel, processed_updates.c.update_id == update_id
+            )
+            self.conn.execute(statement)
+
     def prune(self, before: datetime) -> int:
         """Forget deliveries received before `before` (platforms stop redelivering long before)."""
         statement = delete(processed_updates).where(processed_updates.c.received_at < before)
