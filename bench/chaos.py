@@ -14,7 +14,10 @@ duplicated and out of order, how often a platform had to deliver again, and how 
 last fault the last message arrived.
 
     python bench/chaos.py [--inbound connections|webhooks] [--users 4] [--messages 8]
-                          [--kills 5] [--seed 1] [--postgres [URL]]
+                          [--kills 5] [--seed 1] [--postgres [URL]] [--processes 1]
+
+`--processes 2` (webhooks on PostgreSQL) runs two bot processes on one database, as behind a
+load balancer: each platform pushes to them in turn, and each kill hits one of them.
 
 Targets: 0 lost, 0 out of order, everything delivered within 3 minutes of the last fault. VK
 de-duplicates sends by random_id; Telegram and Slack offer no idempotency key, so a send cut off
@@ -112,8 +115,17 @@ class Messenger:
         self.webhooks = webhooks
         self.pusher: Pusher | None = Pusher(self.post) if webhooks else None
         self.users = [f"{self.name[:2].title()}{n:03d}" for n in range(count)]
+        self.addresses: list[str] = []  # each process's [http] server, behind one "balancer"
+        self._turns = 0
         for user in self.users:
             self.add_user(user)
+
+    @property
+    def http(self) -> str:
+        """The next process's address, in turn, as a load balancer hands out requests: an
+        event retried after a failure may reach the other process."""
+        self._turns += 1
+        return self.addresses[self._turns % len(self.addresses)]
 
     @property
     def inbound(self) -> str:
@@ -170,7 +182,6 @@ class Telegram(Messenger):
     def __init__(self, fake: FakeTelegram, count: int, webhooks: bool) -> None:
         self.ids: dict[str, int] = {}
         super().__init__(fake, count, webhooks)
-        self.http = ""
 
     @property
     def inbound(self) -> str:
@@ -181,7 +192,6 @@ class Telegram(Messenger):
         self.fake.add_user(self.ids[user], user)
 
     def section(self, http: str) -> str:
-        self.http = http
         mode = f'mode = "webhook"\nwebhook_url = "{http}/telegram/webhook"\n'
         mode += f'webhook_secret = "{SECRET}"'
         return f"""
@@ -213,7 +223,6 @@ class Vk(Messenger):
     def __init__(self, fake: FakeVK, count: int, webhooks: bool) -> None:
         self.ids: dict[str, int] = {}
         super().__init__(fake, count, webhooks)
-        self.http = ""
 
     @property
     def inbound(self) -> str:
@@ -224,7 +233,6 @@ class Vk(Messenger):
         self.fake.add_user(self.ids[user], user, "Chaos")
 
     def section(self, http: str) -> str:
-        self.http = http
         callback = f'mode = "callback"\nconfirmation_code = "{self.fake.confirmation_code}"\n'
         callback += f'secret = "{SECRET}"'
         return f"""
@@ -260,7 +268,6 @@ class Slack(Messenger):
     def __init__(self, fake: FakeSlack, count: int, webhooks: bool) -> None:
         self.ids: dict[str, str] = {}
         super().__init__(fake, count, webhooks)
-        self.http = ""
         # Socket Mode pushes too, over the connection the bot opens: an envelope the bot does
         # not acknowledge is sent again.
         self.pusher = Pusher(self.post)
@@ -274,7 +281,6 @@ class Slack(Messenger):
         self.fake.add_user(self.ids[user], user, real_name=user)
 
     def section(self, http: str) -> str:
-        self.http = http
         mode = f'mode = "http"\nsigning_secret = "{self.fake.signing_secret}"'
         if not self.webhooks:
             mode = f'mode = "socket"\napp_token = "{self.fake.app_token}"'
@@ -337,7 +343,7 @@ class Bot:
 
     def __init__(self, config: Path) -> None:
         self.config = config
-        self.log = config.with_name("bot.log")
+        self.log = config.with_suffix(".log")
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -373,9 +379,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def write_config(directory: Path, messengers: list[Messenger], database_url: str) -> Path:
+def write_config(
+    directory: Path, messengers: list[Messenger], database_url: str, process: int
+) -> Path:
+    """The settings of one bot process; each process has an [http] server of its own."""
     http = f"http://127.0.0.1:{free_port()}"
-    config = directory / "config.toml"
+    config = directory / f"bot-{process}.toml"
+    for messenger in messengers:
+        messenger.addresses.append(http)
     sections = "".join(messenger.section(http) for messenger in messengers)
     config.write_text(
         f"""
@@ -489,10 +500,12 @@ async def run(
     seed: int,
     webhooks: bool = False,
     postgres: str | None = None,
+    processes: int = 1,
 ) -> None:
     """`webhooks`: the platforms push updates to the bot instead of the bot fetching them.
     `postgres`: run on that database (emptied first) and terminate the bot's connections
-    instead of locking SQLite."""
+    instead of locking SQLite. `processes`: bot processes sharing the database, each platform
+    pushing to them in turn (webhooks on PostgreSQL only); each kill hits one of them."""
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -506,9 +519,9 @@ async def run(
             if postgres is not None:
                 await reset_postgres(postgres)
             url = postgres or f"sqlite+aiosqlite:///{directory}/helpdesk.sqlite3"
-            bot = Bot(write_config(directory, messengers, url))
-            await bot.start()
-            await bot.running(within=120)
+            bots = [Bot(write_config(directory, messengers, url, n + 1)) for n in range(processes)]
+            await asyncio.gather(*(bot.start() for bot in bots))  # both on an empty database
+            await asyncio.gather(*(bot.running(within=120) for bot in bots))
             for messenger in messengers:
                 await messenger.ready()
             last_fault = started = time.monotonic()
@@ -525,6 +538,7 @@ async def run(
                 elapsed = time.monotonic() - started
                 if kill_at and elapsed >= kill_at[0]:
                     kill_at.pop(0)
+                    bot = rng.choice(bots) if len(bots) > 1 else bots[0]
                     await bot.kill()
                     await asyncio.sleep(rng.uniform(0.2, 1.5))
                     await bot.start()
@@ -550,9 +564,11 @@ async def run(
             while not complete() and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(1)
             settled = time.monotonic() - last_fault
-            await bot.stop()
+            await asyncio.gather(*(bot.stop() for bot in bots))
             if not complete():
-                print("the bot's log ends with:", *bot.log.read_text().splitlines()[-15:], sep="\n")
+                for bot in bots:
+                    tail = bot.log.read_text().splitlines()[-15:]
+                    print(f"{bot.log.name} ends with:", *tail, sep="\n")
             report(messengers, staff, to_staff, to_users)
             for messenger in messengers:
                 if messenger.pusher is not None:
@@ -561,6 +577,8 @@ async def run(
                 await reset_postgres(postgres)
     fault = "the bot's connections terminated" if postgres else "a 15 s database lock"
     print(f"faults: {kills} SIGKILLs, {fault}, 429s and 5xx on every platform's sends")
+    if processes > 1:
+        print(f"{processes} bot processes on one database, each platform pushing to them in turn")
     limit = DEADLINE_AFTER_LAST_FAULT
     print(f"everything arrived {settled:.1f} s after the last fault (limit {limit:g} s)")
 
@@ -621,9 +639,27 @@ def main() -> None:
         const=os.environ.get("HELPDESK_BENCH_DATABASE_URL", POSTGRES_DEFAULT),
         help="run on PostgreSQL (default: the local test database, emptied first)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="bot processes sharing the database (needs --inbound webhooks and --postgres)",
+    )
     args = parser.parse_args()
     webhooks = args.inbound == "webhooks"
-    asyncio.run(run(args.users, args.messages, args.kills, args.seed, webhooks, args.postgres))
+    if args.processes > 1 and not (webhooks and args.postgres):
+        parser.error("--processes above 1 needs --inbound webhooks and --postgres")
+    asyncio.run(
+        run(
+            args.users,
+            args.messages,
+            args.kills,
+            args.seed,
+            webhooks,
+            args.postgres,
+            args.processes,
+        )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":
