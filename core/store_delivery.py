@@ -27,6 +27,12 @@ class MessageLinks(Protocol):
     async def find_anchor(self, ticket_id: int, channel: str, chat_id: str) -> MessageLink | None:
         """The newest anchor link of the ticket in that chat."""
 
+    async def find_anchors(
+        self, keys: Sequence[tuple[int, str, str]]
+    ) -> dict[tuple[int, str, str], MessageLink]:
+        """The newest anchor link of each (ticket id, channel, chat id), in one round trip;
+        keys without one are left out."""
+
     async def drop_anchor(self, ticket_id: int, channel: str, chat_id: str) -> int:
         """Forget the ticket's anchors in that chat (its thread was deleted; the next staff
         message opens a new one; replies to old messages still map); returns how many."""

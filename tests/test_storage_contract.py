@@ -514,6 +514,12 @@ async def test_find_anchor_is_the_newest_anchor_in_that_chat(store: SqlStore) ->
         )
         assert await tx.links.find_anchor(ticket_id, "telegram", "-999") is None
         assert (await tx.links.find_anchor(other_ticket, "telegram", "-100")).message_id == "30"
+        keys = [(ticket_id, "telegram", "-100"), (other_ticket, "telegram", "-100")]
+        found = await tx.links.find_anchors([*keys, (ticket_id, "telegram", "-999")])
+        assert found == {
+            keys[0]: new,
+            keys[1]: MessageLink("telegram", "-100", "30", other_ticket, None, True),
+        }
         # The thread is gone: no anchor any more, but old messages still map to the ticket.
         assert await tx.links.drop_anchor(ticket_id, "telegram", "-100") == 2
         assert await tx.links.find_anchor(ticket_id, "telegram", "-100") is None

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from core.domain import NewTicket, Priority, TicketRating, TicketStatus
+from core.conversation.ticket_choice import current_ticket
+from core.domain import NewTicket, Priority, Ticket, TicketRating, TicketStatus
 from core.messages import ConversationRef
 from storage import SqlStore
 
@@ -67,27 +68,34 @@ async def test_a_follow_up_must_point_at_an_existing_ticket(store: SqlStore) -> 
 
 
 async def test_current_ticket_prefers_an_active_one_then_a_resolved_one(store: SqlStore) -> None:
+    """`find_current` in SQL, and `current_ticket` over the user's recent tickets, agree."""
     user_id = await make_user(store)
     other_id = await make_user(store, "other")
+
+    async def current(tx) -> Ticket | None:
+        found = await tx.tickets.find_current(user_id)
+        assert current_ticket(await tx.tickets.list_for_user(user_id, limit=20)) == found
+        return found
+
     async with store.transaction() as tx:
-        assert await tx.tickets.find_current(user_id) is None
+        assert await current(tx) is None
     closed = await make_ticket(store, user_id, TicketStatus.CLOSED)
     await make_ticket(store, other_id)
     async with store.transaction() as tx:
-        assert await tx.tickets.find_current(user_id) is None  # closed tickets are finished
+        assert await current(tx) is None  # closed tickets are finished
     resolved = await make_ticket(store, user_id, TicketStatus.RESOLVED)
     async with store.transaction() as tx:
-        assert (await tx.tickets.find_current(user_id)).id == resolved
+        assert (await current(tx)).id == resolved
         await tx.tickets.update(closed, status=TicketStatus.WAITING)  # an older active ticket
-        assert (await tx.tickets.find_current(user_id)).id == closed
+        assert (await current(tx)).id == closed
     newest_resolved = await make_ticket(store, user_id, TicketStatus.RESOLVED)
     async with store.transaction() as tx:
-        assert (await tx.tickets.find_current(user_id)).id == closed  # active beats resolved
+        assert (await current(tx)).id == closed  # active beats resolved
         await tx.tickets.update(closed, status=TicketStatus.CLOSED)
-        assert (await tx.tickets.find_current(user_id)).id == newest_resolved
+        assert (await current(tx)).id == newest_resolved
         for status in (TicketStatus.NEW, TicketStatus.OPEN):
             await tx.tickets.update(resolved, status=status)
-            assert (await tx.tickets.find_current(user_id)).id == resolved
+            assert (await current(tx)).id == resolved
 
 
 # -- ratings

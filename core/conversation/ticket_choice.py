@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from core.commands import Command, command_text
-from core.domain import Direction, Ticket, User
+from core.domain import Direction, Ticket, TicketStatus, User
 from core.domain_toolkit import HeldMessage
 from core.messages import Attachment, Button, IncomingMessage, Sender
 from core.text import shorten
@@ -31,20 +31,40 @@ SUBJECT_IN_LABEL = 28  # "#1234 · " and the subject stay within 40 characters (
 RECENT_TICKETS = 20
 
 
+async def recent_tickets(turn: Turn | Work, user_id: int) -> list[Ticket]:
+    """The user's newest tickets, newest first: enough to find every open one."""
+    return await turn.tx.tickets.list_for_user(user_id, limit=RECENT_TICKETS)
+
+
 async def open_tickets(turn: Turn | Work, user_id: int) -> list[Ticket]:
     """The user's active tickets, newest first."""
-    recent = await turn.tx.tickets.list_for_user(user_id, limit=RECENT_TICKETS)
-    return [ticket for ticket in recent if ticket.status.is_active]
+    return [ticket for ticket in await recent_tickets(turn, user_id) if ticket.status.is_active]
+
+
+def current_ticket(recent: Sequence[Ticket]) -> Ticket | None:
+    """`Tickets.find_current` over `recent_tickets`: the newest active ticket, else the newest
+    resolved one (which the user may still reopen)."""
+    for wanted in (lambda t: t.status.is_active, lambda t: t.status == TicketStatus.RESOLVED):
+        found = next((ticket for ticket in recent if wanted(ticket)), None)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass(eq=False)
 class TicketChoice:
     desk: TicketDesk
 
-    async def route(self, turn: Turn, text: str, attachments: Sequence[Attachment]) -> bool:
+    async def route(
+        self,
+        turn: Turn,
+        text: str,
+        attachments: Sequence[Attachment],
+        recent: Sequence[Ticket],
+    ) -> bool:
         """Add the message to the open ticket it is about, or hold it and ask; False when the
-        user has no open ticket (then it is a new question)."""
-        tickets = await open_tickets(turn, turn.user.id)
+        user has no open ticket (then it is a new question). `recent`: `recent_tickets`."""
+        tickets = [ticket for ticket in recent if ticket.status.is_active]
         if not tickets:
             return False
         target = await self._replied_to(turn, tickets)

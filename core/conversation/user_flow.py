@@ -13,15 +13,13 @@ from core.conversation.browse import FaqBrowser
 from core.conversation.flood import FloodWatch
 from core.conversation.my_tickets import MyTickets
 from core.conversation.satisfaction import RATING_COMMENT, Satisfaction
-from core.conversation.ticket_choice import TicketChoice, open_tickets
-from core.domain import (
-    FaqEntry,
-    Match,
-    NewQuestion,
-    QuestionOutcome,
-    Ticket,
-    TicketStatus,
+from core.conversation.ticket_choice import (
+    TicketChoice,
+    current_ticket,
+    open_tickets,
+    recent_tickets,
 )
+from core.domain import FaqEntry, Match, NewQuestion, QuestionOutcome, Ticket, TicketStatus
 from core.i18n import SUPPORTED_LANGUAGES
 from core.knowledge_base import Decision, KnowledgeBase, Thresholds
 from core.messages import Button
@@ -129,11 +127,12 @@ class UserFlow:
             return
         state = turn.user.state or {}
         if state.get(AWAITING_TICKET) and (text or message.attachments):
-            await self._open_ticket(turn, text, follow_up=False)  # what /new asked for
+            await self._open_ticket(turn, text)  # what /new asked for
             return
-        if await self.choice.route(turn, text, message.attachments):
+        recent = await recent_tickets(turn, turn.user.id)  # one read serves every step below
+        if await self.choice.route(turn, text, message.attachments, recent):
             return  # about an open ticket (or held until the user says which)
-        ticket = await turn.tx.tickets.find_current(turn.user.id)
+        ticket = current_ticket(recent)  # none active: the newest resolved, if any
         if ticket is not None and await self._reopened(turn, ticket, text, state):
             return
         if not text and not message.attachments:
@@ -141,17 +140,17 @@ class UserFlow:
             return
         if not text:
             # A picture or file alone is a problem report: a person has to look at it.
-            await self._open_ticket(turn, text)
+            await self._open_ticket(turn, text, previous=ticket)
             return
         kind = self.small_talk(text)
         if kind == "human":
             await self._open_ticket(
-                turn, _join(state.get(LAST_QUESTION), text), after_question=True
+                turn, _join(state.get(LAST_QUESTION), text), previous=ticket, after_question=True
             )
         elif kind is not None:
             await turn.reply(turn.t(f"user.small_talk.{kind}"))
         else:
-            await self._ask(turn, _join(state.get(CLARIFY), text), state)
+            await self._ask(turn, _join(state.get(CLARIFY), text), state, ticket)
 
     async def _reopened(self, turn: Turn, ticket: Ticket, text: str, state: dict) -> bool:
         """Writing again soon after a ticket was resolved reopens it (unless the user asked for
@@ -166,9 +165,9 @@ class UserFlow:
         await self.desk.add_user_message(turn, reopened, text, attachments)
         return True
 
-    async def _ask(self, turn: Turn, question: str, state: dict) -> None:
-        """A question for the knowledge base: the answer, suggestions, one clarifying question
-        when it is too short, or a ticket. A question about an open incident hears its status."""
+    async def _ask(self, turn: Turn, question: str, state: dict, previous: Ticket | None) -> None:
+        """The knowledge base's answer, suggestions, a clarifying question when it is too short,
+        or a ticket (after `previous`); an open incident's status when the question is about it."""
         if self.incidents is not None and await self.incidents.answer(turn, question):
             await turn.tx.users.set_state(turn.user.id, {LAST_QUESTION: question})
             return
@@ -189,7 +188,7 @@ class UserFlow:
             await turn.tx.users.set_state(turn.user.id, {CLARIFY: question})
             await turn.reply(turn.t("user.clarify"))
         else:
-            ticket = await self._open_ticket(turn, question, matches)
+            ticket = await self._open_ticket(turn, question, matches, previous=previous)
             await self._log_question(turn, question, QuestionOutcome.TICKET, matches, ticket)
 
     async def _log_question(
@@ -268,22 +267,22 @@ class UserFlow:
         text: str,
         matches: list[Match] | None = None,
         category: str | None = None,
+        previous: Ticket | None = None,
         *,
-        follow_up: bool = True,
         after_question: bool = False,
     ) -> Ticket:
         """The category: the one given, else the nearest article's when the matcher is sure
-        enough (else the desk's keyword rules decide). Unless the user asked for a separate
-        ticket (`follow_up=False`: /new), a ticket opened while their last one is resolved is
-        linked to it. `after_question`: the ticket is what the user's last question (the logged
-        one) led to, after the answer or suggestions did not help."""
+        enough (else the desk's keyword rules decide). `previous`: the user's current ticket
+        (None when they asked for a separate one: /new); a ticket opened while it is resolved
+        is linked to it. `after_question`: the ticket is what the user's last question (the
+        logged one) led to, after the answer or suggestions did not help."""
         if category is None and text:
             category = self._nearest_category(text, turn.language, matches)
         state = turn.user.state or {}
         if state:
             await turn.tx.users.set_state(turn.user.id, None)
-        current = await turn.tx.tickets.find_current(turn.user.id) if follow_up else None
-        follows_up = current if current and current.status == TicketStatus.RESOLVED else None
+        resolved = previous is not None and previous.status == TicketStatus.RESOLVED
+        follows_up = previous if resolved else None
         ticket = await self.desk.open(
             turn, text, turn.message.attachments, category=category, follows_up=follows_up
         )
@@ -312,7 +311,7 @@ class UserFlow:
     async def _new(self, turn: Turn, command: Command) -> None:
         """A ticket for an agent, also while others are open (each problem its own ticket)."""
         if command.args or turn.message.attachments:
-            await self._open_ticket(turn, command.args, follow_up=False)
+            await self._open_ticket(turn, command.args)
             return
         if await open_tickets(turn, turn.user.id):
             await turn.tx.users.set_state(turn.user.id, {AWAITING_TICKET: True})
@@ -321,7 +320,7 @@ class UserFlow:
         text = (turn.user.state or {}).get(LAST_QUESTION, "")
         if text:
             # "/new" alone right after an answer or suggestions: that question ends in a ticket.
-            await self._open_ticket(turn, text, follow_up=False, after_question=True)
+            await self._open_ticket(turn, text, after_question=True)
         else:
             await turn.tx.users.set_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))
@@ -369,9 +368,9 @@ class UserFlow:
         question = state.get(LAST_QUESTION)
         if question:
             shown = self.knowledge.get(entry_id) if entry_id is not None else None
-            await self._open_ticket(
-                turn, question, category=shown.category if shown else None, after_question=True
-            )
+            current = await turn.tx.tickets.find_current(turn.user.id)
+            category = shown.category if shown else None
+            await self._open_ticket(turn, question, None, category, current, after_question=True)
         else:
             await turn.tx.users.set_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))

@@ -109,10 +109,9 @@ class OutboxSender:
                 self.config.per_lane_batch,
                 self.config.owner,
             )
-            anchors: dict[tuple, MessageLink | None] = {}
-            for key in filter(None, map(threads.anchor_key, items)):
-                if key not in anchors:
-                    anchors[key] = await tx.links.find_anchor(*key)
+            keys = list(filter(None, map(threads.anchor_key, items)))
+            anchors: dict[tuple, MessageLink | None] = dict.fromkeys(keys)
+            anchors.update(await tx.links.find_anchors(keys))
         if not items:
             return 0
         chats: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)

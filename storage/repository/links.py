@@ -30,9 +30,6 @@ _ANCHOR_FILTER = (
     message_links.c.chat_id == bindparam("in_chat"),
     message_links.c.is_anchor.is_(True),
 )
-_NEWEST_ANCHOR = (
-    select(message_links).where(*_ANCHOR_FILTER).order_by(message_links.c.id.desc()).limit(1)
-)
 _DROP_ANCHORS = update(message_links).where(*_ANCHOR_FILTER).values(is_anchor=False)
 
 
@@ -68,9 +65,29 @@ class LinkRepository(Repository):
         return self.conn.execute(_LINKED_TICKET, params).scalar_one_or_none()
 
     def find_anchor(self, ticket_id: int, channel: str, chat_id: str) -> MessageLink | None:
-        params = {"of_ticket": ticket_id, "in_channel": channel, "in_chat": chat_id}
-        row = self.conn.execute(_NEWEST_ANCHOR, params).first()
-        return message_link_from_row(row) if row is not None else None
+        key = (ticket_id, channel, chat_id)
+        return self.find_anchors([key]).get(key)
+
+    def find_anchors(
+        self, keys: Sequence[tuple[int, str, str]]
+    ) -> dict[tuple[int, str, str], MessageLink]:
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        statement = (
+            select(message_links)
+            .where(
+                message_links.c.ticket_id.in_({ticket_id for ticket_id, _, _ in wanted}),
+                message_links.c.is_anchor.is_(True),
+            )
+            .order_by(message_links.c.id)
+        )
+        found: dict[tuple[int, str, str], MessageLink] = {}
+        for row in self.conn.execute(statement):
+            key = (row.ticket_id, row.channel, row.chat_id)
+            if key in wanted:
+                found[key] = message_link_from_row(row)  # by id: the newest stays
+        return found
 
     def drop_anchor(self, ticket_id: int, channel: str, chat_id: str) -> int:
         """Demote the ticket's anchors in that chat to plain links (their thread is gone); the links
