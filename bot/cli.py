@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     # The demo's transcript is the point: its log goes to a file, not between the lines.
-    configure_logging(args.log_level or settings.bot.log_level, getattr(args, "log_file", None))
+    configure_logging(
+        args.log_level or settings.bot.log_level,
+        getattr(args, "log_file", None),
+        settings.bot.log_format,
+    )
     try:
         return asyncio.run(args.action(settings, args)) or 0
     except ConfigError as error:  # a setting that only the built parts can check

@@ -119,6 +119,7 @@ class BotSettings(Section):
     name: str = "Helpdesk"
     default_language: Literal["ru", "en"] = "en"
     log_level: str = "INFO"
+    log_format: Literal["plain", "json"] = "plain"
     timezone: str = "UTC"
 
     @field_validator("name")
@@ -539,6 +540,7 @@ class OutboxSettings(Section):
 class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)  # 0 picks a free port (tests)
+    monitoring: bool = False  # GET /healthz and /metrics (bot.monitoring)
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.app import build_app
 from bot.config import Settings
 from bot.engine import Check
+from bot.monitoring import Monitor
 from channels.registry import CHANNEL_KINDS
 from core.ports import Channel
 
@@ -50,7 +51,12 @@ async def run_service(
     channels = dict(channels if channels is not None else build_channels(settings))
     stop = stop or _stop_on_signals()
     app = await build_app(settings, channels)
-    web_runner = await _start_web_server(settings, channels)
+    monitor = Monitor(app.store, channels) if settings.http.monitoring else None
+    web_runner = await _start_web_server(settings, channels, monitor)
+    submit = app.ingest.submit
+    if monitor is not None:
+        monitor.start()
+        submit = monitor.counted(submit)
     sender_task = asyncio.create_task(app.sender.run(stop), name="outbox-sender")
     refresh_task = asyncio.create_task(_refresh_knowledge(app, stop), name="knowledge-refresh")
     scheduler = _start_scheduler(app)
@@ -58,7 +64,7 @@ async def run_service(
     try:
         async with app.ingest:
             for channel in channels.values():
-                await channel.start(app.ingest.submit, app.memory)
+                await channel.start(submit, app.memory)
                 started.append(channel)
             log.info("helpdesk running", extra={"channels": sorted(channels)})
             await stop.wait()
@@ -67,6 +73,8 @@ async def run_service(
                 await channel.stop()
     finally:
         stop.set()
+        if monitor is not None:
+            monitor.stop()
         scheduler.shutdown(wait=False)
         await sender_task
         await refresh_task
@@ -152,9 +160,12 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _start_web_server(
-    settings: Settings, channels: Mapping[str, Channel]
+    settings: Settings, channels: Mapping[str, Channel], monitor: Monitor | None
 ) -> web.AppRunner | None:
+    """The [http] server: the channels' webhook routes and, when on, /healthz and /metrics;
+    none when there is nothing to serve."""
     routes = [route for channel in channels.values() for route in channel.web_routes()]
+    routes += monitor.routes() if monitor is not None else []
     if not routes:
         return None
     application = web.Application()

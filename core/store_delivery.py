@@ -113,5 +113,8 @@ class Outbox(Protocol):
 
     async def count_pending(self) -> int: ...
 
+    async def oldest_pending(self) -> datetime | None:
+        """When the oldest item still to be sent was queued; None when none is."""
+
     async def prune(self, before: datetime) -> int:
         """Delete sent and failed items created before `before` (housekeeping)."""

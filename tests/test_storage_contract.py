@@ -579,6 +579,16 @@ async def test_claim_takes_only_the_head_of_each_chat_in_order(store: SqlStore) 
         assert await tx.outbox.count_pending() == 3
 
 
+async def test_the_backlog_is_how_many_wait_and_since_when(store: SqlStore) -> None:
+    async with store.transaction() as tx:
+        assert await tx.outbox.oldest_pending() is None
+        first = await tx.outbox.enqueue(message("A", "a1"), at(1))
+        await tx.outbox.enqueue(message("B", "b1"), at(5))
+        assert (await tx.outbox.count_pending(), await tx.outbox.oldest_pending()) == (2, at(1))
+        await tx.outbox.mark_sent_many([(first, 1)], at(6))
+        assert (await tx.outbox.count_pending(), await tx.outbox.oldest_pending()) == (1, at(5))
+
+
 async def test_claim_respects_the_limit_oldest_first(store: SqlStore) -> None:
     async with store.transaction() as tx:
         ids = [await tx.outbox.enqueue(message(str(n)), NOW) for n in range(5)]

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core import telemetry
 from core.commands import Command, command_text, parse_command
 from core.conversation.bans import stopped_by_a_ban
 from core.conversation.browse import FaqBrowser
@@ -173,6 +174,7 @@ class UserFlow:
             return
         matches = self.knowledge.search(question, turn.language, limit=3)
         decision = self.thresholds.decide(matches)
+        telemetry.count("kb_decision", decision=decision.value)
         if decision == Decision.ANSWER:
             question_id = await self._log_question(
                 turn, question, QuestionOutcome.ANSWERED, matches
@@ -233,13 +235,9 @@ class UserFlow:
         if question_id is not None:
             state[QUESTION_ID] = question_id
         await turn.tx.users.set_state(turn.user.id, state)
-        buttons = (
-            (
-                Button(turn.t("button.helped"), command_text("helped", entry.id)),
-                Button(turn.t("button.not_helped"), command_text("nothelped", entry.id)),
-            ),
-        )
-        await turn.reply(entry.answer, buttons)
+        helped = Button(turn.t("button.helped"), command_text("helped", entry.id))
+        not_helped = Button(turn.t("button.not_helped"), command_text("nothelped", entry.id))
+        await turn.reply(entry.answer, ((helped, not_helped),))
 
     async def _suggest(
         self, turn: Turn, matches: list[Match], question: str, question_id: int

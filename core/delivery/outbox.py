@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core import telemetry
 from core.delivery import threads
 from core.delivery.files import carry
 from core.delivery.leases import Leases
@@ -135,6 +136,10 @@ class OutboxSender:
             sent += [(m.id, 1) for o in outcomes if o.done for m in o.merged]
             await tx.outbox.mark_sent_many(sent, now, owner)
             await tx.outbox.release([item.id for _, left in results for item in left], owner)
+        for outcome in outcomes:
+            if outcome.done:
+                channel = outcome.item.message.conversation.channel
+                telemetry.count("message_out", channel=channel)
         return len(outcomes)
 
     async def _open_threads(

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from core import telemetry
 from core.domain import Role, SlaEvent, Ticket
 from core.messages import OutgoingMessage
 from core.roles import Roles
@@ -59,6 +60,8 @@ class SlaMonitor:
                     escalated.add(ticket.id)
         if events:
             log.info("sla events", extra={"count": len(events)})
+        for event, _ in events:  # committed: announced once, whichever process claimed them
+            telemetry.count("sla_event", event=event.value)
         return [(event, ticket.number) for event, ticket in events]
 
     async def _announce(self, work: Work, event: SlaEvent, ticket: Ticket) -> None:

@@ -190,6 +190,7 @@ _MARK_SENT_HELD = _MARK_SENT.where(_HELD)
 
 _ITEM_BY_ID = select(outbox).where(outbox.c.id == bindparam("item_id"))
 _COUNT_PENDING = select(func.count()).select_from(outbox).where(outbox.c.status == PENDING)
+_OLDEST_PENDING = select(func.min(outbox.c.created_at)).where(outbox.c.status == PENDING)
 
 
 class OutboxRepository(Repository):
@@ -324,6 +325,9 @@ class OutboxRepository(Repository):
 
     def count_pending(self) -> int:
         return self.conn.execute(_COUNT_PENDING).scalar_one()
+
+    def oldest_pending(self) -> datetime | None:
+        return self.conn.execute(_OLDEST_PENDING).scalar_one_or_none()
 
     def prune(self, before: datetime) -> int:
         """Delete sent and failed items created before `before`; returns how many."""
