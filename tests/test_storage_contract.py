@@ -25,7 +25,7 @@ from core.domain import (
 )
 from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
 from storage import SqlStore, open_store, upgrade_database
-from storage.migrate import current_revision, head_revision
+from storage.migrate import current_revision, head_revision, newest_revision_file
 from storage.models import Base, faq_variants
 from storage.store import StoreOptions
 
@@ -1145,6 +1145,29 @@ def _schema_differences(connection: Connection) -> list:
 
 async def test_migrations_match_the_models(store: SqlStore) -> None:
     assert await store.run_sync(_schema_differences) == []
+
+
+def test_the_newest_migration_file_is_the_head() -> None:
+    assert newest_revision_file() == head_revision()
+
+
+async def test_a_start_on_an_up_to_date_database_does_not_load_alembic(database_url: str) -> None:
+    """Alembic, Mako and Pygments cost about 11 MB that a running bot does not need."""
+    await upgrade_database(database_url)
+    script = (
+        "import asyncio, sys\n"
+        "from storage import open_store\n"
+        "async def main():\n"
+        f"    store = await open_store({database_url!r})\n"
+        "    await store.close()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in ('alembic', 'mako', 'pygments') if m in sys.modules))\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0 and output.decode().strip() == "[]"
 
 
 async def test_migrating_twice_changes_nothing(database_url: str, store: SqlStore) -> None:
