@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_origin
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -51,6 +51,7 @@ from channels.settings import (
     rule,
 )
 from core.domain import Role
+from core.tickets.events import EVENT_TYPES
 from storage.store import StoreOptions
 
 logger = logging.getLogger(__name__)
@@ -537,6 +538,23 @@ class OutboxSettings(Section):
         return self
 
 
+class WebhookSettings(Section):
+    """One [[webhooks]] endpoint: ticket events posted as signed JSON (channels/webhook.py)."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    secret: Annotated[str, Field(min_length=16)]  # the HMAC key: long and random
+    events: list[str] = Field(default_factory=list)  # empty: every event
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(EVENT_TYPES))
+        if unknown:
+            raise rule(f"unknown events {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}")
+        return value
+
+
 class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)  # 0 picks a free port (tests)
@@ -561,6 +579,7 @@ class _SharedSettings(Section):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
 
     _source_path: Path | None = PrivateAttr(default=None)
 
@@ -600,6 +619,10 @@ class _SharedSettings(Section):
             )
         self._check_staff()
         self._check_http_paths()
+        names = [webhook.name for webhook in self.webhooks]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise rule(f'"{name}" names two webhooks', f"webhooks.{index}.name")
         return self
 
     def _check_staff(self) -> None:
@@ -697,9 +720,10 @@ def load_settings(
     if adjust is not None:
         adjust(raw)
     base_dir = Path.cwd() if path is None else Path(path).absolute().parent
-    for section in Settings.model_fields:
-        # Validate absent sections from {} too, so they see the context (the config's directory).
-        raw.setdefault(section, {})
+    for section, field in Settings.model_fields.items():
+        # Validate absent sections from {} too, so they see the context (the config's directory);
+        # [[webhooks]] is an array of tables.
+        raw.setdefault(section, [] if get_origin(field.annotation) is list else {})
     from_env = _apply_env_overrides(raw, env)
     try:
         settings = Settings.model_validate(raw, context={"base_dir": base_dir})

@@ -32,9 +32,11 @@ from core.staff.incidents import IncidentCommands, IncidentWatch
 from core.staff.macro_commands import MacroCommands
 from core.staff.queue_commands import QueueCommands
 from core.staff.ticket_commands import TicketCommands
+from core.staff.webhook_commands import WebhookCommands
 from core.staff.write_commands import WriteCommands
 from core.store import Store
 from core.tickets.desk import TicketDesk
+from core.tickets.events import Endpoint, TicketEvents
 from core.tickets.lines import SupportLine, SupportLines
 from core.tickets.policy import AutoAssign, TicketPolicy
 from core.tickets.sla_policy import SlaPolicy
@@ -73,6 +75,7 @@ class EngineConfig:
     user_messages_per_minute: int = 30  # past it a user is asked once to slow down; 0: off
     # Per channel: (chat_id, thread id) -> the address of a ticket's thread, for /queue.
     thread_urls: Mapping[str, Callable[[str, str], str | None]] = field(default_factory=dict)
+    webhooks: tuple[Endpoint, ...] = ()  # where ticket events go (channels.webhook posts them)
 
     def support_lines(self) -> SupportLines:
         return SupportLines((SupportLine(self.first_line, self.staff_chat), *self.more_lines))
@@ -97,6 +100,7 @@ def build_engine(
         config.tickets,
         config.sla,
         config.auto_assign,
+        TicketEvents(config.webhooks),
     )
     roles = Roles(
         config.bootstrap_roles,
@@ -130,6 +134,7 @@ def build_engine(
         AnnouncementCommands(desk),
         WriteCommands(desk),
         IncidentCommands(desk, incidents),
+        WebhookCommands(desk),
         BanCommands(desk, roles, config.timezone),
         ReportCommands(desk, roles, config.timezone),
         GapCommands(desk, admin),

@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.engine import Check
 from bot.monitoring import Monitor
 from channels.registry import CHANNEL_KINDS
+from channels.webhook import WebhookChannel, WebhookTarget
 from core.ports import Channel
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,10 @@ async def run_service(
     """Run until `stop` is set (by default: until SIGINT or SIGTERM)."""
     channels = dict(channels if channels is not None else build_channels(settings))
     stop = stop or _stop_on_signals()
-    app = await build_app(settings, channels)
+    webhooks = WebhookChannel(
+        {w.name: WebhookTarget(w.name, w.url, w.secret) for w in settings.webhooks}
+    )
+    app = await build_app(settings, {**channels, webhooks.name: webhooks})
     monitor = Monitor(app.store, channels) if settings.http.monitoring else None
     web_runner = await _start_web_server(settings, channels, monitor)
     submit = app.ingest.submit
@@ -80,8 +84,8 @@ async def run_service(
         await refresh_task
         if web_runner is not None:
             await web_runner.cleanup()
-        for channel in channels.values():
-            close = getattr(channel, "close", None)
+        for adapter in (*channels.values(), webhooks):
+            close = getattr(adapter, "close", None)
             if close is not None:
                 await close()
         await app.store.close()

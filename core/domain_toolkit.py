@@ -62,3 +62,15 @@ class Macro:
     texts: dict[str, str]  # language -> text; "" for every language
     by: str  # who last saved it: "channel:external_id"
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ChatBacklog:
+    """One chat's outbox items (a webhook endpoint's events): what waits, what failed for good,
+    the newest error, the newest delivery."""
+
+    chat_id: str
+    pending: int
+    failed: int
+    last_error: str | None
+    last_sent_at: datetime | None

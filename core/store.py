@@ -105,6 +105,10 @@ class Tickets(Protocol):
 
     async def get(self, ticket_id: int) -> Ticket | None: ...
 
+    async def linked_to(self, channel: str, chat_id: str, message_id: str) -> Ticket | None:
+        """The ticket that platform message is linked to (`MessageLinks.find_ticket`'s ticket,
+        read in one round trip)."""
+
     async def find_active(self, user_id: int) -> Ticket | None:
         """The user's newest ticket in status new/open/waiting."""
 

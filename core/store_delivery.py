@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.domain import MessageLink, OutboxItem
+from core.domain_toolkit import ChatBacklog
 from core.messages import OutgoingMessage
 
 
@@ -115,6 +116,10 @@ class Outbox(Protocol):
 
     async def oldest_pending(self) -> datetime | None:
         """When the oldest item still to be sent was queued; None when none is."""
+
+    async def backlog_by_chat(self, channel: str) -> list[ChatBacklog]:
+        """Per chat of `channel` that has items: pending, failed, the newest error of an item
+        not sent, the newest send."""
 
     async def prune(self, before: datetime) -> int:
         """Delete sent and failed items created before `before` (housekeeping)."""

@@ -4,6 +4,7 @@ an in-memory recording channel, and the test reads what each side received."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,7 @@ from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import FaqDraft
 from core.knowledge_base import KnowledgeBase
 from core.messages import Attachment, ConversationRef, IncomingMessage, Sender
-from core.ports import Matcher
+from core.ports import ChannelAdapter, Matcher
 from core.store import Store
 from knowledge.matcher import FuzzyMatcher
 
@@ -66,13 +67,18 @@ class Harness:
         store: Store,
         clock: FakeClock | None = None,
         matcher: Matcher | None = None,
+        more_adapters: Mapping[str, ChannelAdapter] | None = None,
         **engine_options,
     ) -> None:
+        """`more_adapters`: further channels the outbox sends to (the webhook adapter)."""
         self.store = store
         self.clock = clock or FakeClock()
         self.adapter = RecordingAdapter(CHANNEL)
         self.sender = OutboxSender(
-            store, {CHANNEL: self.adapter}, OutboxConfig(backoff_base=1, backoff_max=60), self.clock
+            store,
+            {CHANNEL: self.adapter, **(more_adapters or {})},
+            OutboxConfig(backoff_base=1, backoff_max=60),
+            self.clock,
         )
         options = dict(
             staff_chat=ConversationRef(CHANNEL, STAFF_CHAT),

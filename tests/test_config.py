@@ -6,6 +6,7 @@ import logging
 import re
 import tomllib
 from pathlib import Path
+from typing import get_args, get_origin
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -73,9 +74,9 @@ def _documented_keys(text: str) -> set[tuple[str, str]]:
     documented: set[tuple[str, str]] = set()
     section = ""
     for line in text.splitlines():
-        header = re.fullmatch(r"\[(\w+)\]", line.strip())
+        header = re.fullmatch(r"\[(\w+)\]|#\s*\[\[(\w+)\]\]", line.strip())
         if header:
-            section = header[1]
+            section = header[1] or header[2]  # [[webhooks]] is shown commented out
             continue
         key = re.match(r"#?\s*(\w+)\s*=", line)
         if key and section:
@@ -89,6 +90,8 @@ def test_example_documents_every_key_with_a_comment() -> None:
 
     for section_name, field in Settings.model_fields.items():
         section_model = field.annotation
+        if get_origin(section_model) is list:  # an array of tables: [[webhooks]]
+            (section_model,) = get_args(section_model)
         assert isinstance(section_model, type) and issubclass(section_model, BaseModel)
         for key in section_model.model_fields:
             assert (section_name, key) in documented, f"[{section_name}] {key} not in example"
@@ -748,3 +751,20 @@ async def test_resolved_sqlite_url_opens_the_file_next_to_the_config(tmp_path: P
         await engine.dispose()
 
     assert (config_dir / "db" / "h.sqlite3").is_file()
+
+
+# --- webhooks -----------------------------------------------------------------------------------
+
+
+def test_webhooks_are_an_array_of_checked_tables(tmp_path: Path) -> None:
+    hook = (
+        '[[webhooks]]\nname = "crm"\nurl = "https://crm.example/h"\nsecret = "0123456789abcdef"\n'
+    )
+    settings = load_text(tmp_path, hook + 'events = ["ticket.created"]\n')
+    assert [(w.name, w.events) for w in settings.webhooks] == [("crm", ["ticket.created"])]
+    assert load_text(tmp_path, "").webhooks == []
+    wrong = error_for(tmp_path, hook + 'events = ["ticket.exploded"]\n')
+    assert "unknown events ticket.exploded" in wrong
+    assert "names two webhooks" in error_for(tmp_path, hook + hook)
+    short = hook.replace("0123456789abcdef", "short")  # an HMAC key must be long
+    assert "secret" in error_for(tmp_path, short)

@@ -451,6 +451,8 @@ async def test_message_links_are_idempotent_and_map_back(store: SqlStore) -> Non
         assert await tx.links.find_ticket("telegram", "-100", "56") is None
         assert await tx.links.find_ticket("telegram", "-101", "55") is None
         assert await tx.links.find_ticket("slack", "-100", "55") is None
+        assert (await tx.tickets.linked_to("telegram", "-100", "55")).id == ticket_id
+        assert await tx.tickets.linked_to("telegram", "-101", "55") is None
         # The first one stored wins; it was not an anchor.
         assert await tx.links.find_anchor(ticket_id, "telegram", "-100") is None
         count = await tx.run_sync(

@@ -15,7 +15,7 @@ AGENT_COMMANDS = [
     "/show 1", "/ban memory:u1", "/unban memory:u1", "/bans", "/macro list", "/m 1 hello",
     "/write memory:u1 hello", "/incident open VPN is down", "/incident",
 ]  # fmt: skip
-ADMIN_COMMANDS = ["/announce hello", "/announce_status 1", "/announce_send 1"]
+ADMIN_COMMANDS = ["/announce hello", "/announce_status 1", "/announce_send 1", "/webhooks"]
 
 
 def desk(store) -> Harness:

@@ -54,6 +54,8 @@ class Satisfaction:
         if rating is None:
             await turn.reply(turn.t("csat.already_rated", number=number))
             return
+        rated = {"score": score, "comment": comment}
+        await self.desk.events.emit(turn, "ticket.rated", ticket, rating=rated)
         await turn.audit(
             "ticket.rating",
             "ticket",

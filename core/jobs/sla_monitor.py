@@ -55,6 +55,8 @@ class SlaMonitor:
             for event, ticket in events:
                 await self._announce(work, event, ticket)
                 await work.audit(f"ticket.sla.{event.value}", "ticket", ticket.id)
+                clock, _, kind = event.value.partition("_")  # "response", "warning"
+                await self.desk.events.emit(work, f"ticket.sla_{kind}", ticket, sla_clock=clock)
                 if event in _BREACHES and ticket.id not in escalated:
                     await self._breached(work, ticket)
                     escalated.add(ticket.id)

@@ -110,9 +110,9 @@ class StaffFlow:
         for message_id in (message.reply_to_message_id, conversation.thread_id):
             if message_id is None:
                 continue
-            ticket_id = await turn.tx.links.find_ticket(
+            ticket = await turn.tx.tickets.linked_to(
                 conversation.channel, conversation.chat_id, message_id
             )
-            if ticket_id is not None:
-                return await turn.tx.tickets.get(ticket_id)
+            if ticket is not None:
+                return ticket
         return None

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 
 from core.domain import AuditEntry, Direction, NewTicket, Priority, Ticket, TicketStatus, User
 from core.i18n import Texts
 from core.messages import Attachment, ConversationRef
 from core.text import shorten
 from core.tickets import notices
+from core.tickets.events import TicketEvents, message_json, plain
 from core.tickets.lines import SupportLine, SupportLines
 from core.tickets.notify import Notifier
-from core.tickets.policy import AutoAssign, TicketPolicy
+from core.tickets.policy import AutoAssign, TicketPolicy, waiting_marks
 from core.tickets.sla_policy import SlaPolicy
 from core.turn import Turn
 from core.work import Work
@@ -43,6 +43,7 @@ class TicketDesk:
         policy: TicketPolicy | None = None,
         sla: SlaPolicy | None = None,
         auto_assign: AutoAssign | None = None,
+        events: TicketEvents | None = None,
     ) -> None:
         self.lines = lines
         self.texts = texts
@@ -51,6 +52,7 @@ class TicketDesk:
         self.policy = policy or TicketPolicy()
         self.sla = sla  # None: no SLA timers
         self.auto_assign = auto_assign  # None: new tickets wait for /take or /assign
+        self.events = events or TicketEvents()  # for other systems (outbound webhooks)
         self.tell = Notifier(lines, texts, staff_language)
 
     @property
@@ -79,7 +81,7 @@ class TicketDesk:
             if timers:
                 updated = await work.tx.tickets.update(ticket.id, **timers)
         for name, action in AUDITED_FIELDS.items():
-            before, after = _plain(getattr(ticket, name)), _plain(getattr(updated, name))
+            before, after = plain(getattr(ticket, name)), plain(getattr(updated, name))
             if before != after:
                 extra = {"reason": reason} if reason else {}
                 entry = AuditEntry(
@@ -92,6 +94,7 @@ class TicketDesk:
                     after={name: after} | extra,
                 )
                 await work.tx.audit.record(entry)
+        await self.events.changed(work, ticket, updated)
         return updated
 
     # -- opening and talking
@@ -130,6 +133,9 @@ class TicketDesk:
             ticket.id, user.id, Direction.FROM_USER, text, attachments, turn.now
         )
         await turn.audit("ticket.create", "ticket", ticket.id, after=notices.snapshot(ticket))
+        await self.events.emit(
+            turn, "ticket.created", ticket, message=message_json(text, attachments)
+        )
         if self.sla is not None:
             ticket = await turn.tx.tickets.update(ticket.id, **self.sla.on_open(ticket))
         opened = "ticket.opened" if follows_up is None else "ticket.follow_up_opened"
@@ -182,6 +188,8 @@ class TicketDesk:
         """Keep what was said on the ticket, with what follows: the user's answer opens a
         ticket that waited for them; the first answer to the user stops the response clock."""
         await turn.tx.messages.add(ticket.id, turn.user.id, direction, text, attachments, turn.now)
+        said = message_json(text, attachments, direction)
+        await self.events.emit(turn, "ticket.message", ticket, message=said)
         changes: dict = {"updated_at": turn.now}
         if direction == Direction.FROM_USER and ticket.status == TicketStatus.WAITING:
             changes["status"] = TicketStatus.OPEN
@@ -384,17 +392,3 @@ class TicketDesk:
             else:
                 carried.append(attachment)
         return tuple(carried)
-
-
-def _plain(value: object) -> object:
-    return value.value if isinstance(value, Priority | TicketStatus) else value
-
-
-def waiting_marks(ticket: Ticket, status: TicketStatus, now: datetime) -> dict:
-    """The auto-close clock (core.jobs.auto_close) starts when the ticket starts waiting for the
-    user and is cleared when it stops (the user answered, an agent changed the status)."""
-    if status == TicketStatus.WAITING and ticket.status != TicketStatus.WAITING:
-        return {"waiting_since": now, "waiting_reminded_at": None}
-    if status != TicketStatus.WAITING and ticket.waiting_since is not None:
-        return {"waiting_since": None, "waiting_reminded_at": None}
-    return {}

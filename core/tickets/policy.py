@@ -85,3 +85,13 @@ class TicketPolicy:
 def _keyword_pattern(keyword: str) -> re.Pattern[str]:
     words = (re.escape(word) for word in keyword.split())
     return re.compile(r"(?<!\w)" + r"\s+".join(words), re.IGNORECASE)
+
+
+def waiting_marks(ticket: Ticket, status: TicketStatus, now: datetime) -> dict:
+    """The auto-close clock (core.jobs.auto_close) starts when the ticket starts waiting for the
+    user and is cleared when it stops (the user answered, an agent changed the status)."""
+    if status == TicketStatus.WAITING and ticket.status != TicketStatus.WAITING:
+        return {"waiting_since": now, "waiting_reminded_at": None}
+    if status != TicketStatus.WAITING and ticket.waiting_since is not None:
+        return {"waiting_since": None, "waiting_reminded_at": None}
+    return {}

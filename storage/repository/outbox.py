@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from core.domain import OutboxItem, OutboxStatus
+from core.domain_toolkit import ChatBacklog
 from core.messages import OutgoingMessage
 from storage.mapping import outbox_item_from_row, outgoing_payload
 from storage.models import outbox
@@ -38,6 +39,7 @@ from storage.repository._sql import Repository
 logger = logging.getLogger(__name__)
 
 PENDING = OutboxStatus.PENDING.value
+FAILED = OutboxStatus.FAILED.value
 
 _INSERT = insert(outbox).returning(outbox.c.id)
 
@@ -328,6 +330,36 @@ class OutboxRepository(Repository):
 
     def oldest_pending(self) -> datetime | None:
         return self.conn.execute(_OLDEST_PENDING).scalar_one_or_none()
+
+    def backlog_by_chat(self, channel: str) -> list[ChatBacklog]:
+        counts = self.conn.execute(
+            select(
+                outbox.c.chat_id,
+                func.count().filter(outbox.c.status == PENDING).label("pending"),
+                func.count().filter(outbox.c.status == FAILED).label("failed"),
+                func.max(outbox.c.sent_at).label("last_sent_at"),
+            )
+            .where(outbox.c.channel == channel)
+            .group_by(outbox.c.chat_id)
+            .order_by(outbox.c.chat_id)
+        ).all()
+        found = []
+        for row in counts:
+            last_error = self.conn.execute(
+                select(outbox.c.last_error)
+                .where(
+                    outbox.c.channel == channel,
+                    outbox.c.chat_id == row.chat_id,
+                    outbox.c.status != OutboxStatus.SENT.value,  # the trouble still there
+                    outbox.c.last_error.is_not(None),
+                )
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            found.append(
+                ChatBacklog(row.chat_id, row.pending, row.failed, last_error, row.last_sent_at)
+            )
+        return found
 
     def prune(self, before: datetime) -> int:
         """Delete sent and failed items created before `before`; returns how many."""

@@ -24,7 +24,7 @@ from storage.mapping import (
     ticket_from_row,
     ticket_message_from_row,
 )
-from storage.models import ticket_messages, tickets
+from storage.models import message_links, ticket_messages, tickets
 from storage.repository._sql import Repository
 
 _INSERT_TICKET = insert(tickets).returning(*tickets.c)
@@ -74,6 +74,16 @@ UPDATABLE_TICKET_FIELDS = frozenset(
         "waiting_reminded_at",
         "line",
     }
+)
+# The ticket a platform message belongs to (a reply to it, or its thread): one round trip.
+_TICKET_OF_MESSAGE = (
+    select(tickets)
+    .join(message_links, message_links.c.ticket_id == tickets.c.id)
+    .where(
+        message_links.c.channel == bindparam("channel"),
+        message_links.c.chat_id == bindparam("chat_id"),
+        message_links.c.message_id == bindparam("message_id"),
+    )
 )
 
 
@@ -165,6 +175,12 @@ class TicketRepository(Repository):
 
     def get(self, ticket_id: int) -> Ticket | None:
         row = self.conn.execute(_TICKET_BY_ID, {"ticket_id": ticket_id}).first()
+        return ticket_from_row(row) if row is not None else None
+
+    def linked_to(self, channel: str, chat_id: str, message_id: str) -> Ticket | None:
+        row = self.conn.execute(
+            _TICKET_OF_MESSAGE, {"channel": channel, "chat_id": chat_id, "message_id": message_id}
+        ).first()
         return ticket_from_row(row) if row is not None else None
 
     def find_active(self, user_id: int) -> Ticket | None:
