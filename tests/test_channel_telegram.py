@@ -455,6 +455,18 @@ async def test_deleted_topic_is_recreated_and_the_message_resent(store, fake_tel
         assert "Yes, here" in texts_to(fake, USER)[-1]
 
 
+async def one_album_message(store, album: list[dict[str, Any]]) -> tuple[Attachment, ...]:
+    """Ticket 1 holds "Broken screen", then the album as one message with every photo; its
+    files."""
+    async with store.transaction() as tx:
+        messages = await tx.messages.list(1)
+    from_user = [m for m in messages if m.direction == Direction.FROM_USER]
+    assert [m.text for m in from_user] == ["Broken screen", "Three views"]
+    files = from_user[1].attachments
+    assert [a.file_id for a in files] == [u["message"]["photo"][-1]["file_id"] for u in album]
+    return files
+
+
 async def test_album_becomes_one_ticket_message_with_all_files(store, fake_telegram, mode):
     fake = fake_telegram
     populate(fake)
@@ -464,12 +476,7 @@ async def test_album_becomes_one_ticket_message_with_all_files(store, fake_teleg
         statuses = await world.deliver(*album)
         assert statuses == [200, 200, 200]
         await desk.settle()
-        async with store.transaction() as tx:
-            messages = await tx.messages.list(1)
-        from_user = [m for m in messages if m.direction == Direction.FROM_USER]
-        assert [m.text for m in from_user] == ["Broken screen", "Three views"]
-        files = from_user[1].attachments
-        assert [a.file_id for a in files] == [u["message"]["photo"][-1]["file_id"] for u in album]
+        files = await one_album_message(store, album)
         [group] = fake.ok_calls("sendMediaGroup")
         media = group.json_param("media")
         assert [item["media"] for item in media] == [a.file_id for a in files]
@@ -799,12 +806,7 @@ async def test_an_album_split_between_two_processes_is_one_message(store, fake_t
         assert statuses == [[200, 200], [200]]
         await desk.settle()
         await other_desk.settle()
-        async with store.transaction() as tx:
-            messages = await tx.messages.list(1)
-        from_user = [m for m in messages if m.direction == Direction.FROM_USER]
-        assert [m.text for m in from_user] == ["Broken screen", "Three views"]
-        files = from_user[1].attachments
-        assert [a.file_id for a in files] == [u["message"]["photo"][-1]["file_id"] for u in album]
+        await one_album_message(store, album)
         assert len(fake.ok_calls("sendMediaGroup")) == 1
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import socket
-import sys
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,6 +15,7 @@ from core.domain import Priority
 from storage import SqlStore
 from storage.urls import parse_database_url
 from tests.fakes.telegram import FakeTelegram
+from tests.process import helpdesk_process, telegram_config
 from tests.test_sla import TARGETS, berlin, check_at, helpdesk
 
 USER, OTHER = 4242, 4343
@@ -43,40 +41,15 @@ async def test_a_running_process_reports_its_health_and_metrics(tmp_path):
     async with FakeTelegram() as telegram:
         telegram.add_user(USER, "Olga", language_code="en")
         telegram.add_user(OTHER, "Oleg", language_code="en")
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f"""
+        monitoring = f"""
 [bot]
 log_format = "json"
-
-[database]
-url = "sqlite:///helpdesk.sqlite3"
-
-[telegram]
-enabled = true
-token = "{telegram.token}"
-api_base_url = "{telegram.base_url}"
-polling_timeout = 1
-
-[staff]
-channel = "telegram"
-chat_id = "-1001234567890"
 
 [http]
 port = {port}
 monitoring = true
-
-[console]
-enabled = false
-""",
-            encoding="utf-8",
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "--config", str(config), "run",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
-        try:
+"""
+        async with helpdesk_process(telegram_config(tmp_path, telegram, monitoring)) as process:
             telegram.inject(
                 telegram.make_text_update(USER, "How do I reset a forgotten password?"),
                 telegram.make_text_update(OTHER, "/new the printer on floor 3 is jammed"),
@@ -95,9 +68,6 @@ enabled = false
                     await asyncio.sleep(0.1)
                 async with http.get(f"{base}/healthz") as response:
                     health = (response.status, await response.json())
-        finally:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), timeout=30)
         stderr = (await process.stderr.read()).decode()
 
     telegram_label = (("channel", "telegram"),)

@@ -6,11 +6,13 @@ Mode), everything configured the way an operator would write config.toml."""
 from __future__ import annotations
 
 import asyncio
+import signal
 
 from bot.config import load_settings
 from bot.runner import build_channels, run_service
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
+from tests.process import helpdesk_process, telegram_config
 
 STAFF = "C0STAFF"
 USER = 4242
@@ -87,47 +89,13 @@ async def test_telegram_user_with_slack_staff_channel_through_helpdesk_run(tmp_p
 async def test_helpdesk_run_process_answers_and_stops_cleanly_on_sigterm(tmp_path):
     """The real command in its own process: answers a Telegram user, then SIGTERM stops it
     with exit status 0 (channels stopped, outbox drained, database closed)."""
-    import os
-    import signal
-    import sys
-
     async with FakeTelegram() as telegram:
         telegram.add_user(USER, "Olga", language_code="en")
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f"""
-[database]
-url = "sqlite:///helpdesk.sqlite3"
-
-[telegram]
-enabled = true
-token = "{telegram.token}"
-api_base_url = "{telegram.base_url}"
-polling_timeout = 1
-
-[staff]
-channel = "telegram"
-chat_id = "-1001234567890"
-
-[console]
-enabled = false
-""",
-            encoding="utf-8",
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "--config", str(config), "run",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
-        try:
+        async with helpdesk_process(telegram_config(tmp_path, telegram)) as process:
             telegram.inject(telegram.make_text_update(USER, "How do I reset a forgotten password?"))
             await telegram.wait_until(lambda: telegram.sent_messages(USER), within=30)
             process.send_signal(signal.SIGTERM)
             status = await asyncio.wait_for(process.wait(), timeout=30)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
         stderr = (await process.stderr.read()).decode()
     assert status == 0, stderr
     assert "stopped" in stderr

@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import os
-import signal
 import socket
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,6 +20,7 @@ from channels.webhook import WebhookChannel, WebhookTarget, signature
 from core.tickets.events import Endpoint
 from tests.fakes.telegram import FakeTelegram
 from tests.harness import Harness
+from tests.process import helpdesk_process, telegram_config
 from tests.test_sla import berlin, check_at
 from tests.test_sla import helpdesk as sla_helpdesk
 
@@ -190,47 +188,19 @@ async def test_a_running_process_posts_signed_events(tmp_path):
     user = 4242
     async with receiver() as hook, FakeTelegram() as telegram:
         telegram.add_user(user, "Olga", language_code="en")
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f"""
-[database]
-url = "sqlite:///helpdesk.sqlite3"
-
-[telegram]
-enabled = true
-token = "{telegram.token}"
-api_base_url = "{telegram.base_url}"
-polling_timeout = 1
-
-[staff]
-channel = "telegram"
-chat_id = "-1001234567890"
-
-[console]
-enabled = false
-
+        webhook = f"""
 [[webhooks]]
 name = "crm"
 url = "{hook.url}"
 secret = "{SECRET}"
 events = ["ticket.created"]
-""",
-            encoding="utf-8",
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "--config", str(config), "run",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
-        try:
+"""
+        async with helpdesk_process(telegram_config(tmp_path, telegram, webhook)):
             telegram.inject(telegram.make_text_update(user, "/new the printer is jammed"))
             for _ in range(300):
                 if hook.events:
                     break
                 await asyncio.sleep(0.1)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), timeout=30)
     [(headers, body)] = hook.requests
     assert verified(headers, body)
     event = json.loads(body)
