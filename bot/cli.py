@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     upgrade = db.add_parser("upgrade", help="apply schema migrations")
     upgrade.set_defaults(action=_db_upgrade, load=_settings)
 
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database to FILE while the bot runs (PostgreSQL: pg_dump)"
+    )
+    backup.add_argument("file", type=Path)
+    backup.set_defaults(action=_backup, load=_settings)
+
     report = commands.add_parser("report", help="the helpdesk's figures for a period (/stats)")
     report.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
     report.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD")
@@ -312,6 +318,20 @@ async def _kb_import(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await store.close()
     print(f"imported {args.file}: {result.created} added, {result.updated} replaced")
+    return 0
+
+
+async def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.backup import BackupRefused, backup_sqlite
+    from storage.urls import parse_database_url
+
+    url = parse_database_url(settings.database.url)
+    _check_writable(args.file)
+    try:
+        size = await asyncio.to_thread(backup_sqlite, url, args.file)
+    except BackupRefused as refused:
+        raise _UserError(str(refused)) from None
+    print(f"backed up to {args.file} ({size:,} bytes, integrity checked)")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import yaml
@@ -172,3 +173,32 @@ def test_a_database_that_does_not_exist_is_one_line_naming_the_fix(
         url, fix = missing.render_as_string(hide_password=False), "createdb"
     assert main(["--config", _database_config(tmp_path, url), "db", "upgrade"]) == 1
     assert fix in _one_error_line(capsys)
+
+
+def test_backup_copies_what_was_committed_while_a_writer_is_busy(tmp_path, capsys):
+    config = _config(tmp_path)
+    assert main(["--config", str(config), "db", "upgrade"]) == 0
+    faq = tmp_path / "faq.yaml"
+    entry = {"question": "How do I book a room?", "answer": "Use the Rooms app.", "language": "en"}
+    faq.write_text(yaml.safe_dump([entry]), encoding="utf-8")
+    assert main(["--config", str(config), "kb", "import", str(faq)]) == 0
+    writer = sqlite3.connect(tmp_path / "helpdesk.sqlite3", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the running bot, in the middle of a transaction
+    writer.execute("DELETE FROM faq_entries")
+    copy = tmp_path / "copy.sqlite3"
+    try:
+        assert main(["--config", str(config), "backup", str(copy)]) == 0
+    finally:
+        writer.rollback()
+        writer.close()
+    assert "integrity checked" in capsys.readouterr().out
+    with sqlite3.connect(copy) as restored:
+        questions = [row[0] for row in restored.execute("SELECT question FROM faq_entries")]
+    assert questions == ["How do I book a room?"]
+
+    assert main(["--config", str(config), "backup", str(copy)]) == 1  # never overwritten
+    assert "already exists" in capsys.readouterr().err
+    postgres = tmp_path / "pg.toml"
+    postgres.write_text('[database]\nurl = "postgresql://h@127.0.0.1:1/x"\n', encoding="utf-8")
+    assert main(["--config", str(postgres), "backup", str(tmp_path / "pg.sqlite3")]) == 1
+    assert "pg_dump" in capsys.readouterr().err
