@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import what_to_fix
 from bot.logs import configure_logging
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +98,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("file", type=Path)
     backup.set_defaults(action=_backup, load=_settings)
+
+    user = _Commands(
+        commands.add_parser("user", help="one person's data").add_subparsers(metavar="ACTION"),
+        options,
+    )
+    export = user.add_parser("export", help="everything kept of CHANNEL:ID, as JSON")
+    export.add_argument("identity", metavar="CHANNEL:ID")
+    export.add_argument("--file", type=Path, help="write it there (default: standard output)")
+    export.set_defaults(action=_user_export, load=_settings)
+    erase = user.add_parser("erase", help="erase what CHANNEL:ID wrote and who they are")
+    erase.add_argument("identity", metavar="CHANNEL:ID")
+    erase.add_argument("--yes", action="store_true", help="confirm: it cannot be undone")
+    erase.set_defaults(action=_user_erase, load=_settings)
 
     report = commands.add_parser("report", help="the helpdesk's figures for a period (/stats)")
     report.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
@@ -333,6 +352,58 @@ async def _backup(settings: Settings, args: argparse.Namespace) -> int:
         raise _UserError(str(refused)) from None
     print(f"backed up to {args.file} ({size:,} bytes, integrity checked)")
     return 0
+
+
+async def _user_export(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.personal_data import export_user
+
+    channel, external_id = _identity(args.identity)
+    if args.file is not None:
+        _check_writable(args.file)
+    found = await _on_database(settings, lambda c: export_user(c, channel, external_id))
+    if found is None:
+        raise _UserError(f"no user {args.identity} is known")
+    text = json.dumps(found, ensure_ascii=False, indent=2, default=str)
+    if args.file is None:
+        print(text)
+    else:
+        args.file.write_text(text + "\n", encoding="utf-8")
+        print(f"exported {args.identity} to {args.file}")
+    return 0
+
+
+async def _user_erase(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.personal_data import erase_user
+
+    channel, external_id = _identity(args.identity)
+    if not args.yes:
+        raise _UserError(f"erasing {args.identity} cannot be undone: add --yes to confirm")
+    now = datetime.now(UTC)
+    counts = await _on_database(settings, lambda c: erase_user(c, channel, external_id, now))
+    if counts is None:
+        raise _UserError(f"no user {args.identity} is known")
+    print(f"erased {args.identity}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def _identity(text: str) -> tuple[str, str]:
+    from core.roles import parse_identity
+
+    identity = parse_identity(text)
+    if identity is None:
+        raise _UserError(f"{text!r} is not CHANNEL:ID (e.g. telegram:12345)")
+    return identity
+
+
+async def _on_database(settings: Settings, fn: Callable[[Any], T]) -> T:
+    """`fn(connection)` in one transaction of the configured database."""
+    from storage.database import open_store
+
+    store = await open_store(settings.database.url, options=settings.database.store_options())
+    try:
+        return await store.run_sync(fn)
+    finally:
+        await store.close()
 
 
 async def _kb_export(settings: Settings, args: argparse.Namespace) -> int:
