@@ -6,6 +6,7 @@ The engine never answers these with an article; on "human" it opens a ticket str
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from knowledge.normalize import (
     normalize,
@@ -98,6 +99,7 @@ def _is_human_request(text: str, words: list[str]) -> bool:
     return bool(_WEAK_PERSON.search(text) and _CONTACT_VERB.search(text))
 
 
+@lru_cache(maxsize=4096)  # a first message is classified twice (the welcome, then the flow)
 def classify_small_talk(text: str) -> str | None:
     """ "greeting", "thanks", "human", "noise" or None (a real message worth matching)."""
     normalized = normalize(text)
