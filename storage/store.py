@@ -185,7 +185,7 @@ class _SqliteConnection:
             if self._connection is None:
                 self._connection = await self._on_thread(self.engine.connect)
             connection = self._connection
-            await self._on_thread(lambda: _or_roll_back(connection, connection.begin))
+            await self._on_thread(lambda: _begin(connection))
             unit = _SyncUnit(connection)
             try:
                 yield unit
@@ -218,6 +218,12 @@ class _SqliteConnection:
                 self._connection = None
             await self._on_thread(self.engine.dispose)
         self._thread.shutdown(wait=True)
+
+
+def _begin(connection: Connection) -> None:
+    if connection.in_transaction():  # left by a task cancelled while its BEGIN was running
+        connection.rollback()
+    _or_roll_back(connection, connection.begin)
 
 
 def _or_roll_back(connection: Connection, step: Callable[[], object]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -1322,3 +1323,22 @@ async def test_sentence_vectors_load_and_save_many_at_once(store: SqlStore) -> N
         await tx.vectors.save("m", vectors)
     async with store.transaction() as tx:
         assert await tx.vectors.load("m", list(vectors)) == vectors
+
+
+async def test_a_transaction_cancelled_anywhere_leaves_the_store_usable(store: SqlStore) -> None:
+    """A task cancelled while its BEGIN, a statement or its COMMIT runs (a shutdown, a timeout)
+    must not leave the connection inside a transaction for the next one."""
+
+    async def write(n: int) -> None:
+        async with store.transaction() as tx:
+            await tx.positions.set("t", f"p{n}", "v", NOW)
+
+    for n, delay in enumerate((0, 0.0001, 0.0003, 0.001, 0.003)):
+        task = asyncio.create_task(write(n))
+        await asyncio.sleep(delay)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await write(100 + n)
+        async with store.transaction() as tx:
+            assert await tx.positions.get("t", f"p{100 + n}") == "v"
