@@ -1,5 +1,7 @@
 """A deployment you can watch (`[http] monitoring = true`): `GET /healthz` says whether the
-database answers and when each channel last received and delivered a message; `GET /metrics`
+database answers, when each channel last heard from its platform (a poll answered, a webhook
+request that proved to come from it) and when it last received and delivered a message;
+`GET /metrics`
 gives Prometheus the counters of this process (messages in and out per channel, how long
 handling took, knowledge-base decisions, SLA warnings and breaches) and the outbox's backlog,
 which is read from the database at each scrape (it is shared by every process)."""
@@ -35,6 +37,7 @@ class Monitor:
         self.store = store
         self.channels = sorted(channels)
         self.registry = CollectorRegistry()
+        self.last_contact: dict[str, datetime] = {}
         self.last_inbound: dict[str, datetime] = {}
         self.last_outbound: dict[str, datetime] = {}
         self._detach: Callable[[], None] | None = None
@@ -69,6 +72,12 @@ class Monitor:
             Gauge, "helpdesk_outbox_oldest_seconds", "Age of the oldest item still to send"
         )
         self.database_up = metric(Gauge, "helpdesk_database_up", "1 if the database answered")
+        self.contact = metric(
+            Gauge,
+            "helpdesk_channel_last_contact_timestamp_seconds",
+            "When the platform last answered a poll or sent a request that proved to be its own",
+            ("channel",),
+        )
 
     # -- what is counted
 
@@ -81,7 +90,10 @@ class Monitor:
             self._detach = None
 
     def _on_event(self, name: str, labels: dict[str, str]) -> None:
-        if name == "message_out":
+        if name == "channel_contact":
+            self.last_contact[labels["channel"]] = datetime.now(UTC)
+            self.contact.labels(**labels).set_to_current_time()
+        elif name == "message_out":
             self.messages_out.labels(**labels).inc()
             self.last_outbound[labels["channel"]] = datetime.now(UTC)
         elif name == "kb_decision":
@@ -113,6 +125,7 @@ class Monitor:
         backlog = await self._backlog()
         channels = {
             name: {
+                "last_contact": _iso(self.last_contact.get(name)),
                 "last_inbound": _iso(self.last_inbound.get(name)),
                 "last_outbound": _iso(self.last_outbound.get(name)),
             }

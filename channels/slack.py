@@ -79,6 +79,7 @@ from channels.slack_inbound import (
     message_from_event,
 )
 from channels.slack_metadata import outbox_metadata, outbox_payload
+from core import telemetry
 from core.messages import Attachment, Button, IncomingMessage, OutgoingMessage, SentMessage
 from core.ports import (
     ChannelMemory,
@@ -201,6 +202,7 @@ class SlackChannel:
             if self.mode == "socket":
                 self._socket = _SocketModeHandler(self._app, self._app_token or "", self._gate)
                 await self._socket.connect_async()
+                telemetry.count("channel_contact", channel=self.name)
         except BaseException:
             await self.stop()
             raise
@@ -235,6 +237,8 @@ class SlackChannel:
             if not admitted:
                 return web.Response(status=503, text="not accepting events now")
             bolt_response = await self._app.async_dispatch(await to_bolt_request(request))
+            if bolt_response.status < 400:  # signed by Slack
+                telemetry.count("channel_contact", channel=self.name)
             return await to_aiohttp_response(bolt_response)
 
     async def _learn_identity(self) -> None:
@@ -569,6 +573,7 @@ class _SocketModeHandler(AsyncSocketModeHandler):
         self._gate = gate
 
     async def handle(self, client: Any, req: SocketModeRequest) -> None:  # type: ignore[override]
+        telemetry.count("channel_contact", channel=CHANNEL)  # Slack pushed an envelope
         async with self._gate.admit() as admitted:
             if admitted:
                 await super().handle(client, req)

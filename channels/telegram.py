@@ -33,6 +33,7 @@ from channels.telegram_errors import send_errors
 from channels.telegram_polling import UpdatePoller
 from channels.telegram_send import TelegramSender
 from channels.telegram_updates import ALLOWED_UPDATES, Received, convert_update
+from core import telemetry
 from core.messages import Attachment, OutgoingMessage, SentMessage
 from core.ports import ChannelMemory, InboundHandler, PermanentSendError, RateLimits
 
@@ -222,6 +223,7 @@ class TelegramChannel:
                 extra={"remote": request.remote},
             )
             return web.Response(status=401, text="unauthorized")
+        telemetry.count("channel_contact", channel=self.name)  # Telegram reached us
         if not self._receiving or self._on_message is None:
             return web.Response(status=503, text="not receiving")
         try:

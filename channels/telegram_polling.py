@@ -19,6 +19,7 @@ from aiogram.types import Update
 
 from channels.telegram_albums import PolledAlbums
 from channels.telegram_updates import ALLOWED_UPDATES, Received, convert_update
+from core import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class UpdatePoller:
             await asyncio.gather(request, return_exceptions=True)
             return None
         try:
-            return request.result()
+            updates = request.result()
         except TelegramRetryAfter as error:
             log.warning("getUpdates rate limited", extra={"retry_after": error.retry_after})
             await self._pause(float(error.retry_after))
@@ -93,6 +94,9 @@ class UpdatePoller:
         except Exception as error:  # noqa: BLE001 - network, 5xx, bad token: keep trying
             log.warning("getUpdates failed", extra={"error": f"{type(error).__name__}: {error}"})
             await self._pause(self._next_delay())
+        else:
+            telemetry.count("channel_contact", channel=self.channel)  # Telegram answered
+            return updates
         return None
 
     async def _hand_over(self, updates: list[Update]) -> None:

@@ -90,7 +90,7 @@ class VkChannel:
         self.files = VkFiles(self.api, name)
         self._parser = VkEventParser(name, group_id)
         self._callback = (
-            VkCallbackEndpoint(group_id, confirmation_code, secret)
+            VkCallbackEndpoint(group_id, confirmation_code, secret, name)
             if mode == "callback" and confirmation_code and secret
             else None
         )

@@ -12,14 +12,19 @@ from typing import Any
 
 from aiohttp import web
 
+from core import telemetry
+
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[Sequence[dict[str, Any]]], Awaitable[None]]
 
 
 class VkCallbackEndpoint:
-    def __init__(self, group_id: int, confirmation_code: str, secret: str) -> None:
+    def __init__(
+        self, group_id: int, confirmation_code: str, secret: str, channel: str = "vk"
+    ) -> None:
         self.group_id = group_id
+        self.channel = channel
         self.confirmation_code = confirmation_code
         self.secret = secret
         self._deliver: Deliver | None = None
@@ -54,6 +59,7 @@ class VkCallbackEndpoint:
                 "vk callback with a wrong secret refused", extra={"vk_type": event.get("type")}
             )
             return web.Response(status=403, text="wrong secret")
+        telemetry.count("channel_contact", channel=self.channel)  # VK reached us
         deliver = self._deliver
         if deliver is None:
             return web.Response(status=503, text="not accepting events")

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from vkbottle import API
 
+from core import telemetry
 from core.ports import ChannelMemory
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class VkLongPoll:
                 answer = await self._poll_unless(stopping)
                 if answer is None:
                     return
+                telemetry.count("channel_contact", channel=self.channel)  # VK answered
                 await self._digest(answer)
                 self._failures = 0
             except asyncio.CancelledError:

@@ -27,6 +27,7 @@ from channels.slack_format import (
     unescape,
 )
 from channels.slack_inbound import UserDirectory
+from core import telemetry
 from core.delivery.outbox import OutboxConfig, OutboxSender
 from core.domain import NewTicket, OutboxStatus, Priority, TicketStatus
 from core.messages import (
@@ -226,6 +227,17 @@ async def test_question_answered_ticket_relayed_noted_and_closed(world: SlackWor
     assert any("#1" in text for text in world.thread(root["ts"]))
     posts = world.fake.ok_calls("chat.postMessage")
     assert all(call.params.get("mrkdwn") is False for call in posts)
+
+
+async def test_each_event_from_slack_counts_as_contact_for_monitoring(world: SlackWorld):
+    heard: list[tuple[str, dict[str, str]]] = []
+    detach = telemetry.attach(lambda name, labels: heard.append((name, labels)))
+    try:
+        await world.user_says("How do I reset my password?")
+        await world.settle()
+    finally:
+        detach()
+    assert ("channel_contact", {"channel": "slack"}) in heard  # an envelope or an Events request
 
 
 async def test_repeated_delivery_has_one_effect(world: SlackWorld):

@@ -19,6 +19,7 @@ from aiohttp import web
 from channels.vk import VkChannel
 from channels.vk_inbound import VkEventParser, button_command
 from channels.vk_outbound import random_id_for, render_keyboard
+from core import telemetry
 from core.conversation.channel_memory import StoredChannelMemory
 from core.domain import OutboxStatus, TicketStatus
 from core.messages import Attachment, Button, ConversationRef, IncomingMessage, OutgoingMessage
@@ -439,6 +440,8 @@ class Recorder:
 
 async def test_long_poll_survives_failures_and_redelivers_unhandled(fake_vk: FakeVK):
     recorder = Recorder()
+    heard: list[tuple[str, dict[str, str]]] = []
+    detach = telemetry.attach(lambda name, labels: heard.append((name, labels)))
     async with vk_world_for(fake_vk, "longpoll") as world:
         await world.channel.start(recorder)
         await fake_vk.wait_for_long_poll()
@@ -464,6 +467,8 @@ async def test_long_poll_survives_failures_and_redelivers_unhandled(fake_vk: Fak
         await world.long_poll_passed(len(fake_vk.events))
         await world.channel.stop()
 
+    detach()
+    assert ("channel_contact", {"channel": "vk"}) in heard  # each answered poll is reported
     texts = recorder.texts()
     assert texts.count("after failure 2") == 1  # a new key kept our position: no repeat
     assert texts.count("first try fails") == 2  # not confirmed until handled, then fetched again

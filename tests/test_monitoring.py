@@ -80,6 +80,8 @@ monitoring = true
     assert metrics[("helpdesk_outbox_oldest_seconds", ())] == 0
     status, body = health
     assert status == 200 and body["status"] == "ok" and body["outbox_pending"] == 0
+    assert body["channels"]["telegram"]["last_contact"] is not None  # getUpdates answered
+    assert metrics[("helpdesk_channel_last_contact_timestamp_seconds", telegram_label)] > 0
     assert body["channels"]["telegram"]["last_inbound"] is not None
     assert body["channels"]["telegram"]["last_outbound"] is not None
     records = [json.loads(line) for line in stderr.splitlines() if line.strip()]
