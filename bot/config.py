@@ -793,7 +793,21 @@ def _apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> dict[tu
             continue  # "[section] is not a table" is reported by validation
         table[key] = value
         applied[(section, key)] = name
+    webhooks = raw.get("webhooks")
+    for table in webhooks if isinstance(webhooks, list) else ():
+        if isinstance(table, dict) and isinstance(table.get("name"), str):
+            name = webhook_secret_variable(table["name"])
+            value = env.get(name, "").strip()
+            if value:
+                table["secret"] = value
+                applied[("webhooks", f"{table['name']}.secret")] = name
     return applied
+
+
+def webhook_secret_variable(name: str) -> str:
+    """The variable that gives the [[webhooks]] endpoint `name` its secret, e.g.
+    HELPDESK_WEBHOOKS_CRM_SECRET for "crm" (other characters than letters and digits: "_")."""
+    return f"HELPDESK_WEBHOOKS_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}_SECRET"
 
 
 # --------------------------------------------------------------------------------------------

@@ -766,5 +766,11 @@ def test_webhooks_are_an_array_of_checked_tables(tmp_path: Path) -> None:
     wrong = error_for(tmp_path, hook + 'events = ["ticket.exploded"]\n')
     assert "unknown events ticket.exploded" in wrong
     assert "names two webhooks" in error_for(tmp_path, hook + hook)
+    from_env = load_text(
+        tmp_path,
+        '[[webhooks]]\nname = "crm-eu"\nurl = "https://crm.example/h"\n',
+        env={"HELPDESK_WEBHOOKS_CRM_EU_SECRET": "fedcba9876543210"},
+    )
+    assert from_env.webhooks[0].secret == "fedcba9876543210"  # secrets stay out of the file
     short = hook.replace("0123456789abcdef", "short")  # an HMAC key must be long
     assert "secret" in error_for(tmp_path, short)
