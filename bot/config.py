@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -831,7 +831,11 @@ def _describe_location(loc: tuple[str, ...], from_env: Mapping[tuple[str, str], 
     if len(loc) == 1:
         return f"[{loc[0]}]"
     section, key, *rest = loc
-    where = f"[{section}] {key}"
+    if key.isdigit() and rest:  # in the n-th table of an array of tables ([[webhooks]])
+        key, rest = f"#{int(key) + 1} {rest[0]}", rest[1:]
+        where = f"[[{section}]] {key}"
+    else:
+        where = f"[{section}] {key}"
     if rest:  # an item of an array
         where += "".join(f"[{part}]" for part in rest)
     if (section, key) in from_env:
@@ -852,6 +856,8 @@ def _describe_unknown(loc: tuple[str, ...], value: Any) -> str:
 def _section_keys(section: str) -> list[str]:
     field = Settings.model_fields.get(section)
     model = field.annotation if field is not None else None
+    if get_origin(model) is list:  # an array of tables: the keys of each table
+        (model,) = get_args(model)
     if isinstance(model, type) and issubclass(model, BaseModel):
         return list(model.model_fields)
     return []

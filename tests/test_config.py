@@ -764,7 +764,10 @@ def test_webhooks_are_an_array_of_checked_tables(tmp_path: Path) -> None:
     assert [(w.name, w.events) for w in settings.webhooks] == [("crm", ["ticket.created"])]
     assert load_text(tmp_path, "").webhooks == []
     wrong = error_for(tmp_path, hook + 'events = ["ticket.exploded"]\n')
-    assert "unknown events ticket.exploded" in wrong
+    assert "[[webhooks]] #1 events: unknown events ticket.exploded" in wrong
+    assert "[[webhooks]] #2 name" in error_for(tmp_path, hook + hook)
+    typo = error_for(tmp_path, hook + 'evnts = ["ticket.created"]\n')
+    assert "unknown key [webhooks] evnts" in typo and "events" in typo  # did you mean
     assert "names two webhooks" in error_for(tmp_path, hook + hook)
     from_env = load_text(
         tmp_path,
