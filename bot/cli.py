@@ -9,17 +9,19 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import what_to_fix
 from bot.logs import configure_logging
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from storage import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +285,6 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
     from core.reports.chart import render_chart
     from core.reports.format import render_report, report_rows
     from core.work import utc_now
-    from storage.database import open_store
 
     for path in filter(None, (args.csv, args.png)):
         _check_writable(path)
@@ -298,13 +299,9 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
             f"no support line {args.line!r} (known: {', '.join(known.name for known in lines)})"
         )
     line = lines.named(args.line).name if args.line else None
-    store = await open_store(settings.database.url, options=settings.database.store_options())
-    try:
-        async with store.transaction() as tx:
-            goal = config.sla.goal if config.sla else None
-            report = await build_report(tx, period, lines, utc_now(), line, goal)
-    finally:
-        await store.close()
+    async with _configured_store(settings) as store, store.transaction() as tx:
+        goal = config.sla.goal if config.sla else None
+        report = await build_report(tx, period, lines, utc_now(), line, goal)
     text = partial(
         Texts(settings.bot.default_language).get, args.lang or settings.bot.default_language
     )
@@ -325,17 +322,14 @@ async def _kb_import(settings: Settings, args: argparse.Namespace) -> int:
     from bot.knowledge_files import import_file
     from core.work import utc_now
     from knowledge.io import KnowledgeFileError
-    from storage.database import open_store
 
     if not args.file.is_file():
         raise _UserError(f"{args.file}: no such file")
-    store = await open_store(settings.database.url, options=settings.database.store_options())
-    try:
-        result = await import_file(store, args.file, utc_now())
-    except KnowledgeFileError as error:
-        raise _UserError(str(error)) from None
-    finally:
-        await store.close()
+    async with _configured_store(settings) as store:
+        try:
+            result = await import_file(store, args.file, utc_now())
+        except KnowledgeFileError as error:
+            raise _UserError(str(error)) from None
     print(f"imported {args.file}: {result.created} added, {result.updated} replaced")
     return 0
 
@@ -360,7 +354,8 @@ async def _user_export(settings: Settings, args: argparse.Namespace) -> int:
     channel, external_id = _identity(args.identity)
     if args.file is not None:
         _check_writable(args.file)
-    found = await _on_database(settings, lambda c: export_user(c, channel, external_id))
+    async with _configured_store(settings) as store:
+        found = await store.run_sync(lambda c: export_user(c, channel, external_id))
     if found is None:
         raise _UserError(f"no user {args.identity} is known")
     text = json.dumps(found, ensure_ascii=False, indent=2, default=str)
@@ -379,7 +374,8 @@ async def _user_erase(settings: Settings, args: argparse.Namespace) -> int:
     if not args.yes:
         raise _UserError(f"erasing {args.identity} cannot be undone: add --yes to confirm")
     now = datetime.now(UTC)
-    counts = await _on_database(settings, lambda c: erase_user(c, channel, external_id, now))
+    async with _configured_store(settings) as store:
+        counts = await store.run_sync(lambda c: erase_user(c, channel, external_id, now))
     if counts is None:
         raise _UserError(f"no user {args.identity} is known")
     print(f"erased {args.identity}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -395,13 +391,14 @@ def _identity(text: str) -> tuple[str, str]:
     return identity
 
 
-async def _on_database(settings: Settings, fn: Callable[[Any], T]) -> T:
-    """`fn(connection)` in one transaction of the configured database."""
+@asynccontextmanager
+async def _configured_store(settings: Settings) -> AsyncIterator[SqlStore]:
+    """The configured database, open for one command."""
     from storage.database import open_store
 
     store = await open_store(settings.database.url, options=settings.database.store_options())
     try:
-        return await store.run_sync(fn)
+        yield store
     finally:
         await store.close()
 
@@ -409,15 +406,11 @@ async def _on_database(settings: Settings, fn: Callable[[Any], T]) -> T:
 async def _kb_export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.knowledge_files import export_file
     from knowledge.io import file_format
-    from storage.database import open_store
 
     file_format(args.file)  # an unknown format is refused before anything is read
     _check_writable(args.file)
-    store = await open_store(settings.database.url, options=settings.database.store_options())
-    try:
+    async with _configured_store(settings) as store:
         count = await export_file(store, args.file)
-    finally:
-        await store.close()
     print(f"exported {count} entries to {args.file}")
     return 0
 
@@ -425,19 +418,13 @@ async def _kb_export(settings: Settings, args: argparse.Namespace) -> int:
 async def _kb_ask(settings: Settings, args: argparse.Namespace) -> int:
     from core.knowledge_base import KnowledgeBase, Thresholds
     from knowledge.semantic import create_matcher
-    from storage.database import open_store
 
     matcher = create_matcher(semantic=settings.knowledge.semantic)
-    knowledge = KnowledgeBase(
-        matcher,
-        store := await open_store(settings.database.url, options=settings.database.store_options()),
-    )
-    try:
+    async with _configured_store(settings) as store:
+        knowledge = KnowledgeBase(matcher, store)
         async with store.transaction() as tx:
             entries = await tx.faq.list(include_disabled=False)
         await knowledge.load(entries)  # with the sentence vectors the bot keeps
-    finally:
-        await store.close()
     if not entries:
         from knowledge import sample_faq_path
 
