@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL
@@ -36,6 +36,7 @@ from storage.transaction import SqlTransaction
 from storage.urls import is_sqlite, sqlite_file
 
 R = TypeVar("R")
+C = TypeVar("C", Connection, AsyncConnection)
 
 POOL_TIMEOUT_S = 60  # how long a transaction may wait for the SQLite connection
 
@@ -108,17 +109,23 @@ def _configure_sqlite(engine: Engine, options: StoreOptions) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class _AsyncUnit:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection: AsyncConnection | None = connection
+class _Unit(Generic[C]):
+    """A transaction's connection, usable only until the transaction ends."""
+
+    def __init__(self, connection: C) -> None:
+        self._connection: C | None = connection
 
     def close(self) -> None:
         self._connection = None
 
-    def _require_connection(self) -> AsyncConnection:
+    def _require_connection(self) -> C:
         if self._connection is None:
             raise RuntimeError("the transaction is over: use it only inside its `async with`")
         return self._connection
+
+
+class _AsyncUnit(_Unit[AsyncConnection]):
+    """A transaction on PostgreSQL: repositories run through `AsyncConnection.run_sync`."""
 
     async def run(self, fn: Callable[..., R], *args: Any) -> R:
         return await self._require_connection().run_sync(fn, *args)
@@ -134,19 +141,8 @@ class _AsyncUnit:
         await nested.commit()
 
 
-class _SyncUnit:
+class _SyncUnit(_Unit[Connection]):
     """A transaction on `_SqliteConnection`: statements run right here, on the loop's thread."""
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection: Connection | None = connection
-
-    def close(self) -> None:
-        self._connection = None
-
-    def _require_connection(self) -> Connection:
-        if self._connection is None:
-            raise RuntimeError("the transaction is over: use it only inside its `async with`")
-        return self._connection
 
     async def run(self, fn: Callable[..., R], *args: Any) -> R:
         return fn(self._require_connection(), *args)
