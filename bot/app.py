@@ -24,7 +24,7 @@ from core.messages import ConversationRef
 from core.ports import ChannelAdapter, ThreadAddresses
 from core.store import Store, StoreUnavailable
 from core.tickets.business_hours import BusinessCalendar, WorkingHours
-from core.tickets.events import WEBHOOK_CHANNEL, Endpoint
+from core.tickets.events import Endpoint
 from core.tickets.lines import SupportLine
 from core.tickets.policy import AutoAssign, KeywordRule, TicketPolicy, UserGroupRule
 from core.tickets.sla_policy import SlaPolicy, SlaTarget
@@ -83,7 +83,7 @@ async def build_app(
     matcher = create_matcher(semantic=settings.knowledge.semantic)
     config = engine_config(
         settings,
-        {name: a.max_file_size for name, a in adapters.items() if name != WEBHOOK_CHANNEL},
+        {name: a.max_file_size for name, a in adapters.items()},
         matcher.default_thresholds,
         thread_urls={
             name: adapter.thread_url

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
+from core.domain import OutboxStatus
 from storage.models import (
     audit_log,
     held_messages,
@@ -102,7 +103,7 @@ def erase_user(
         ).rowcount,
         "unsent_messages": connection.execute(
             delete(outbox).where(
-                outbox.c.status == "pending",
+                outbox.c.status == OutboxStatus.PENDING.value,
                 or_(
                     outbox.c.ticket_id.in_(own_tickets),
                     (outbox.c.channel == user.chat_channel) & (outbox.c.chat_id == user.chat_id),

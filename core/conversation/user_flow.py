@@ -368,7 +368,9 @@ class UserFlow:
             shown = self.knowledge.get(entry_id) if entry_id is not None else None
             current = await turn.tx.tickets.find_current(turn.user.id)
             category = shown.category if shown else None
-            await self._open_ticket(turn, question, None, category, current, after_question=True)
+            await self._open_ticket(
+                turn, question, category=category, previous=current, after_question=True
+            )
         else:
             await turn.tx.users.set_state(turn.user.id, {AWAITING_TICKET: True})
             await turn.reply(turn.t("user.describe_problem"))
