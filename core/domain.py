@@ -317,6 +317,18 @@ class Match:
 
 
 @dataclass(frozen=True)
+class TicketFilter:
+    """Which tickets a list shows (the HTTP API); every field given must match. `lines`: line
+    names, None standing for the first line (tickets with no line recorded)."""
+
+    statuses: frozenset[TicketStatus] = frozenset()
+    lines: frozenset[str | None] = frozenset()
+    assignee_id: int | None = None
+    priority: Priority | None = None
+    updated_since: datetime | None = None
+
+
+@dataclass(frozen=True)
 class NewTicket:
     """A ticket to create, in status new. `previous_ticket_id` links the ticket it follows up;
     `line`: the support line (None: the first)."""

@@ -74,3 +74,14 @@ class ChatBacklog:
     failed: int
     last_error: str | None
     last_sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A named token of the HTTP API and what it may do (core/api/scopes.py). The secret
+    itself is shown once, when it is made; only its hash is stored."""
+
+    id: int
+    name: str
+    scopes: frozenset[str]
+    created_at: datetime

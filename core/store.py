@@ -25,6 +25,7 @@ from core.domain import (
     QuestionRecord,
     SlaEvent,
     Ticket,
+    TicketFilter,
     TicketMessage,
     TicketRating,
     TicketStatus,
@@ -32,7 +33,13 @@ from core.domain import (
 )
 from core.messages import Attachment, ConversationRef
 from core.store_delivery import MessageLinks, Outbox  # noqa: E402
-from core.store_toolkit import Announcements, HeldMessages, Incidents, Macros  # noqa: E402
+from core.store_toolkit import (  # noqa: E402
+    Announcements,
+    ApiTokens,
+    HeldMessages,
+    Incidents,
+    Macros,
+)
 
 # ---------------------------------------------------------------------------------------------
 # One protocol per aggregate
@@ -121,6 +128,11 @@ class Tickets(Protocol):
 
     async def active(self) -> list[Ticket]:
         """Every active ticket (new, open, waiting), by id."""
+
+    async def page(
+        self, where: TicketFilter, after: tuple[datetime, int] | None, limit: int
+    ) -> list[Ticket]:
+        """Up to `limit` tickets matching `where`, by (updated_at, id), those after `after`."""
 
     async def search(self, words: str, limit: int) -> list[Ticket]:
         """Tickets whose subject or any message contains `words` (any case, any script), newest
@@ -376,6 +388,7 @@ class Transaction(Protocol):
     positions: ChannelPositions
     staged: StagedParts
     vectors: SentenceVectors
+    api_tokens: ApiTokens
 
 
 class Store(Protocol):

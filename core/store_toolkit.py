@@ -1,5 +1,6 @@
 """Storage ports of the operator's toolkit (core/staff/incidents.py, announcements.py,
-macro_commands.py; core/conversation/ticket_choice.py), part of `core.store.Transaction`."""
+macro_commands.py; core/conversation/ticket_choice.py) and of the HTTP API's tokens, part of
+`core.store.Transaction`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from core.domain_toolkit import Announcement, HeldMessage, Incident, Macro
+from core.domain_toolkit import Announcement, ApiToken, HeldMessage, Incident, Macro
 from core.messages import Attachment, ConversationRef
 
 
@@ -90,4 +91,21 @@ class Macros(Protocol):
     async def delete(self, name: str) -> bool: ...
 
     async def list(self) -> list[Macro]:
+        """By name."""
+
+
+class ApiTokens(Protocol):
+    """The HTTP API's named tokens, found by the hash of their secret."""
+
+    async def create(
+        self, name: str, token_hash: str, scopes: Sequence[str], now: datetime
+    ) -> ApiToken | None:
+        """None when a token of that name exists."""
+
+    async def by_hash(self, token_hash: str) -> ApiToken | None: ...
+
+    async def revoke(self, name: str) -> ApiToken | None:
+        """Delete the token; the deleted one, or None when there was none of that name."""
+
+    async def list(self) -> list[ApiToken]:
         """By name."""

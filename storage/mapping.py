@@ -27,7 +27,7 @@ from core.domain import (
     TicketStatus,
     User,
 )
-from core.domain_toolkit import Announcement, HeldMessage, Incident, Macro
+from core.domain_toolkit import Announcement, ApiToken, HeldMessage, Incident, Macro
 from core.messages import Attachment, Button, ConversationRef, OutgoingMessage
 
 T = TypeVar("T")
@@ -248,6 +248,10 @@ def announcement_from_row(row: Row[Any]) -> Announcement:
 
 def held_message_from_row(row: Row[Any]) -> HeldMessage:
     return _record(HeldMessage, row, attachments=attachments_from_json(row.attachments))
+
+
+def api_token_from_row(row: Row[Any]) -> ApiToken:
+    return ApiToken(row.id, row.name, frozenset(row.scopes), row.created_at)
 
 
 def macro_from_row(row: Row[Any]) -> Macro:

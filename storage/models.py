@@ -78,6 +78,7 @@ class TicketRow(Base):
         Index("ix_tickets_status", "status"),
         # Reports: the tickets created, resolved or closed in a period.
         Index("ix_tickets_created", "created_at"),
+        Index("ix_tickets_updated", "updated_at", "id"),
         Index("ix_tickets_resolved", "resolved_at"),
         Index("ix_tickets_closed", "closed_at"),
         # Ticket numbers are shown to people: never reuse one, even after a delete.
@@ -414,6 +415,18 @@ class MacroRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class ApiTokenRow(Base):
+    """A named token of the HTTP API: only the SHA-256 of the secret is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class ChatAliasRow(Base):
     """A chat that changed its id (a Telegram group upgraded to a supergroup)."""
 
@@ -483,6 +496,7 @@ counters = _table(CounterRow)
 chat_aliases = _table(ChatAliasRow)
 channel_positions = _table(ChannelPositionRow)
 staged_parts = _table(StagedPartRow)
+api_tokens = _table(ApiTokenRow)
 sentence_vectors = _table(SentenceVectorRow)
 questions = _table(QuestionRow)
 agent_duty = _table(DutyRow)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from storage.repository._sql import Repository
 from storage.repository.admin import AuditRepository, RoleRepository
 from storage.repository.announcements import AnnouncementRepository
+from storage.repository.api_tokens import ApiTokenRepository
 from storage.repository.duty import DutyRepository
 from storage.repository.faq import FaqRepository
 from storage.repository.held import HeldMessageRepository
@@ -105,6 +106,7 @@ class SqlTransaction:
     positions = _Aggregate(PositionRepository)
     staged = _Aggregate(StagedPartRepository)
     vectors = _Aggregate(VectorRepository)
+    api_tokens = _Aggregate(ApiTokenRepository)
 
     def __init__(self, unit: UnitOfWork) -> None:
         self._unit = unit

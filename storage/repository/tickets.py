@@ -15,6 +15,7 @@ from core.domain import (
     Priority,
     SlaEvent,
     Ticket,
+    TicketFilter,
     TicketMessage,
     TicketStatus,
 )
@@ -204,6 +205,36 @@ class TicketRepository(Repository):
         """Every active ticket (new, open, waiting), by id."""
         statement = (
             select(tickets).where(tickets.c.status.in_(_ACTIVE_STATUSES)).order_by(tickets.c.id)
+        )
+        return [ticket_from_row(row) for row in self.conn.execute(statement)]
+
+    def page(
+        self, where: TicketFilter, after: tuple[datetime, int] | None, limit: int
+    ) -> list[Ticket]:
+        conditions: list[ColumnElement[bool]] = []
+        if where.statuses:
+            conditions.append(tickets.c.status.in_(sorted(s.value for s in where.statuses)))
+        if where.lines:
+            named = sorted(line for line in where.lines if line is not None)
+            in_line = tickets.c.line.in_(named)
+            conditions.append(in_line | tickets.c.line.is_(None) if None in where.lines else in_line)
+        if where.assignee_id is not None:
+            conditions.append(tickets.c.assignee_id == where.assignee_id)
+        if where.priority is not None:
+            conditions.append(tickets.c.priority == where.priority.value)
+        if where.updated_since is not None:
+            conditions.append(tickets.c.updated_at >= where.updated_since)
+        if after is not None:
+            moment, ticket_id = after
+            conditions.append(
+                (tickets.c.updated_at > moment)
+                | ((tickets.c.updated_at == moment) & (tickets.c.id > ticket_id))
+            )
+        statement = (
+            select(tickets)
+            .where(*conditions)
+            .order_by(tickets.c.updated_at, tickets.c.id)
+            .limit(limit)
         )
         return [ticket_from_row(row) for row in self.conn.execute(statement)]
 
