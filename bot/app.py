@@ -11,8 +11,9 @@ from datetime import timedelta
 from typing import TypeVar
 
 from bot.config import Settings
-from bot.engine import EngineConfig, Jobs, build_engine, build_jobs
+from bot.engine import EngineConfig, Jobs, build_api, build_engine, build_jobs
 from bot.knowledge_files import seed_sample_if_empty
+from core.api.service import ApiService
 from core.conversation.channel_memory import StoredChannelMemory
 from core.conversation.engine import ConversationEngine
 from core.conversation.ingest import Ingest
@@ -24,7 +25,7 @@ from core.messages import ConversationRef
 from core.ports import ChannelAdapter, ThreadAddresses
 from core.store import Store, StoreUnavailable
 from core.tickets.business_hours import BusinessCalendar, WorkingHours
-from core.tickets.events import Endpoint
+from core.tickets.events import WEBHOOK_CHANNEL, Endpoint
 from core.tickets.lines import SupportLine
 from core.tickets.policy import AutoAssign, KeywordRule, TicketPolicy, UserGroupRule
 from core.tickets.sla_policy import SlaPolicy, SlaTarget
@@ -49,6 +50,7 @@ class App:
     ingest: Ingest
     sender: OutboxSender
     memory: StoredChannelMemory  # positions and staged parts channels keep in the database
+    api: ApiService  # what the HTTP API does (bot.api serves it when [http] api is on)
 
     async def close(self) -> None:
         await self.ingest.stop()
@@ -98,7 +100,9 @@ async def build_app(
     log.info("knowledge base loaded", extra={"entries": count})
     ingest = Ingest(engine, lanes=settings.engine.workers, batch_size=settings.engine.batch_size)
     jobs = build_jobs(engine, config)
-    return App(settings, store, engine, jobs, ingest, sender, StoredChannelMemory(store, clock))
+    api = build_api(engine, config, reachable=set(adapters) - {WEBHOOK_CHANNEL})
+    memory = StoredChannelMemory(store, clock)
+    return App(settings, store, engine, jobs, ingest, sender, memory, api)
 
 
 async def _when_the_store_answers(step: Callable[[], Awaitable[T]]) -> T:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import what_to_fix
 from bot.logs import configure_logging
+from core.api.tokens import SCOPES
 
 if TYPE_CHECKING:
     from storage import SqlStore
@@ -113,6 +114,25 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("identity", metavar="CHANNEL:ID")
     erase.add_argument("--yes", action="store_true", help="confirm: it cannot be undone")
     erase.set_defaults(action=_user_erase, load=_settings)
+
+    token = _Commands(
+        commands.add_parser("api-token", help="tokens of the HTTP API").add_subparsers(
+            metavar="ACTION"
+        ),
+        options,
+    )
+    create = token.add_parser("create", help="a new token NAME; its secret is shown once")
+    create.add_argument("name")
+    create.add_argument(
+        "--scope", action="append", default=[], metavar="SCOPE",
+        help="what it may do, once per scope: " + ", ".join(SCOPES),
+    )  # fmt: skip
+    create.set_defaults(action=_token_create, load=_settings)
+    revoke = token.add_parser("revoke", help="delete token NAME: its requests are refused")
+    revoke.add_argument("name")
+    revoke.set_defaults(action=_token_revoke, load=_settings)
+    listing = token.add_parser("list", help="the tokens and their scopes")
+    listing.set_defaults(action=_token_list, load=_settings)
 
     report = commands.add_parser("report", help="the helpdesk's figures for a period (/stats)")
     report.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
@@ -379,6 +399,43 @@ async def _user_erase(settings: Settings, args: argparse.Namespace) -> int:
     if counts is None:
         raise _UserError(f"no user {args.identity} is known")
     print(f"erased {args.identity}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+async def _token_create(settings: Settings, args: argparse.Namespace) -> int:
+    from core.api.tokens import TokenError, create_token
+
+    async with _configured_store(settings) as store:
+        try:
+            token, secret = await create_token(store, args.name, args.scope, datetime.now(UTC))
+        except TokenError as error:
+            raise _UserError(str(error)) from error
+    print(
+        f"token {token.name} ({', '.join(sorted(token.scopes))}); keep it, it is not shown again:"
+    )
+    print(secret)
+    return 0
+
+
+async def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from core.api.tokens import revoke_token
+
+    async with _configured_store(settings) as store:
+        if await revoke_token(store, args.name, datetime.now(UTC)) is None:
+            raise _UserError(f"no token named {args.name!r}")
+    print(f"token {args.name} revoked")
+    return 0
+
+
+async def _token_list(settings: Settings, args: argparse.Namespace) -> int:
+    async with _configured_store(settings) as store, store.transaction() as tx:
+        tokens = await tx.api_tokens.list()
+    for token in tokens:
+        print(
+            f"{token.name}\t{', '.join(sorted(token.scopes))}\tcreated {token.created_at:%Y-%m-%d}"
+        )
+    if not tokens:
+        print("no tokens")
     return 0
 
 

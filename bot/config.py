@@ -559,6 +559,9 @@ class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)  # 0 picks a free port (tests)
     monitoring: bool = False  # GET /healthz and /metrics (bot.monitoring)
+    api: bool = False  # the HTTP API at /api/v1 (bot.api)
+    api_requests_per_minute: int = Field(120, ge=1, le=100_000)  # per token, per process
+    api_max_body_kb: int = Field(256, ge=1, le=65_536)
 
 
 # --------------------------------------------------------------------------------------------

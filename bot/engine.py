@@ -5,11 +5,12 @@ and benchmarks call them with a small `EngineConfig`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, time, tzinfo
 from typing import Protocol
 
+from core.api.service import ApiService
 from core.conversation.engine import STORE_WAIT_SECONDS, ConversationEngine
 from core.conversation.ticket_choice import HeldMessagesJob
 from core.conversation.user_flow import UserFlow
@@ -102,12 +103,8 @@ def build_engine(
         config.auto_assign,
         TicketEvents(config.webhooks),
     )
-    roles = Roles(
-        config.bootstrap_roles,
-        config.default_language,
-        everyone_in_staff_is_agent=not config.tickets.require_agent_role,
-    )
-    thresholds = Thresholds(config.answer_threshold, config.suggest_threshold)
+    roles = _roles(config)
+    thresholds = _thresholds(config)
     incidents = IncidentWatch(FuzzyMatcher, INCIDENT_CONFIDENCE)
     router = Router(roles)
     users = UserFlow(
@@ -151,6 +148,35 @@ def build_engine(
         config.default_language,
         store_wait_seconds=config.store_wait_seconds,
     )
+
+
+def build_api(
+    engine: ConversationEngine, config: EngineConfig, reachable: Collection[str]
+) -> ApiService:
+    """The HTTP API's operations on the engine's desk and knowledge base; `reachable`: the
+    channels that can reach users (tickets may be opened there)."""
+    roles = _roles(config)
+    return ApiService(
+        engine.unit_of_work,
+        engine.desk,
+        AdminCommands(engine.knowledge, _thresholds(config)),
+        BanCommands(engine.desk, roles, config.timezone),
+        roles,
+        config.timezone,
+        frozenset(reachable),
+    )
+
+
+def _roles(config: EngineConfig) -> Roles:
+    return Roles(
+        config.bootstrap_roles,
+        config.default_language,
+        everyone_in_staff_is_agent=not config.tickets.require_agent_role,
+    )
+
+
+def _thresholds(config: EngineConfig) -> Thresholds:
+    return Thresholds(config.answer_threshold, config.suggest_threshold)
 
 
 # Hours-long delays: a minute late does not matter.

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.api import ApiHandlers
 from bot.app import build_app
 from bot.config import Settings
 from bot.engine import Check
@@ -56,7 +57,14 @@ async def run_service(
     )
     app = await build_app(settings, {**channels, webhooks.name: webhooks})
     monitor = Monitor(app.store, channels) if settings.http.monitoring else None
-    web_runner = await _start_web_server(settings, channels, monitor)
+    routes = [route for channel in channels.values() for route in channel.web_routes()]
+    routes += monitor.routes() if monitor is not None else []
+    if settings.http.api:
+        http = settings.http
+        routes += ApiHandlers(
+            app.api, http.api_requests_per_minute, http.api_max_body_kb * 1024
+        ).routes()
+    web_runner = await _start_web_server(settings, routes)
     submit = app.ingest.submit
     if monitor is not None:
         monitor.start()
@@ -164,12 +172,10 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _start_web_server(
-    settings: Settings, channels: Mapping[str, Channel], monitor: Monitor | None
+    settings: Settings, routes: list[tuple[str, str, Callable]]
 ) -> web.AppRunner | None:
-    """The [http] server: the channels' webhook routes and, when on, /healthz and /metrics;
-    none when there is nothing to serve."""
-    routes = [route for channel in channels.values() for route in channel.web_routes()]
-    routes += monitor.routes() if monitor is not None else []
+    """The [http] server: the channels' webhook routes and, when on, /healthz and /metrics and
+    the API; none when there is nothing to serve."""
     if not routes:
         return None
     application = web.Application()

@@ -158,6 +158,73 @@ def report_rows(report: Report) -> list[tuple[str, str]]:
     return [(metric, _plain(value)) for metric, value in rows]
 
 
+def report_json(report: Report) -> dict:
+    """The figures as JSON (the HTTP API): counts, rates 0..1, durations in seconds; null:
+    none."""
+
+    def times(figures: Durations) -> dict:
+        return {
+            "count": figures.count,
+            "median_seconds": _seconds(figures.median),
+            "p90_seconds": _seconds(figures.p90),
+        }
+
+    def shares(by_priority: dict[Priority, Share]) -> dict:
+        return {p.value: {"met": s.met, "total": s.total} for p, s in by_priority.items()}
+
+    return {
+        "period": {
+            "first_day": report.period.first_day.isoformat(),
+            "last_day": report.period.last_day.isoformat(),
+        },
+        "line": report.line,
+        "tickets": {"opened": report.opened, "resolved": report.resolved, "closed": report.closed},
+        "questions": {
+            "asked": report.questions,
+            "deflected": report.deflected,
+            "deflection_rate": report.deflection_rate,
+        },
+        "first_response": times(report.first_response),
+        "resolution": times(report.resolution),
+        "sla": {
+            "goal": report.sla_goal,
+            "response": shares(report.sla_response),
+            "resolution": shares(report.sla_resolution),
+        },
+        "csat": {
+            "average": report.csat_average,
+            "count": report.ratings,
+            "scores": {str(score): report.csat.get(score, 0) for score in range(1, 6)},
+        },
+        "backlog": {
+            "by_status": {s.value: n for s, n in report.backlog_by_status.items()},
+            "by_line": dict(report.backlog_by_line),
+        },
+        "agents": [
+            {
+                "name": agent.name,
+                "resolved": agent.resolved,
+                "first_response_median_seconds": _seconds(agent.first_response.median),
+                "csat_average": agent.csat_average,
+                "ratings": agent.ratings,
+            }
+            for agent in report.agents
+        ],
+        "days": [
+            {
+                "day": day.day.isoformat(),
+                "opened": day.opened,
+                "resolved": day.resolved,
+                "closed": day.closed,
+                "backlog": day.backlog,
+                "sla_rate": day.sla.rate,
+            }
+            for day in report.days
+        ],
+        "incidents": {"opened": report.incidents[0], "tickets_linked": report.incidents[1]},
+    }
+
+
 def _plain(value: object) -> str:
     if value is None:
         return ""

@@ -80,6 +80,17 @@ class AdminCommands:
         self._publish(turn, updated)
         return updated
 
+    async def update_entry(self, turn: Turn, entry: FaqEntry, draft: FaqDraft) -> FaqEntry:
+        updated = await turn.tx.faq.update(entry.id, draft, turn.now)
+        await self._audit(turn, "faq.update", entry.id, entry, updated)
+        self._publish(turn, updated)
+        return updated
+
+    async def delete_entry(self, turn: Turn, entry: FaqEntry) -> None:
+        await turn.tx.faq.delete(entry.id)
+        await self._audit(turn, "faq.delete", entry.id, entry, None)
+        turn.after_commit.append(lambda: self.knowledge.remove(entry.id))
+
     async def _faq_edit(self, turn: Turn, command: Command) -> None:
         entry = await self._entry(turn, command, "admin.usage.faq_edit")
         if entry is None:
@@ -99,9 +110,7 @@ class AdminCommands:
             category=fields.category or entry.category,
             enabled=entry.enabled if fields.enabled is None else fields.enabled,
         )
-        updated = await turn.tx.faq.update(entry.id, draft, turn.now)
-        await self._audit(turn, "faq.update", entry.id, entry, updated)
-        self._publish(turn, updated)
+        await self.update_entry(turn, entry, draft)
         await turn.reply(turn.t("admin.faq_updated", id=entry.id))
 
     async def _faq_variant(self, turn: Turn, command: Command) -> None:
@@ -116,9 +125,7 @@ class AdminCommands:
         entry = await self._entry(turn, command, "admin.usage.faq_del")
         if entry is None:
             return
-        await turn.tx.faq.delete(entry.id)
-        await self._audit(turn, "faq.delete", entry.id, entry, None)
-        turn.after_commit.append(lambda: self.knowledge.remove(entry.id))
+        await self.delete_entry(turn, entry)
         await turn.reply(turn.t("admin.faq_deleted", id=entry.id))
 
     async def _faq_list(self, turn: Turn, command: Command) -> None:

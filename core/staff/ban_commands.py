@@ -22,6 +22,7 @@ from core.router import Place, Router
 from core.text import shorten
 from core.tickets.desk import TicketDesk
 from core.turn import Turn
+from core.work import Work
 
 REASON_LENGTH = 300
 SHADOW = "shadow"
@@ -59,29 +60,45 @@ class BanCommands:
         shadow = bool(words) and words[0].lower() == SHADOW
         words = words[1:] if shadow else words
         duration = parse_duration(words[0]) if words else None
-        reason = shorten(" ".join(words[1:] if duration else words), REASON_LENGTH)
-        if await self.roles.of_identity(turn.tx, user.channel, user.external_id):
+        reason = " ".join(words[1:] if duration else words)
+        ban = await self.impose(turn, user, shadow, duration, reason)
+        if ban is None:
             await turn.reply(self.text("staff.ban_staff_refused", name=user.name))
             return
-        until = turn.now + duration if duration else None
-        ban = Ban(shadow, turn.now, until, reason, turn.actor or "")
-        await turn.tx.users.set_ban(user.id, ban)
-        await turn.audit("user.ban", "user", user.id, after=_described(ban))
         key = "staff.shadow_banned" if shadow else "staff.banned"
         await turn.reply(
             self.text(
-                key, name=user.name, who=user.reference, until=self._until(until),
-                reason=reason or "—",
+                key, name=user.name, who=user.reference, until=self._until(ban.until),
+                reason=ban.reason or "—",
             )
         )  # fmt: skip
 
+    async def impose(
+        self, work: Work, user: User, shadow: bool, duration: timedelta | None, reason: str
+    ) -> Ban | None:
+        """Ban `user` (for `duration`, else until lifted), audited in the actor's name; None
+        when they are staff (never banned)."""
+        if await self.roles.of_identity(work.tx, user.channel, user.external_id):
+            return None
+        until = work.now + duration if duration else None
+        ban = Ban(shadow, work.now, until, shorten(reason, REASON_LENGTH), work.actor or "")
+        await work.tx.users.set_ban(user.id, ban)
+        await work.audit("user.ban", "user", user.id, after=_described(ban))
+        return ban
+
     async def unban(self, turn: Turn, command: Command, user: User, ticket: Ticket | None) -> None:
-        if user.banned_at(turn.now) is None:
+        if not await self.lift(turn, user):
             await turn.reply(self.text("staff.not_banned", name=user.name))
             return
-        await turn.tx.users.set_ban(user.id, None)
-        await turn.audit("user.unban", "user", user.id, before=_described(user.ban))
         await turn.reply(self.text("staff.unbanned", name=user.name, by=turn.user.name))
+
+    async def lift(self, work: Work, user: User) -> bool:
+        """End the user's ban, audited; False when none is in force."""
+        if user.banned_at(work.now) is None:
+            return False
+        await work.tx.users.set_ban(user.id, None)
+        await work.audit("user.unban", "user", user.id, before=_described(user.ban))
+        return True
 
     async def bans(self, turn: Turn, command: Command) -> None:
         banned = await turn.tx.users.banned(turn.now)

@@ -106,14 +106,17 @@ class TicketDesk:
         attachments: Sequence[Attachment] = (),
         category: str | None = None,
         follows_up: Ticket | None = None,
+        *,
+        subject: str | None = None,
+        priority: Priority | None = None,
+        line: str | None = None,
     ) -> Ticket:
-        """Priority and category come from the policy's keyword rules (a category given wins);
-        a follow-up of a resolved ticket keeps that ticket's category when no rule gives one."""
+        """Priority and category come from the policy's keyword rules (those given win); a
+        follow-up of a resolved ticket keeps that ticket's category when no rule gives one.
+        `line`: the support line to open it in (None: the first)."""
         user = turn.user
-        subject = (
-            shorten(text, SUBJECT_LENGTH)
-            if text.strip()
-            else self.tell.staff_text("ticket.no_subject")
+        subject = shorten((subject or text).strip(), SUBJECT_LENGTH) or self.tell.staff_text(
+            "ticket.no_subject"
         )
         category = category or self.policy.category_for(text)
         if category is None and follows_up is not None:
@@ -124,9 +127,11 @@ class TicketDesk:
                 conversation=turn.message.conversation.without_thread(),
                 subject=subject,
                 category=category,
-                priority=self.policy.initial_priority(text, (user.channel, user.external_id)),
+                priority=priority
+                or self.policy.initial_priority(text, (user.channel, user.external_id)),
                 created_at=turn.now,
                 previous_ticket_id=follows_up.id if follows_up else None,
+                line=line,
             )
         )
         await turn.tx.messages.add(

@@ -217,7 +217,8 @@ class TicketRepository(Repository):
         if where.lines:
             named = sorted(line for line in where.lines if line is not None)
             in_line = tickets.c.line.in_(named)
-            conditions.append(in_line | tickets.c.line.is_(None) if None in where.lines else in_line)
+            first = None in where.lines  # the first line's tickets have no line recorded
+            conditions.append(in_line | tickets.c.line.is_(None) if first else in_line)
         if where.assignee_id is not None:
             conditions.append(tickets.c.assignee_id == where.assignee_id)
         if where.priority is not None:
