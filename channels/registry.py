@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels import console, slack_settings, telegram_settings, vk_settings
+from channels import console, email_settings, slack_settings, telegram_settings, vk_settings
 from channels.settings import ChannelKind
 
 CHANNEL_KINDS: tuple[ChannelKind[Any], ...] = (
@@ -16,4 +16,5 @@ CHANNEL_KINDS: tuple[ChannelKind[Any], ...] = (
     telegram_settings.KIND,
     vk_settings.KIND,
     slack_settings.KIND,
+    email_settings.KIND,
 )

@@ -672,6 +672,13 @@ enabled = true
 bot_token = "xoxb-slack-bot-1"
 app_token = "xapp-slack-app-1"
 signing_secret = "slack-signing-1"
+[email]
+enabled = true
+address = "support@example.com"
+imap_host = "imap.example.com"
+imap_password = "imap-password-1"
+smtp_host = "smtp.example.com"
+smtp_password = "smtp-password-1"
 """
 SECRET_VALUES = (
     "db-password-1",
@@ -683,6 +690,8 @@ SECRET_VALUES = (
     "slack-bot-1",
     "slack-app-1",
     "slack-signing-1",
+    "imap-password-1",
+    "smtp-password-1",
 )
 
 
