@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import aioimaplib
 import aiosmtplib
 
 from channels.email_imap import Mailbox, MailboxError, MailServers
@@ -51,6 +52,7 @@ from core.ports import (
     RateLimits,
     TransientSendError,
 )
+from core.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ NAME = "email"
 POSITION = "inbox"  # the memory key of "<uidvalidity>:<last uid>"
 OUR_IDS = "helpdesk-"  # how our Message-IDs begin (channels.email_mime.make_message_id)
 SMTP_TIMEOUT = 60.0
+# What a server, the network or the database going away raises (no traceback needed).
+_EXPECTED = (MailboxError, OSError, TimeoutError, StoreUnavailable, aioimaplib.Abort)
 RECONNECT_MAX = 60.0
 
 
@@ -105,16 +109,17 @@ class EmailChannel:
             mailbox = Mailbox(self.servers)
             try:
                 validity = await mailbox.open()
-                telemetry.emit("channel_contact", channel=NAME)
+                telemetry.count("channel_contact", channel=NAME)
                 delay = 1.0
                 while not self._stop.is_set():
                     await self._take_new(mailbox, validity, on_message)
                     await mailbox.wait_for_news(self.poll_seconds, self._stop)
-                    telemetry.emit("channel_contact", channel=NAME)
+                    telemetry.count("channel_contact", channel=NAME)
             except Exception as error:  # noqa: BLE001 - the server, the network or the database
                 log.warning(
                     "mailbox intake failed, reconnecting",
                     extra={"error": repr(error), "retry_in": delay},
+                    exc_info=not isinstance(error, _EXPECTED),  # a bug: show where
                 )
                 try:
                     await asyncio.wait_for(self._stop.wait(), delay)
@@ -222,7 +227,7 @@ class EmailChannel:
             ),
         )
         await self._submit(address, raw)
-        telemetry.emit("channel_contact", channel=NAME)
+        telemetry.count("channel_contact", channel=NAME)
         return SentMessage(message_id, other_ids=(f"ticket:{ticket}",) if ticket else ())
 
     async def _submit(self, address: str, raw: bytes) -> None:
