@@ -167,7 +167,9 @@ class EmailChannel:
         return IncomingMessage(
             update_id=_update_id(mail.message_id),
             conversation=ConversationRef(NAME, mail.from_address),
-            sender=Sender(mail.from_address, mail.from_name, mail.language_hint),
+            sender=Sender(
+                mail.from_address, mail.from_name, mail.language_hint or _script_language(text)
+            ),
             text=text,
             message_id=mail.message_id,
             reply_to_message_id=reply_to,
@@ -305,6 +307,16 @@ def _update_id(message_id: str) -> str:
     if len(message_id) <= 120:
         return f"mid:{message_id}"
     return "mid#" + hashlib.sha256(message_id.encode()).hexdigest()
+
+
+def _script_language(text: str) -> str | None:
+    """Mail says nothing of its reader's language (Content-Language is rare): a text written
+    mostly in Cyrillic gets Russian answers, one mostly in Latin letters English."""
+    cyrillic = sum("а" <= ch.lower() <= "я" or ch in "ёЁ" for ch in text)
+    latin = sum("a" <= ch.lower() <= "z" for ch in text)
+    if cyrillic == latin == 0:
+        return None
+    return "ru" if cyrillic > latin else "en"
 
 
 def _thread_key(address: str) -> str:

@@ -14,9 +14,11 @@ from pathlib import Path
 from tests.fakes.telegram import FakeTelegram
 
 
-def telegram_config(directory: Path, telegram: FakeTelegram, more: str = "") -> Path:
+def telegram_config(
+    directory: Path, telegram: FakeTelegram, more: str = "", staff: str = ""
+) -> Path:
     """config.toml with SQLite, Telegram against `telegram` and the console off; `more`: further
-    TOML (sections of the test's own)."""
+    TOML (sections of the test's own); `staff`: further keys of [staff]."""
     config = directory / "config.toml"
     config.write_text(
         f"""
@@ -32,7 +34,7 @@ polling_timeout = 1
 [staff]
 channel = "telegram"
 chat_id = "-1001234567890"
-
+{staff}
 [console]
 enabled = false
 {more}""",

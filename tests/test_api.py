@@ -16,7 +16,7 @@ from aiohttp import web
 from bot.api import PREFIX, ROUTES, ApiHandlers, RateLimit
 from bot.api_schema import openapi_document
 from tests.fakes.telegram import FakeTelegram
-from tests.process import helpdesk_process
+from tests.process import helpdesk_process, telegram_config
 from tests.test_monitoring import free_port
 
 OLGA, PAVEL, AGENT = 4242, 6161, 5151
@@ -27,29 +27,12 @@ PER_MINUTE = 100
 
 
 def config(directory: Path, telegram: FakeTelegram, port: int) -> Path:
-    path = directory / "config.toml"
-    path.write_text(
-        f"""
-[database]
-url = "sqlite:///helpdesk.sqlite3"
-
-[telegram]
-enabled = true
-token = "{telegram.token}"
-api_base_url = "{telegram.base_url}"
-polling_timeout = 1
-
-[staff]
-channel = "telegram"
-chat_id = "{STAFF}"
-line = "L1"
-lines = [{{ name = "L2", channel = "telegram", chat_id = "{SECOND}" }}]
-
+    second = f'{{ name = "L2", channel = "telegram", chat_id = "{SECOND}" }}'
+    return telegram_config(
+        directory, telegram, staff=f'line = "L1"\nlines = [{second}]',
+        more=f"""
 [roles]
 agents = ["telegram:{AGENT}"]
-
-[console]
-enabled = false
 
 [http]
 port = {port}
@@ -57,9 +40,7 @@ api = true
 api_requests_per_minute = {PER_MINUTE}
 api_max_body_kb = 4
 """,
-        encoding="utf-8",
-    )
-    return path
+    )  # fmt: skip
 
 
 async def cli(config_path: Path, *args: str) -> tuple[int, str]:

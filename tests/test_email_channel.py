@@ -46,6 +46,9 @@ def test_a_new_thread_brings_its_subject_with_the_text():
     assert message.text == "Printer broken\n\nIt prints blank pages."
     assert message.update_id == "mid:m1@example.org" and message.message_id == "m1@example.org"
     assert message.reply_to_message_id is None
+    assert message.sender.language_hint == "en"
+    russian = parse_mail(raw("Принтер", "Не печатает принтер"))
+    assert channel()._incoming(russian, 7, 4).sender.language_hint == "ru"
 
 
 def test_a_reply_finds_its_ticket_by_our_message_id_else_by_the_subject_tag():
