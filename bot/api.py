@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from core.domain import User as Person
 from core.domain_toolkit import ApiToken
 from core.reports.format import report_json
 from core.staff.ban_commands import parse_duration
+from core.store import StoreUnavailable
 from core.tickets.events import ticket_json
 
 log = logging.getLogger(__name__)
@@ -154,7 +156,14 @@ class ApiHandlers:
                 call = Call(request, token, await self._body(request, route))
                 result = await handler(call)
             except ApiError as error:
-                return _error(error.status, error.code, error.detail)
+                headers = (
+                    {"Retry-After": str(math.ceil(error.retry_after))}
+                    if error.retry_after
+                    else None
+                )
+                return _error(error.status, error.code, error.detail, headers)
+            except StoreUnavailable:
+                return _error(503, "unavailable", "the database is away; try again shortly")
             if route.status == 204:
                 return web.Response(status=204)
             return web.json_response(result, status=route.status, dumps=_dumps)
@@ -173,7 +182,9 @@ class ApiHandlers:
             raise ApiError(401, "unauthorized", "unknown or revoked token")
         wait = self.limit.allow(token.id)
         if wait is not None:
-            raise ApiError(429, "rate_limited", f"too many requests; retry in {wait:.1f} s")
+            error = ApiError(429, "rate_limited", f"too many requests; retry in {wait:.1f} s")
+            error.retry_after = wait
+            raise error
         if route.scope not in token.scopes:
             raise ApiError(403, "forbidden", f"this token lacks the {route.scope} scope")
         return token
@@ -181,13 +192,16 @@ class ApiHandlers:
     async def _body(self, request: web.Request, route: Route) -> BaseModel | None:
         if route.body is None:
             return None
+        too_large = ApiError(413, "body_too_large", f"bodies are at most {self.max_body_bytes} B")
         if (request.content_length or 0) > self.max_body_bytes:
-            raise ApiError(413, "body_too_large", f"bodies are at most {self.max_body_bytes} B")
-        raw = await request.content.read(self.max_body_bytes + 1)
-        if len(raw) > self.max_body_bytes:
-            raise ApiError(413, "body_too_large", f"bodies are at most {self.max_body_bytes} B")
+            raise too_large
+        raw = bytearray()
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            raw += chunk
+            if len(raw) > self.max_body_bytes:  # a body sent without its length
+                raise too_large
         try:
-            return route.body.model_validate_json(raw or b"{}")
+            return route.body.model_validate_json(bytes(raw) or b"{}")
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
@@ -201,11 +215,10 @@ class ApiHandlers:
         return openapi_document(ROUTES, PREFIX)
 
     async def list_tickets(self, call: Call) -> dict:
+        line = call.query("line")
         where = TicketFilter(
             statuses=frozenset(_enums(TicketStatus, call.query("status"), "status")),
-            lines=self.service.line_filter(call.query("line"))
-            if call.query("line")
-            else frozenset(),
+            lines=self.service.line_filter(line) if line else frozenset(),
             assignee_id=await self._assignee_id(call.query("assignee")),
             priority=next(iter(_enums(Priority, call.query("priority"), "priority")), None),
             updated_since=_moment(call.query("updated_since")),
@@ -370,8 +383,11 @@ def _moment(text: str | None) -> datetime | None:
     return moment
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {"error": {"code": code, "message": message}}
+    return web.json_response(body, status=status, headers=headers)
 
 
 def _dumps(value: Any) -> str:

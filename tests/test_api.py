@@ -12,9 +12,16 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.api import PREFIX, ROUTES, ApiHandlers, RateLimit
 from bot.api_schema import openapi_document
+from bot.engine import EngineConfig, build_api, build_engine
+from core.knowledge_base import KnowledgeBase
+from core.messages import ConversationRef
+from knowledge.matcher import FuzzyMatcher
+from storage import SqlStore
+from storage.urls import parse_database_url
 from tests.fakes.telegram import FakeTelegram
 from tests.process import helpdesk_process, telegram_config
 from tests.test_monitoring import free_port
@@ -326,3 +333,23 @@ def test_a_token_gets_its_requests_per_minute_then_waits():
     assert limit.allow(2) is None  # each token has its own
     now[0] += 1.0
     assert limit.allow(1) is None and limit.allow(1) is not None
+
+
+async def test_a_database_that_does_not_answer_gets_a_503_not_a_crash():
+    """A store whose PostgreSQL server is down (nothing listens on port 1)."""
+    store = SqlStore(parse_database_url("postgresql://nobody@127.0.0.1:1/none"))
+    config = EngineConfig(ConversationRef("memory", "staff"), 0.75, 0.5)
+    engine = build_engine(config, store, KnowledgeBase(FuzzyMatcher(), store))
+    handlers = ApiHandlers(build_api(engine, config, ()), 10, 1024)
+    application = web.Application()
+    for method, path, handler in handlers.routes():
+        application.router.add_route(method, path, handler)
+    try:
+        async with TestClient(TestServer(application)) as client:
+            response = await client.get(
+                f"{PREFIX}/tickets", headers={"Authorization": "Bearer hd_x"}
+            )
+            assert response.status == 503
+            assert (await response.json())["error"]["code"] == "unavailable"
+    finally:
+        await store.close()

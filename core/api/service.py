@@ -45,6 +45,7 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, detail: str) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
+        self.retry_after: float | None = None  # seconds, for a 429
 
 
 @dataclass(kw_only=True)
