@@ -91,6 +91,8 @@ KIND = ChannelKind(
     settings=EmailSettings,
     build=build,
     # Nothing matches: a staff chat cannot be a mailbox.
-    staff_chat_id=ChatIdFormat(re.compile(r"(?!)"), "on a messenger: e-mail serves users only"),
+    staff_chat_id=ChatIdFormat(
+        re.compile(r"(?!)"), "a messenger's chat (e-mail serves users, not the staff)"
+    ),
     user_id_example="ann@example.com",
 )

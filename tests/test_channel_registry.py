@@ -24,6 +24,8 @@ ENABLED = {
     "telegram": 'enabled = true\ntoken = "123:abc"\n',
     "vk": 'enabled = true\ntoken = "vk-token"\ngroup_id = 1\n',
     "slack": 'enabled = true\nbot_token = "xoxb-1"\napp_token = "xapp-1"\n',
+    "email": 'enabled = true\naddress = "help@example.com"\nimap_host = "imap.example.com"\n'
+    'imap_password = "pw"\nsmtp_host = "smtp.example.com"\n',
 }
 
 
@@ -34,7 +36,7 @@ def load(tmp_path: Path, text: str) -> Settings:
 
 
 def test_the_registry_names_each_channel_once_console_first() -> None:
-    assert CHANNELS == tuple(KIND_IDS) == ("console", "telegram", "vk", "slack")
+    assert CHANNELS == tuple(KIND_IDS) == ("console", "telegram", "vk", "slack", "email")
     assert len(set(KIND_IDS)) == len(KIND_IDS)
     assert all(isinstance(kind, ChannelKind) for kind in CHANNEL_KINDS)
 
@@ -142,7 +144,7 @@ async def test_run_builds_every_enabled_messenger_with_its_own_factory(tmp_path:
 
     channels = build_channels(settings)
 
-    assert list(channels) == ["telegram", "vk", "slack"]  # the console is no service
+    assert list(channels) == ["telegram", "vk", "slack", "email"]  # the console is no service
     for name, channel in channels.items():
         assert channel.name == name
         assert channel.web_routes() == []  # polling, long poll, Socket Mode
