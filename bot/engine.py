@@ -103,7 +103,11 @@ def build_engine(
         config.auto_assign,
         TicketEvents(config.webhooks),
     )
-    roles = _roles(config)
+    roles = Roles(
+        config.bootstrap_roles,
+        config.default_language,
+        everyone_in_staff_is_agent=not config.tickets.require_agent_role,
+    )
     thresholds = _thresholds(config)
     incidents = IncidentWatch(FuzzyMatcher, INCIDENT_CONFIDENCE)
     router = Router(roles)
@@ -119,7 +123,7 @@ def build_engine(
         incidents,
     )
     staff = StaffFlow(desk, roles, router)
-    admin = AdminCommands(knowledge, thresholds)
+    admin = AdminCommands(knowledge, thresholds, roles)
     # The order of registration is the order of /help.
     for group in (
         users,
@@ -155,23 +159,15 @@ def build_api(
 ) -> ApiService:
     """The HTTP API's operations on the engine's desk and knowledge base; `reachable`: the
     channels that can reach users (tickets may be opened there)."""
-    roles = _roles(config)
+    roles = engine.staff.roles
     return ApiService(
         engine.unit_of_work,
         engine.desk,
-        AdminCommands(engine.knowledge, _thresholds(config)),
+        AdminCommands(engine.knowledge, _thresholds(config), roles),
         BanCommands(engine.desk, roles, config.timezone),
         roles,
         config.timezone,
         frozenset(reachable),
-    )
-
-
-def _roles(config: EngineConfig) -> Roles:
-    return Roles(
-        config.bootstrap_roles,
-        config.default_language,
-        everyone_in_staff_is_agent=not config.tickets.require_agent_role,
     )
 
 

@@ -5,6 +5,7 @@ An admin is also a supervisor and an agent; a supervisor is also an agent."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 from core.domain import Role
@@ -12,6 +13,8 @@ from core.store import Transaction
 from core.turn import Turn
 
 log = logging.getLogger(__name__)
+
+GRANTS_FRESH_SECONDS = 5.0
 
 _IMPLIED = {
     Role.ADMIN: {Role.ADMIN, Role.SUPERVISOR, Role.AGENT},
@@ -45,10 +48,32 @@ class Roles:
         bootstrap: Mapping[tuple[str, str], Iterable[str]] | None = None,
         staff_language: str = "en",
         everyone_in_staff_is_agent: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bootstrap = {key: {Role(r) for r in roles} for key, roles in (bootstrap or {}).items()}
         self.staff_language = staff_language
         self.everyone_in_staff_is_agent = everyone_in_staff_is_agent
+        self.clock = clock
+        self._granted: dict[tuple[str, str], set[Role]] | None = None
+        self._read_at = 0.0
+
+    async def granted(self, tx: Transaction) -> dict[tuple[str, str], set[Role]]:
+        """The roles granted in storage, by identity. Every staff message asks and grants
+        change rarely, so they are read at most every GRANTS_FRESH_SECONDS: a /grant or
+        /revoke made in another process counts here that much later, one made here at once
+        (`forget`)."""
+        now = self.clock()
+        if self._granted is None or now - self._read_at >= GRANTS_FRESH_SECONDS:
+            granted: dict[tuple[str, str], set[Role]] = {}
+            for channel, external_id, role in await tx.roles.list():
+                if role in Role.__members__.values():
+                    granted.setdefault((channel, external_id), set()).add(Role(role))
+            self._granted, self._read_at = granted, now
+        return self._granted
+
+    def forget(self) -> None:
+        """Read the grants again next time (they changed)."""
+        self._granted = None
 
     async def held(self, turn: Turn, in_staff_chat: bool) -> frozenset[Role]:
         """The speaker's effective roles there (read once per turn)."""
@@ -62,18 +87,17 @@ class Roles:
     async def of_identity(self, tx: Transaction, channel: str, external_id: str) -> set[Role]:
         """The effective roles (implied ones included) of the person "channel:external_id"."""
         key = (channel, external_id)
-        granted = {Role(r) for r in await tx.roles.of(*key) if r in Role.__members__.values()}
+        granted = (await self.granted(tx)).get(key, set())
         return _effective(granted | self.bootstrap.get(key, set()))
 
     async def holders(self, tx: Transaction) -> dict[tuple[str, str], set[Role]]:
         """Everyone holding some role (from the config or granted), with the effective roles."""
-        granted: dict[tuple[str, str], set[Role]] = {
+        held: dict[tuple[str, str], set[Role]] = {
             key: set(roles) for key, roles in self.bootstrap.items()
         }
-        for channel, external_id, role in await tx.roles.list():
-            if role in Role.__members__.values():
-                granted.setdefault((channel, external_id), set()).add(Role(role))
-        return {key: _effective(roles) for key, roles in granted.items()}
+        for key, roles in (await self.granted(tx)).items():
+            held.setdefault(key, set()).update(roles)
+        return {key: _effective(roles) for key, roles in held.items()}
 
     def texts_for(self, turn: Turn, in_staff_chat: bool) -> Callable[..., str]:
         """Staff chats read the staff language; a private chat the speaker's."""

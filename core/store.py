@@ -297,8 +297,6 @@ class LearnedWordings(Protocol):
 class RoleGrants(Protocol):
     """Roles granted by /grant (the bootstrap roles of the config are not stored)."""
 
-    async def of(self, channel: str, external_id: str) -> set[str]: ...
-
     async def grant(self, channel: str, external_id: str, role: str, now: datetime) -> bool:
         """False when the role was already there."""
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import UTC, datetime
 
-from core.domain import Direction, TicketStatus
+from core.domain import Direction, Role, TicketStatus
 from core.messages import ConversationRef
+from core.roles import GRANTS_FRESH_SECONDS, Roles
 from tests.harness import ADMIN, CHANNEL, Harness
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 async def test_full_conversation_question_ticket_reply_note_close_status(store):
@@ -198,6 +202,23 @@ async def test_grant_and_revoke_roles(store):
     await bot.user_says("/revoke memory:carol admin", user=ADMIN)
     await bot.user_says(f"/faq_show {ids[0]}", user="carol")
     assert bot.to_user("carol")[-1] == "Sorry, /faq_show needs the admin role."
+
+
+async def test_a_grant_made_by_another_process_counts_within_seconds(store):
+    """Grants are read at most every GRANTS_FRESH_SECONDS (every staff message asks); another
+    process's change is seen once that has passed."""
+    now = [0.0]
+    roles = Roles(clock=lambda: now[0])
+    async with store.transaction() as tx:
+        assert await roles.of_identity(tx, "memory", "carol") == set()
+        await tx.roles.grant("memory", "carol", "supervisor", NOW)  # as another process would
+    async with store.transaction() as tx:
+        assert await roles.of_identity(tx, "memory", "carol") == set()  # not read again yet
+        now[0] += GRANTS_FRESH_SECONDS
+        assert await roles.of_identity(tx, "memory", "carol") == {Role.SUPERVISOR, Role.AGENT}
+        await tx.roles.revoke("memory", "carol", "supervisor")
+        roles.forget()  # as /revoke in this process does once it committed
+        assert await roles.of_identity(tx, "memory", "carol") == set()
 
 
 async def test_unsure_match_offers_articles_as_buttons(store):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from core.commands import Command
 from core.domain import FaqDraft, FaqEntry, Role
 from core.knowledge_base import KnowledgeBase, Thresholds
-from core.roles import parse_identity
+from core.roles import Roles, parse_identity
 from core.router import Place, Router
 from core.staff.faq_format import FaqFields, FaqFormatError, parse_faq_fields
 from core.text import shorten
@@ -25,6 +25,7 @@ class AdminCommands:
 
     knowledge: KnowledgeBase
     thresholds: Thresholds
+    roles: Roles
 
     def register(self, router: Router) -> None:
         for name, handler in (
@@ -249,6 +250,7 @@ class AdminCommands:
         )
         who = f"{identity[0]}:{identity[1]}"
         if changed:
+            turn.after_commit.append(self.roles.forget)
             await turn.audit(
                 "role.grant" if grant else "role.revoke",
                 "role",

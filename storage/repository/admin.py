@@ -11,9 +11,6 @@ from storage.mapping import audit_from_row
 from storage.models import audit_log, roles
 from storage.repository._sql import Repository, insert_for, per_dialect
 
-_ROLES_OF = select(roles.c.role).where(
-    roles.c.channel == bindparam("channel"), roles.c.external_id == bindparam("external_id")
-)
 _grant_role = per_dialect(
     lambda dialect: insert_for(dialect, roles).on_conflict_do_nothing(
         index_elements=["channel", "external_id", "role"]
@@ -34,10 +31,6 @@ _INSERT_AUDIT = insert(audit_log)
 
 class RoleRepository(Repository):
     """`core.store.RoleGrants` over SQL."""
-
-    def of(self, channel: str, external_id: str) -> set[str]:
-        params = {"channel": channel, "external_id": external_id}
-        return set(self.conn.execute(_ROLES_OF, params).scalars())
 
     def grant(self, channel: str, external_id: str, role: str, now: datetime) -> bool:
         params = {"channel": channel, "external_id": external_id, "role": role, "granted_at": now}
