@@ -218,6 +218,7 @@ class FuzzyMatcher:
     def upsert(self, entry: FaqEntry) -> None:
         self.remove(entry.id)
         self._add(entry)
+        self._analyzer.forget()  # new words in the vocabulary
 
     def terms(self, text: str) -> frozenset[str]:
         """Content-word stems of `text` (see core.reports.gaps)."""
@@ -235,6 +236,7 @@ class FuzzyMatcher:
         self._char_profiles.remove(entry_id)
         self._word_profiles.remove(entry_id)
         self._entries.pop(entry_id, None)
+        self._analyzer.forget()  # words may have left the vocabulary
 
     def _add(self, entry: FaqEntry) -> None:
         if not entry.enabled:

@@ -83,11 +83,21 @@ def _content_words(prepared: str) -> list[str]:
     return [w for w in tokenize(prepared) if not is_stopword(w)]
 
 
+RESOLVED_WORDS_KEPT = 50_000  # words whose resolution is remembered (a few MB at most)
+
+
 class QueryAnalyzer:
     """Resolves question words against the vocabularies of one or more indexes."""
 
     def __init__(self, indexes: Sequence[InvertedIndex]) -> None:
         self._indexes = tuple(indexes)
+        # How each word resolved: the same words come in question after question, and the
+        # typo search behind an unknown one is the analysis's main cost. Only valid for the
+        # vocabulary as it is: `forget` when the indexes change.
+        self._resolved: dict[tuple[str, int], ResolvedWord | None] = {}
+
+    def forget(self) -> None:
+        self._resolved.clear()
 
     def _has_term(self, term: str) -> bool:
         return any(index.has_term(term) for index in self._indexes)
@@ -116,7 +126,13 @@ class QueryAnalyzer:
         for word in tokenize(prepared):
             if is_stopword(word):
                 continue
-            resolved = self._resolve(word, translit)
+            key = (word, translit)
+            if key in self._resolved:
+                resolved = self._resolved[key]
+            else:
+                if len(self._resolved) >= RESOLVED_WORDS_KEPT:
+                    self._resolved.clear()
+                resolved = self._resolved[key] = self._resolve(word, translit)
             if resolved is None:
                 continue  # a transliterated stop word ("ne", "kak")
             if how and resolved.terms:

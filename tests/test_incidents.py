@@ -5,6 +5,7 @@ it hears its status at once and can still open a ticket; reports count them."""
 from __future__ import annotations
 
 from core.domain import TicketStatus
+from core.staff.incidents import INCIDENTS_FRESH_SECONDS
 from tests.harness import Harness
 
 VPN_DOWN = "/incident open VPN is down\nVPN outage\nvpn does not connect"
@@ -87,3 +88,19 @@ async def test_while_one_incident_is_open_its_number_may_be_left_out(store):
     assert await staff_says(h, "/incident link 1") == "Linked 1 more ticket to incident #1."
     await staff_says(h, "/incident open Mail is slow")
     assert (await staff_says(h, "/incident update soon")).startswith("2 incidents are open")
+
+
+async def test_an_incident_opened_by_another_process_is_heard_within_seconds(store):
+    """Open incidents are read at most every INCIDENTS_FRESH_SECONDS (every question asks)."""
+    h = Harness(store)
+    now = [0.0]
+    h.engine.users.incidents.clock = lambda: now[0]
+    await h.seed()
+    await h.user_says("How do I reset my password?", user="eve")  # reads: none open
+    async with store.transaction() as tx:  # as another process would
+        await tx.incidents.create("VPN is down", "vpn does not connect", "memory:x", h.clock())
+    await h.user_says("my vpn does not connect", user="dana")
+    assert "We know about this problem" not in h.to_user("dana")[-1]
+    now[0] += INCIDENTS_FRESH_SECONDS
+    await h.user_says("my vpn does not connect", user="finn")
+    assert "We know about this problem and are working on it: VPN is down." in h.to_user("finn")[-1]

@@ -279,3 +279,15 @@ def test_learned_wordings_match_but_do_not_blur_the_entry():
     learned_best = with_learned.match(question, "en")[0]
     assert learned_best.entry_id == without.entry_id == 30
     assert learned_best.details["word_profile"] == without.details["word_profile"]
+
+
+def test_a_word_learned_by_an_edit_is_found_although_it_was_unknown_before(
+    matcher: FuzzyMatcher,
+) -> None:
+    """The analyzer remembers how each word resolved; an edit of the knowledge base must make
+    it look again."""
+    assert matcher.match("zeppelin parking permit") == []
+    matcher.upsert(entry(12, "en", "Where is the zeppelin parking permit?"))
+    assert best(matcher, "zeppelin parking permit")[0] == 12
+    matcher.remove(12)
+    assert all(m.entry_id != 12 for m in matcher.match("zeppelin parking permit"))

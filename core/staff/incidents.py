@@ -14,6 +14,7 @@ the incidents opened and the tickets linked to them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -23,11 +24,13 @@ from core.domain_toolkit import Incident
 from core.messages import Button
 from core.ports import Matcher
 from core.router import Place, Router
+from core.store import Transaction
 from core.text import shorten
 from core.tickets.desk import TicketDesk
 from core.turn import Turn
 
 TITLE_LENGTH = 200
+INCIDENTS_FRESH_SECONDS = 5.0
 SUGGESTED_AT_MOST = 20
 ACTIONS = ("link", "suggest", "update", "resolve")
 
@@ -39,8 +42,23 @@ class IncidentWatch:
 
     new_matcher: Callable[[], Matcher]
     threshold: float  # the matcher's confidence from which a question is about an incident
+    clock: Callable[[], float] = time.monotonic
     _matcher: Matcher | None = field(default=None, init=False)
     _indexed: tuple = field(default=(), init=False)
+    _open: list[Incident] | None = field(default=None, init=False)
+    _read_at: float = field(default=0.0, init=False)
+
+    async def open_incidents(self, tx: Transaction) -> list[Incident]:
+        """The open incidents. Every question asks and incidents are rare, so they are read
+        at most every INCIDENTS_FRESH_SECONDS: one opened, updated or resolved in another
+        process counts here that much later, one changed here at once (`forget`)."""
+        now = self.clock()
+        if self._open is None or now - self._read_at >= INCIDENTS_FRESH_SECONDS:
+            self._open, self._read_at = await tx.incidents.open(), now
+        return self._open
+
+    def forget(self) -> None:
+        self._open = None
 
     def matching(self, question: str, incidents: Sequence[Incident]) -> Incident | None:
         if not incidents:
@@ -57,7 +75,7 @@ class IncidentWatch:
 
     async def answer(self, turn: Turn, question: str) -> bool:
         """Tell the user about the open incident their question is about; False if none is."""
-        incident = self.matching(question, await turn.tx.incidents.open())
+        incident = self.matching(question, await self.open_incidents(turn.tx))
         if incident is None:
             return False
         status = incident.last_update or turn.t("user.incident_no_update")
@@ -116,6 +134,7 @@ class IncidentCommands:
             title, description.strip(), turn.actor or "", turn.now
         )
         await turn.audit("incident.open", "incident", made.id, after={"title": title})
+        turn.after_commit.append(self.watch.forget)
         await turn.reply(self.text("staff.incident_opened", id=made.id, title=title))
 
     async def _list(self, turn: Turn) -> None:
@@ -163,6 +182,7 @@ class IncidentCommands:
             await turn.reply(self.text("staff.usage.incident"))
             return
         await turn.tx.incidents.set_update(incident.id, rest)
+        turn.after_commit.append(self.watch.forget)
         tickets = await self._linked(turn, incident, lambda t: t.status.is_active)
         for ticket in tickets:
             await self.desk.tell.user(turn, ticket, "user.incident_update", title=incident.title,
@@ -174,6 +194,7 @@ class IncidentCommands:
         if not rest or not await turn.tx.incidents.resolve(incident.id, rest, turn.now):
             await turn.reply(self.text("staff.usage.incident"))
             return
+        turn.after_commit.append(self.watch.forget)
         tickets = await self._linked(turn, incident, lambda t: t.status.is_active)
         for ticket in tickets:
             await self.desk.resolve(turn, ticket, rest)
