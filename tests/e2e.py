@@ -92,3 +92,7 @@ async def running_helpdesk(
     finally:
         stop.set()
         await sender_task
+        for channel in channels.values():  # their HTTP sessions, as `helpdesk run` does
+            close = getattr(channel, "close", None)
+            if close is not None:
+                await close()
