@@ -114,9 +114,15 @@ class IncomingMessage:
         return [(channel, u) for u in (self.update_id, *self.merged_update_ids)]
 
     @property
-    def user_key(self) -> tuple[str, str]:
-        """Messages with the same key are handled strictly one at a time, in order."""
-        return (self.conversation.channel, self.sender.external_id)
+    def order_key(self) -> tuple[str, ...]:
+        """Messages with the same key are handled strictly one at a time, in order: a person's
+        messages, except in a group's threads (a staff chat's ticket topics and Slack threads),
+        where each thread keeps its own order and threads go side by side, so that one agent
+        answering many tickets is not one queue."""
+        conversation = self.conversation
+        if not self.is_private and conversation.thread_id is not None:
+            return (conversation.channel, conversation.chat_id, conversation.thread_id)
+        return (conversation.channel, self.sender.external_id)
 
 
 @dataclass(frozen=True)

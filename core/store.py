@@ -73,10 +73,13 @@ class Users(Protocol):
         language_hint: str | None,
         chat: ConversationRef | None,
         now: datetime,
+        lock: bool = True,
     ) -> tuple[User, bool]:
-        """Find or create the user, locked until the transaction ends (two processes never
-        handle one user at once); (user, created). The stored language stays (None takes the
-        hint); the display name (unless empty) and the private chat (if given) are refreshed."""
+        """Find or create the user, locked until the transaction ends unless `lock` is false
+        (two processes never handle one user at once; staff in a staff chat are not locked:
+        their messages in different tickets' threads go side by side); (user, created). The
+        stored language stays (None takes the hint); the display name (unless empty) and the
+        private chat (if given) are refreshed."""
 
     async def get(self, user_id: int) -> User | None: ...
 

@@ -275,6 +275,29 @@ async def test_upsert_user_serializes_two_processes_on_one_user(
         await second.close()
 
 
+async def test_a_staff_member_is_read_without_waiting_for_their_row(
+    database_url: str, database_backend: str
+) -> None:
+    """`lock=False` (staff in a staff chat): another transaction holding the row does not hold
+    this one up. SQLite serializes write transactions anyway, so only PostgreSQL shows it."""
+    if database_backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time: nothing to show")
+    first, second = await open_store(database_url), await open_store(database_url)
+    try:
+        await make_user(first)
+        async with first.transaction() as tx:
+            await tx.users.upsert("telegram", "42", "First", None, None, at(1))  # holds the row
+            async with second.transaction() as other:
+                user, created = await asyncio.wait_for(  # the committed row, as it is
+                    other.users.upsert("telegram", "42", "Ann", None, None, at(2), lock=False),
+                    timeout=5,
+                )
+                assert (user.display_name, created) == ("Ann", False)
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_concurrent_first_contacts_create_one_user(database_url: str) -> None:
     stores = [await open_store(database_url) for _ in range(3)]
     try:

@@ -194,6 +194,7 @@ class ConversationEngine:
             normalize_language(sender.language_hint) or self.default_language,
             None if is_staff else conversation.without_thread(),
             now,
+            lock=not is_staff,
         )
         turn = Turn.within(batch, message, user, user.language or self.default_language, now)
         if len(message.text) > MAX_TEXT_LENGTH:

@@ -3,7 +3,8 @@
 `submit()` returns once the message is committed (so an adapter acknowledges a delivery to its
 platform only after that). Messages are spread over worker lanes by user: one user's messages
 are handled strictly in order, one at a time (a burst never opens two tickets), while different
-users proceed in parallel. Each lane hands everything that queued up meanwhile to the engine as
+users proceed in parallel; in a staff chat's threads the order is kept per thread (see
+`IncomingMessage.order_key`). Each lane hands everything that queued up meanwhile to the engine as
 one batch: one transaction for many messages (group commit), the users taking turns in it, so
 one user's flood does not hold the others up.
 """
@@ -34,14 +35,14 @@ class _FairQueue:
     message by more than one turn."""
 
     def __init__(self) -> None:
-        self._by_user: OrderedDict[tuple[str, str], deque[_Pending]] = OrderedDict()
+        self._by_user: OrderedDict[tuple[str, ...], deque[_Pending]] = OrderedDict()
         self._ready = asyncio.Event()
         self._unfinished = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
     def put(self, pending: _Pending) -> None:
-        self._by_user.setdefault(pending.message.user_key, deque()).append(pending)
+        self._by_user.setdefault(pending.message.order_key, deque()).append(pending)
         self._unfinished += 1
         self._idle.clear()
         self._ready.set()
@@ -62,7 +63,7 @@ class _FairQueue:
                     break
         # Each user's turn moves to the back: the next batch starts with someone else.
         for pending in batch:
-            user = pending.message.user_key
+            user = pending.message.order_key
             if user in self._by_user:
                 self._by_user.move_to_end(user)
         return batch
@@ -112,7 +113,7 @@ class Ingest:
         await done
 
     def _lane(self, message: IncomingMessage) -> _FairQueue:
-        key = "\x1f".join(message.user_key).encode()
+        key = "\x1f".join(message.order_key).encode()
         return self._queues[zlib.crc32(key) % len(self._queues)]
 
     async def _work(self, queue: _FairQueue) -> None:

@@ -96,10 +96,11 @@ class UserRepository(Repository):
         language_hint: str | None,
         chat: ConversationRef | None,
         now: datetime,
+        lock: bool = True,
     ) -> tuple[User, bool]:
         """One SELECT for a known user whose details did not change (the common case)."""
         key = {"channel": channel, "external_id": external_id}
-        row = self.conn.execute(_USER_BY_KEY_FOR_UPDATE, key).first()
+        row = self.conn.execute(_USER_BY_KEY_FOR_UPDATE if lock else _USER_BY_KEY, key).first()
         if row is None:
             values = {
                 **key,
@@ -114,8 +115,9 @@ class UserRepository(Repository):
             row = self.conn.execute(_insert_user(self.conn), values).first()
             if row is not None:
                 return user_from_row(row), True
-            # Another process inserted the user between our SELECT and INSERT: lock its row.
-            row = self.conn.execute(_USER_BY_KEY_FOR_UPDATE, key).one()
+            # Another process inserted the user between our SELECT and INSERT: read (and lock)
+            # its row.
+            row = self.conn.execute(_USER_BY_KEY_FOR_UPDATE if lock else _USER_BY_KEY, key).one()
 
         user = user_from_row(row)
         changes: dict[str, Any] = {}
