@@ -23,7 +23,9 @@ from pydantic import BaseModel, ValidationError
 
 from bot import api_bodies as bodies
 from bot.api_schema import openapi_document
-from core.api.service import ApiError, ApiService, TicketChanges
+from core.api.acting import ApiError
+from core.api.service import ApiService
+from core.api.tickets import TicketChanges
 from core.domain import Ban, FaqEntry, Priority, TicketFilter, TicketMessage, TicketStatus
 from core.domain import User as Person
 from core.domain_toolkit import ApiToken
@@ -134,7 +136,7 @@ class RateLimit:
 
 class ApiHandlers:
     def __init__(self, service: ApiService, per_minute: int, max_body_bytes: int) -> None:
-        self.service = service
+        self.tickets, self.directory = service.tickets, service.directory
         self.limit = RateLimit(per_minute)
         self.max_body_bytes = max_body_bytes
 
@@ -176,7 +178,7 @@ class ApiHandlers:
         scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>")
-        token = await self.service.authenticate(secret.strip())
+        token = await self.directory.authenticate(secret.strip())
         if token is None:
             log.warning("API request with an unknown token", extra={"path": request.path})
             raise ApiError(401, "unauthorized", "unknown or revoked token")
@@ -218,7 +220,7 @@ class ApiHandlers:
         line = call.query("line")
         where = TicketFilter(
             statuses=frozenset(_enums(TicketStatus, call.query("status"), "status")),
-            lines=self.service.line_filter(line) if line else frozenset(),
+            lines=self.tickets.line_filter(line) if line else frozenset(),
             assignee_id=await self._assignee_id(call.query("assignee")),
             priority=next(iter(_enums(Priority, call.query("priority"), "priority")), None),
             updated_since=_moment(call.query("updated_since")),
@@ -226,27 +228,27 @@ class ApiHandlers:
         limit = call.query("limit") or "50"
         if not limit.isdigit():
             raise ApiError(400, "bad_limit", "limit must be a number")
-        page = await self.service.tickets(where, call.query("cursor"), int(limit))
+        page = await self.tickets.tickets(where, call.query("cursor"), int(limit))
         return {"tickets": [ticket_json(t) for t in page.tickets], "next_cursor": page.cursor}
 
     async def _assignee_id(self, reference: str | None) -> int | None:
         if reference is None:
             return None
         channel, _, external_id = reference.partition(":")
-        user, _ = await self.service.user(channel, external_id)
+        user, _ = await self.directory.user(channel, external_id)
         return user.id
 
     async def open_ticket(self, call: Call) -> dict:
         body: bodies.NewTicket = call.body
         person = ("email", body.email.lower()) if body.email else (body.user.channel, body.user.id)
-        ticket, notices = await self.service.open_ticket(
+        ticket, notices = await self.tickets.open_ticket(
             call.token, person, body.text, name=body.name or "", subject=body.subject,
             priority=body.priority, category=body.category, line=body.line,
         )  # fmt: skip
         return {"ticket": ticket_json(ticket), "notices": notices}
 
     async def get_ticket(self, call: Call) -> dict:
-        ticket, owner, messages = await self.service.ticket(call.number("number"))
+        ticket, owner, messages = await self.tickets.ticket(call.number("number"))
         return {
             "ticket": ticket_json(ticket),
             "user": _person(owner) if owner else None,
@@ -256,38 +258,38 @@ class ApiHandlers:
     async def change_ticket(self, call: Call) -> dict:
         body: bodies.TicketPatch = call.body
         changes = TicketChanges(**body.model_dump(exclude_none=True))
-        ticket, notices = await self.service.change(call.token, call.number("number"), changes)
+        ticket, notices = await self.tickets.change(call.token, call.number("number"), changes)
         return {"ticket": ticket_json(ticket), "notices": notices}
 
     async def reply(self, call: Call) -> dict:
-        ticket, notices = await self.service.reply(
+        ticket, notices = await self.tickets.reply(
             call.token, call.number("number"), call.body.text
         )
         return {"ticket": ticket_json(ticket), "notices": notices}
 
     async def note(self, call: Call) -> dict:
-        ticket = await self.service.note(call.token, call.number("number"), call.body.text)
+        ticket = await self.tickets.note(call.token, call.number("number"), call.body.text)
         return {"ticket": ticket_json(ticket)}
 
     async def list_entries(self, call: Call) -> dict:
-        return {"entries": [_entry(e) for e in await self.service.entries()]}
+        return {"entries": [_entry(e) for e in await self.directory.entries()]}
 
     async def create_entry(self, call: Call) -> dict:
         fields = call.body.model_dump(exclude_unset=True)
-        return _entry(await self.service.save_entry(call.token, None, fields))
+        return _entry(await self.directory.save_entry(call.token, None, fields))
 
     async def get_entry(self, call: Call) -> dict:
-        return _entry(await self.service.entry(call.number("entry_id")))
+        return _entry(await self.directory.entry(call.number("entry_id")))
 
     async def change_entry(self, call: Call) -> dict:
         fields = call.body.model_dump(exclude_unset=True)
-        return _entry(await self.service.save_entry(call.token, call.number("entry_id"), fields))
+        return _entry(await self.directory.save_entry(call.token, call.number("entry_id"), fields))
 
     async def delete_entry(self, call: Call) -> None:
-        await self.service.delete_entry(call.token, call.number("entry_id"))
+        await self.directory.delete_entry(call.token, call.number("entry_id"))
 
     async def get_user(self, call: Call) -> dict:
-        user, tickets = await self.service.user(call.param("channel"), call.param("user_id"))
+        user, tickets = await self.directory.user(call.param("channel"), call.param("user_id"))
         return {"user": _person(user), "tickets": [ticket_json(t) for t in tickets]}
 
     async def ban(self, call: Call) -> dict:
@@ -296,19 +298,19 @@ class ApiHandlers:
         if body.duration and duration is None:
             raise ApiError(422, "bad_duration", "duration is like 30m, 12h, 7d or 2w")
         person = (call.param("channel"), call.param("user_id"))
-        ban = await self.service.ban(call.token, person, body.shadow, duration, body.reason)
+        ban = await self.directory.ban(call.token, person, body.shadow, duration, body.reason)
         return {"ban": _ban(ban)}
 
     async def unban(self, call: Call) -> None:
         person = (call.param("channel"), call.param("user_id"))
-        if not await self.service.unban(call.token, person):
+        if not await self.directory.unban(call.token, person):
             raise ApiError(404, "not_banned", "this user is not banned")
 
     async def stats(self, call: Call) -> dict:
         first, last = call.query("from"), call.query("to")
         if first is None or last is None:
             raise ApiError(400, "bad_period", "give from and to, days YYYY-MM-DD")
-        return report_json(await self.service.report(first, last, call.query("line")))
+        return report_json(await self.directory.report(first, last, call.query("line")))
 
 
 # -- JSON shapes

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.api.service import TEXT_LIMIT
+from core.api.tickets import TEXT_LIMIT
 from core.domain import Priority, TicketStatus
 
 Line = Annotated[str, Field(min_length=1, max_length=100)]

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, time, tzinfo
 from typing import Protocol
 
+from core.api.directory import DirectoryApi
 from core.api.service import ApiService
+from core.api.tickets import TicketApi
 from core.conversation.engine import STORE_WAIT_SECONDS, ConversationEngine
 from core.conversation.ticket_choice import HeldMessagesJob
 from core.conversation.user_flow import UserFlow
@@ -32,6 +34,7 @@ from core.staff.gap_commands import GapCommands
 from core.staff.incidents import IncidentCommands, IncidentWatch
 from core.staff.macro_commands import MacroCommands
 from core.staff.queue_commands import QueueCommands
+from core.staff.role_commands import RoleCommands
 from core.staff.ticket_commands import TicketCommands
 from core.staff.webhook_commands import WebhookCommands
 from core.staff.write_commands import WriteCommands
@@ -123,7 +126,7 @@ def build_engine(
         incidents,
     )
     staff = StaffFlow(desk, roles, router)
-    admin = AdminCommands(knowledge, thresholds, roles)
+    admin = AdminCommands(knowledge, thresholds)
     # The order of registration is the order of /help.
     for group in (
         users,
@@ -140,6 +143,7 @@ def build_engine(
         ReportCommands(desk, roles, config.timezone),
         GapCommands(desk, admin),
         admin,
+        RoleCommands(roles),
     ):
         group.register(router)
     return ConversationEngine(
@@ -159,15 +163,16 @@ def build_api(
 ) -> ApiService:
     """The HTTP API's operations on the engine's desk and knowledge base; `reachable`: the
     channels that can reach users (tickets may be opened there)."""
-    roles = engine.staff.roles
+    roles, unit, desk = engine.staff.roles, engine.unit_of_work, engine.desk
     return ApiService(
-        engine.unit_of_work,
-        engine.desk,
-        AdminCommands(engine.knowledge, _thresholds(config), roles),
-        BanCommands(engine.desk, roles, config.timezone),
-        roles,
-        config.timezone,
-        frozenset(reachable),
+        tickets=TicketApi(unit, desk, roles, frozenset(reachable)),
+        directory=DirectoryApi(
+            unit,
+            desk,
+            AdminCommands(engine.knowledge, _thresholds(config)),
+            BanCommands(desk, roles, config.timezone),
+            config.timezone,
+        ),
     )
 
 

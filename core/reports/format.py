@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from core.domain import Priority
-from core.reports.build import Durations, Report, Share
+from core.reports.build import AgentFigures, DayFigures, Durations, Report, Share
 
 Text = Callable[..., str]  # a catalog lookup: text(key, **params)
 
@@ -200,28 +200,30 @@ def report_json(report: Report) -> dict:
             "by_status": {s.value: n for s, n in report.backlog_by_status.items()},
             "by_line": dict(report.backlog_by_line),
         },
-        "agents": [
-            {
-                "name": agent.name,
-                "resolved": agent.resolved,
-                "first_response_median_seconds": _seconds(agent.first_response.median),
-                "csat_average": agent.csat_average,
-                "ratings": agent.ratings,
-            }
-            for agent in report.agents
-        ],
-        "days": [
-            {
-                "day": day.day.isoformat(),
-                "opened": day.opened,
-                "resolved": day.resolved,
-                "closed": day.closed,
-                "backlog": day.backlog,
-                "sla_rate": day.sla.rate,
-            }
-            for day in report.days
-        ],
+        "agents": [_agent_json(agent) for agent in report.agents],
+        "days": [_day_json(day) for day in report.days],
         "incidents": {"opened": report.incidents[0], "tickets_linked": report.incidents[1]},
+    }
+
+
+def _agent_json(agent: AgentFigures) -> dict:
+    return {
+        "name": agent.name,
+        "resolved": agent.resolved,
+        "first_response_median_seconds": _seconds(agent.first_response.median),
+        "csat_average": agent.csat_average,
+        "ratings": agent.ratings,
+    }
+
+
+def _day_json(day: DayFigures) -> dict:
+    return {
+        "day": day.day.isoformat(),
+        "opened": day.opened,
+        "resolved": day.resolved,
+        "closed": day.closed,
+        "backlog": day.backlog,
+        "sla_rate": day.sla.rate,
     }
 
 

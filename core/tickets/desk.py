@@ -149,9 +149,8 @@ class TicketDesk:
         keys = (opened,) if back is None else (opened, "ticket.out_of_hours")
         await self.tell.user(turn, ticket, keys, previous=previous, back=back)
         announcement = notices.announcement(self.tell.staff_text, ticket, user, text, follows_up)
-        carried = await self._carriable(
-            turn, attachments, self.lines.of_ticket(ticket).chat.channel
-        )
+        staff_channel = self.lines.of_ticket(ticket).chat.channel
+        carried = await _carriable(turn, attachments, self.max_file_sizes.get(staff_channel))
         await self.tell.staff(turn, ticket, announcement, attachments=carried)
         return await self.assign_on_duty(turn, ticket)
 
@@ -162,9 +161,8 @@ class TicketDesk:
         relayed = self.tell.staff_text(
             "staff.user_message", number=ticket.number, name=turn.user.name, text=text or "—"
         )
-        carried = await self._carriable(
-            turn, attachments, self.lines.of_ticket(ticket).chat.channel
-        )
+        staff_channel = self.lines.of_ticket(ticket).chat.channel
+        carried = await _carriable(turn, attachments, self.max_file_sizes.get(staff_channel))
         await self.tell.staff(turn, ticket, relayed, attachments=carried)
 
     async def relay_agent_reply(
@@ -178,7 +176,9 @@ class TicketDesk:
         """The agent's message (the turn's) reaches the user; its copy remembers it, so that an
         edit of it can edit the copy (core/staff/chat.py)."""
         updated = await self._said(turn, ticket, Direction.TO_USER, text, attachments)
-        carried = await self._carriable(turn, attachments, ticket.conversation.channel)
+        carried = await _carriable(
+            turn, attachments, self.max_file_sizes.get(ticket.conversation.channel)
+        )
         await self.tell.user(turn, ticket, key, carried, turn.message.source, text=text)
         return updated
 
@@ -384,16 +384,16 @@ class TicketDesk:
         )
         return await self.assign_on_duty(work, moved)
 
-    async def _carriable(
-        self, turn: Turn, attachments: Sequence[Attachment], channel: str
-    ) -> tuple[Attachment, ...]:
-        """The files the other side's platform can take; the sender hears about the others
-        (the ticket keeps their record either way)."""
-        limit = self.max_file_sizes.get(channel)
-        carried = []
-        for attachment in attachments:
-            if limit is not None and attachment.size is not None and attachment.size > limit:
-                await turn.reply(notices.file_too_large(turn.t, attachment, limit))
-            else:
-                carried.append(attachment)
-        return tuple(carried)
+
+async def _carriable(
+    turn: Turn, attachments: Sequence[Attachment], limit: int | None
+) -> tuple[Attachment, ...]:
+    """The files the other side's platform can take (`limit`: its largest, in bytes); the
+    sender hears about the others (the ticket keeps their record either way)."""
+    carried = []
+    for attachment in attachments:
+        if limit is not None and attachment.size is not None and attachment.size > limit:
+            await turn.reply(notices.file_too_large(turn.t, attachment, limit))
+        else:
+            carried.append(attachment)
+    return tuple(carried)
