@@ -26,7 +26,7 @@ from bot.api_schema import openapi_document
 from core.api.acting import ApiError
 from core.api.service import ApiService
 from core.api.tickets import TicketChanges
-from core.domain import Ban, FaqEntry, Priority, TicketFilter, TicketMessage, TicketStatus
+from core.domain import Ban, Priority, TicketFilter, TicketMessage, TicketStatus
 from core.domain import User as Person
 from core.domain_toolkit import ApiToken
 from core.reports.format import report_json
@@ -272,18 +272,19 @@ class ApiHandlers:
         return {"ticket": ticket_json(ticket)}
 
     async def list_entries(self, call: Call) -> dict:
-        return {"entries": [_entry(e) for e in await self.directory.entries()]}
+        return {"entries": [e.as_record() for e in await self.directory.entries()]}
 
     async def create_entry(self, call: Call) -> dict:
         fields = call.body.model_dump(exclude_unset=True)
-        return _entry(await self.directory.save_entry(call.token, None, fields))
+        return (await self.directory.save_entry(call.token, None, fields)).as_record()
 
     async def get_entry(self, call: Call) -> dict:
-        return _entry(await self.directory.entry(call.number("entry_id")))
+        return (await self.directory.entry(call.number("entry_id"))).as_record()
 
     async def change_entry(self, call: Call) -> dict:
         fields = call.body.model_dump(exclude_unset=True)
-        return _entry(await self.directory.save_entry(call.token, call.number("entry_id"), fields))
+        entry_id = call.number("entry_id")
+        return (await self.directory.save_entry(call.token, entry_id, fields)).as_record()
 
     async def delete_entry(self, call: Call) -> None:
         await self.directory.delete_entry(call.token, call.number("entry_id"))
@@ -346,22 +347,6 @@ def _ban(ban: Ban) -> dict:
         "until": ban.until.isoformat() if ban.until else None,
         "reason": ban.reason,
         "by": ban.by,
-    }
-
-
-def _entry(entry: FaqEntry) -> dict:
-    return {
-        "id": entry.id,
-        "question": entry.question,
-        "answer": entry.answer,
-        "language": entry.language,
-        "variants": list(entry.variants),
-        "learned": list(entry.learned),
-        "category": entry.category,
-        "enabled": entry.enabled,
-        "hits": entry.hits,
-        "helpful": entry.helpful,
-        "unhelpful": entry.unhelpful,
     }
 
 

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.api import ApiHandlers
 from bot.app import build_app
 from bot.config import Settings
 from bot.engine import Check
@@ -60,6 +59,8 @@ async def run_service(
     routes = [route for channel in channels.values() for route in channel.web_routes()]
     routes += monitor.routes() if monitor is not None else []
     if settings.http.api:
+        from bot.api import ApiHandlers  # its models and OpenAPI document only when it is on
+
         http = settings.http
         routes += ApiHandlers(
             app.api, http.api_requests_per_minute, http.api_max_body_kb * 1024

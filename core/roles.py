@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 from core.domain import Role
+from core.reread import Reread
 from core.store import Transaction
 from core.turn import Turn
 
@@ -29,6 +30,14 @@ def parse_identity(text: str) -> tuple[str, str] | None:
     if not sep or not channel or not external_id or " " in external_id:
         return None
     return channel.lower(), external_id
+
+
+async def _read_grants(tx: Transaction) -> dict[tuple[str, str], set[Role]]:
+    granted: dict[tuple[str, str], set[Role]] = {}
+    for channel, external_id, role in await tx.roles.list():
+        if role in Role.__members__.values():
+            granted.setdefault((channel, external_id), set()).add(Role(role))
+    return granted
 
 
 def _effective(roles: Iterable[Role]) -> set[Role]:
@@ -54,26 +63,16 @@ class Roles:
         self.staff_language = staff_language
         self.everyone_in_staff_is_agent = everyone_in_staff_is_agent
         self.clock = clock
-        self._granted: dict[tuple[str, str], set[Role]] | None = None
-        self._read_at = 0.0
+        self._granted: Reread[dict[tuple[str, str], set[Role]]] = Reread(GRANTS_FRESH_SECONDS)
 
     async def granted(self, tx: Transaction) -> dict[tuple[str, str], set[Role]]:
         """The roles granted in storage, by identity. Every staff message asks and grants
-        change rarely, so they are read at most every GRANTS_FRESH_SECONDS: a /grant or
-        /revoke made in another process counts here that much later, one made here at once
-        (`forget`)."""
-        now = self.clock()
-        if self._granted is None or now - self._read_at >= GRANTS_FRESH_SECONDS:
-            granted: dict[tuple[str, str], set[Role]] = {}
-            for channel, external_id, role in await tx.roles.list():
-                if role in Role.__members__.values():
-                    granted.setdefault((channel, external_id), set()).add(Role(role))
-            self._granted, self._read_at = granted, now
-        return self._granted
+        change rarely: they are read at most every GRANTS_FRESH_SECONDS (core.reread)."""
+        return await self._granted.get(self.clock(), lambda: _read_grants(tx))
 
     def forget(self) -> None:
-        """Read the grants again next time (they changed)."""
-        self._granted = None
+        """Read the grants again next time (a /grant or /revoke here committed)."""
+        self._granted.forget()
 
     async def held(self, turn: Turn, in_staff_chat: bool) -> frozenset[Role]:
         """The speaker's effective roles there (read once per turn)."""

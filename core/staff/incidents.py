@@ -23,6 +23,7 @@ from core.domain import FaqEntry, Role, Ticket
 from core.domain_toolkit import Incident
 from core.messages import Button
 from core.ports import Matcher
+from core.reread import Reread
 from core.router import Place, Router
 from core.store import Transaction
 from core.text import shorten
@@ -45,20 +46,18 @@ class IncidentWatch:
     clock: Callable[[], float] = time.monotonic
     _matcher: Matcher | None = field(default=None, init=False)
     _indexed: tuple = field(default=(), init=False)
-    _open: list[Incident] | None = field(default=None, init=False)
-    _read_at: float = field(default=0.0, init=False)
+    _open: Reread[list[Incident]] = field(
+        default_factory=lambda: Reread(INCIDENTS_FRESH_SECONDS), init=False
+    )
 
     async def open_incidents(self, tx: Transaction) -> list[Incident]:
-        """The open incidents. Every question asks and incidents are rare, so they are read
-        at most every INCIDENTS_FRESH_SECONDS: one opened, updated or resolved in another
-        process counts here that much later, one changed here at once (`forget`)."""
-        now = self.clock()
-        if self._open is None or now - self._read_at >= INCIDENTS_FRESH_SECONDS:
-            self._open, self._read_at = await tx.incidents.open(), now
-        return self._open
+        """The open incidents. Every question asks and incidents are rare: they are read at
+        most every INCIDENTS_FRESH_SECONDS (core.reread)."""
+        return await self._open.get(self.clock(), tx.incidents.open)
 
     def forget(self) -> None:
-        self._open = None
+        """Read the open incidents again next time (one changed here)."""
+        self._open.forget()
 
     def matching(self, question: str, incidents: Sequence[Incident]) -> Incident | None:
         if not incidents:
